@@ -1,0 +1,82 @@
+"""The public entry points: ``load`` a file, ``loads`` a string.
+
+>>> t = loads('cluster c { gpu g[2] }')
+>>> t.nodes.ids
+['c', 'c.g0', 'c.g1']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import Diagnostic, ElaborationError
+from .topology import Topology
+
+__all__ = ["load", "loads", "DEFAULT_MAX_NODES"]
+
+#: The documented cap on components plus links one file may expand to.
+DEFAULT_MAX_NODES = 20_000_000
+
+
+def load(
+    path: str | Path,
+    *,
+    allow_import_outside: bool = False,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> Topology:
+    """Read a ``.topo`` file (or a node-link ``.json`` file) and return its :class:`Topology`.
+
+    Parameters
+    ----------
+    path : the file. A ``.json`` suffix reads NetworkX node-link JSON (see :mod:`topodsl.io`).
+    allow_import_outside : allow ``import`` of files outside the directory of ``path``.
+    max_nodes : cap on the number of components and of links the file may expand to.
+
+    Raises
+    ------
+    TopoError
+        Every problem found in the file, each at ``file:line:col``.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ElaborationError([Diagnostic(None, "error", f"no such file: {path}")]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ElaborationError([Diagnostic(None, "error", f"cannot read {path}: {e}")]) from None
+    if path.suffix.lower() == ".json":
+        from .io import loads_json
+
+        return loads_json(text, str(path))
+    return loads(
+        text,
+        file=str(path),
+        root=path.resolve().parent,
+        allow_import_outside=allow_import_outside,
+        max_nodes=max_nodes,
+    )
+
+
+def loads(
+    text: str,
+    *,
+    file: str = "<string>",
+    root: str | Path | None = None,
+    allow_import_outside: bool = False,
+    max_nodes: int = DEFAULT_MAX_NODES,
+) -> Topology:
+    """Parse and elaborate topology source ``text``; ``file`` names it in messages.
+
+    Imports are resolved relative to ``root`` (default: the current directory).
+    """
+    from .elaborate import elaborate
+    from .parser import parse
+
+    module = parse(text, file)
+    return elaborate(
+        module,
+        texts={file: text},
+        root=Path(root) if root is not None else Path.cwd(),
+        allow_import_outside=allow_import_outside,
+        max_nodes=max_nodes,
+    )

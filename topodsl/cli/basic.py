@@ -1,0 +1,68 @@
+"""``check``, ``show`` and ``export``: read a file and say what it holds."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..report.summary import format_summary, summarize
+from .common import emit_json, file_options, load_or_exit, main
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@file_options
+def check(files: tuple[str, ...], allow_import_outside: bool) -> None:
+    """Parse, elaborate and validate FILES; exit 0 if valid, 2 on an input error."""
+    for path in files:
+        topo = load_or_exit(path, allow_import_outside)
+        click.echo(f"{path}: ok ({topo.num_nodes} components, {topo.num_links} links)")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+@file_options
+def show(file: str, as_json: bool, allow_import_outside: bool) -> None:
+    """Summarise FILE: counts per kind, total memory by kind, links by type."""
+    summary = summarize(load_or_exit(file, allow_import_outside))
+    if as_json:
+        emit_json(summary.to_dict())
+    else:
+        click.echo(format_summary(summary))
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "graphml", "dot"]),
+    default="json",
+    show_default=True,
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+@file_options
+def export(file: str, fmt: str, output: str | None, allow_import_outside: bool) -> None:
+    """Export FILE's graph as node-link JSON, GraphML or DOT (SI units)."""
+    from ..io import dumps_json, write_graphml
+
+    topo = load_or_exit(file, allow_import_outside)
+    if fmt == "json":
+        text = dumps_json(topo)
+    elif fmt == "graphml":
+        import io
+
+        buf = io.BytesIO()
+        write_graphml(topo, buf)
+        text = buf.getvalue().decode("utf-8")
+    else:
+        from ..render import to_dot
+
+        text = to_dot(topo)
+    if output:
+        with open(output, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)

@@ -1,0 +1,1 @@
+"""Reports: turn solver results into text tables and JSON-ready dicts. No solving here."""

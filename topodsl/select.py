@@ -1,0 +1,152 @@
+"""Selectors: name a set of components on the command line or in an assertion.
+
+Grammar of a selector (spaces around ``,`` and ``&`` are optional)::
+
+    selector := term ("," term)*          union
+    term     := atom ("&" atom)*          intersection
+    atom     := "kind:" NAME ("|" NAME)*  components of these kinds (aliases allowed)
+              | "role:" NAME ("|" NAME)*  components of these roles (compute, memory, ...)
+              | PATTERN                   dotted ids, shell style
+
+In a PATTERN, ``*`` matches within one dotted segment, ``**`` across segments, ``?`` one
+character; ``name[*]`` matches every index of an array, ``name[3]`` one element and
+``name[0..3]`` an inclusive range, so ``pod.node[*].gpu[*]`` and ``pod.node*.gpu*`` select the
+same GPUs.
+
+>>> from topodsl.topology import TopologyBuilder
+>>> b = TopologyBuilder()
+>>> for n in range(3):
+...     _ = b.add_node(f"node{n}", "node")
+...     _ = b.add_node(f"node{n}.gpu0", "gpu", parent=f"node{n}")
+>>> t = b.build()
+>>> [t.nodes.ids[r] for r in select(t, "node[0..1].gpu[*]")]
+['node0.gpu0', 'node1.gpu0']
+>>> len(select(t, "kind:gpu & node2.**"))
+1
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+
+from .errors import SolverError
+from .kinds import KIND_ALIASES, KIND_CODE, ROLES
+
+__all__ = ["select", "pattern_regex", "SelectorError"]
+
+
+class SelectorError(SolverError):
+    """A selector is malformed or names an unknown kind or role."""
+
+
+_BRACKET = re.compile(r"\[([^\]]*)\]")
+
+
+@lru_cache(maxsize=256)
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a dotted-id pattern to a regex.
+
+    >>> bool(pattern_regex("pod.rack*.node[2..3]").fullmatch("pod.rack1.node3"))
+    True
+    >>> bool(pattern_regex("pod.*").fullmatch("pod.rack1.node3"))
+    False
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "[":
+            j = pattern.find("]", i)
+            if j < 0:
+                raise SelectorError(f"unclosed '[' in selector {pattern!r}")
+            out.append(_index_regex(pattern[i + 1 : j], pattern))
+            i = j + 1
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^.]*")
+        elif c == "?":
+            out.append("[^.]")
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out))
+
+
+def _index_regex(inner: str, pattern: str) -> str:
+    inner = inner.strip()
+    if inner == "*":
+        return "[0-9]+"
+    if ".." in inner:
+        lo, _, hi = inner.partition("..")
+        try:
+            a, b = int(lo), int(hi)
+        except ValueError:
+            raise SelectorError(f"bad range [{inner}] in selector {pattern!r}") from None
+        if b < a:
+            raise SelectorError(f"empty range [{inner}] in selector {pattern!r}")
+        if b - a > 100_000:
+            raise SelectorError(f"range [{inner}] in selector {pattern!r} is too wide")
+        return "(?:" + "|".join(str(k) for k in range(a, b + 1)) + ")"
+    if inner.isdigit():
+        return str(int(inner))
+    raise SelectorError(
+        f"bad index [{inner}] in selector {pattern!r}",
+    )
+
+
+def _atom(topology, atom: str) -> np.ndarray:
+    atom = atom.strip()
+    if not atom:
+        raise SelectorError("empty selector term")
+    if atom.startswith("kind:"):
+        names = [KIND_ALIASES.get(k.strip(), k.strip()) for k in atom[5:].split("|")]
+        for k in names:
+            if k not in KIND_CODE:
+                from difflib import get_close_matches
+
+                close = get_close_matches(k, list(KIND_CODE), n=1)
+                raise SelectorError(
+                    f"unknown kind {k!r} in selector"
+                    + (f"; did you mean {close[0]!r}?" if close else "")
+                )
+        return topology.rows_of_kind(*names)
+    if atom.startswith("role:"):
+        names = [r.strip() for r in atom[5:].split("|")]
+        for r in names:
+            if r not in ROLES:
+                raise SelectorError(f"unknown role {r!r} in selector (roles: {', '.join(ROLES)})")
+        return topology.rows_of_role(*names)
+    if not any(ch in atom for ch in "*?["):
+        # A plain id: exact lookup, no scan.
+        if atom in topology:
+            return np.array([topology.index(atom)], dtype=np.int64)
+        return np.zeros(0, dtype=np.int64)
+    rx = pattern_regex(atom)
+    match = rx.fullmatch
+    return np.fromiter((i for i, s in enumerate(topology.nodes.ids) if match(s)), dtype=np.int64)
+
+
+def select(topology, selector: str) -> np.ndarray:
+    """Rows of ``topology`` matched by ``selector``, ascending and without repeats.
+
+    Raises :class:`SelectorError` for a malformed selector. An empty result is not an error
+    here; a solver that needs a non-empty set says so.
+    """
+    if not selector or not selector.strip():
+        raise SelectorError("empty selector")
+    result: np.ndarray | None = None
+    for term in selector.split(","):
+        rows: np.ndarray | None = None
+        for atom in term.split("&"):
+            got = _atom(topology, atom)
+            rows = got if rows is None else np.intersect1d(rows, got)
+        result = rows if result is None else np.union1d(result, rows)
+    assert result is not None
+    return np.unique(result).astype(np.int64)
