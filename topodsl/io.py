@@ -191,7 +191,7 @@ def loads_json(text: str, file: str = "<json>") -> Topology:
             )
         except (KeyError, ValueError, TypeError) as e:
             raise fail(f"links[{i}]: {e}") from None
-    return b.build(source=file)
+    return b.build(source=str(graph.get("source", file)))
 
 
 def write_graphml(topology: Topology, path_or_buffer) -> None:
