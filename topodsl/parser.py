@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path as FsPath
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ast
