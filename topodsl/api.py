@@ -72,11 +72,16 @@ def loads(
     from .elaborate import elaborate
     from .parser import parse
 
-    module = parse(text, file)
-    return elaborate(
-        module,
-        texts={file: text},
-        root=Path(root) if root is not None else Path.cwd(),
-        allow_import_outside=allow_import_outside,
-        max_nodes=max_nodes,
-    )
+    try:
+        module = parse(text, file)
+        return elaborate(
+            module,
+            texts={file: text},
+            root=Path(root) if root is not None else Path.cwd(),
+            allow_import_outside=allow_import_outside,
+            max_nodes=max_nodes,
+        )
+    except RecursionError:
+        raise ElaborationError(
+            [Diagnostic(None, "error", f"{file}: the file nests too deeply to read")]
+        ) from None

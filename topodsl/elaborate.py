@@ -294,7 +294,8 @@ class _Elaborator:
         try:
             text = target.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise self.error(item.span, f"import not found: {item.path!r} (looked for {target})")
+            raise self.error(item.span, f"import not found: {item.path!r} (looked for {target})"
+                             ) from None
         except (OSError, UnicodeDecodeError) as e:
             raise self.error(item.span, f"cannot read import {item.path!r}: {e}") from None
         self.imported.add(key)
@@ -696,10 +697,7 @@ class _Elaborator:
         for m in members_by_start:
             blk, count = m.block, m.count
             offs = m.offsets
-            if m.is_array:
-                prefixes = [f"{m.name}{m.lo + k}" for k in range(count)]
-            else:
-                prefixes = [m.name]
+            prefixes = [f"{m.name}{m.lo + k}" for k in range(count)] if m.is_array else [m.name]
             child_names = blk.names
             names.extend(p if n == "" else f"{p}.{n}" for p in prefixes for n in child_names)
             kind.append(np.tile(blk.kind, count))

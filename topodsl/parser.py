@@ -11,6 +11,7 @@ with a caret under the offending token and, where a known mistake matches, a hin
 from __future__ import annotations
 
 import difflib
+import re
 from functools import cache
 from importlib import resources
 from pathlib import Path as FsPath
@@ -290,13 +291,37 @@ def _describe_expected(expected: set[str]) -> str:
         "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "LBRACE": "'{'",
         "RBRACE": "'}'", "EQUAL": "'='", "LINK_OP": "'--' or '->'", "UNIT": "a unit",
         "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'", "COMMA": "','",
-        "DOT": "'.'", "VIA": "'via'", "_SEP": "a separator",
+        "DOT": "'.'", "VIA": "'via'", "$END": "the end of the file",
     }  # fmt: skip
     shown = sorted({names.get(t, t.lower().strip("_")) for t in expected
                     if not t.startswith("__")})
     if len(shown) > 6:
         shown = shown[:6] + ["..."]
     return ", ".join(shown)
+
+
+# `16 GQ` or `16 GQ <next statement's first word>` before the token the parser stopped at.
+_NUMBER_THEN_WORD = re.compile(
+    r"[0-9](?:[0-9.eE+-])*[ \t]*([A-Za-z_µ][A-Za-z_0-9/µ]*)\s*(?:[A-Za-z_][A-Za-z_0-9]*\s*)?$"
+)
+
+
+def _unit_hint(text: str, tok: Token) -> tuple[str, int, int] | None:
+    """When the error follows ``<number> <word>`` and the word is no unit: the hint and the
+    word's (offset, length) in ``text``."""
+    start = getattr(tok, "start_pos", None)
+    if start is None:
+        return None
+    lo = max(0, start - 60)
+    before = text[lo:start]
+    if tok.type == "NAME":
+        before += str(tok)
+    m = _NUMBER_THEN_WORD.search(before)
+    if m is None:
+        return None
+    hint = (f"{m.group(1)!r} is not a unit; units include B, GB, GiB, TB, GB/s, Gb/s, TB/s, "
+            "ns, us, ms")
+    return hint, lo + m.start(1), len(m.group(1))
 
 
 def _syntax_error(e: UnexpectedInput, text: str, file: str) -> TopoSyntaxError:
@@ -320,8 +345,12 @@ def _syntax_error(e: UnexpectedInput, text: str, file: str) -> TopoSyntaxError:
             close = difflib.get_close_matches(str(tok), KEYWORDS, n=1)
             if close:
                 hint = f"did you mean the keyword {close[0]!r}?"
-        if hint is None and tok.type == "NAME" and "UNIT" in (e.expected or ()):
-            hint = "units are written after the number, e.g. 25 GB/s, 400 Gb/s, 80 GB, 150 ns"
+        unit = _unit_hint(text, tok) if hint is None else None
+        if unit is not None:
+            hint, offset, width = unit
+            line = text.count("\n", 0, offset) + 1
+            col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+            message = f"unknown unit {text[offset:offset + width]!r}"
     elif isinstance(e, UnexpectedCharacters):
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
         message = f"unexpected character {ch!r}"
