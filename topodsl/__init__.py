@@ -1,14 +1,32 @@
 """topodsl: a small language for AI-cluster hardware topologies, and the solvers that answer
 the questions architects ask of a design (bisection bandwidth, memory reach, data-path
-bottlenecks)."""
+bottlenecks).
 
+The public API mirrors the pipeline: :func:`parse` (text to AST), :func:`elaborate` (AST to
+:class:`Topology`), :func:`load` / :func:`loads` (both at once), then the solvers.
+
+>>> import topodsl
+>>> t = topodsl.loads("link l { bandwidth = 50 GB/s }\n"
+...                   "node n { gpu g[2]\n connect g[0] -- g[1] via l }")
+>>> r = topodsl.max_flow(t, t.select("n.g0"), t.select("n.g1"))
+>>> r.value / 1e9   # GB/s, one direction
+50.0
+"""
+
+from .api import load, loads
+from .elaborate import elaborate
 from .errors import ElaborationError, SolverError, TopoError, TopoSyntaxError
 from .solvers.flow import max_flow
+from .parser import parse
 from .topology import Topology, TopologyBuilder
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "parse",
+    "elaborate",
+    "load",
+    "loads",
     "Topology",
     "TopologyBuilder",
     "TopoError",
