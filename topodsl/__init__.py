@@ -6,8 +6,8 @@ The public API mirrors the pipeline: :func:`parse` (text to AST), :func:`elabora
 :class:`Topology`), :func:`load` / :func:`loads` (both at once), then the solvers.
 
 >>> import topodsl
->>> t = topodsl.loads("link l { bandwidth = 50 GB/s }\n"
-...                   "node n { gpu g[2]\n connect g[0] -- g[1] via l }")
+>>> t = topodsl.loads("link l { bandwidth = 50 GB/s }; "
+...                   "node n { gpu g[2]; connect g[0] -- g[1] via l }")
 >>> r = topodsl.max_flow(t, t.select("n.g0"), t.select("n.g1"))
 >>> r.value / 1e9   # GB/s, one direction
 50.0
