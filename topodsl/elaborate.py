@@ -43,7 +43,15 @@ from .kinds import (
     ROLE_OF,
 )
 from .topology import NODE_FIELDS, FabricInfo, LinkTable, LinkType, NodeTable, Topology
-from .units import COUNT, Dim, dim_name, example_unit, parse_unit
+from .units import (
+    COUNT,
+    Dim,
+    apply_scale,
+    dim_name,
+    example_unit,
+    format_quantity,
+    parse_unit,
+)
 
 __all__ = ["elaborate", "AssertSpec"]
 
@@ -294,8 +302,8 @@ class _Elaborator:
         try:
             text = target.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise self.error(item.span, f"import not found: {item.path!r} (looked for {target})"
-                             ) from None
+            raise self.error(item.span, f"import not found: {item.path!r}",
+                             "imports are resolved relative to the importing file") from None
         except (OSError, UnicodeDecodeError) as e:
             raise self.error(item.span, f"cannot read import {item.path!r}: {e}") from None
         self.imported.add(key)
@@ -367,7 +375,7 @@ class _Elaborator:
             if e.unit is None:
                 return _Q(e.value, COUNT)
             scale, dim = parse_unit(e.unit)
-            return _Q(float(e.value) * scale, dim)
+            return _Q(apply_scale(e.value, scale), dim)
         if isinstance(e, ast.String):
             return e.value
         if isinstance(e, ast.Ref):
@@ -506,8 +514,9 @@ class _Elaborator:
                              hint)
         x = float(v.value)
         if not math.isfinite(x) or x < 0 or (spec.positive and x == 0):
+            shown = format_quantity(x, spec.dim) if spec.dim != COUNT else f"{x:g}"
             raise self.error(a.value.span, f"{a.name} must be "
-                             f"{'positive' if spec.positive else 'zero or more'}, got {x:g}")
+                             f"{'positive' if spec.positive else 'zero or more'}, got {shown}")
         return x
 
     # -- bodies ---------------------------------------------------------------------------------

@@ -324,6 +324,18 @@ def _unit_hint(text: str, tok: Token) -> tuple[str, int, int] | None:
     return hint, lo + m.start(1), len(m.group(1))
 
 
+def _keyword_hint(text: str, line: int) -> str | None:
+    """'did you mean connect?' when the statement's first word is a misspelt keyword."""
+    lines = text.splitlines()
+    if not 1 <= line <= len(lines):
+        return None
+    words = re.findall(r"[A-Za-z_]+", lines[line - 1])
+    if not words or words[0] in KEYWORDS:
+        return None
+    close = difflib.get_close_matches(words[0], KEYWORDS, n=1, cutoff=0.75)
+    return f"did you mean the keyword {close[0]!r}?" if close else None
+
+
 def _syntax_error(e: UnexpectedInput, text: str, file: str) -> TopoSyntaxError:
     line = getattr(e, "line", 1) or 1
     col = getattr(e, "column", 1) or 1
@@ -340,11 +352,7 @@ def _syntax_error(e: UnexpectedInput, text: str, file: str) -> TopoSyntaxError:
         message = f"unexpected {str(tok)!r}"
         if e.expected:
             message += f"; expected {_describe_expected(set(e.expected))}"
-        hint = _classify(e, text)
-        if hint is None and tok.type == "NAME":
-            close = difflib.get_close_matches(str(tok), KEYWORDS, n=1)
-            if close:
-                hint = f"did you mean the keyword {close[0]!r}?"
+        hint = _classify(e, text) or _keyword_hint(text, line)
         unit = _unit_hint(text, tok) if hint is None else None
         if unit is not None:
             hint, offset, width = unit

@@ -36,6 +36,7 @@ __all__ = [
     "dim_name",
     "format_quantity",
     "parse_quantity",
+    "apply_scale",
 ]
 
 
@@ -160,6 +161,20 @@ UNIT_PATTERN = (
 )
 
 
+def apply_scale(value: float, scale: float) -> float:
+    """``value * scale``, dividing by the inverse for sub-unit scales so that ``100 ns`` is
+    exactly ``1e-07`` (``100 * 1e-9`` is ``1.0000000000000001e-07``).
+
+    >>> apply_scale(100, 1e-9)
+    1e-07
+    """
+    if scale < 1.0:
+        inverse = round(1.0 / scale)
+        if abs(inverse * scale - 1.0) < 1e-12:
+            return float(value) / inverse
+    return float(value) * scale
+
+
 def parse_unit(text: str) -> tuple[float, Dim]:
     """Return ``(scale, dim)`` for a unit's text; ``KeyError`` for an unknown unit.
 
@@ -200,7 +215,7 @@ def parse_quantity(text: str, expected: Dim | None = None) -> float:
             f"{text!r} is {dim_name(dim)}, expected {dim_name(expected)}"
             + (f" (e.g. with unit {hint})" if hint else "")
         )
-    return value * scale
+    return apply_scale(value, scale)
 
 
 _FORMAT_UNITS = {
