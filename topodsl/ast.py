@@ -13,6 +13,7 @@ from .errors import Span
 
 __all__ = [
     "Number", "String", "Ref", "BinOp", "Unary", "Call", "Tuple", "SelectorLit", "Expr",
+    "Member", "Direction", "KeywordArg", "CallArg",
     "Star", "IndexRange", "Index", "Segment", "Path",
     "Attr", "Param", "Arg", "ArraySpec", "Instance", "Connect", "Pattern", "Fabric", "For",
     "Const", "Assert", "Stmt", "LinkDecl", "Def", "Import", "Module",
@@ -137,7 +138,39 @@ class Path:
         return None
 
 
-Expr = Union[Number, String, Ref, BinOp, Unary, Call, Tuple, SelectorLit]  # noqa: UP007
+@dataclass(frozen=True, slots=True)
+class Member:
+    """``call(...).name``: one figure of a call's result, e.g.
+    ``reach(gpu[0], within 1 us).capacity``."""
+
+    value: Call
+    name: str
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Direction:
+    """``a -> b`` as a call argument: from the components ``a`` to the components ``b``
+    (``op`` is ``"->"``; ``"--"`` parses too and is rejected where it has no meaning)."""
+
+    source: Expr
+    op: str
+    target: Expr
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordArg:
+    """``from X``, ``to X`` or ``within X`` as a call argument."""
+
+    name: str
+    value: Expr
+    span: Span
+
+
+Expr = Union[Number, String, Ref, BinOp, Unary, Call, Tuple, SelectorLit, Member]  # noqa: UP007
+CallArg = Union[Expr, Direction, KeywordArg]  # noqa: UP007
 Index = Union[Star, IndexRange, Expr]  # noqa: UP007
 
 

@@ -228,6 +228,23 @@ class _ToAst(Transformer):
                         self._span(meta))
 
     @v_args(meta=True)
+    def member(self, meta, items):
+        call, name = items
+        return ast.Member(call, str(name), self._span(meta), self._tspan(name))
+
+    @v_args(meta=True)
+    def direction(self, meta, items):
+        source, op, target = items
+        return ast.Direction(source, str(op), target, self._span(meta))
+
+    def call_keyword(self, items):
+        return items[0]
+
+    @v_args(meta=True)
+    def keyword_arg(self, meta, items):
+        return ast.KeywordArg(str(items[0]), items[1], self._span(meta))
+
+    @v_args(meta=True)
     def tuple(self, meta, items):
         return ast.Tuple(tuple(a for a in items if a is not None), self._span(meta))
 
