@@ -274,7 +274,8 @@ class _Elaborator:
                     self.declare_link(item)
                 elif isinstance(item, ast.Def):
                     self.declare_def(item)
-                elif isinstance(item, ast.Const) and len(stack) > 1:
+                elif isinstance(item, ast.Const):
+                    # Top-level constants are global: definitions and link types see them.
                     self.declare_const(item, self.globals)
                 else:
                     stmts.append(item)
