@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 import click
 
+from .. import __version__
 from ..errors import TopoError
 from ..topology import Topology
 
@@ -17,7 +18,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="topodsl")
+@click.version_option(version=__version__, prog_name="topodsl")
 def main() -> None:
     """topodsl: describe AI-cluster hardware topologies and analyse them.
 

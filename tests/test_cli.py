@@ -1,0 +1,114 @@
+"""The command line, through a real subprocess: exit codes, stdout versus stderr."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+SERVER = GOLDEN / "ok" / "small_server.topo"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "topodsl", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def test_check_valid_file_exits_0() -> None:
+    r = run("check", SERVER)
+    assert r.returncode == 0, r.stderr
+    assert "ok" in r.stdout and r.stderr == ""
+
+
+def test_check_bad_file_exits_2_with_diagnostic_on_stderr() -> None:
+    bad = GOLDEN / "errors" / "unknown_kind.topo"
+    r = run("check", bad)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert "error: unknown kind or definition 'gpx'" in r.stderr
+    assert "^~~" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_missing_file_exits_2() -> None:
+    r = run("check", "no/such/file.topo")
+    assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_usage_error_exits_2() -> None:
+    r = run("frobnicate")
+    assert r.returncode == 2
+
+
+def test_show_summarises_counts_and_memory() -> None:
+    r = run("show", SERVER)
+    assert r.returncode == 0
+    assert "gpu" in r.stdout and "total capacity" in r.stdout
+    r = run("show", SERVER, "--json")
+    data = json.loads(r.stdout)
+    assert data["kinds"]["gpu"] == 3 and data["kinds"]["hbm"] == 7
+    assert data["memory"]["hbm"]["capacity"] == 7 * 24 * 2**30
+
+
+def test_export_json_round_trips_through_the_cli(tmp_path: Path) -> None:
+    out1 = tmp_path / "a.json"
+    out2 = tmp_path / "b.json"
+    assert run("export", SERVER, "--format", "json", "-o", out1).returncode == 0
+    assert run("export", out1, "--format", "json", "-o", out2).returncode == 0
+    assert out1.read_bytes() == out2.read_bytes()
+
+
+def test_export_graphml_is_xml(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    r = run("export", SERVER, "--format", "graphml")
+    assert r.returncode == 0
+    root = ET.fromstring(r.stdout)
+    assert root.tag.endswith("graphml")
+
+
+def test_minimal_hand_written_json_is_accepted(tmp_path: Path) -> None:
+    f = tmp_path / "tiny.json"
+    f.write_text(
+        json.dumps(
+            {
+                "nodes": [{"id": "a", "kind": "gpu"}, {"id": "b", "kind": "gpu"}],
+                "links": [{"source": "a", "target": "b", "bandwidth": 5e10}],
+            }
+        )
+    )
+    r = run("show", f, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["links"] == 1
+
+
+def test_bad_json_exits_2(tmp_path: Path) -> None:
+    f = tmp_path / "bad.json"
+    f.write_text('{"nodes": [{"id": "a", "kind": "gpx"}]}')
+    r = run("check", f)
+    assert r.returncode == 2 and "unknown kind" in r.stderr
+
+
+def test_python_dash_m_and_console_script_agree() -> None:
+    r = run("--help")
+    assert r.returncode == 0 and "check" in r.stdout
+
+
+@pytest.mark.parametrize("flag", ["--version"])
+def test_version(flag: str) -> None:
+    r = run(flag)
+    assert r.returncode == 0 and "0.1.0" in r.stdout
+
+
+def test_output_is_deterministic() -> None:
+    a = run("export", SERVER).stdout
+    b = run("export", SERVER).stdout
+    assert a == b and a
