@@ -21,3 +21,15 @@ def test_top_level_constants_are_visible_in_definitions() -> None:
     assert t.nodes.ids.count("r.sw.chip2") == 1
     assert len(t.rows_of_kind("hbm")) == 3
     assert np.allclose(t.links.bandwidth, 50e9)
+
+
+def test_package_connected_through_its_chiplets_is_not_reported_unconnected() -> None:
+    # An MI300X-style GPU has no links of its own: its dies carry them. Only a compute element
+    # with no link anywhere inside it deserves the "not connected" warning.
+    t = topodsl.loads(
+        "link l { bandwidth = 1 TB/s }\n"
+        "def gpu Pkg { die d[2]\n connect d[0] -- d[1] via l }\n"
+        "node n { Pkg g[2]\n gpu lonely }\n"
+    )
+    messages = [w.message for w in t.warnings]
+    assert messages == ["n.lonely is not connected to anything"]

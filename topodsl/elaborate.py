@@ -1291,6 +1291,16 @@ def _unconnected(el: _Elaborator, nodes: NodeTable, links: LinkTable) -> list:
     n = len(nodes.ids)
     deg = np.bincount(links.src, minlength=n) + np.bincount(links.dst, minlength=n)
     lonely = np.flatnonzero(np.isin(nodes.kind, _COMPUTE_CODES) & (deg == 0))
+    if len(lonely):
+        # A package whose chiplets carry the links (a GPU made of dies) is connected too.
+        linked = deg > 0
+        cur = np.flatnonzero(linked)
+        while len(cur):
+            up = nodes.parent[cur]
+            up = np.unique(up[up >= 0])
+            cur = up[~linked[up]]
+            linked[cur] = True
+        lonely = lonely[~linked[lonely]]
     out = []
     for o in sorted(set(nodes.origin[lonely].tolist())):
         rows = lonely[nodes.origin[lonely] == o]
