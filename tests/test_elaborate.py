@@ -223,3 +223,35 @@ def test_networkx_view_has_documented_attributes() -> None:
     assert g.number_of_edges() == 3  # two arcs for the duplex link, one for the simplex
     data = g.get_edge_data("n.a", "n.h")[0]
     assert data == {"bandwidth": 100e9, "latency": 1e-7, "type": "nvlink4", "lanes": 4.0, "link": 0}
+
+
+def test_patterns_and_fabrics_record_what_they_built() -> None:
+    t = load(
+        "def node S { gpu g[4]\n connect ring(g[*]) via nvlink4 x2 }\n"
+        "cluster c { S s[3]\n node n[4] { nic k[2] }\n"
+        " fabric leaf_spine net { hosts = n[*].k[*], leaves = 2, spines = 2, link = eth400 }\n"
+        " connect net.spine[0] -- s[0].g[0] via eth400 }"
+    )
+    ids = t.nodes.ids
+    rings = [f for f in t.fabrics if f.generator == "ring"]
+    assert len(rings) == 3
+    for k, f in enumerate(rings):
+        ends = {(ids[t.links.src[e]], ids[t.links.dst[e]]) for e in f.links}
+        assert ends == {(f"c.s{k}.g{i}", f"c.s{k}.g{(i + 1) % 4}") for i in range(4)}
+        assert np.all(t.links.bandwidth[f.links] == 50e9)
+    (net,) = [f for f in t.fabrics if f.generator == "leaf_spine"]
+    assert ids_of(t, net.switches) == ["c.net.leaf0", "c.net.leaf1", "c.net.spine0", "c.net.spine1"]
+    assert ids_of(t, net.hosts)[:3] == ["c.n0.k0", "c.n0.k1", "c.n1.k0"]
+    assert t.kind_of(t.index("c.net")) == "group"
+    assert link_pairs(t)[-1] == ("c.net.spine0", "c.s0.g0")
+    # 4 hosts per leaf at 50 GB/s over 2 spines, non-blocking: 100 GB/s per leaf-spine pair.
+    up = [e for e in net.links if ids[t.links.dst[e]].startswith("c.net.spine")]
+    assert len(up) == 4 and np.all(t.links.bandwidth[up] == 100e9)
+
+
+def test_fabric_errors_are_located() -> None:
+    with pytest.raises(ElaborationError, match="unknown fabric generator 'leaf_spin'"):
+        load("cluster c { nic k[4]\n fabric leaf_spin f { hosts = k[*], link = eth400 } }")
+    with pytest.raises(ElaborationError) as info:
+        load("cluster c { gpu g[6]\n connect hypercube(g[*]) via nvlink4 }")
+    assert info.value.diagnostics[0].span.line == 5
