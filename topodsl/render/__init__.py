@@ -1,0 +1,169 @@
+r"""Diagrams of a topology: DOT built with pydot, laid out by Graphviz.
+
+:func:`to_dot` returns the DOT text; :func:`render` writes ``.svg``, ``.png``, ``.pdf`` (through
+the Graphviz ``dot`` program) or ``.dot`` (no Graphviz needed), chosen by the file's suffix.
+Containment is drawn as nested clusters; each kind has its own shape and colour (see the
+legend in every diagram); edges are labelled with link type, lanes and bandwidth per direction,
+one edge per bundle. Large topologies are collapsed to a readable depth and like arrays folded
+(see :mod:`topodsl.render.view`). The same topology always gives the same bytes.
+
+The capacity-versus-latency chart of memory reach is in :mod:`topodsl.render.chart`.
+
+Examples
+--------
+>>> from topodsl.topology import TopologyBuilder
+>>> b = TopologyBuilder("demo.topo")
+>>> _ = b.add_node("srv", "node")
+>>> _ = b.add_node("srv.gpu0", "gpu", parent="srv")
+>>> _ = b.add_node("srv.gpu1", "gpu", parent="srv")
+>>> _ = b.add_link("srv.gpu0", "srv.gpu1", bandwidth=450e9, type="nvlink4", lanes=18)
+>>> text = to_dot(b.build())
+>>> 'subgraph cluster_srv {' in text, 'label="nvlink4 ×18\\n450 GB/s"' in text
+(True, True)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..topology import Topology
+from .diagram import Highlight, diagram_graph, resolve_highlight
+from .graphviz import GRAPHVIZ_FORMATS, RenderError, find_dot, run_dot
+from .view import Box, Budget, Edge, View, build_view
+
+__all__ = [
+    "to_dot",
+    "render",
+    "diagram",
+    "build_view",
+    "resolve_highlight",
+    "RenderError",
+    "View",
+    "Box",
+    "Edge",
+    "Budget",
+    "Highlight",
+    "FORMATS",
+    "find_dot",
+]
+
+#: File suffixes :func:`render` writes.
+FORMATS = (".svg", ".png", ".pdf", ".dot")
+
+
+def diagram(
+    topology: Topology,
+    *,
+    depth: int | None = None,
+    focus: str | None = None,
+    highlight: str | None = None,
+    fold: bool = True,
+    budget: Budget | None = None,
+) -> tuple[str, View]:
+    """The DOT text of ``topology`` and the :class:`View` it draws (see :func:`to_dot`)."""
+    view = build_view(topology, depth=depth, focus=focus, fold=fold, budget=budget)
+    mark = resolve_highlight(topology, highlight) if highlight else None
+    return diagram_graph(view, mark).to_string(), view
+
+
+def to_dot(
+    topology: Topology,
+    *,
+    depth: int | None = None,
+    focus: str | None = None,
+    highlight: str | None = None,
+    fold: bool = True,
+    budget: Budget | None = None,
+) -> str:
+    """The diagram of ``topology`` as Graphviz DOT text.
+
+    Parameters
+    ----------
+    topology : Topology
+    depth : draw components at this containment depth (0 = top level) as single boxes and
+        aggregate the links between them. ``None`` (default) draws full detail when it fits the
+        budget (80 shapes, 60 edges) and otherwise the deepest depth that does, folding
+        arrays of like siblings (``node[0..31] ×32``) when no depth fits on its own.
+    focus : dotted id of one component drawn in detail, with its linked neighbours collapsed.
+    highlight : ``"bisection"`` or ``"flow:SOURCES->SINKS"`` (selectors): the limiting cut is
+        drawn in red and its figure stated in the caption.
+    fold : allow folding arrays when the view is over budget.
+    budget : the limits of the automatic view (:class:`Budget`).
+
+    Returns
+    -------
+    str
+        DOT text; the same topology and arguments always give the same text.
+
+    Raises
+    ------
+    SolverError
+        A bad focus, depth or highlight (the message says which and why).
+
+    Examples
+    --------
+    >>> from topodsl.topology import TopologyBuilder
+    >>> b = TopologyBuilder()
+    >>> _ = b.add_node("a", "gpu"); _ = b.add_node("b", "hbm", capacity=16e9)
+    >>> _ = b.add_link("a", "b", bandwidth=670e9, type="hbm3")
+    >>> text = to_dot(b.build(), highlight="flow:a->b")
+    >>> 'class="link type-hbm3 cut"' in text and "max flow a → b: 670 GB/s" in text
+    True
+    """
+    return diagram(
+        topology, depth=depth, focus=focus, highlight=highlight, fold=fold, budget=budget
+    )[0]
+
+
+def render(
+    topology: Topology,
+    out_path: str | Path,
+    *,
+    depth: int | None = None,
+    focus: str | None = None,
+    highlight: str | None = None,
+    fold: bool = True,
+    budget: Budget | None = None,
+) -> View:
+    """Draw ``topology`` into ``out_path``; its suffix (.svg, .png, .pdf, .dot) picks the format.
+
+    Arguments as for :func:`to_dot`. Returns the :class:`View` drawn (what was collapsed,
+    folded, and how many boxes and edges).
+
+    Raises
+    ------
+    RenderError
+        An unknown suffix, or Graphviz's ``dot`` missing (the message says how to install it)
+        or failing.
+    SolverError
+        A bad focus, depth or highlight.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from topodsl.topology import TopologyBuilder
+    >>> b = TopologyBuilder(); _ = b.add_node("a", "gpu")
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "a.dot"
+    >>> render(b.build(), out).num_shapes
+    1
+    >>> out.read_text().startswith("graph topology {")
+    True
+    """
+    out = Path(out_path)
+    suffix = out.suffix.lower()
+    if suffix not in FORMATS:
+        raise RenderError(
+            f"cannot tell the format of {str(out)!r}: use a file name ending in "
+            + ", ".join(FORMATS)
+        )
+    if suffix != ".dot":
+        find_dot()  # fail before any work when Graphviz is missing
+    text, view = diagram(
+        topology, depth=depth, focus=focus, highlight=highlight, fold=fold, budget=budget
+    )
+    data = text.encode("utf-8") if suffix == ".dot" else run_dot(text, GRAPHVIZ_FORMATS[suffix])
+    try:
+        out.write_bytes(data)
+    except OSError as e:
+        raise RenderError(f"cannot write {out}: {e.strerror or e}") from None
+    return view
