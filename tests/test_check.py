@@ -1,0 +1,442 @@
+"""Design assertions: parsing, resolution, evaluation against the solvers, statuses, errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import topodsl
+from topodsl import ast
+from topodsl.check import (
+    ANALYSES,
+    CheckError,
+    Measure,
+    check,
+    compare,
+    parse_assertion,
+    switch_tiers,
+)
+from topodsl.errors import TopoSyntaxError
+from topodsl.solvers.flow import max_flow
+from topodsl.units import BANDWIDTH, COUNT, SIZE, TIME
+
+LINKS = """
+link nvl  { bandwidth = 25 GB/s, latency = 100 ns }
+link eth  { bandwidth = 400 Gb/s, latency = 600 ns }
+link pcie { bandwidth = 64 GB/s, latency = 100 ns }
+"""
+
+# Two boxes of two GPUs on a two-leaf, one-spine network. Every figure below is worked by hand.
+POD = (
+    LINKS
+    + """
+const NODES = 2
+def node Box {
+    gpu gpu[2] { bandwidth = 1 TB/s }
+    hbm mem[2] { capacity = 80 GB, bandwidth = 2 TB/s, latency = 100 ns }
+    nic nic[2] { bandwidth = 400 Gb/s }
+    connect gpu[i] -- mem[i] via pcie
+    connect gpu[0] -- gpu[1] via nvl x4
+    connect gpu[i] -- nic[i] via pcie
+    assert count(gpu) == 2
+}
+cluster pod {
+    Box node[NODES]
+    switch leaf[2] { ports = 8 }
+    switch spine { ports = 8 }
+    connect node[*].nic[r] -- leaf[r] via eth
+    connect leaf[*] -- spine via eth
+    assert pod_flow: flow(node[0].gpu[0] -> node[1].gpu[0]) >= 50 GB/s
+}
+assert count(kind:gpu) == NODES * 2
+"""
+)
+
+
+def load(text: str, file: str = "design.topo") -> topodsl.Topology:
+    return topodsl.loads(text, file=file)
+
+
+@pytest.fixture(scope="module")
+def pod() -> topodsl.Topology:
+    return load(POD)
+
+
+def one(t: topodsl.Topology, expr: str, **kw):
+    """The result of one command-line assertion."""
+    return check(t, [expr], **kw).results[-1]
+
+
+# -- syntax --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bisection(pod.node[*].gpu[*]) >= 25.6 TB/s",
+        "flow(storage[*].ssd[*] -> pod.node[*].gpu[*]) >= 1 TB/s",
+        "checkpoint(2 TB, from pod.node[*].gpu[*], to storage[*].ssd[*]) <= 60 s",
+        "reach(pod.node[0].gpu[0], within 1 us).capacity >= 1 TiB",
+        "count(gpu) == 256",
+        "count(kind:gpu) == 256",
+        "oversubscription(leaf[*]) <= 3",
+        "ports_used(leaf[0]) <= 64",
+    ],
+)
+def test_the_issues_example_assertions_parse(text: str) -> None:
+    a = parse_assertion(text)
+    assert a.text == text and a.name is None
+
+
+def test_assertion_syntax_nodes() -> None:
+    a = parse_assertion("assert ckpt: checkpoint(2 TB, from a[*], to b[*]) <= 60 s")
+    assert a.name == "ckpt" and a.op == "<="
+    call = a.left
+    assert isinstance(call, ast.Call) and call.func == "checkpoint"
+    assert [type(x).__name__ for x in call.args] == ["Number", "KeywordArg", "KeywordArg"]
+    assert [x.name for x in call.args[1:]] == ["from", "to"]
+    d = parse_assertion("flow(a -> b) > 1 GB/s").left.args[0]
+    assert isinstance(d, ast.Direction) and d.op == "->"
+    m = parse_assertion("reach(g, within 1 us).capacity >= 1 TiB").left
+    assert isinstance(m, ast.Member) and m.name == "capacity" and m.value.func == "reach"
+
+
+def test_parse_assertion_rejects_a_non_assertion() -> None:
+    with pytest.raises(TopoSyntaxError) as e:
+        parse_assertion("count(gpu) = 8")
+    assert "<assert>:1:" in str(e.value)
+
+
+# -- comparing uncertain figures -----------------------------------------------------------------
+
+
+def bw(lo: float, hi: float | None = None) -> Measure:
+    return Measure(lo, lo if hi is None else hi, BANDWIDTH)
+
+
+@pytest.mark.parametrize(
+    "op, threshold, expected",
+    [
+        (">=", 20, "pass"),  # proven by the lower bound
+        (">=", 25, "unproven"),  # between the bounds
+        (">=", 28, "unproven"),  # at the upper bound: not refuted
+        (">=", 29, "fail"),  # refuted by the upper bound
+        (">", 20, "unproven"),
+        (">", 19, "pass"),
+        (">", 28, "fail"),
+        ("<=", 28, "pass"),
+        ("<=", 20, "unproven"),
+        ("<=", 19, "fail"),
+        ("<", 29, "pass"),
+        ("<", 20, "fail"),
+        ("==", 24, "unproven"),
+        ("==", 30, "fail"),
+        ("!=", 30, "pass"),
+        ("!=", 24, "unproven"),
+    ],
+)
+def test_compare_proves_with_one_bound_and_refutes_with_the_other(op, threshold, expected) -> None:
+    assert compare(op, bw(20e12, 28e12), bw(threshold * 1e12)) == expected
+
+
+def test_compare_exact_figures_and_tolerance() -> None:
+    # 25.6 TB/s written in a file must equal the same figure summed from link bandwidths.
+    summed = sum([0.1] * 10) * 25.6e12
+    assert summed != 25.6e12
+    assert compare(">=", bw(summed), bw(25.6e12)) == "pass"
+    assert compare("==", bw(summed), bw(25.6e12)) == "pass"
+    assert compare(">", bw(summed), bw(25.6e12)) == "fail"
+    assert compare("!=", bw(1.0), bw(2.0)) == "pass"
+    assert compare("!=", bw(1.0), bw(1.0)) == "fail"
+
+
+def test_measure_format_and_dict() -> None:
+    m = Measure(1.8e12, 2.4e12, BANDWIDTH)
+    assert m.format() == "1.8 TB/s .. 2.4 TB/s" and not m.exact
+    assert m.to_dict() == {"value": None, "lower": 1.8e12, "upper": 2.4e12, "unit": "B/s"}
+    assert Measure(8, 8, COUNT).to_dict() == {"value": 8, "lower": 8, "upper": 8, "unit": ""}
+    assert Measure(60, 60, TIME).format() == "60 s"
+    assert Measure(2**40, 2**40, SIZE).format() == "1.1 TB"
+
+
+# -- the file's own assertions -------------------------------------------------------------------
+
+
+def test_file_assertions_in_source_order_with_scopes_and_instances(pod) -> None:
+    report = check(pod)
+    got = [(r.name, r.span.line, r.status, r.scope, r.instances) for r in report.results]
+    lines = POD.splitlines()
+
+    def line(text: str) -> int:
+        return next(k for k, s in enumerate(lines, 1) if text in s)
+
+    assert got == [
+        ("count(gpu) == 2", line("assert count(gpu)"), "pass", "pod.node0", 2),
+        ("pod_flow", line("assert pod_flow"), "pass", "pod", 1),
+        ("count(kind:gpu) == NODES * 2", line("assert count(kind:gpu)"), "pass", "", 1),
+    ]
+    assert report.exit_code() == 0
+    flow = report.results[1]
+    # Out of node0 at most its two 400 Gb/s NICs: 2 x 50 GB/s.
+    assert flow.measured == Measure(100e9, 100e9, BANDWIDTH)
+    assert flow.threshold == Measure(50e9, 50e9, BANDWIDTH)
+    assert flow.analysis == "flow" and flow.op == ">="
+
+
+def test_relative_paths_resolve_in_the_assertions_component() -> None:
+    text = (
+        LINKS
+        + """
+    cluster pod {
+        node n[3] { gpu g[2] }
+        gpu g[1]
+        assert count(n[*].g[*]) == 6      # pod.n*.g*
+        assert count(g[*]) == 1           # pod.g0, not the top-level g
+        assert count(top[*]) == 4         # not in pod: found one level out
+        assert count(gpu) == 7            # a bare kind name: GPUs inside pod
+        assert count(kind:gpu) == 7       # kind selectors stay inside pod too
+        assert count(n) == 3              # an array named without an index
+        assert count("pod.n*.g1") == 3    # a string is a selector from the top
+    }
+    gpu top[4]
+    gpu g[5]
+    """
+    )
+    report = check(load(text))
+    assert [(r.text, r.status, r.measured.lower) for r in report.results] == [
+        ("count(n[*].g[*]) == 6", "pass", 6),
+        ("count(g[*]) == 1", "pass", 1),
+        ("count(top[*]) == 4", "pass", 4),
+        ("count(gpu) == 7", "pass", 7),
+        ("count(kind:gpu) == 7", "pass", 7),
+        ("count(n) == 3", "pass", 3),
+        ('count("pod.n*.g1") == 3', "pass", 3),
+    ]
+    # At the top level a bare kind name counts everything.
+    assert one(load(text), "count(gpu) == 16").status == "pass"
+
+
+def test_constants_indices_and_ranges(pod) -> None:
+    assert one(pod, "count(pod.node[0..NODES - 1].gpu[1]) == NODES").status == "pass"
+    r = one(pod, "count(pod.node[NODES - 1].gpu[*]) == 2")
+    assert r.status == "pass"
+
+
+def test_assertion_in_a_definition_holds_for_every_instance() -> None:
+    text = (
+        LINKS
+        + """
+    def node Box(n = 2) { gpu g[n]; assert count(g[*]) == 2 }
+    cluster c { Box a[2]; Box(n = 3) b }
+    """
+    )
+    r = check(load(text)).results[0]
+    assert r.status == "fail" and r.instances == 3 and r.scope == "c.b"
+    assert r.measured.lower == 3
+    # Above the cap one instance per distinct definition-and-arguments is evaluated.
+    r = check(load(text), max_instances=2).results[0]
+    assert (r.instances, r.evaluated, r.status) == (3, 2, "fail")
+    assert any("evaluated on 2 of 3 instances" in n for n in r.notes)
+
+
+# -- structural analyses -------------------------------------------------------------------------
+
+
+def test_capacity_sums_the_selection_and_what_is_inside(pod) -> None:
+    assert one(pod, "capacity(kind:hbm) == 320 GB").status == "pass"
+    assert one(pod, "capacity(pod.node[0]) == 160 GB").status == "pass"
+    # A GPU holds no bytes itself; its HBM sits beside it here.
+    assert one(pod, "capacity(pod.node[0].gpu[0]) == 0 B").status == "pass"
+
+
+def test_ports_used_and_free(pod) -> None:
+    r = one(pod, "ports_used(pod.leaf[*]) <= 3")
+    # Each leaf: 2 NIC links + 1 spine link.
+    assert r.status == "pass" and r.measured.lower == 3
+    r = one(pod, "ports_free(pod.spine) >= 7")
+    assert r.status == "fail" and r.measured.lower == 6
+    assert any("pod.spine" in n for n in r.notes)
+
+
+def test_oversubscription_is_downlink_over_uplink_bandwidth() -> None:
+    text = (
+        LINKS
+        + """
+    cluster c {
+        nic h[8] { bandwidth = 400 Gb/s }
+        switch leaf[2]
+        switch spine
+        connect h[i] -- leaf[i % 2] via eth     # 4 hosts per leaf: 200 GB/s down
+        connect leaf[*] -- spine via eth x2     # 100 GB/s up
+    }
+    """
+    )
+    t = load(text)
+    tiers = switch_tiers(t)
+    assert [tiers[t.index(x)] for x in ("c.h0", "c.leaf0", "c.spine")] == [0, 1, 2]
+    r = one(t, "oversubscription(c.leaf[*]) <= 2")
+    assert r.status == "pass" and r.measured.lower == pytest.approx(2.0)
+    assert one(t, "oversubscription(c.leaf[*]) < 2").status == "fail"
+    # The spine has no uplink: asking about it alone is an input error.
+    r = one(t, "oversubscription(c.spine) <= 1", raise_errors=False)
+    assert r.status == "error" and "uplinks" in r.diagnostics[0].message
+
+
+# -- flows and their cuts ------------------------------------------------------------------------
+
+
+def test_failing_flow_names_the_limiting_cut() -> None:
+    # Two racks joined through one spine; rack b's uplink is the narrow one.
+    text = (
+        LINKS
+        + """
+    link thin { bandwidth = 10 GB/s }
+    cluster c {
+        gpu a[2]
+        gpu b[2]
+        switch la
+        switch lb
+        switch spine
+        connect a[*] -- la via pcie
+        connect b[*] -- lb via pcie
+        connect la -- spine via eth x4
+        connect lb -- spine via thin
+        assert flow(a[*] -> b[*]) >= 100 GB/s
+    }
+    """
+    )
+    t = load(text)
+    r = check(t).results[0]
+    assert r.status == "fail"
+    assert r.measured == Measure(10e9, 10e9, BANDWIDTH)
+    assert [(c.element, c.source, c.target, c.type, c.bandwidth) for c in r.cut] == [
+        ("link", "c.spine", "c.lb", "thin", 10e9)
+    ]
+    assert r.message() == "measured 10 GB/s per direction, expected >= 100 GB/s"
+    assert check(t).exit_code() == 1
+
+
+def test_flow_value_is_the_max_flow_and_both_spellings_agree(pod) -> None:
+    a = one(pod, "flow(pod.node[0].gpu[*] -> pod.node[1].gpu[*]) >= 1 GB/s")
+    b = one(pod, "flow(from pod.node[0].gpu[*], to pod.node[1].gpu[*]) >= 1 GB/s")
+    expect = max_flow(pod, pod.select("pod.node0.gpu*"), pod.select("pod.node1.gpu*"))
+    assert a.measured.lower == b.measured.lower == expect.value == 100e9
+    assert a.cut == b.cut == expect.cut
+
+
+def test_arithmetic_on_figures_keeps_units_and_intervals(pod) -> None:
+    assert one(pod, "flow(pod.node[0].gpu[0] -> pod.node[1].gpu[0]) / 2 == 50 GB/s").status == (
+        "pass"
+    )
+    r = one(pod, "25 GB/s * 4 <= flow(pod.node[0].gpu[0] -> pod.node[1].gpu[0])")
+    # The analysis is put on the measured side and the comparison mirrored.
+    assert r.status == "pass" and r.op == ">=" and r.analysis == "flow"
+    assert r.measured.lower == 100e9 and r.threshold.lower == 100e9
+    r = one(pod, "capacity(kind:hbm) / count(kind:gpu) == 80 GB")
+    assert r.status == "pass" and r.measured.dim == SIZE
+    assert one(pod, "min(capacity(kind:hbm), 1 TB) == 320 GB").status == "pass"
+    assert one(pod, "2 TB / flow(pod.node[0].gpu[0] -> pod.node[1].gpu[0]) <= 20 s").status == (
+        "pass"
+    )
+
+
+def test_command_line_assertions_come_last_at_a_pseudo_file(pod) -> None:
+    report = check(pod, ["assert big: count(kind:gpu) >= 100"])
+    r = report.results[-1]
+    assert (r.name, r.text, r.origin, r.status) == (
+        "big",
+        "count(kind:gpu) >= 100",
+        "command line",
+        "fail",
+    )
+    assert str(r.span) == "<assert 1>:1:1"
+    assert report.exit_code() == 1
+
+
+# -- input errors --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, message, col",
+    [
+        ("bisectoin(kind:gpu) >= 1 TB/s", "unknown analysis 'bisectoin'", 8),
+        ("count(kind:gpu) >= 1 TB", "cannot compare a plain number with a size", 8),
+        ("capacity(kind:hbm) >= 1 us", "cannot compare a size with a latency or time", 8),
+        ("count(nothere[*]) == 1", "the selection nothere[*] matches no component", 14),
+        ("count(kind:gpx) == 1", "unknown kind 'gpx'", 14),
+        ("flow(pod.node[0].gpu[0] -- pod.node[1].gpu[0]) >= 1 GB/s", "with '->'", 13),
+        ("flow(pod.node[0].gpu[0]) >= 1 GB/s", "takes at most 0 plain argument(s)", 13),
+        ("flow(from pod.node[0].gpu[0]) >= 1 GB/s", "needs 'to' components", 8),
+        ("count(kind:gpu) == GPUS", "unknown name 'GPUS'", 27),
+        ("kind:gpu == 4", "names components, not a figure", 8),
+        ("count(kind:gpu, within 1 us) == 4", "takes no 'within' argument", 24),
+        ("reach(pod.node[0].gpu[0], within 1 GB) .capacity >= 1 GB", "latency budget", 41),
+        ("count(kind:gpu) / 0 == 1", "division by zero", 8),
+        ("flow(pod.node[*].gpu[*] -> pod.node[0].gpu[0]) > 1 GB/s", "overlap", 8),
+    ],
+)
+def test_meaningless_assertions_are_input_errors_at_their_column(pod, expr, message, col) -> None:
+    with pytest.raises(CheckError) as e:
+        check(pod, [expr])
+    d = e.value.diagnostics[0]
+    assert message in d.message
+    assert (d.span.file, d.span.line, d.span.col) == ("<assert 1>", 1, col)
+    assert "^" in d.render() and d.render().splitlines()[1].strip().startswith("assert")
+
+
+def test_errors_point_into_the_file_and_are_collected() -> None:
+    text = LINKS + "cluster c { gpu g[2]\n  assert count(x[*]) == 1\n}\nassert cuont(g) == 1\n"
+    t = load(text)
+    with pytest.raises(CheckError) as e:
+        check(t)
+    msgs = [(str(d.span), d.message, d.hint) for d in e.value.diagnostics]
+    assert msgs[0][0] == "design.topo:6:16" and "matches no component in c" in msgs[0][1]
+    assert msgs[1][:2] == ("design.topo:8:8", "unknown analysis 'cuont'")
+    assert msgs[1][2] == "did you mean 'count'?"
+    # Collected instead of raised: the other assertions still have their results.
+    report = check(t, ["count(kind:gpu) == 2"], raise_errors=False)
+    assert [r.status for r in report.results] == ["error", "error", "pass"]
+    assert report.exit_code() == 2
+
+
+def test_unit_mismatch_hint_names_a_unit(pod) -> None:
+    r = one(pod, "flow(pod.node[0].gpu[0] -> pod.node[1].gpu[0]) >= 60 s", raise_errors=False)
+    d = r.diagnostics[0]
+    assert d.message == "cannot compare a bandwidth with a latency or time"
+    assert d.hint == "write the threshold as a bandwidth, e.g. in GB/s"
+
+
+# -- output is data ------------------------------------------------------------------------------
+
+
+def test_report_is_deterministic_and_json_ready(pod) -> None:
+    import json
+
+    a = json.dumps(check(pod, ["count(kind:nic) == 4"]).to_dict(), sort_keys=False)
+    b = json.dumps(check(load(POD), ["count(kind:nic) == 4"]).to_dict(), sort_keys=False)
+    assert a == b
+    d = json.loads(a)
+    assert d["summary"] == {"pass": 4, "unproven": 0, "fail": 0, "error": 0}
+    flow = d["assertions"][1]
+    assert flow["measured"] == {"value": 100e9, "lower": 100e9, "upper": 100e9, "unit": "B/s"}
+    assert {c["element"] for c in flow["cut"]} == {"device"}
+
+
+def test_every_analysis_has_a_signature_and_help() -> None:
+    for name, a in ANALYSES.items():
+        assert a.signature.startswith(name + "(") and a.help
+    assert {
+        "count",
+        "capacity",
+        "ports_used",
+        "ports_free",
+        "oversubscription",
+        "flow",
+        "reach",
+    } <= set(ANALYSES)
+
+
+def test_infinite_and_nan_never_reach_json(pod) -> None:
+    m = Measure(math.inf, math.inf, BANDWIDTH)
+    assert m.to_dict()["value"] == "inf" and m.format() == "unlimited"
