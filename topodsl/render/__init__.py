@@ -87,7 +87,7 @@ def to_dot(
     focus : dotted id of one component drawn in detail, with its linked neighbours collapsed.
     highlight : ``"bisection"`` or ``"flow:SOURCES->SINKS"`` (selectors): the limiting cut is
         drawn in red and its figure stated in the caption.
-    fold : allow folding arrays when the view is over budget.
+    fold : fold arrays of like components (see :mod:`topodsl.render.view`); False folds none.
     budget : the limits of the automatic view (:class:`Budget`).
 
     Returns

@@ -9,9 +9,10 @@ large topology readable:
   clusters. Links are mapped to the boxes holding their endpoints and aggregated: one edge per
   pair of boxes, link type and direction, labelled with the lanes and the total bandwidth.
 * **folding** — an array of like siblings (same parent, kind and definition, ids ``name0``,
-  ``name1``...) is drawn as one box ``name[0..31] ×32``. Arrays are folded only when the view
-  is over its :class:`Budget`, the array that removes the most shapes first, and never when
-  ``fold=False``.
+  ``name1``...) is drawn as one box ``name[0..31] ×32``. Arrays of *alike* devices are always
+  folded (HBM stacks that all hang off one GPU; a server's NVSwitch chips, which all link the
+  same GPUs), other arrays only by the automatic view when no depth fits its :class:`Budget`,
+  the array that removes the most shapes first. ``fold=False`` folds nothing.
 * **focus** — one component is drawn in detail; outside it only the components it links to are
   drawn, each collapsed to the box of the sibling of ``focus`` (or of an ancestor of ``focus``)
   that holds it.
@@ -36,7 +37,7 @@ Examples
 ['pod.leaf0', 'pod.node0', 'pod.node1', 'pod.node2', 'pod.node3']
 >>> [(v.boxes[e.tail].key, v.boxes[e.head].key, e.type, e.lanes, e.bandwidth) for e in v.edges][:1]
 [('pod.leaf0', 'pod.node0', 'eth400', 1.0, 50000000000.0)]
->>> v = build_view(b.build(), depth=1, budget=Budget(max_shapes=3))
+>>> v = build_view(b.build(), budget=Budget(max_shapes=3))
 >>> [box.key for box in v.boxes], v.folded
 (['pod.leaf0', 'pod.node[0..3]'], ('pod.node[0..3]',))
 >>> v.edges[0].lanes, v.edges[0].bandwidth
@@ -357,7 +358,7 @@ def build_view(
         fits ``budget``; when none does, arrays are folded too (see ``fold``).
     focus : dotted id of one component to draw in detail; outside it, only the components
         linked to it are drawn, collapsed.
-    fold : allow folding arrays of like siblings into one box when the view is over budget.
+    fold : fold arrays (alike devices always; others when the automatic view is over budget).
     budget : the limits of a readable diagram (default :class:`Budget()`).
 
     Returns
@@ -443,7 +444,8 @@ def build_view(
     full_shapes = _apply(tree, base_stop, []).shapes
     auto = depth is None
     if not auto:
-        shape, groups, _ = fold_until_fits(depth)
+        # An explicit depth is drawn as asked: only arrays of alike devices are folded.
+        shape, groups = evaluate(depth, [])
         chosen = depth if depth < tree.max_depth else None
     else:
         chosen, shape, groups = _auto(tree, budget, evaluate, size, fold_until_fits, focus_row)
