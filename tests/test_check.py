@@ -248,6 +248,9 @@ def test_capacity_sums_the_selection_and_what_is_inside(pod) -> None:
     assert one(pod, "capacity(pod.node[0]) == 160 GB").status == "pass"
     # A GPU holds no bytes itself; its HBM sits beside it here.
     assert one(pod, "capacity(pod.node[0].gpu[0]) == 0 B").status == "pass"
+    # No component of a kind is an answer, not a misspelling.
+    assert one(pod, "capacity(kind:ssd) == 0 B").status == "pass"
+    assert one(pod, "count(cpu) == 0").status == "pass"
 
 
 def test_ports_used_and_free(pod) -> None:

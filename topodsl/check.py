@@ -821,16 +821,31 @@ class _Evaluator:
 
     # -- selections -----------------------------------------------------------------------------
 
-    def rows(self, e: Any, scope: str, what: str = "selection") -> np.ndarray:
-        """Rows selected by an analysis argument (a path, a selector or a string)."""
+    def rows(
+        self, e: Any, scope: str, what: str = "selection", allow_empty: bool = False
+    ) -> np.ndarray:
+        """Rows selected by an analysis argument (a path, a selector or a string).
+
+        A selection that matches nothing is an input error (a misspelt path), except with
+        ``allow_empty`` for a kind or role (``count(kind:hbm) == 0`` is a fair promise).
+        """
         rows = self._rows(e, scope)
-        if len(rows) == 0:
+        if len(rows) == 0 and not (allow_empty and self._is_kind_selection(e)):
             where = f" in {scope}" if scope else ""
             raise self.error(
                 e.span, f"the {what} {_expr_text(e)} matches no component{where}",
                 "paths are relative to the component the assertion is written in",
             )  # fmt: skip
         return rows
+
+    @staticmethod
+    def _is_kind_selection(e: Any) -> bool:
+        if isinstance(e, ast.SelectorLit):
+            return True
+        if isinstance(e, ast.Ref) and e.path.simple_name is not None:
+            name = e.path.simple_name
+            return KIND_ALIASES.get(name, name) in KIND_CODE or name in ROLES
+        return False
 
     def _rows(self, e: Any, scope: str) -> np.ndarray:
         from .select import SelectorError, select
@@ -1091,7 +1106,8 @@ def _flow_val(result: FlowResult, analysis: str, notes: Sequence[str] = ()) -> _
 @_analysis("count(SELECTION)", "number of components selected")
 def _count(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
     args = ev.bind(e, ["components"])
-    return _Val.exact(len(ev.rows(args["components"], scope)), COUNT, analysis="count")
+    rows = ev.rows(args["components"], scope, allow_empty=True)
+    return _Val.exact(len(rows), COUNT, analysis="count")
 
 
 @_analysis(
@@ -1100,7 +1116,7 @@ def _count(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
 )
 def _capacity(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
     args = ev.bind(e, ["components"])
-    rows = ev.rows(args["components"], scope)
+    rows = ev.rows(args["components"], scope, allow_empty=True)
     mask = subtree_mask(ev.t, rows)
     total = float(ev.t.nodes.capacity[mask].sum())
     return _Val.exact(total, SIZE, analysis="capacity")

@@ -1,4 +1,4 @@
-"""``check``, ``show`` and ``export``: read a file and say what it holds."""
+"""``show`` and ``export``: read a file and say what it holds (``check`` is in :mod:`.check`)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,6 @@ import click
 
 from ..report.summary import format_summary, summarize
 from .common import emit_json, file_options, load_or_exit, main
-
-
-@main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@file_options
-def check(files: tuple[str, ...], allow_import_outside: bool) -> None:
-    """Parse, elaborate and validate FILES; exit 0 if valid, 2 on an input error."""
-    for path in files:
-        topo = load_or_exit(path, allow_import_outside)
-        click.echo(f"{path}: ok ({topo.num_nodes} components, {topo.num_links} links)")
 
 
 @main.command()

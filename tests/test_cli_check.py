@@ -1,0 +1,200 @@
+"""``topodsl check`` through a real subprocess: formats, exit codes, stdout versus stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+DESIGN = """\
+link pcie { bandwidth = 64 GB/s }
+link eth  { bandwidth = 400 Gb/s }
+link thin { bandwidth = 10 GB/s }
+cluster c {
+    gpu a[2]
+    gpu b[2]
+    switch la
+    switch lb
+    switch spine
+    connect a[*] -- la via pcie
+    connect b[*] -- lb via pcie
+    connect la -- spine via eth x4
+    connect lb -- spine via thin
+    assert gpus: count(kind:gpu) == 4
+    assert flow(a[*] -> b[*]) >= 100 GB/s
+}
+"""
+
+PLAIN = "cluster c { gpu g[2] }\n"
+
+
+def run(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``python -m topodsl ARGS`` in ``cwd``, importing this checkout's package."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    env.pop("NO_COLOR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "topodsl", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def design(tmp_path: Path) -> Path:
+    (tmp_path / "design.topo").write_text(DESIGN)
+    (tmp_path / "plain.topo").write_text(PLAIN)
+    return tmp_path
+
+
+def test_a_file_without_assertions_checks_as_before(design: Path) -> None:
+    r = run("check", "plain.topo", cwd=design)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "plain.topo: ok (3 components, 0 links)\n"
+
+
+def test_failing_assertion_exits_1_and_names_the_cut(design: Path) -> None:
+    r = run("check", "design.topo", cwd=design)
+    assert r.returncode == 1, r.stderr
+    assert r.stdout.splitlines() == [
+        "design.topo: ok (8 components, 6 links)",
+        "design.topo:14:5: pass: gpus: count(kind:gpu) == 4: measured 4, expected == 4",
+        "    in c",
+        "design.topo:15:5: FAIL: flow(a[*] -> b[*]) >= 100 GB/s: measured 10 GB/s per direction,"
+        " expected >= 100 GB/s",
+        "    in c",
+        "    limiting cut: 10 GB/s per direction across 1 element (raise these to raise the "
+        "figure):",
+        "      link thin c.spine -> c.lb: 10 GB/s",
+        "2 assertions: 1 passed, 1 failed, 0 unproven",
+    ]
+    assert "\x1b[" not in r.stdout  # no colour when stdout is not a terminal
+
+
+def test_command_line_assertions(design: Path) -> None:
+    r = run("check", "plain.topo", "--assert", "count(kind:gpu) == 2", "--assert",
+            "two: capacity(kind:hbm) == 0 B", cwd=design)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "<assert 1>:1:1: pass: count(kind:gpu) == 2: measured 2, expected == 2" in r.stdout
+    assert "<assert 2>:1:1: pass: two: capacity(kind:hbm) == 0 B" in r.stdout
+    r = run("check", "plain.topo", "--assert", "count(kind:gpu) > 2", cwd=design)
+    assert r.returncode == 1
+
+
+@pytest.mark.parametrize(
+    "expr, message",
+    [
+        ("count(kind:gpu) >= 1 TB", "<assert 1>:1:8: error: cannot compare a plain number"),
+        ("cuont(kind:gpu) == 1", "<assert 1>:1:8: error: unknown analysis 'cuont'"),
+        ("count(nope[*]) == 1", "<assert 1>:1:14: error: the selection nope[*] matches no"),
+        ("count(kind:gpu) = 1", "<assert 1>:1:24: error: unexpected '='"),
+    ],
+)
+def test_input_errors_exit_2_with_the_diagnostic_on_stderr(design, expr, message) -> None:
+    r = run("check", "plain.topo", "--assert", expr, cwd=design)
+    assert r.returncode == 2
+    assert message in r.stderr and "^" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_file_exits_2_even_beside_a_failing_one(design: Path) -> None:
+    (design / "bad.topo").write_text("cluster c { gpx g }\n")
+    r = run("check", "design.topo", "bad.topo", cwd=design)
+    assert r.returncode == 2
+    assert "bad.topo:1:13: error: unknown kind" in r.stderr
+    assert "design.topo: ok" in r.stdout and "bad.topo" not in r.stdout
+
+
+def test_json_is_one_document(design: Path) -> None:
+    r = run("check", "design.topo", "plain.topo", "--format", "json", cwd=design)
+    assert r.returncode == 1
+    doc = json.loads(r.stdout)
+    assert doc["exit_code"] == 1 and doc["unproven"] == "fail"
+    assert doc["summary"] == {
+        "pass": 1, "unproven": 0, "fail": 1, "error": 0, "assertions": 2, "files": 2,
+    }  # fmt: skip
+    f = doc["files"][0]
+    assert f["source"] == "design.topo" and f["components"] == 8
+    flow = f["assertions"][1]
+    assert flow["status"] == "fail" and flow["line"] == 15 and flow["col"] == 5
+    assert flow["measured"] == {"value": 10e9, "lower": 10e9, "upper": 10e9, "unit": "B/s"}
+    assert flow["threshold"]["value"] == 100e9
+    assert flow["cut"] == [
+        {"from": "c.spine", "to": "c.lb", "bandwidth": 10e9, "element": "link", "type": "thin"}
+    ]
+    assert doc["files"][1]["assertions"] == []
+
+
+def test_junit_parses_with_one_testcase_per_assertion(design: Path) -> None:
+    (design / "bad.topo").write_text("cluster c { gpx g }\n")
+    r = run("check", "design.topo", "bad.topo", "--format", "junit", "--assert",
+            "count(kind:gpu) >= 1 TB", cwd=design)  # fmt: skip
+    assert r.returncode == 2
+    root = ET.fromstring(r.stdout)
+    assert root.tag == "testsuites"
+    assert {k: root.get(k) for k in ("tests", "failures", "errors", "skipped")} == {
+        "tests": "4", "failures": "1", "errors": "2", "skipped": "0",
+    }  # fmt: skip
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["design.topo", "bad.topo"]
+    cases = suites[0].findall("testcase")
+    assert [c.get("name") for c in cases] == [
+        "gpus: count(kind:gpu) == 4",
+        "flow(a[*] -> b[*]) >= 100 GB/s",
+        "count(kind:gpu) >= 1 TB",
+    ]
+    assert cases[0].find("failure") is None and cases[0].find("error") is None
+    failure = cases[1].find("failure")
+    assert failure.get("message") == "measured 10 GB/s per direction, expected >= 100 GB/s"
+    assert "link thin c.spine -> c.lb: 10 GB/s" in failure.text
+    assert cases[1].get("file") == "design.topo" and cases[1].get("line") == "15"
+    assert cases[2].find("error").get("type") == "input-error"
+    load = suites[1].find("testcase")
+    assert load.get("name") == "load" and "unknown kind" in load.find("error").text
+
+
+def test_github_workflow_commands_match_exactly(design: Path) -> None:
+    r = run("check", "design.topo", "--format", "github", "--assert", "cuont(kind:gpu) == 1",
+            cwd=design)  # fmt: skip
+    assert r.returncode == 2
+    assert r.stdout.splitlines() == [
+        "::error file=design.topo,line=15,col=5,endLine=15,endColumn=42,"
+        "title=topodsl%3A assertion failed::flow(a[*] -> b[*]) >= 100 GB/s: measured 10 GB/s "
+        "per direction, expected >= 100 GB/s%0Ain c%0Alimiting cut: 10 GB/s per direction "
+        "across 1 element (raise these to raise the figure):%0A  link thin c.spine -> c.lb: "
+        "10 GB/s",
+        "::error file=<assert 1>,line=1,col=8,endLine=1,endColumn=23,title=topodsl%3A input "
+        "error::unknown analysis 'cuont' (hint: did you mean 'count'?)",
+        "topodsl check: 1 file(s), 3 assertion(s): 1 passed, 1 failed, 0 unproven, "
+        "1 input error(s)",
+    ]
+
+
+def test_output_file_gets_the_report_and_stdout_the_text(design: Path) -> None:
+    r = run("check", "design.topo", "--format", "junit", "-o", "report.xml", cwd=design)
+    assert r.returncode == 1
+    ET.parse(design / "report.xml")
+    assert r.stdout.startswith("design.topo: ok")
+    r = run("check", "plain.topo", "-o", "report.txt", cwd=design)
+    assert r.returncode == 0 and r.stdout == ""
+    assert (design / "report.txt").read_text() == "plain.topo: ok (3 components, 0 links)\n"
+
+
+def test_output_is_deterministic(design: Path) -> None:
+    outs = {run("check", "design.topo", "--format", fmt, cwd=design).stdout
+            for fmt in ("json",) for _ in range(2)}  # fmt: skip
+    assert len(outs) == 1
+
+
+def test_usage_errors_exit_2(design: Path) -> None:
+    assert run("check", "plain.topo", "--format", "yaml", cwd=design).returncode == 2
+    assert run("check", "plain.topo", "--unproven", "maybe", cwd=design).returncode == 2

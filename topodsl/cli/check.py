@@ -1,0 +1,199 @@
+"""``check`` (validate files and evaluate their assertions) and ``diff`` (compare two designs)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+import click
+
+from ..errors import TopoError
+from .common import EXIT_INPUT, file_options, main
+
+
+def _load(path: str, allow_import_outside: bool):
+    """Load ``path``; return ``(topology, None)`` or ``(None, error)``. Warnings go to stderr."""
+    from ..api import load
+    from ..errors import ElaborationError
+
+    try:
+        topo = load(path, allow_import_outside=allow_import_outside)
+    except TopoError as e:
+        return None, e
+    except RecursionError:
+        return None, ElaborationError(f"{path}: the file nests too deeply to elaborate")
+    for w in topo.warnings:
+        click.echo(w.render(), err=True)
+    return topo, None
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        with open(output, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _use_colour() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--assert",
+    "extra",
+    multiple=True,
+    metavar="EXPR",
+    help="Also check this assertion (repeatable), e.g. --assert 'bisection() >= 1.8 TB/s'. "
+    "Paths are read from the top level of each file.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "junit", "github"]),
+    default="text",
+    show_default=True,
+    help="text (colour only on a terminal), json (one document), junit (XML, one testcase per "
+    "assertion) or github (workflow commands that annotate a pull request).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the report here; the text report still goes to stdout.",
+)
+@click.option(
+    "--unproven",
+    type=click.Choice(["fail", "pass"]),
+    default="fail",
+    show_default=True,
+    help="Whether an assertion the solvers can neither prove nor refute (a bisection threshold "
+    "between its lower and upper bound) fails the check.",
+)
+@file_options
+def check(
+    files: tuple[str, ...],
+    extra: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    unproven: str,
+    allow_import_outside: bool,
+) -> None:
+    """Validate FILES and check their assertions.
+
+    Each file is parsed and elaborated; then every `assert` in it, and every --assert, is
+    evaluated with the solvers. Each result shows the measured value, the threshold and, for a
+    failing flow or bisection, the limiting cut.
+
+    Exit codes: 0 every assertion passed, 1 an assertion failed (or is unproven, unless
+    --unproven pass), 2 an input error (a file or an assertion that cannot be read; the
+    diagnostics go to stderr).
+    """
+    from ..check import CheckReport
+    from ..check import check as run_checks
+    from ..report.check import FORMATS, format_text, run_exit_code
+
+    reports: list[CheckReport] = []
+    for path in files:
+        topo, err = _load(path, allow_import_outside)
+        if err is None:
+            try:
+                reports.append(run_checks(topo, extra, raise_errors=False))
+            except TopoError as e:  # an --assert that does not parse
+                err = e
+        if err is not None:
+            click.echo(err.render(), err=True)
+            reports.append(CheckReport.input_error(path, err))
+            continue
+        for d in reports[-1].diagnostics:
+            click.echo(d.render(), err=True)
+
+    if fmt == "text":
+        _write(format_text(reports, unproven, color=_use_colour() and not output), output)
+    else:
+        _write(FORMATS[fmt](reports, unproven), output)
+        if output:
+            sys.stdout.write(format_text(reports, unproven, color=_use_colour()))
+    sys.exit(run_exit_code(reports, unproven))
+
+
+@main.command()
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", required=False, type=click.Path(dir_okay=False))
+@click.option(
+    "--rev",
+    metavar="REV",
+    help="Compare OLD as it was at this git revision (e.g. HEAD~1, main) with the working copy; "
+    "NEW must then be omitted.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="markdown suits a pull-request comment.",
+)
+@click.option("--changed-only", is_flag=True, help="Show only figures that changed.")
+@click.option("--no-bisection", is_flag=True, help="Skip the bisection bandwidth (faster).")
+@click.option(
+    "--assert",
+    "extra",
+    multiple=True,
+    metavar="EXPR",
+    help="Also compare this assertion's value (repeatable).",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+@file_options
+def diff(
+    old: str,
+    new: str | None,
+    rev: str | None,
+    fmt: str,
+    changed_only: bool,
+    no_bisection: bool,
+    extra: tuple[str, ...],
+    output: str | None,
+    allow_import_outside: bool,
+) -> None:
+    """Compare two designs: OLD and NEW, or OLD at --rev REV and OLD now.
+
+    Shows component counts per kind, total memory, bisection bandwidth and every assertion's
+    value, old beside new, with the change. Exit code 0 (2 on an input error).
+    """
+    from ..diff import checkout_revision, diff_topologies
+    from ..report.diff import DIFF_FORMATS
+
+    if (rev is None) == (new is None):
+        raise click.UsageError("give either two files, OLD NEW, or one file with --rev REV")
+    with tempfile.TemporaryDirectory(prefix="topodsl-diff-") as tmp:
+        if rev is not None:
+            try:
+                old_path = str(checkout_revision(old, rev, tmp))
+            except TopoError as e:
+                click.echo(e.render(), err=True)
+                sys.exit(EXIT_INPUT)
+            new_path, old_name, new_name = old, f"{old}@{rev}", old
+        else:
+            assert new is not None
+            old_path, new_path, old_name, new_name = old, new, old, new
+        topos = []
+        for path in (old_path, new_path):
+            topo, err = _load(path, allow_import_outside)
+            if err is not None:
+                click.echo(err.render(), err=True)
+                sys.exit(EXIT_INPUT)
+            topos.append(topo)
+        try:
+            result = diff_topologies(
+                topos[0], topos[1], old_name=old_name, new_name=new_name,
+                bisection=not no_bisection, assertions=extra,
+            )  # fmt: skip
+        except TopoError as e:
+            click.echo(e.render(), err=True)
+            sys.exit(EXIT_INPUT)
+    _write(DIFF_FORMATS[fmt](result, all_rows=not changed_only), output)
