@@ -43,6 +43,7 @@ class SelectorError(SolverError):
 
 
 _BRACKET = re.compile(r"\[([^\]]*)\]")
+_RANGE = re.compile(r"\[([^\]]*\.\.[^\]]*)\]")
 
 
 @lru_cache(maxsize=256)
@@ -128,9 +129,56 @@ def _atom(topology, atom: str) -> np.ndarray:
         if atom in topology:
             return np.array([topology.index(atom)], dtype=np.int64)
         return np.zeros(0, dtype=np.int64)
-    rx = pattern_regex(atom)
+    rx, bounds = _range_matcher(atom)
     match = rx.fullmatch
-    return np.fromiter((i for i, s in enumerate(topology.nodes.ids) if match(s)), dtype=np.int64)
+    ids = topology.nodes.ids
+    if not bounds:
+        return np.fromiter((i for i, s in enumerate(ids) if match(s)), dtype=np.int64)
+    # Ranges are captured as digits and compared as numbers: an alternation of every index in
+    # a wide range (node[0..51199]) makes the regex thousands of times slower.
+    if len(bounds) == 1:
+        ((lo, hi),) = bounds
+        hits = [i for i, s in enumerate(ids) if (m := match(s)) and lo <= int(m[1]) <= hi]
+    else:
+        hits = [
+            i
+            for i, s in enumerate(ids)
+            if (m := match(s))
+            and all(lo <= int(v) <= hi for v, (lo, hi) in zip(m.groups(), bounds, strict=True))
+        ]
+    return np.array(hits, dtype=np.int64)
+
+
+@lru_cache(maxsize=256)
+def _range_matcher(pattern: str) -> tuple[re.Pattern[str], tuple[tuple[int, int], ...]]:
+    """``pattern`` as a regex with one capturing group per ``[a..b]`` range, and the bounds.
+
+    A captured index must also be written without leading zeros, as ids are. Where a range
+    touches a wildcard or another bracket (``node*[1..3]``), the digits could be split more than
+    one way, so the exact alternation of :func:`pattern_regex` is used instead (no bounds).
+
+    >>> rx, bounds = _range_matcher("pod.node[2..300].gpu[*]")
+    >>> m = rx.fullmatch("pod.node17.gpu3"); int(m.group(1)), bounds
+    (17, ((2, 300),))
+    >>> _range_matcher("node*[1..3]")[1]
+    ()
+    """
+    bounds: list[tuple[int, int]] = []
+    parts: list[str] = []
+    rest = pattern
+    while True:
+        m = _RANGE.search(rest)
+        if m is None:
+            break
+        _index_regex(m.group(1), pattern)  # the same checks and messages as pattern_regex
+        before, after = rest[m.start() - 1 : m.start()], rest[m.end() : m.end() + 1]
+        if before in ("", "*", "?", "]") or after not in ("", "."):
+            return pattern_regex(pattern), ()
+        lo, _, hi = m.group(1).partition("..")
+        bounds.append((int(lo), int(hi)))
+        parts.append(pattern_regex(rest[: m.start()]).pattern + "(0|[1-9][0-9]*)")
+        rest = rest[m.end() :]
+    return re.compile("".join(parts) + pattern_regex(rest).pattern), tuple(bounds)
 
 
 def select(topology, selector: str) -> np.ndarray:
