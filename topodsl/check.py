@@ -1246,6 +1246,49 @@ def _flow(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
     return _flow_val(ev.flow(src, dst), "flow", notes)
 
 
+# -- bisection -----------------------------------------------------------------------------------
+
+
+@_analysis(
+    "bisection(ENDPOINTS)",
+    "bisection bandwidth over the endpoints (default: every GPU in the assertion's component), "
+    "per direction; a bound pair, so '>=' is proven by the lower bound and refuted by the upper "
+    "bound; .lower and .upper are the bounds themselves",
+)
+def _bisection(ev: _Evaluator, e: ast.Call, scope: str) -> _Record:
+    args = ev.bind(e, ["endpoints"], required=0)
+    if "endpoints" in args:
+        rows = ev.rows(args["endpoints"], scope, "endpoint selection")
+    else:
+        rows = ev._in_scope(ev.t.rows_of_kind("gpu"), scope)
+    if len(rows) < 2:
+        raise ev.error(
+            e.span, f"bisection needs at least two endpoints, got {len(rows)}",
+            "name them, e.g. bisection(kind:gpu) or bisection(node[*].gpu[*])",
+        )  # fmt: skip
+    key = ("bisection", rows.tobytes())
+    if key not in ev.memo:
+        from .solvers.bisection import bisection
+
+        ev.memo[key] = bisection(ev.t, rows)
+    r = ev.memo[key]
+    lo, hi = float(r.lower_bound), float(r.upper_bound)
+    if r.exact:
+        notes: tuple[str, ...] = (f"exact ({r.upper_method}), {r.endpoints} endpoints",)
+    else:
+        notes = (
+            f"lower bound {format_quantity(lo, BANDWIDTH)} ({r.lower_method}), upper bound "
+            f"{format_quantity(hi, BANDWIDTH)} ({r.upper_method}), {r.endpoints} endpoints",
+        )
+    cut = tuple(r.cut)
+    fields = {
+        "value": _Val(lo, hi, BANDWIDTH, "bisection", cut, notes),
+        "lower": _Val.exact(lo, BANDWIDTH, analysis="bisection", notes=notes),
+        "upper": _Val.exact(hi, BANDWIDTH, analysis="bisection", cut=cut, notes=notes),
+    }
+    return _Record("bisection", fields, default="value")
+
+
 # -- memory reach --------------------------------------------------------------------------------
 
 

@@ -1,0 +1,297 @@
+"""Design diffs: what a change did to the numbers of a topology.
+
+:func:`diff_topologies` compares two elaborated topologies, old beside new: component counts per
+kind, links, total memory and storage per kind, bisection bandwidth over every GPU, and the value
+of every assertion (matched by name, or by source text when unnamed). It is a pure function;
+:func:`checkout_revision` is the one piece of I/O, fetching a file and its imports as they were
+at a git revision.
+
+Examples
+--------
+>>> from topodsl import loads
+>>> old = loads("cluster c { gpu g[2]; hbm m[2] { capacity = 80 GB } }")
+>>> new = loads("cluster c { gpu g[4]; hbm m[4] { capacity = 80 GB } }")
+>>> d = diff_topologies(old, new, bisection=False)
+>>> [(r.name, r.old.format(), r.new.format(), r.change()) for r in d.changed]
+[('gpu', '2', '4', '+2 (+100%)'), ('hbm', '2', '4', '+2 (+100%)'), ('hbm', '160 GB', '320 GB', \
+'+160 GB (+100%)'), ('memory', '160 GB', '320 GB', '+160 GB (+100%)')]
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .check import AssertionResult, Measure, check
+from .errors import Diagnostic, ElaborationError, TopoError
+from .kinds import KINDS, ROLE_OF
+from .topology import Topology
+from .units import BANDWIDTH, COUNT, SIZE
+
+__all__ = ["DiffRow", "DesignDiff", "diff_topologies", "checkout_revision", "SECTIONS"]
+
+#: Row sections, in the order they are reported.
+SECTIONS = ("components", "memory", "bisection", "assertions")
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One figure, old beside new. ``old``/``new`` are ``None`` where the figure does not exist
+    (a kind that appears, an assertion that was added); ``old_status``/``new_status`` are the
+    assertion statuses (``None`` for other sections)."""
+
+    section: str
+    name: str
+    old: Measure | None
+    new: Measure | None
+    old_status: str | None = None
+    new_status: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether the figure or the status differs."""
+        if (self.old is None) != (self.new is None):
+            return True
+        if self.old_status != self.new_status:
+            return True
+        if self.old is None or self.new is None:
+            return False
+        return (self.old.lower, self.old.upper) != (self.new.lower, self.new.upper)
+
+    def change(self) -> str:
+        """The change as text: ``'+2 (+100%)'``, ``'-1.2 TB/s (-4%)'``, ``'new'``, ``'removed'``,
+        ``''`` when unchanged; for uncertain figures the change of each bound."""
+        if self.old is None and self.new is None:
+            return ""
+        if self.old is None:
+            return "new"
+        if self.new is None:
+            return "removed"
+        if not self.changed:
+            return ""
+        if self.old.exact and self.new.exact:
+            return _delta(self.old.lower, self.new.lower, self.new.dim)
+        lo = _delta(self.old.lower, self.new.lower, self.new.dim)
+        hi = _delta(self.old.upper, self.new.upper, self.new.dim)
+        return f"lower {lo or '='}, upper {hi or '='}"
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (SI base units)."""
+        out = {
+            "section": self.section,
+            "name": self.name,
+            "old": self.old.to_dict() if self.old else None,
+            "new": self.new.to_dict() if self.new else None,
+            "change": self.change(),
+        }
+        if self.section == "assertions":
+            out |= {"old_status": self.old_status, "new_status": self.new_status}
+        return out
+
+
+def _delta(a: float, b: float, dim) -> str:
+    d = b - a
+    if d == 0 or (math.isinf(a) and math.isinf(b)):
+        return ""
+    sign = "+" if d > 0 else "-"
+    text = sign + Measure(abs(d), abs(d), dim).format()
+    if a != 0 and math.isfinite(a) and math.isfinite(b):
+        text += f" ({sign}{abs(d) / abs(a) * 100:.3g}%)"
+    return text
+
+
+@dataclass(frozen=True)
+class DesignDiff:
+    """Every compared figure of two designs, by section; :attr:`changed` keeps those that moved."""
+
+    old: str
+    new: str
+    rows: tuple[DiffRow, ...]
+
+    @property
+    def changed(self) -> tuple[DiffRow, ...]:
+        """The rows whose figure or status changed."""
+        return tuple(r for r in self.rows if r.changed)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {
+            "old": self.old,
+            "new": self.new,
+            "changed": len(self.changed),
+            "rows": [r.to_dict() for r in self.rows],
+        }
+
+
+def _counts(t: Topology) -> dict[str, int]:
+    counts = np.bincount(t.nodes.kind, minlength=len(KINDS))
+    return {KINDS[i]: int(c) for i, c in enumerate(counts) if c}
+
+
+def _memory(t: Topology) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for i, kind in enumerate(KINDS):
+        if ROLE_OF[kind] not in ("memory", "storage"):
+            continue
+        mask = t.nodes.kind == i
+        if mask.any():
+            out[kind] = float(t.nodes.capacity[mask].sum())
+    totals = {}
+    for role in ("memory", "storage"):
+        kinds = [k for k in out if ROLE_OF[k] == role]
+        if kinds:
+            totals[role] = float(sum(out[k] for k in kinds))
+    return out | totals
+
+
+def _exact(x: float | None, dim) -> Measure | None:
+    return None if x is None else Measure(float(x), float(x), dim)
+
+
+def _bisection(t: Topology) -> Measure | None:
+    """Bisection over every GPU (the solver's default endpoints), or ``None`` with < 2 GPUs."""
+    from .solvers.bisection import bisection
+
+    if len(t.rows_of_kind("gpu")) < 2:
+        return None
+    r = bisection(t)
+    return Measure(float(r.lower_bound), float(r.upper_bound), BANDWIDTH)
+
+
+def _assertion_results(t: Topology, extra: Iterable[str]) -> dict[str, AssertionResult]:
+    report = check(t, list(extra), raise_errors=False)
+    out: dict[str, AssertionResult] = {}
+    for r in report.results:
+        key = r.name
+        k = 2
+        while key in out:  # the same text twice (e.g. in two components): keep both
+            key = f"{r.name} #{k}"
+            k += 1
+        out[key] = r
+    return out
+
+
+def diff_topologies(
+    old: Topology,
+    new: Topology,
+    *,
+    old_name: str | None = None,
+    new_name: str | None = None,
+    bisection: bool = True,
+    assertions: Iterable[str] = (),
+) -> DesignDiff:
+    """Compare two designs figure by figure.
+
+    Parameters
+    ----------
+    old, new : Topology
+    old_name, new_name : labels for the two sides (default: their source files).
+    bisection : also compare bisection bandwidth over every GPU (per direction, both bounds).
+    assertions : extra assertions (text) evaluated on both sides, as ``topodsl check --assert``.
+
+    Returns
+    -------
+    DesignDiff
+        Rows in :data:`SECTIONS` order; kinds in the order of :data:`topodsl.kinds.KINDS`;
+        assertions in the new design's order, then those only the old one has.
+    """
+    rows: list[DiffRow] = []
+    oc, nc = _counts(old), _counts(new)
+    for kind in KINDS:
+        if kind in oc or kind in nc:
+            rows.append(
+                DiffRow(
+                    "components", kind, _exact(oc.get(kind), COUNT), _exact(nc.get(kind), COUNT)
+                )
+            )
+    rows.append(
+        DiffRow("components", "links", _exact(old.num_links, COUNT), _exact(new.num_links, COUNT))
+    )
+    om, nm = _memory(old), _memory(new)
+    for key in [*KINDS, "memory", "storage"]:
+        if key in om or key in nm:
+            rows.append(
+                DiffRow("memory", key, _exact(om.get(key), SIZE), _exact(nm.get(key), SIZE))
+            )
+    if bisection:
+        rows.append(DiffRow("bisection", "bisection(kind:gpu)", _bisection(old), _bisection(new)))
+    extra = list(assertions)
+    oa, na = _assertion_results(old, extra), _assertion_results(new, extra)
+    for key in [*na, *(k for k in oa if k not in na)]:
+        a, b = oa.get(key), na.get(key)
+        rows.append(
+            DiffRow(
+                "assertions",
+                key,
+                a.measured if a else None,
+                b.measured if b else None,
+                a.status if a else None,
+                b.status if b else None,
+            )
+        )
+    return DesignDiff(old_name or old.source, new_name or new.source, tuple(rows))
+
+
+# -- git -----------------------------------------------------------------------------------------
+
+
+def _git(args: list[str], cwd: Path) -> bytes:
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise ElaborationError("git is not installed; --rev needs it") from None
+    if proc.returncode != 0:
+        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ElaborationError(f"git {' '.join(args)}: {msg[-1] if msg else 'failed'}")
+    return proc.stdout
+
+
+def checkout_revision(path: str | Path, rev: str, dest: str | Path) -> Path:
+    """Write ``path`` as it was at git revision ``rev`` under ``dest``, with every file it
+    imports (recursively) at the same revision and at the same relative place, so that the
+    copy loads exactly as the old version did. Returns the copy's path.
+
+    Raises
+    ------
+    ElaborationError
+        Not in a git repository, an unknown revision, a file that did not exist at ``rev``, or an
+        import outside the repository.
+    """
+    from . import ast
+    from .parser import parse
+
+    path = Path(path).resolve()
+    top = Path(_git(["rev-parse", "--show-toplevel"], path.parent).decode().strip()).resolve()
+    dest = Path(dest).resolve()
+    todo = [path]
+    done: set[Path] = set()
+    while todo:
+        f = todo.pop()
+        if f in done:
+            continue
+        done.add(f)
+        try:
+            rel = f.relative_to(top)
+        except ValueError:
+            raise ElaborationError(
+                Diagnostic(None, "error", f"{f} is outside the git repository {top}")
+            ) from None
+        data = _git(["show", f"{rev}:{rel.as_posix()}"], top)
+        out = dest / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+        if f.suffix.lower() == ".json":
+            continue
+        try:
+            module = parse(data.decode("utf-8"), str(out))
+        except (TopoError, UnicodeDecodeError):
+            continue  # loading the copy reports it properly
+        for item in module.items:
+            if isinstance(item, ast.Import):
+                todo.append((f.parent / item.path).resolve())
+    return dest / path.relative_to(top)
