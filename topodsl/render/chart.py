@@ -182,7 +182,7 @@ def render_reach(
     import matplotlib.pyplot as plt
 
     with matplotlib.rc_context(
-        {"svg.hashsalt": "topodsl", "svg.fonttype": "path", "font.size": 9, "path.simplify": False}
+        {"svg.hashsalt": "topodsl", "svg.fonttype": "none", "font.size": 9, "path.simplify": False}
     ):
         fig, ax = plt.subplots(figsize=(8, 4.8), dpi=100)
         try:

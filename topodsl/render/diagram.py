@@ -324,15 +324,15 @@ def diagram_graph(view: View, highlight: Highlight | None = None) -> pydot.Dot:
     g.set_node_defaults(fontname=FONT, fontsize="10", style="filled", margin="0.08,0.04")
     g.set_edge_defaults(fontname=FONT, fontsize="8")
 
-    cut_edge = Counter()
-    cut_box = set()
+    cut_edge: Counter[int] = Counter()
+    cut_box: Counter[int] = Counter()
     if highlight is not None:
         for e in view.edge_of[highlight.cut_links].tolist():
             if e >= 0:
                 cut_edge[e] += 1
         for b in view.box_of[highlight.cut_devices].tolist():
             if b >= 0:
-                cut_box.add(b)
+                cut_box[b] += 1
 
     # Clusters, nested as the containment is.
     parents = {}
@@ -377,7 +377,8 @@ def diagram_graph(view: View, highlight: Highlight | None = None) -> pydot.Dot:
             attrs["color"] = CUT_COLOR
             attrs["penwidth"] = "3"
             attrs["class"] += " cut"
-            attrs["label"] += "\ncut: device limit"
+            n = cut_box[i]
+            attrs["label"] += "\ncut: device limit" + (f"s of {n:,} inside" if n > 1 else "")
         node = pydot.Node(_q(box.key), **attrs)
         target = clusters.get(box.cluster, g)
         target.add_node(node)
