@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 import topodsl
+from topodsl.check import check
 from topodsl.errors import TopoError
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "language.md"
@@ -109,6 +110,10 @@ def test_doc_example(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert topo is not None, f"{where}: the example fails:\n{messages}"
         assert messages == "", f"{where}: the example warns:\n{messages}"
         assert topo.num_nodes > 0
+        if topo.assertions:  # an example's promises must hold
+            report = check(topo)
+            failed = [(r.text, r.status) for r in report.results if r.status != "pass"]
+            assert failed == [], f"{where}: assertions do not hold"
 
 
 def load_example(marker: str, directory: Path) -> topodsl.Topology:

@@ -295,10 +295,25 @@ def test_cxl_pool_capacity_bandwidth_and_latency() -> None:
     # One socket: its own x16 plus its neighbour's over UPI.
     assert flow(t, "pool_rack.host0.cpu0", expanders) == pytest.approx(2 * 63 * GB)
     # Pooled load latency: switch 80 ns + expander 170 ns = 250 ns, against 100 ns local.
-    sw = t.index("pool_rack.pool.sw")
-    assert t.nodes.latency[sw] + t.nodes.latency[expanders[0]] == pytest.approx(250e-9)
+    vcs = rows(t, "kind:cxl_switch")
+    assert len(vcs) == 4
+    assert t.nodes.latency[vcs[0]] + t.nodes.latency[expanders[0]] == pytest.approx(250e-9)
     assert t.nodes.latency[t.index("pool_rack.host0.mem0")] == pytest.approx(100e-9)
-    assert lanes_on(t, sw) == 12 <= t.nodes.ports[sw]
+    # 4 host ports and 8 expander ports: the 16 x16 ports of a 256-lane switch, less 4.
+    ports = sum(lanes_on(t, v) for v in vcs) - 4 * 8 + 8
+    assert ports == 12 <= 16
+
+
+def test_cxl_pool_hosts_reach_the_pool_but_not_each_other() -> None:
+    from topodsl.solvers.reach import memory_reach
+
+    t = load("cxl_pool")
+    r = memory_reach(t, [t.index("pool_rack.host0.cpu0")])
+    latency = {r.names[m]: float(lat) for m, lat in zip(r.memory, r.latency, strict=True)}
+    assert latency["pool_rack.host0.mem0"] == pytest.approx(100e-9)
+    assert all(latency[f"pool_rack.pool.exp{k}"] == pytest.approx(250e-9) for k in range(8))
+    # Virtual CXL switches route a host only to the expanders, never to the other host.
+    assert not any(name.startswith("pool_rack.host1") for name in latency)
 
 
 # -- storage cluster --------------------------------------------------------------------------
