@@ -443,3 +443,87 @@ def test_every_analysis_has_a_signature_and_help() -> None:
 def test_infinite_and_nan_never_reach_json(pod) -> None:
     m = Measure(math.inf, math.inf, BANDWIDTH)
     assert m.to_dict()["value"] == "inf" and m.format() == "unlimited"
+
+
+# -- bisection: proven by the lower bound, refuted by the upper ----------------------------------
+
+# Four servers on rails: any balanced split of the 16 GPUs sends at most the 8 NICs of one
+# half's servers, 8 x 50 GB/s = 400 GB/s (the upper bound); the solver's certificate is lower.
+RAILS = """
+link nvlink4 { bandwidth = 25 GB/s }
+link pcie5   { bandwidth = 64 GB/s }
+link eth400  { bandwidth = 400 Gb/s }
+def node Server {
+    gpu gpu[4] { bandwidth = 3.35 TB/s }
+    nvswitch nvs
+    nic nic[4] { bandwidth = 400 Gb/s }
+    connect gpu[*] -- nvs via nvlink4 x18
+    connect gpu[i] -- nic[i] via pcie5
+}
+cluster pod {
+    Server node[4]
+    switch leaf[4]
+    switch spine[2]
+    connect node[*].nic[r] -- leaf[r] via eth400
+    connect leaf[*] -- spine[*] via eth400 x2
+}
+"""
+
+
+def test_bisection_assertions_use_the_solvers_bounds() -> None:
+    from topodsl.solvers.bisection import bisection
+
+    t = load(RAILS)
+    r = bisection(t, t.select("pod.node*.gpu*"))
+    lo, hi = r.lower_bound, r.upper_bound
+    assert hi == 400e9
+    res = one(t, "bisection(pod.node[*].gpu[*]) >= 400 GB/s", raise_errors=False)
+    assert res.measured == Measure(lo, hi, BANDWIDTH) and res.analysis == "bisection"
+    assert [(c.element, c.bandwidth) for c in res.cut] == [(c.element, c.bandwidth) for c in r.cut]
+    assert one(t, "bisection(pod.node[*].gpu[*]) >= 401 GB/s").status == "fail"
+    assert one(t, f"bisection(pod.node[*].gpu[*]) >= {lo / 1e9:.6f} GB/s").status == "pass"
+    assert one(t, "bisection(pod.node[*].gpu[*]).upper == 400 GB/s").status == "pass"
+    assert one(t, "bisection().upper == 400 GB/s").status == "pass"  # default: every GPU
+    if r.exact:
+        pytest.skip("the solver now proves this bisection exactly; no unproven case here")
+    mid = (lo + hi) / 2
+    res = one(t, f"bisection(pod.node[*].gpu[*]) >= {mid / 1e9:.6f} GB/s")
+    assert res.status == "unproven"
+    assert "unproven" in res.message()
+    assert check(t, [f"bisection() >= {mid / 1e9:.6f} GB/s"]).exit_code("fail") == 1
+    assert check(t, [f"bisection() >= {mid / 1e9:.6f} GB/s"]).exit_code("pass") == 0
+
+
+def test_unproven_status_from_a_bound_pair(monkeypatch) -> None:
+    import topodsl.solvers.bisection as solver
+    from topodsl.solvers.flow import CutItem
+
+    real = solver.bisection
+
+    def loose(topology, endpoints=None, **kw):
+        r = real(topology, endpoints, **kw)
+        # The same witness, with a certificate half as strong.
+        import dataclasses
+
+        return dataclasses.replace(
+            r, lower_bound=r.upper_bound / 2, exact=False, lower_method="test"
+        )
+
+    monkeypatch.setattr(solver, "bisection", loose)
+    t = load(RAILS)
+    got = {e: one(t, f"bisection() >= {e}").status for e in ("200 GB/s", "300 GB/s", "401 GB/s")}
+    assert got == {"200 GB/s": "pass", "300 GB/s": "unproven", "401 GB/s": "fail"}
+    r = one(t, "bisection() >= 300 GB/s")
+    assert r.measured.format() == "200 GB/s .. 400 GB/s"
+    assert all(isinstance(c, CutItem) for c in r.cut) and r.cut
+    assert any("lower bound 200 GB/s (test)" in n for n in r.notes)
+    # Proven by the lower bound: half of it, through interval arithmetic, still holds.
+    assert one(t, "bisection() / 2 >= 100 GB/s").status == "pass"
+    assert one(t, "bisection() <= 400 GB/s").status == "pass"
+    assert one(t, "bisection() <= 300 GB/s").status == "unproven"
+    assert one(t, "bisection() < 200 GB/s").status == "fail"
+
+
+def test_bisection_needs_two_endpoints(pod) -> None:
+    r = one(pod, "bisection(pod.node[0].gpu[0]) >= 1 GB/s", raise_errors=False)
+    assert r.status == "error" and "at least two endpoints" in r.diagnostics[0].message

@@ -148,11 +148,8 @@ def _where(r: AssertionResult) -> str:
 
 def _details(r: AssertionResult) -> list[str]:
     lines = []
-    if r.instances > 1 or r.scope:
-        inst = f"in {r.scope or 'the top level'}"
-        if r.instances > 1:
-            inst = f"worst of {r.instances} instances: {r.scope}"
-        lines.append(inst)
+    if r.instances > 1:
+        lines.append(f"shown: {r.scope}, the worst of {r.instances} instances")
     lines += list(r.notes)
     if r.status != "pass":
         lines += cut_lines(r)

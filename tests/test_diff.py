@@ -1,0 +1,185 @@
+"""Design diffs: figures old beside new, from two files or one file at two git revisions."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import topodsl
+from topodsl.check import Measure
+from topodsl.diff import DiffRow, diff_topologies
+from topodsl.report.diff import format_diff_markdown, format_diff_text
+from topodsl.units import BANDWIDTH, COUNT, SIZE
+
+REPO = Path(__file__).resolve().parent.parent
+
+LINKS = """\
+link nvl { bandwidth = 25 GB/s }
+link eth { bandwidth = 400 Gb/s }
+"""
+
+DESIGN = """\
+import "parts/links.topo"
+const NODES = {nodes}
+def node Box {{
+    gpu gpu[4]
+    hbm mem[4] {{ capacity = 80 GB }}
+    nvswitch nvs
+    nic nic[4] {{ bandwidth = 400 Gb/s }}
+    connect gpu[i] -- mem[i] via nvl x4
+    connect gpu[*] -- nvs via nvl x{lanes}
+    connect gpu[i] -- nic[i] via nvl x2
+}}
+cluster pod {{
+    Box node[NODES]
+    switch leaf[4]
+    connect node[*].nic[r] -- leaf[r] via eth
+    assert scale_up: flow(node[0].gpu[0] -> node[0].gpu[1]) >= 125 GB/s
+}}
+assert count(kind:gpu) == NODES * 4
+"""
+
+
+def write(root: Path, nodes: int = 2, lanes: int = 4, links: str = LINKS) -> Path:
+    (root / "parts").mkdir(parents=True, exist_ok=True)
+    (root / "parts" / "links.topo").write_text(links)
+    f = root / "design.topo"
+    f.write_text(DESIGN.format(nodes=nodes, lanes=lanes))
+    return f
+
+
+def run(*args: object, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "topodsl", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+def rows_by_name(diff, section: str) -> dict[str, DiffRow]:
+    return {r.name: r for r in diff.rows if r.section == section}
+
+
+def test_diff_of_two_versions(tmp_path: Path) -> None:
+    old = topodsl.load(write(tmp_path / "a", nodes=2, lanes=4))
+    new = topodsl.load(write(tmp_path / "b", nodes=3, lanes=2))
+    d = diff_topologies(old, new, old_name="old", new_name="new")
+    comps = rows_by_name(d, "components")
+    assert (comps["gpu"].old, comps["gpu"].new) == (Measure(8, 8, COUNT), Measure(12, 12, COUNT))
+    assert comps["gpu"].change() == "+4 (+50%)"
+    assert comps["switch"].change() == ""  # four leaves either way
+    assert not comps["switch"].changed
+    mem = rows_by_name(d, "memory")
+    assert mem["hbm"].new == Measure(12 * 80e9, 12 * 80e9, SIZE)
+    assert mem["memory"].change() == "+320 GB (+50%)"
+    # GPU 0 reaches GPU 1 over its box's NVSwitch (lanes x 25 GB/s: 100 GB/s at x4, 50 GB/s
+    # at x2) and the long way round, out of NIC 0 on rail 0 into the next box, over its
+    # NVSwitch and back on rail 1 (50 GB/s, the NIC's 400 Gb/s).
+    a = rows_by_name(d, "assertions")
+    assert (a["scale_up"].old.lower, a["scale_up"].new.lower) == (150e9, 100e9)
+    assert (a["scale_up"].old_status, a["scale_up"].new_status) == ("pass", "fail")
+    assert a["scale_up"].change() == "-50 GB/s (-33.3%)"
+    assert a["count(kind:gpu) == NODES * 4"].changed  # 8 -> 12, still passing
+    bis = rows_by_name(d, "bisection")["bisection(kind:gpu)"]
+    assert bis.old is not None and bis.new is not None
+    assert bis.old.dim == BANDWIDTH
+
+
+def test_bisection_in_the_diff_is_the_solvers(tmp_path: Path) -> None:
+    from topodsl.solvers.bisection import bisection
+
+    t = topodsl.load(write(tmp_path, nodes=2, lanes=4))
+    d = diff_topologies(t, t)
+    row = rows_by_name(d, "bisection")["bisection(kind:gpu)"]
+    r = bisection(t)
+    assert row.new == Measure(r.lower_bound, r.upper_bound, BANDWIDTH)
+    assert d.changed == ()
+
+
+def test_added_and_removed_assertions(tmp_path: Path) -> None:
+    old = topodsl.loads("cluster c { gpu g[2]\n assert count(g[*]) == 2 }", file="old.topo")
+    new = topodsl.loads("cluster c { gpu g[2]\n assert two: count(g[*]) >= 2 }", file="new.topo")
+    d = diff_topologies(old, new, bisection=False)
+    a = rows_by_name(d, "assertions")
+    assert a["two"].change() == "new" and a["two"].old is None
+    assert a["count(g[*]) == 2"].change() == "removed"
+
+
+def test_uncertain_figures_show_both_bounds() -> None:
+    row = DiffRow("bisection", "b", Measure(1e12, 2e12, BANDWIDTH), Measure(1e12, 3e12, BANDWIDTH))
+    assert row.change() == "lower =, upper +1 TB/s (+50%)"
+
+
+def test_text_and_markdown_tables(tmp_path: Path) -> None:
+    old = topodsl.load(write(tmp_path / "a", nodes=2))
+    new = topodsl.load(write(tmp_path / "b", nodes=3))
+    d = diff_topologies(old, new, old_name="v1", new_name="v2", bisection=False)
+    text = format_diff_text(d)
+    assert text.startswith("old: v1\nnew: v2\n")
+    assert "gpu" in text and "+4 (+50%)" in text
+    md = format_diff_markdown(d, all_rows=False)
+    assert "| gpu | 8 | 12 | +4 (+50%) |" in md
+    assert "| nvswitch | 2 | 3 | +1 (+50%) |" in md
+    assert "| `scale_up` | 100 GB/s (pass) | 100 GB/s (pass) |" not in md  # unchanged: hidden
+
+
+def test_cli_diff_two_files(tmp_path: Path) -> None:
+    write(tmp_path / "a", nodes=2)
+    write(tmp_path / "b", nodes=3, lanes=2)
+    r = run("diff", "a/design.topo", "b/design.topo", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["old"] == "a/design.topo" and doc["new"] == "b/design.topo"
+    by = {(x["section"], x["name"]): x for x in doc["rows"]}
+    assert by[("components", "gpu")]["old"]["value"] == 8
+    assert by[("components", "gpu")]["new"]["value"] == 12
+    assert by[("assertions", "scale_up")]["new_status"] == "fail"
+    again = run("diff", "a/design.topo", "b/design.topo", "--format", "json", cwd=tmp_path)
+    assert again.stdout == r.stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_cli_diff_against_a_git_revision_uses_the_old_imports(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.invalid")
+    git("config", "user.name", "t")
+    write(tmp_path, nodes=2, lanes=4)
+    git("add", ".")
+    git("commit", "-qm", "v1")
+    # The change is in the imported file only: NVLink lanes get slower, 4 x 20 GB/s over the
+    # NVSwitch plus the NIC detour, now capped by its x2 NVLink at 40 GB/s.
+    write(tmp_path, nodes=2, lanes=4, links=LINKS.replace("25 GB/s", "20 GB/s"))
+    r = run("diff", "design.topo", "--rev", "HEAD", "--changed-only", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("old: design.topo@HEAD\nnew: design.topo\n")
+    line = next(s for s in r.stdout.splitlines() if s.startswith("scale_up"))
+    assert line.split() == ["scale_up", "150", "GB/s", "(pass)", "120", "GB/s", "(fail)", "-30",
+                            "GB/s", "(-20%)"]  # fmt: skip
+    assert "gpu " not in r.stdout  # unchanged rows hidden
+    r = run("diff", "design.topo", "--rev", "nosuchrev", cwd=tmp_path)
+    assert r.returncode == 2 and "nosuchrev" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_diff_usage_and_input_errors(tmp_path: Path) -> None:
+    write(tmp_path)
+    assert run("diff", "design.topo", cwd=tmp_path).returncode == 2
+    assert run("diff", "design.topo", "design.topo", "--rev", "HEAD", cwd=tmp_path).returncode == 2
+    (tmp_path / "bad.topo").write_text("cluster c { gpx g }\n")
+    r = run("diff", "design.topo", "bad.topo", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown kind" in r.stderr
+    r = run("diff", "design.topo", "--rev", "HEAD", cwd=tmp_path)  # not a git repository
+    assert r.returncode == 2 and "Traceback" not in r.stderr
