@@ -204,6 +204,24 @@ def test_fabric_example_facts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert len(t.select("c.df.router*")) == 36
 
 
+def test_the_guide_names_every_kind_attribute_generator_and_unit_prefix() -> None:
+    from topodsl.fabrics import GENERATORS
+    from topodsl.kinds import ATTRIBUTES, KIND_ALIASES, LINK_ATTRIBUTES
+
+    text = DOC.read_text(encoding="utf-8")
+    for name in [*ATTRIBUTES, *KIND_ALIASES, *LINK_ATTRIBUTES]:
+        assert f"`{name}`" in text, f"docs/language.md does not mention `{name}`"
+    for name in GENERATORS:  # `ring(P)`, `leaf_spine`
+        assert f"`{name}`" in text or f"`{name}(" in text, f"no `{name}` in docs/language.md"
+    for attrs in ATTRIBUTES.values():
+        for name in attrs:
+            assert f"| `{name}` |" in text, f"the attribute table lacks `{name}`"
+    for unit in ("B/s", "b/s", "bit/s", "Bps", "bps", "ms", "us", "ns", "FLOP/s"):
+        assert f"`{unit}`" in text
+    for prefix in ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"):
+        assert f"`{prefix}`" in text
+
+
 if __name__ == "__main__":  # print what each example produces, to paste into the guide
     import tempfile
 
