@@ -286,6 +286,35 @@ def test_oversubscription_is_downlink_over_uplink_bandwidth() -> None:
     assert r.status == "error" and "uplinks" in r.diagnostics[0].message
 
 
+def test_oversubscription_with_storage_on_the_spine_and_named_uplinks() -> None:
+    # Storage nodes hang off the spine: they must not make the spine look like a leaf.
+    text = (
+        LINKS
+        + """
+    cluster c {
+        nic h[4] { bandwidth = 400 Gb/s }
+        switch leaf
+        switch agg[2]
+        switch core
+        storage_node st { ssd d; nic n }
+        connect h[*] -- leaf via eth            # 200 GB/s down
+        connect leaf -- agg[*] via eth          # 100 GB/s up
+        connect agg[*] -- core via eth x4       # 200 GB/s up per agg, 50 GB/s down
+        connect st.n -- core via eth x8
+        connect st.d -- st.n via pcie
+    }
+    """
+    )
+    t = load(text)
+    tiers = switch_tiers(t)
+    assert [tiers[t.index(x)] for x in ("c.leaf", "c.agg0", "c.core")] == [1, 2, 3]
+    assert one(t, "oversubscription(c.leaf) == 2").status == "pass"
+    assert one(t, "oversubscription(c.agg[*]) == 0.25").status == "pass"
+    # Naming the uplinked tier: the leaf's links to agg0 alone as uplinks.
+    r = one(t, "oversubscription(c.leaf, to c.agg[0]) == 5")
+    assert r.status == "pass" and "250 GB/s down / 50 GB/s up" in r.notes[0]
+
+
 # -- flows and their cuts ------------------------------------------------------------------------
 
 

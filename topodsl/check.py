@@ -1162,32 +1162,42 @@ def _ports_free(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
 
 
 def switch_tiers(topology: Topology) -> np.ndarray:
-    """Tier of every row: 0 for components that are not switches, 1 + the lowest neighbouring
-    tier for a switch (hop distance from the nearest non-switch), -1 if unreachable.
+    """Tier of every switch row: its hop distance from the nearest host; 0 for non-switches,
+    -1 for a switch no host reaches.
+
+    Hosts are the components that are neither switches nor storage and do not sit in a
+    ``storage_node``: storage attached to a spine must not make the spine look like a leaf.
 
     >>> from topodsl.topology import TopologyBuilder
     >>> b = TopologyBuilder()
-    >>> for name, kind in (("h", "nic"), ("leaf", "switch"), ("spine", "switch")):
-    ...     _ = b.add_node(name, kind)
-    >>> _ = b.add_link("h", "leaf", 1.0); _ = b.add_link("leaf", "spine", 1.0)
+    >>> for name, kind in (("h", "nic"), ("leaf", "switch"), ("spine", "switch"),
+    ...                    ("st", "storage_node"), ("st.nic", "nic")):
+    ...     _ = b.add_node(name, kind, parent="st" if name == "st.nic" else None)
+    >>> for a, z in (("h", "leaf"), ("leaf", "spine"), ("spine", "st.nic")):
+    ...     _ = b.add_link(a, z, 1.0)
     >>> switch_tiers(b.build()).tolist()
-    [0, 1, 2]
+    [0, 1, 2, 0, 0]
     """
     import scipy.sparse as sp
     from scipy.sparse.csgraph import shortest_path
 
     t = topology
     n = t.num_nodes
-    codes = [KIND_CODE[k] for k in _SWITCH_KINDS]
-    is_switch = np.isin(t.nodes.kind, codes)
+    is_switch = np.isin(t.nodes.kind, [KIND_CODE[k] for k in _SWITCH_KINDS])
     tiers = np.where(is_switch, -1, 0).astype(np.int64)
     if not is_switch.any():
         return tiers
+    storage_nodes = np.flatnonzero(t.nodes.kind == KIND_CODE["storage_node"])
+    hosts = ~is_switch & (t.role_codes != ROLES.index("storage"))
+    if len(storage_nodes):
+        hosts &= ~subtree_mask(t, storage_nodes)
+    if not hosts.any():
+        hosts = ~is_switch
     L = t.links
-    # A virtual root joined to every non-switch; the tier is the hop distance minus one.
-    hosts = np.flatnonzero(~is_switch)
-    rows = np.concatenate([L.src, L.dst, np.full(len(hosts), n)])
-    cols = np.concatenate([L.dst, L.src, hosts])
+    # A virtual root joined to every host; a switch's tier is its distance to it, minus one.
+    h = np.flatnonzero(hosts)
+    rows = np.concatenate([L.src, L.dst, np.full(len(h), n)])
+    cols = np.concatenate([L.dst, L.src, h])
     g = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(n + 1, n + 1))
     dist = shortest_path(g, directed=False, unweighted=True, indices=n)[:n]
     reach = is_switch & np.isfinite(dist)
@@ -1196,38 +1206,53 @@ def switch_tiers(topology: Topology) -> np.ndarray:
 
 
 @_analysis(
-    "oversubscription(SELECTION)",
-    "worst ratio of downlink to uplink bandwidth over the selected switches (switches with no "
-    "uplink, the top tier, are skipped)",
+    "oversubscription(SWITCHES, to UPLINKED)",
+    "worst ratio of downlink to uplink bandwidth over the selected switches. Without 'to', a "
+    "switch's uplinks go to switches of its tier or above (tier: hops from the nearest host) "
+    "and switches without uplinks, the top tier, are skipped; with 'to', uplinks are the links "
+    "to those components",
 )
 def _oversubscription(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
-    args = ev.bind(e, ["switches"])
+    args = ev.bind(e, ["switches"], ["to"])
     rows = ev.rows(args["switches"], scope)
-    key = ("tiers",)
-    if key not in ev.memo:
-        ev.memo[key] = switch_tiers(ev.t)
-    tier = ev.memo[key]
-    L = ev.t.links
-    n = ev.t.num_nodes
+    t = ev.t
+    L = t.links
+    n = t.num_nodes
+    is_switch = np.isin(t.nodes.kind, [KIND_CODE[k] for k in _SWITCH_KINDS])
+    if "to" in args:
+        upward = np.zeros(n, dtype=bool)
+        upward[ev.rows(args["to"], scope, "'to' selection")] = True
+
+        def is_up(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return upward[b]
+    else:
+        if ("tiers",) not in ev.memo:
+            ev.memo[("tiers",)] = switch_tiers(t)
+        tier = ev.memo[("tiers",)]
+
+        def is_up(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return is_switch[b] & (tier[b] >= tier[a])
+
     down = np.zeros(n)
     up = np.zeros(n)
     for a, b in ((L.src, L.dst), (L.dst, L.src)):
-        np.add.at(down, a, np.where(tier[b] < tier[a], L.bandwidth, 0.0))
-        np.add.at(up, a, np.where(tier[b] > tier[a], L.bandwidth, 0.0))
-    codes = [KIND_CODE[k] for k in _SWITCH_KINDS]
-    ok = np.isin(ev.t.nodes.kind[rows], codes) & (up[rows] > 0) & (down[rows] > 0)
+        u = is_up(a, b)
+        np.add.at(up, a, np.where(u, L.bandwidth, 0.0))
+        np.add.at(down, a, np.where(u, 0.0, L.bandwidth))
+    ok = is_switch[rows] & (up[rows] > 0) & (down[rows] > 0)
     rows = rows[ok]
     if len(rows) == 0:
         raise ev.error(
             args["switches"].span,
             "none of the selected components is a switch with both downlinks and uplinks",
-            "select the lower tiers of a fabric, e.g. oversubscription(leaf[*])",
+            "select the lower tiers of a fabric, e.g. oversubscription(leaf[*]), or name the "
+            "uplinked tier: oversubscription(leaf[*], to spine[*])",
         )
     ratio = down[rows] / up[rows]
     k = int(np.argmax(ratio))
     r = int(rows[k])
     note = (
-        f"worst: {ev.t.nodes.ids[r]}, {format_quantity(down[r], BANDWIDTH)} down / "
+        f"worst: {t.nodes.ids[r]}, {format_quantity(down[r], BANDWIDTH)} down / "
         f"{format_quantity(up[r], BANDWIDTH)} up"
     )
     return _Val.exact(float(ratio[k]), COUNT, analysis="oversubscription", notes=(note,))
