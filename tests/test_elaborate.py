@@ -255,3 +255,14 @@ def test_fabric_errors_are_located() -> None:
     with pytest.raises(ElaborationError) as info:
         load("cluster c { gpu g[6]\n connect hypercube(g[*]) via nvlink4 }")
     assert info.value.diagnostics[0].span.line == 5
+
+
+def test_diagnostics_name_imported_files_as_written(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "main.topo").write_text('import "parts/a.topo"\ncluster c { gpu g }\n')
+    (tmp_path / "parts" / "a.topo").write_text('import "b.topo"\n')
+    (tmp_path / "parts" / "b.topo").write_text("link l { bandwidth = 1 GB/s, latency = 3 GB }\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ElaborationError) as info:
+        topodsl.load("main.topo")
+    assert info.value.render().startswith("parts/b.topo:1:40: error: latency must be")

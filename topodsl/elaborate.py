@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path as FsPath
@@ -234,6 +235,8 @@ class _Elaborator:
         self.globals = _Scope()
         self.global_spans: dict[str, Span] = {}
         self.total_nodes = 0
+        self.imported: set[str] = set()
+        self.resolved: dict[str, FsPath] = {}
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
@@ -286,7 +289,10 @@ class _Elaborator:
     def do_import(self, item: ast.Import, importer: str, stack: tuple[str, ...]) -> None:
         from .parser import parse
 
-        base = FsPath(importer).resolve().parent if importer not in ("<string>",) else self.root
+        if importer in self.resolved:
+            base = self.resolved[importer].parent
+        else:
+            base = FsPath(importer).resolve().parent if importer != "<string>" else self.root
         target = (base / item.path).resolve()
         if not self.allow_outside and not target.is_relative_to(self.root):
             raise self.error(
@@ -308,7 +314,11 @@ class _Elaborator:
         except (OSError, UnicodeDecodeError) as e:
             raise self.error(item.span, f"cannot read import {item.path!r}: {e}") from None
         self.imported.add(key)
-        rel = str(target)
+        # Name the imported file as the user would: beside the importer's name as written
+        # (topologies/parts/nvidia.topo), never an absolute path of this machine.
+        rel = os.path.normpath(os.path.join(os.path.dirname(importer), item.path)) \
+            if importer != "<string>" else item.path
+        self.resolved[rel] = target
         self.texts[rel] = text
         self.sink.texts[rel] = text
         try:
@@ -1193,7 +1203,6 @@ def elaborate(
     if root is None:
         root = FsPath(module.file).resolve().parent if module.file != "<string>" else FsPath.cwd()
     el = _Elaborator(texts, FsPath(root), allow_import_outside, max_nodes)
-    el.imported = set()
     stmts = el.load_module(module, (str(FsPath(module.file).resolve()),))
     top = _BodyBuilder("group", -1, el.template_id("<top>"))
     try:
