@@ -130,6 +130,38 @@ def test_json_is_one_document(design: Path) -> None:
         {"from": "c.spine", "to": "c.lb", "bandwidth": 10e9, "element": "link", "type": "thin"}
     ]
     assert doc["files"][1]["assertions"] == []
+    (design / "bad.topo").write_text("cluster c { gpx g }\n")
+    r = run("check", "bad.topo", "--format", "json", cwd=design)
+    assert r.returncode == 2
+    (bad,) = json.loads(r.stdout)["files"]
+    assert bad["errors"][0]["line"] == 1 and "unknown kind" in bad["errors"][0]["message"]
+
+
+def test_colour_only_on_a_terminal(design: Path) -> None:
+    import pty
+
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("NO_COLOR", None)
+    leader, follower = pty.openpty()
+    proc = subprocess.run(
+        [sys.executable, "-m", "topodsl", "check", "design.topo"],
+        stdout=follower, stderr=subprocess.PIPE, cwd=design, env=env, timeout=120,
+    )  # fmt: skip
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(leader)
+    assert proc.returncode == 1
+    assert b"\x1b[31m\x1b[1mFAIL\x1b[0m" in out and b"\x1b[32mpass\x1b[0m" in out
+    plain = run("check", "design.topo", cwd=design).stdout
+    assert "\x1b" not in plain and "FAIL" in plain
 
 
 def test_junit_parses_with_one_testcase_per_assertion(design: Path) -> None:

@@ -168,7 +168,7 @@ def format_text(reports: Sequence[CheckReport], unproven: str = "fail", color: b
             return text
         import click
 
-        return click.style(text, fg=_COLOUR[status], bold=status != "pass")
+        return click.style(text, fg=_COLOUR[status], bold=True if status != "pass" else None)
 
     out: list[str] = []
     for rep in reports:
