@@ -200,12 +200,17 @@ _COLORS = ("#1b7837", "#2166ac", "#b2182b", "#762a83", "#e08214", "#35978f")
 
 def _draw(ax, stairs: tuple[Staircase, ...], topology: Topology) -> None:
     lat_all = [x for s in stairs for x in s.latency]
+    cap_all = [y for s in stairs for y in s.capacity if y > 0]
     positive = [x for x in lat_all if x > 0]
-    floor = min(positive) / 4 if positive else 1e-9
+    # Logarithmic axes only when the values span more than a factor of 20.
+    xlog = bool(positive) and max(positive) / min(positive) > 20
+    ylog = bool(cap_all) and max(cap_all) / min(cap_all) > 20
+    floor = min(positive) / 4 if xlog else 0.0
+    top = max(lat_all) if lat_all else 0.0
+    right = top * 3 if xlog else (top * 1.2 if top > 0 else 1e-7)
     for i, s in enumerate(stairs[:MAX_LINES]):
         x = [max(v, floor) for v in s.latency]
         y = list(s.capacity)
-        right = max(x) * 4
         name = s.elements[0] + (
             f" (and {len(s.elements) - 1} alike)" if len(s.elements) > 1 else ""
         )
@@ -219,22 +224,29 @@ def _draw(ax, stairs: tuple[Staircase, ...], topology: Topology) -> None:
                     text,
                     (xs, ys),
                     textcoords="offset points",
-                    xytext=(4, -4 - 10 * i),
-                    va="top",
+                    xytext=(5, 3 + 10 * i),
+                    va="bottom",
                     fontsize=7,
                     color=color,
                 )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    if xlog:
+        ax.set_xscale("log")
+    else:
+        ax.set_xlim(left=-0.02 * right, right=right)
+    if ylog:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0, top=max(cap_all, default=1.0) * 1.1)
     ax.set_xlabel("latency (memory access included)")
     ax.set_ylabel("capacity reachable within that latency")
-    for axis, dim in ((ax.xaxis, TIME), (ax.yaxis, SIZE)):
+    for axis, dim, log in ((ax.xaxis, TIME, xlog), (ax.yaxis, SIZE, ylog)):
         axis.set_major_formatter(_formatter(dim))
-        axis.set_minor_formatter(_formatter(dim, minor=True))
+        if log:
+            axis.set_minor_formatter(_formatter(dim, minor=True))
     ax.grid(True, which="major", color="#dddddd", linewidth=0.6)
     source = PurePath(topology.source).name or topology.source
     title = f"{source}: memory reach"
-    if any(v <= 0 for v in lat_all):
+    if xlog and any(v <= 0 for v in lat_all):
         title += f" (zero latencies drawn at {format_quantity(floor, TIME)})"
     if len(stairs) > MAX_LINES:
         title += f"; first {MAX_LINES} of {len(stairs)} distinct staircases"

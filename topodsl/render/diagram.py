@@ -226,7 +226,10 @@ def _box_label(view: View, i: int) -> list[str]:
     name = box.name if in_cluster else box.key
     if box.form == "group":
         lines = [f"{name} ×{len(box.rows)}", *_descriptor_line(topo, row, name)]
-        inner = np.setdiff1d(view.box_members[i], np.array(box.rows, dtype=np.int64))
+        members = view.box_members[i]
+        own = np.zeros(topo.num_nodes, dtype=bool)
+        own[np.array(box.rows, dtype=np.int64)] = True
+        inner = members[~own[members]]
         lines += _contents(topo, inner, len(box.rows))
         if not inner.size:
             fig = _figures(topo, row)
@@ -409,8 +412,6 @@ def diagram_graph(view: View, highlight: Highlight | None = None) -> pydot.Dot:
                 tail, head = head, tail
         elif key_t < key_h:
             tail, head = head, tail
-        if key_t == key_h and not e.internal:
-            attrs["constraint"] = "false"
         if i in cut_edge:
             _mark_cut(attrs)
         g.add_edge(pydot.Edge(_q(view.boxes[tail].key), _q(view.boxes[head].key), **attrs))
