@@ -399,7 +399,9 @@ def check(
     # specs (one per variant); it is one promise, checked in every instance.
     grouped: dict[tuple, tuple[ast.Assert, list[str]]] = {}
     for spec in topology.assertions:
-        key = (_span_key(spec.node.span), spec.node.text)
+        # Source order, the file named on the command line first, then imported files.
+        elsewhere = spec.node.span is not None and spec.node.span.file != topology.source
+        key = (elsewhere, _span_key(spec.node.span), spec.node.text)
         grouped.setdefault(key, (spec.node, []))[1].extend(spec.scopes)
     specs: list[tuple[ast.Assert, tuple[str, ...], str]] = []
     for key in sorted(grouped):
