@@ -381,7 +381,9 @@ def diagram_graph(view: View, highlight: Highlight | None = None) -> pydot.Dot:
             attrs["penwidth"] = "3"
             attrs["class"] += " cut"
             n = cut_box[i]
-            attrs["label"] += "\ncut: device limit" + (f"s of {n:,} inside" if n > 1 else "")
+            attrs["label"] += (
+                f"\ncut: {n:,} device limits inside" if n > 1 else "\ncut: device limit"
+            )
         node = pydot.Node(_q(box.key), **attrs)
         target = clusters.get(box.cluster, g)
         target.add_node(node)

@@ -48,9 +48,9 @@ GALLERY: tuple[DiagramSpec | ChartSpec, ...] = (
     DiagramSpec("gb200_nvl72.svg", "gb200_nvl72.topo"),
     DiagramSpec("cluster_256.svg", "cluster_256.topo"),
     DiagramSpec(
-        "cluster_256_flow.svg",
+        "cluster_256_storage.svg",
         "cluster_256.topo",
-        {"highlight": "flow:pod.node[0..15].gpu[*]->pod.node[16..31].gpu[*]"},
+        {"highlight": "flow:pod.store[*].ssd[*]->pod.node[*].gpu[*]"},
     ),
     DiagramSpec("cxl_pool.svg", "cxl_pool.topo"),
     ChartSpec("cxl_pool_reach.svg", "cxl_pool.topo"),
