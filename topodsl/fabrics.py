@@ -759,10 +759,12 @@ def closed_form_bisection(
     if generator == "dragonfly":
         g, a = plan_params["groups"], plan_params["routers"]
         p = plan_params["hosts_per_router"]
-        gmax = plan_params["max_global_per_router"]
+        # Global links per router, round-robin: the two busiest routers of a group.
+        per_router = (g - 1) // a + (np.arange(a) < (g - 1) % a)
+        top_two = float(np.sort(per_router)[-2:].sum()) if a > 1 else 0.0
         loads = [(cap["host"], n - 1), (cap["global"], (a * p) ** 2)]
         if a > 1:
-            loads.append((cap["local"], p * p * (1 + 2 * a * gmax)))
+            loads.append((cap["local"], p * p * (1 + a * top_two)))
         lam = min(c / ld for c, ld in loads if ld > 0)
         lower = lam * pairs
         exact = None

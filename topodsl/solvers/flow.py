@@ -16,14 +16,21 @@ Modelling
 Backends
 --------
 ``"scipy"`` (default) is ``scipy.sparse.csgraph.maximum_flow`` with Dinic's algorithm over CSR
-arrays: 90-260x faster than NetworkX here. It needs integer capacities below 2**31, so
-capacities are expressed in an integer *unit* of B/s: the largest power of ten that divides
-every capacity when the answer fits, else the smallest unit that keeps the network's total in
-range. The unit is returned as :attr:`FlowResult.resolution`; it is 1 B/s or coarser only when
-needed, and arcs are rounded *down*, so a reported value is never above the true max flow by
-more than nothing and below it by at most ``resolution`` times the number of cut arcs.
-Capacities that still would not fit raise :class:`~topodsl.errors.SolverError` rather than give
-a wrong answer. ``"networkx"`` (preflow-push) is the oracle the tests compare against.
+arrays: 90-260x faster than NetworkX here. It needs int32 capacities and answers wrongly, without
+a word, when they do not fit (an int64 graph gives a flow of 0; sums past 2**31 wrap). So
+capacities are expressed in an integer *unit* of B/s, parallel arcs are merged and clipped in
+64-bit before the cast, and every arc above the largest possible cut is clipped to just above it
+(it can never be in a minimum cut):
+
+* the unit is the largest power of ten that divides every capacity while the largest cut fits
+  in 2**30 units: then the answer is exact and :attr:`FlowResult.resolution` is that power of ten;
+* otherwise the unit is a power of two (never a power of ten) and arcs are rounded down; the
+  minimum cut found is then re-measured with the true capacities, so the true max flow lies
+  between :attr:`FlowResult.value` and :attr:`FlowResult.cut_capacity`. When those differ by more
+  than one part in a million, :class:`~topodsl.errors.SolverError` is raised rather than a
+  doubtful number returned.
+
+``"networkx"`` (preflow-push, floats) is the oracle the tests compare against.
 
 Examples
 --------
@@ -43,12 +50,13 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order, maximum_flow
+from scipy.sparse.csgraph import breadth_first_order, connected_components, maximum_flow
 
 from ..errors import SolverError
 from ..topology import Topology
@@ -57,16 +65,21 @@ __all__ = [
     "FlowNetwork",
     "FlowResult",
     "CutItem",
+    "TerminalCuts",
     "flow_network",
     "max_flow",
     "egress_limit",
     "ingress_limit",
+    "prune_for_terminals",
+    "sorted_unique",
     "INT_LIMIT",
 ]
 
 INT_LIMIT = 2**31 - 1
 # Keep headroom below the int32 limit: Dinic adds flows, and the answer is summed in int32 too.
 _BUDGET = 2**30
+# Largest relative gap between the flow found and the cut re-measured with true capacities.
+_MAX_ROUNDING = 1e-6
 
 _ARC_LINK, _ARC_DEVICE, _ARC_SOURCE, _ARC_SINK = 0, 1, 2, 3
 
@@ -76,9 +89,10 @@ class FlowNetwork:
     """A topology as arcs between vertices; built once per topology and reused per query.
 
     ``vin[row]``/``vout[row]`` are the vertices where flow enters and leaves a component (the
-    same vertex when the component has no limit). Arc ``a`` goes ``tail[a] -> head[a]`` with
-    ``capacity[a]`` B/s; ``what[a]`` says what it models (link or device) and ``ref[a]`` which
-    row (link row or node row); ``forward[a]`` is False for the ``dst -> src`` arc of a link.
+    same vertex when the component has no limit; -1 for a row left out of the network). Arc
+    ``a`` goes ``tail[a] -> head[a]`` with ``capacity[a]`` B/s; ``what[a]`` says what it models
+    (link or device) and ``ref[a]`` which row (link row or node row); ``forward[a]`` is False
+    for the ``dst -> src`` arc of a link.
     """
 
     num_vertices: int
@@ -90,6 +104,15 @@ class FlowNetwork:
     what: np.ndarray
     ref: np.ndarray
     forward: np.ndarray
+
+    @property
+    def symmetric(self) -> bool:
+        """True when every link arc has a reverse twin of equal capacity (no simplex links).
+
+        Then a max flow from X to Y equals one from Y to X.
+        """
+        is_link = self.what == _ARC_LINK
+        return int((is_link & self.forward).sum()) == int((is_link & ~self.forward).sum())
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +154,9 @@ class FlowResult:
     value : float
         Maximum total flow, B/s, in the direction sources -> sinks.
     resolution : float
-        The integer unit capacities were expressed in (B/s); 1.0 or a power of ten when exact.
+        The unit capacities were expressed in (B/s): a power of ten when the answer is exact,
+        a power of two when capacities had to be rounded (then the true max flow lies between
+        ``value`` and ``cut_capacity``); 0 for the NetworkX backend.
     cut : tuple of CutItem
         The links and devices of one minimum cut (the one closest to the sources), sorted.
     source_side : numpy bool array
@@ -151,8 +176,13 @@ class FlowResult:
 
     @property
     def cut_capacity(self) -> float:
-        """Sum of the cut elements' capacities, B/s (equals :attr:`value`)."""
-        return float(sum(c.bandwidth for c in self.cut))
+        """Sum of the cut elements' true capacities, B/s (equals :attr:`value` when exact)."""
+        return float(math.fsum(c.bandwidth for c in self.cut))
+
+    @property
+    def exact(self) -> bool:
+        """Whether :attr:`value` is exact (no capacity was rounded)."""
+        return self.resolution == 0 or float(math.log10(self.resolution)).is_integer()
 
 
 def egress_limit(topology: Topology, rows: np.ndarray) -> np.ndarray:
@@ -165,6 +195,24 @@ def ingress_limit(topology: Topology, rows: np.ndarray) -> np.ndarray:
     """Most a component can take in (B/s): its bandwidth, and its write bandwidth for storage."""
     n = topology.nodes
     return np.minimum(n.bandwidth[rows], n.write_bandwidth[rows])
+
+
+def sorted_unique(values: np.ndarray, return_inverse: bool = False):
+    """``np.unique`` by sorting (numpy's hash-based unique is slow on millions of values).
+
+    >>> sorted_unique(np.array([3, 1, 3, 2]), return_inverse=True)
+    (array([1, 2, 3]), array([2, 0, 2, 1]))
+    """
+    values = np.asarray(values)
+    if not return_inverse:
+        s = np.sort(values, kind="stable")
+        return s[np.r_[True, s[1:] != s[:-1]]] if len(s) else s
+    order = np.argsort(values, kind="stable")
+    s = values[order]
+    first = np.r_[True, s[1:] != s[:-1]] if len(s) else np.zeros(0, dtype=bool)
+    inverse = np.empty(len(values), dtype=np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    return s[first], inverse
 
 
 _NETWORKS: dict[int, tuple[Topology, FlowNetwork]] = {}
@@ -181,55 +229,110 @@ def flow_network(topology: Topology) -> FlowNetwork:
     hit = _NETWORKS.get(id(topology))
     if hit is not None and hit[0] is topology:
         return hit[1]
-    net = _build_network(topology)
+    net = build_network(topology)
     if len(_NETWORKS) > 8:
         _NETWORKS.clear()
     _NETWORKS[id(topology)] = (topology, net)
     return net
 
 
-def _build_network(topology: Topology) -> FlowNetwork:
+def build_network(topology: Topology, keep: np.ndarray | None = None) -> FlowNetwork:
+    """The flow network of ``topology``, or of the rows where ``keep`` is True.
+
+    Links with an end outside ``keep`` and self-loops are left out. Not cached.
+    """
     n = topology.num_nodes
     bw = topology.nodes.bandwidth
-    limited = np.isfinite(bw)
-    vin = np.arange(n, dtype=np.int64)
-    vout = vin.copy()
+    kept = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+    rows = np.flatnonzero(kept)
+    limited = kept & np.isfinite(bw)
     lim_rows = np.flatnonzero(limited)
-    vout[lim_rows] = n + np.arange(len(lim_rows))
-    nv = n + len(lim_rows)
+    vin = np.full(n, -1, dtype=np.int64)
+    vin[rows] = np.arange(len(rows))
+    vout = vin.copy()
+    vout[lim_rows] = len(rows) + np.arange(len(lim_rows))
+    nv = len(rows) + len(lim_rows)
 
     L = topology.links
     src, dst = L.src.astype(np.int64), L.dst.astype(np.int64)
-    both = ~L.simplex
-    link_rows = np.arange(len(src), dtype=np.int64)
-    tails = [vout[src], vout[dst[both]], vin[lim_rows]]
-    heads = [vin[dst], vin[src[both]], vout[lim_rows]]
-    caps = [L.bandwidth, L.bandwidth[both], bw[lim_rows]]
-    whats = [
-        np.full(len(src), _ARC_LINK),
-        np.full(int(both.sum()), _ARC_LINK),
-        np.full(len(lim_rows), _ARC_DEVICE),
-    ]
-    refs = [link_rows, link_rows[both], lim_rows]
-    fwd = [np.ones(len(src), bool), np.zeros(int(both.sum()), bool), np.ones(len(lim_rows), bool)]
+    use = kept[src] & kept[dst] & (src != dst)
+    link_rows = np.flatnonzero(use)
+    src, dst = src[link_rows], dst[link_rows]
+    both = ~L.simplex[link_rows]
+    cap = L.bandwidth[link_rows]
+    n_f, n_b = len(link_rows), int(both.sum())
     return FlowNetwork(
         num_vertices=nv,
         vin=vin,
         vout=vout,
-        tail=np.concatenate(tails),
-        head=np.concatenate(heads),
-        capacity=np.concatenate(caps).astype(np.float64),
-        what=np.concatenate(whats).astype(np.int8),
-        ref=np.concatenate(refs),
-        forward=np.concatenate(fwd),
+        tail=np.concatenate([vout[src], vout[dst[both]], vin[lim_rows]]),
+        head=np.concatenate([vin[dst], vin[src[both]], vout[lim_rows]]),
+        capacity=np.concatenate([cap, cap[both], bw[lim_rows]]).astype(np.float64),
+        what=np.concatenate(
+            [
+                np.full(n_f, _ARC_LINK, np.int8),
+                np.full(n_b, _ARC_LINK, np.int8),
+                np.full(len(lim_rows), _ARC_DEVICE, np.int8),
+            ]
+        ),
+        ref=np.concatenate([link_rows, link_rows[both], lim_rows]),
+        forward=np.concatenate(
+            [np.ones(n_f, bool), np.zeros(n_b, bool), np.ones(len(lim_rows), bool)]
+        ),
     )
 
 
+def prune_for_terminals(topology: Topology, terminals: np.ndarray, max_rounds: int = 64):
+    """Rows that can matter to a flow between any two sets of ``terminals``.
+
+    Drops components not connected to any terminal and, repeatedly, non-terminal dead ends
+    (rows with links to at most one other row: HBM stacks, DIMMs, drives). Flow entering a dead
+    end can only come back out the way it came, so no max flow or min cut between terminals
+    changes. Returns a boolean mask over rows.
+
+    >>> from topodsl.topology import TopologyBuilder
+    >>> b = TopologyBuilder()
+    >>> for name, kind in [("g0", "gpu"), ("g1", "gpu"), ("sw", "switch"), ("hbm", "hbm")]:
+    ...     _ = b.add_node(name, kind)
+    >>> for a, c in [("g0", "sw"), ("g1", "sw"), ("g0", "hbm")]:
+    ...     _ = b.add_link(a, c, bandwidth=1e9)
+    >>> prune_for_terminals(b.build(), [0, 1]).tolist()
+    [True, True, True, False]
+    """
+    n = topology.num_nodes
+    term = np.zeros(n, dtype=bool)
+    term[np.asarray(terminals, dtype=np.int64)] = True
+    src = topology.links.src.astype(np.int64)
+    dst = topology.links.dst.astype(np.int64)
+    ok = src != dst
+    lo, hi = np.minimum(src[ok], dst[ok]), np.maximum(src[ok], dst[ok])
+    pairs = sorted_unique(lo * n + hi)
+    pa, pb = pairs // n, pairs % n
+    graph = sp.csr_array((np.ones(len(pa), dtype=np.int8), (pa, pb)), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    alive = np.isin(label, sorted_unique(label[term]))
+    pair_alive = alive[pa] & alive[pb]
+    for _ in range(max_rounds):
+        deg = np.bincount(pa[pair_alive], minlength=n) + np.bincount(pb[pair_alive], minlength=n)
+        dead = alive & ~term & (deg <= 1)
+        if not dead.any():
+            break
+        alive &= ~dead
+        pair_alive &= alive[pa] & alive[pb]
+    return alive
+
+
+# -- integer networks for the scipy backend ---------------------------------------------------
+
+
 def _choose_unit(capacity: np.ndarray, bound: float) -> float:
-    """Integer unit (B/s) for ``capacity`` so that ``bound`` fits the int32 budget."""
+    """Integer unit (B/s) for ``capacity`` so that ``bound`` fits the int32 budget.
+
+    A power of ten when it divides every capacity exactly (the answer is then exact), else a
+    power of two other than 1 (capacities are rounded down).
+    """
     finite = capacity[np.isfinite(capacity) & (capacity > 0)]
-    need = max(bound / _BUDGET, 1.0)
-    # Prefer an exact power of ten that divides every capacity.
+    need = bound / _BUDGET
     for exp in range(15, -1, -1):
         unit = 10.0**exp
         if unit < need:
@@ -237,8 +340,72 @@ def _choose_unit(capacity: np.ndarray, bound: float) -> float:
         q = finite / unit
         if np.all(np.abs(q - np.round(q)) <= 1e-9 * np.maximum(q, 1.0)):
             return unit
-    # Otherwise the smallest power of two times the need: arcs are rounded down.
-    return float(2.0 ** np.ceil(np.log2(need))) if need > 1.0 else 1.0
+    e = int(np.ceil(np.log2(need))) if need > 0 else -1
+    if e == 0:
+        e = 1 if need > 0.5 else -1
+    return float(2.0**e)
+
+
+class _IntNetwork:
+    """A float capacity network as one int32 CSR matrix, parallel arcs merged.
+
+    ``entry[a]`` is the CSR data position of arc ``a``. Capacities above ``clip`` B/s are
+    clipped to just above it (such an arc is never saturated in a minimum cut).
+    """
+
+    def __init__(self, n: int, tail, head, capacity, clip: float, unit: float):
+        self.n = n
+        self.unit = unit
+        keys = tail.astype(np.int64) * n + head.astype(np.int64)
+        uniq, entry = sorted_unique(keys, return_inverse=True)
+        merged = np.zeros(len(uniq))
+        np.add.at(merged, entry, np.minimum(capacity, clip * 2))
+        top = math.floor(clip / unit) + 1
+        icap = np.where(merged > clip, top, np.minimum(np.floor(merged / unit + 1e-9), top))
+        if top > INT_LIMIT or icap.max(initial=0) > INT_LIMIT:
+            raise SolverError(
+                f"capacities up to {capacity.max():.3g} B/s cannot be represented for the "
+                "integer max-flow backend; this is a bug, please report it"
+            )
+        rows, cols = uniq // n, uniq % n
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.add.at(indptr, rows + 1, 1)
+        indptr = np.cumsum(indptr)
+        self.graph = sp.csr_array(
+            (icap.astype(np.int32), cols.astype(np.int32), indptr.astype(np.int32)), shape=(n, n)
+        )
+        self.entry = entry
+        self.rows = rows
+        self.cols = cols
+
+    def solve(self, S: int, T: int, with_flow: bool = False):
+        """Max flow ``S -> T``: (value in units, flow per CSR entry or None, source side)."""
+        res = maximum_flow(self.graph, S, T, method="dinic")
+        F = res.flow
+        F = F.tocsr() if hasattr(F, "tocsr") else sp.csr_array(F)
+        # Residual capacities cap(u, v) - F(u, v); F is antisymmetric and its pattern holds the
+        # reverse arcs, so this also gives the backward room where flow runs v -> u.
+        R = sp.csr_array(self.graph - F)
+        R.data[R.data < 0] = 0
+        R.eliminate_zeros()
+        reach = breadth_first_order(R, S, directed=True, return_predecessors=False)
+        side = np.zeros(self.n, dtype=bool)
+        side[reach] = True
+        if side[T]:
+            raise SolverError("the max-flow backend returned a flow that is not maximal")
+        flow = None
+        if with_flow:
+            C = F.tocoo()
+            fk = C.row.astype(np.int64) * self.n + C.col.astype(np.int64)
+            order = np.argsort(fk, kind="stable")
+            fk, fv = fk[order], np.asarray(C.data, dtype=np.int64)[order]
+            ekeys = self.rows * self.n + self.cols
+            pos = np.minimum(np.searchsorted(fk, ekeys), max(len(fk) - 1, 0))
+            flow = np.zeros(len(ekeys), dtype=np.int64)
+            if len(fk):
+                hit = fk[pos] == ekeys
+                flow[hit] = np.maximum(fv[pos[hit]], 0)
+        return int(res.flow_value), flow, side
 
 
 def max_flow(
@@ -270,11 +437,22 @@ def max_flow(
     Raises
     ------
     SolverError
-        Empty or overlapping selections, unknown backend, or capacities that cannot be
-        represented exactly enough in the backend's integers.
+        Empty or overlapping selections, unknown backend, an unbounded flow, or capacities
+        that cannot be represented closely enough in the backend's integers.
+
+    Examples
+    --------
+    >>> from topodsl.topology import TopologyBuilder
+    >>> b = TopologyBuilder()
+    >>> _ = b.add_node("gpu", "gpu"); _ = b.add_node("nic", "nic", bandwidth=50e9)
+    >>> _ = b.add_node("leaf", "switch")
+    >>> _ = b.add_link("gpu", "nic", bandwidth=63e9); _ = b.add_link("nic", "leaf", bandwidth=100e9)
+    >>> r = max_flow(b.build(), [0], [2])
+    >>> r.value / 1e9, r.cut[0].element, r.cut[0].source
+    (50.0, 'device', 'nic')
     """
-    sources = np.unique(np.asarray(sources, dtype=np.int64))
-    sinks = np.unique(np.asarray(sinks, dtype=np.int64))
+    sources = sorted_unique(np.asarray(sources, dtype=np.int64).ravel())
+    sinks = sorted_unique(np.asarray(sinks, dtype=np.int64).ravel())
     if len(sources) == 0:
         raise SolverError("the source selection is empty")
     if len(sinks) == 0:
@@ -293,6 +471,8 @@ def max_flow(
         cap[is_link] = np.asarray(link_capacity, dtype=np.float64)[net.ref[is_link]]
     s_cap = egress_limit(topology, sources) if source_limit is None else np.asarray(source_limit)
     t_cap = ingress_limit(topology, sinks) if sink_limit is None else np.asarray(sink_limit)
+    s_cap = np.broadcast_to(np.asarray(s_cap, dtype=np.float64), sources.shape)
+    t_cap = np.broadcast_to(np.asarray(t_cap, dtype=np.float64), sinks.shape)
     S, T = net.num_vertices, net.num_vertices + 1
     tail = np.concatenate([net.tail, np.full(len(sources), S), net.vin[sinks]])
     head = np.concatenate([net.head, net.vout[sources], np.full(len(sinks), T)])
@@ -309,60 +489,59 @@ def max_flow(
         raise SolverError("the flow is unbounded: no finite capacity separates sources and sinks")
     n_all = net.num_vertices + 2
     if backend == "networkx":
-        flows, value = _solve_networkx(n_all, tail, head, np.minimum(capacity, bound), S, T)
+        used = np.minimum(capacity, 2 * bound + 1.0)
+        flows, value = _solve_networkx(n_all, tail, head, used, S, T)
         resolution = 0.0
+        eps = 1e-9 * max(bound, 1.0)
+        room = used - flows > eps
+        back = flows > eps
+        side = _reachable(n_all, tail, head, room, back, S)
     elif backend == "scipy":
-        unit = _choose_unit(np.minimum(capacity, bound), bound)
-        icap = np.floor(np.minimum(capacity, bound) / unit + 1e-9)
-        if icap.max(initial=0) > INT_LIMIT or bound / unit > INT_LIMIT:
-            raise SolverError(
-                f"capacities up to {capacity.max():.3g} B/s cannot be represented for the "
-                "integer max-flow backend; this is a bug, please report it"
-            )
-        flows, value = _solve_scipy(n_all, tail, head, icap.astype(np.int32), S, T)
-        flows = flows * unit
-        value = value * unit
+        clip = max(bound, 1.0)
+        unit = _choose_unit(capacity[capacity <= clip], clip)
+        inet = _IntNetwork(n_all, tail, head, capacity, clip, unit)
+        ivalue, entry_flow, side = inet.solve(S, T, with_flow=True)
+        # Share each merged entry's flow among its parallel arcs, in proportion to capacity.
+        arc_cap = np.minimum(capacity, 2 * clip)
+        merged = np.bincount(inet.entry, weights=arc_cap, minlength=len(entry_flow))
+        share = np.divide(
+            arc_cap, merged[inet.entry], out=np.zeros(len(arc_cap)), where=merged[inet.entry] > 0
+        )
+        flows = entry_flow[inet.entry] * share * unit
+        value = ivalue * unit
         resolution = unit
     else:
         raise SolverError(f"unknown max-flow backend {backend!r} (use 'scipy' or 'networkx')")
 
-    return _interpret(
-        topology, net, tail, head, capacity, flows, value, resolution, S, n_all, len(net.tail)
-    )
+    result = _interpret(topology, net, tail, head, capacity, flows, value, resolution, side, S)
+    if backend == "scipy" and not result.exact:
+        gap = result.cut_capacity - result.value
+        if gap > _MAX_ROUNDING * max(result.cut_capacity, 1.0):
+            raise SolverError(
+                f"capacities span too wide a range for the integer max-flow backend: the max "
+                f"flow is between {result.value:.6g} and {result.cut_capacity:.6g} B/s; "
+                "use backend='networkx' for this query"
+            )
+    return result
 
 
 def _finite_bound(limit, net, cap, rows, outgoing: bool) -> float:
     """Upper bound on the flow out of (into) ``rows``: per row, its limit or its arcs' total."""
     verts = net.vout[rows] if outgoing else net.vin[rows]
     ends = net.tail if outgoing else net.head
-    mask = np.isin(ends, verts)
-    per_vertex = np.zeros(net.num_vertices)
-    np.add.at(per_vertex, ends[mask], cap[mask])
+    per_vertex = np.bincount(ends, weights=cap, minlength=net.num_vertices)
     arcs = per_vertex[verts]
     return float(np.minimum(limit, arcs).sum())
 
 
-def _solve_scipy(n, tail, head, icap, S, T):
-    # Parallel arcs are summed by the CSR conversion; flows are split back afterwards.
-    graph = sp.csr_array((icap, (tail, head)), shape=(n, n), dtype=np.int32)
-    graph.sum_duplicates()
-    res = maximum_flow(graph, S, T, method="dinic")
-    F = res.flow.tocsr() if hasattr(res.flow, "tocsr") else sp.csr_array(res.flow)
-    total = graph.tocoo()
-    fl = np.asarray(F[total.row, total.col]).ravel().astype(np.float64)
-    # Map each arc to its (merged) CSR entry, then share the entry's flow by capacity.
-    keys = total.row.astype(np.int64) * n + total.col
-    order = np.argsort(keys)
-    keys_sorted = keys[order]
-    arc_keys = tail.astype(np.int64) * n + head
-    pos = np.searchsorted(keys_sorted, arc_keys)
-    entry = order[pos]
-    entry_cap = np.asarray(total.data, dtype=np.float64)[entry]
-    share = np.divide(
-        icap.astype(np.float64), entry_cap, out=np.zeros(len(icap)), where=entry_cap > 0
-    )
-    arc_flow = np.maximum(fl[entry], 0.0) * share
-    return arc_flow, float(res.flow_value)
+def _reachable(n, tail, head, room, back, S) -> np.ndarray:
+    rt = np.concatenate([tail[room], head[back]])
+    rh = np.concatenate([head[room], tail[back]])
+    resid = sp.csr_array((np.ones(len(rt), dtype=np.int8), (rt, rh)), shape=(n, n))
+    reach = breadth_first_order(resid, S, directed=True, return_predecessors=False)
+    side = np.zeros(n, dtype=bool)
+    side[reach] = True
+    return side
 
 
 def _solve_networkx(n, tail, head, cap, S, T):
@@ -384,49 +563,49 @@ def _solve_networkx(n, tail, head, cap, S, T):
     return arc_flow, float(value)
 
 
-def _interpret(topology, net, tail, head, capacity, arc_flow, value, resolution, S, n_all, n_base):
-    # Residual graph: forward room where flow < capacity, backward room where flow > 0.
-    eps = max(resolution, 1.0) * 1e-6
-    room = capacity - arc_flow > eps
-    back = arc_flow > eps
-    rt = np.concatenate([tail[room], head[back]])
-    rh = np.concatenate([head[room], tail[back]])
-    resid = sp.csr_array((np.ones(len(rt), dtype=np.int8), (rt, rh)), shape=(n_all, n_all))
-    reach = breadth_first_order(resid, S, directed=True, return_predecessors=False)
-    side = np.zeros(n_all, dtype=bool)
-    side[reach] = True
-
-    cut: list[CutItem] = []
+def _cut_items(topology: Topology, net: FlowNetwork, arcs: np.ndarray, capacity) -> list[CutItem]:
+    """CutItems for network arcs ``arcs`` (indices into the network's arc arrays)."""
     ids = topology.nodes.ids
-    crossing = np.flatnonzero(side[tail] & ~side[head])
-    for a in crossing.tolist():
-        if a >= n_base:
-            # A super-source or super-sink arc: the endpoint's own limit is the bottleneck.
-            row = _row_of_vertex(net, int(head[a]) if tail[a] == S else int(tail[a]))
-            cut.append(CutItem("device", row, ids[row], ids[row], float(capacity[a])))
-        elif net.what[a] == _ARC_DEVICE:
+    L = topology.links
+    out: list[CutItem] = []
+    for a in arcs.tolist():
+        if net.what[a] == _ARC_DEVICE:
             row = int(net.ref[a])
-            cut.append(CutItem("device", row, ids[row], ids[row], float(capacity[a])))
+            out.append(CutItem("device", row, ids[row], ids[row], float(capacity[a])))
         else:
             e = int(net.ref[a])
-            s, d = int(topology.links.src[e]), int(topology.links.dst[e])
+            s, d = int(L.src[e]), int(L.dst[e])
             if not net.forward[a]:
                 s, d = d, s
-            cut.append(
+            out.append(
                 CutItem("link", e, ids[s], ids[d], float(capacity[a]), topology.link_type_of(e))
             )
+    out.sort(key=lambda c: (c.element, c.source, c.target, c.row))
+    return out
+
+
+def _interpret(topology, net, tail, head, capacity, arc_flow, value, resolution, side, S):
+    n_base = len(net.tail)
+    crossing = np.flatnonzero(side[tail] & ~side[head])
+    inner = crossing[crossing < n_base]
+    cut = _cut_items(topology, net, inner, capacity)
+    ids = topology.nodes.ids
+    for a in crossing[crossing >= n_base].tolist():
+        # A super-source or super-sink arc: the endpoint's own limit is the bottleneck.
+        row = _row_of_vertex(net, int(head[a]) if tail[a] == S else int(tail[a]))
+        cut.append(CutItem("device", row, ids[row], ids[row], float(capacity[a])))
     cut.sort(key=lambda c: (c.element, c.source, c.target, c.row))
 
     link_flow = np.zeros((topology.num_links, 2))
-    base = slice(0, n_base)
+    base = arc_flow[:n_base]
     is_link = net.what == _ARC_LINK
     col = np.where(net.forward, 0, 1)
-    np.add.at(link_flow, (net.ref[is_link], col[is_link]), arc_flow[base][is_link])
+    np.add.at(link_flow, (net.ref[is_link], col[is_link]), base[is_link])
     device_flow = np.zeros(topology.num_nodes)
     is_dev = net.what == _ARC_DEVICE
-    device_flow[net.ref[is_dev]] = arc_flow[base][is_dev]
+    device_flow[net.ref[is_dev]] = base[is_dev]
     return FlowResult(
-        value=value,
+        value=float(value),
         resolution=resolution,
         cut=tuple(cut),
         source_side=side[net.vout],
@@ -436,8 +615,113 @@ def _interpret(topology, net, tail, head, capacity, arc_flow, value, resolution,
 
 
 def _row_of_vertex(net: FlowNetwork, v: int) -> int:
-    n = len(net.vin)
-    if v < n:
-        return v
-    # A split device's out vertex: find the row whose vout is v.
+    hit = np.flatnonzero(net.vin == v)
+    if len(hit):
+        return int(hit[0])
     return int(np.flatnonzero(net.vout == v)[0])
+
+
+# -- repeated cuts between halves of one terminal set -----------------------------------------
+
+
+@dataclass(frozen=True)
+class TerminalCut:
+    """A minimum cut separating terminals marked ``True`` (first half) from the rest.
+
+    ``value`` is the cut's capacity measured with the true capacities (B/s); ``flow`` the max
+    flow the integer backend found (equal when exact, never above ``value``). ``arcs`` are the
+    network arcs crossing the cut, ``side`` marks the network vertices on the first half's side.
+    """
+
+    value: float
+    flow: float
+    arcs: np.ndarray
+    side: np.ndarray
+
+
+class TerminalCuts:
+    """Many max-flow / min-cut queries between two halves of one fixed set of terminals.
+
+    The network (optionally restricted to ``keep`` rows, see :func:`prune_for_terminals`) and
+    its int32 CSR form are built once; a query only switches the super-source and super-sink
+    arcs. Terminals send and receive without limit: their own device limits still cap flow that
+    passes *through* them. Used by bisection; other solvers may reuse it.
+
+    >>> from topodsl.topology import TopologyBuilder
+    >>> b = TopologyBuilder()
+    >>> for i in range(4):
+    ...     _ = b.add_node(f"g{i}", "gpu")
+    >>> for i in range(4):
+    ...     _ = b.add_link(f"g{i}", f"g{(i + 1) % 4}", bandwidth=10e9)
+    >>> tc = TerminalCuts(b.build(), [0, 1, 2, 3])
+    >>> tc.cut(np.array([True, True, False, False])).value / 1e9
+    20.0
+    """
+
+    def __init__(
+        self,
+        topology: Topology,
+        terminals,
+        keep: np.ndarray | None = None,
+        group: np.ndarray | None = None,
+    ):
+        self.topology = topology
+        self.terminals = np.asarray(terminals, dtype=np.int64)
+        n_t = len(self.terminals)
+        # Terminals may come in groups that always stay together (a GPU package and the
+        # chiplets that carry its links); queries then choose sides per group.
+        self.group = np.arange(n_t) if group is None else np.asarray(group, dtype=np.int64)
+        self.net = net = build_network(topology, keep)
+        if np.any(net.vin[self.terminals] < 0):
+            raise SolverError("a terminal was left out of the network")
+        cap = net.capacity
+        out_cap = np.bincount(net.tail, weights=cap, minlength=net.num_vertices)
+        in_cap = np.bincount(net.head, weights=cap, minlength=net.num_vertices)
+        self.out_cap = out_cap[net.vout[self.terminals]]
+        self.in_cap = in_cap[net.vin[self.terminals]]
+        if not (np.all(np.isfinite(self.out_cap)) and np.all(np.isfinite(self.in_cap))):
+            raise SolverError("a link with infinite bandwidth touches an endpoint")
+        bound = max(min(float(self.out_cap.sum()), float(self.in_cap.sum())), 1.0)
+        self.bound = bound
+        self.S, self.T = net.num_vertices, net.num_vertices + 1
+        tail = np.concatenate([net.tail, np.full(n_t, self.S), net.vin[self.terminals]])
+        head = np.concatenate([net.head, net.vout[self.terminals], np.full(n_t, self.T)])
+        capacity = np.concatenate([cap, np.zeros(2 * n_t)])
+        self.unit = _choose_unit(cap[cap <= bound], bound)
+        self._int = _IntNetwork(net.num_vertices + 2, tail, head, capacity, bound, self.unit)
+        base = len(net.tail)
+        self._pos_s = self._int.entry[base : base + n_t]
+        self._pos_t = self._int.entry[base + n_t :]
+        # "Unlimited" for a terminal: one unit more than all its arcs, or than any cut, carry.
+        top = math.floor(bound / self.unit) + 1
+        self._big_s = np.minimum(np.floor(self.out_cap / self.unit + 1e-9) + 1, top)
+        self._big_t = np.minimum(np.floor(self.in_cap / self.unit + 1e-9) + 1, top)
+        self._big_s = self._big_s.astype(np.int64)
+        self._big_t = self._big_t.astype(np.int64)
+        self._tail, self._head = net.tail, net.head
+        self.symmetric = net.symmetric
+
+    def _switch(self, first: np.ndarray) -> None:
+        per_terminal = np.asarray(first, dtype=bool)[self.group]
+        data = self._int.graph.data
+        data[self._pos_s] = np.where(per_terminal, self._big_s, 0)
+        data[self._pos_t] = np.where(per_terminal, 0, self._big_t)
+
+    def cut(self, first: np.ndarray) -> TerminalCut:
+        """Min cut from the terminals (or groups) where ``first`` is True to the others."""
+        self._switch(first)
+        ivalue, _, side = self._int.solve(self.S, self.T)
+        arcs = np.flatnonzero(side[self._tail] & ~side[self._head])
+        value = float(math.fsum(self.net.capacity[arcs].tolist()))
+        return TerminalCut(value, ivalue * self.unit, arcs, side[: self.net.num_vertices])
+
+    def flow_value(self, first: np.ndarray) -> float:
+        """Only the max flow (B/s) from the ``first`` terminals to the others: a lower bound on
+        every cut between them, equal to the minimum cut when the unit is exact."""
+        self._switch(first)
+        res = maximum_flow(self._int.graph, self.S, self.T, method="dinic")
+        return int(res.flow_value) * self.unit
+
+    def cut_items(self, cut: TerminalCut) -> tuple[CutItem, ...]:
+        """The links and devices of ``cut``, mapped back to the topology, sorted."""
+        return tuple(_cut_items(self.topology, self.net, cut.arcs, self.net.capacity))
