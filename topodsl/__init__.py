@@ -3,7 +3,8 @@ the questions architects ask of a design (bisection bandwidth, memory reach, dat
 bottlenecks).
 
 The public API mirrors the pipeline: :func:`parse` (text to AST), :func:`elaborate` (AST to
-:class:`Topology`), :func:`load` / :func:`loads` (both at once), then the solvers.
+:class:`Topology`), :func:`load` / :func:`loads` (both at once), then the solvers, and
+:func:`render` / :func:`to_dot` for diagrams.
 
 >>> import topodsl
 >>> t = topodsl.loads("link l { bandwidth = 50 GB/s }; "
@@ -16,8 +17,9 @@ The public API mirrors the pipeline: :func:`parse` (text to AST), :func:`elabora
 from .api import load, loads
 from .elaborate import elaborate
 from .errors import ElaborationError, SolverError, TopoError, TopoSyntaxError
-from .solvers.flow import max_flow
 from .parser import parse
+from .render import render, to_dot
+from .solvers.flow import max_flow
 from .topology import Topology, TopologyBuilder
 
 __version__ = "0.1.0"
@@ -34,4 +36,6 @@ __all__ = [
     "ElaborationError",
     "SolverError",
     "max_flow",
+    "render",
+    "to_dot",
 ]
