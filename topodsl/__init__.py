@@ -3,8 +3,8 @@ the questions architects ask of a design (bisection bandwidth, memory reach, dat
 bottlenecks).
 
 The public API mirrors the pipeline: :func:`parse` (text to AST), :func:`elaborate` (AST to
-:class:`Topology`), :func:`load` / :func:`loads` (both at once), then the solvers, and
-:func:`render` / :func:`to_dot` for diagrams.
+:class:`Topology`), :func:`load` / :func:`loads` (both at once), then the solvers. Diagrams
+are in :mod:`topodsl.render` (a package, so its name is not rebound to a function here).
 
 >>> import topodsl
 >>> t = topodsl.loads("link l { bandwidth = 50 GB/s }; "
@@ -18,7 +18,6 @@ from .api import load, loads
 from .elaborate import elaborate
 from .errors import ElaborationError, SolverError, TopoError, TopoSyntaxError
 from .parser import parse
-from .render import render, to_dot
 from .solvers.flow import max_flow
 from .topology import Topology, TopologyBuilder
 
@@ -36,6 +35,4 @@ __all__ = [
     "ElaborationError",
     "SolverError",
     "max_flow",
-    "render",
-    "to_dot",
 ]
