@@ -18,6 +18,7 @@ from .api import load, loads
 from .elaborate import elaborate
 from .errors import ElaborationError, SolverError, TopoError, TopoSyntaxError
 from .parser import parse
+from .solvers.bisection import bisection
 from .solvers.flow import max_flow
 from .topology import Topology, TopologyBuilder
 
@@ -35,4 +36,5 @@ __all__ = [
     "ElaborationError",
     "SolverError",
     "max_flow",
+    "bisection",
 ]

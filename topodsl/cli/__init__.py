@@ -11,6 +11,7 @@ from .common import analyze, main
 
 # Importing the command modules registers their commands.
 from . import basic  # noqa: E402,F401  isort: skip
+from . import bisection  # noqa: E402,F401  isort: skip
 from . import check  # noqa: E402,F401  isort: skip
 from . import render  # noqa: E402,F401  isort: skip
 
