@@ -312,6 +312,14 @@ def test_bad_focus_and_depth_are_errors_with_advice() -> None:
         render(topo, "x.jpeg")
 
 
+def test_a_view_too_large_to_lay_out_is_refused(tmp_path: Path) -> None:
+    topo = rail_cluster(nodes=16)
+    with pytest.raises(RenderError, match="smaller --depth"):
+        render(topo, tmp_path / "x.svg", depth=3, fold=False)
+    view = render(topo, tmp_path / "x.dot", depth=3, fold=False)  # DOT is written anyway
+    assert view.num_shapes > 1_000
+
+
 def test_full_mesh_is_drawn_as_a_hub(tmp_path: Path) -> None:
     b = TopologyBuilder()
     for g in range(6):

@@ -49,6 +49,9 @@ __all__ = [
 
 #: File suffixes :func:`render` writes.
 FORMATS = (".svg", ".png", ".pdf", ".dot")
+#: Largest view handed to Graphviz; beyond it layout takes minutes and draws a hairball.
+MAX_LAYOUT_SHAPES = 1_000
+MAX_LAYOUT_EDGES = 3_000
 
 
 def diagram(
@@ -133,8 +136,9 @@ def render(
     Raises
     ------
     RenderError
-        An unknown suffix, or Graphviz's ``dot`` missing (the message says how to install it)
-        or failing.
+        An unknown suffix, Graphviz's ``dot`` missing (the message says how to install it) or
+        failing, or a view larger than :data:`MAX_LAYOUT_SHAPES` / :data:`MAX_LAYOUT_EDGES`
+        for a format Graphviz lays out.
     SolverError
         A bad focus, depth or highlight.
 
@@ -161,6 +165,15 @@ def render(
     text, view = diagram(
         topology, depth=depth, focus=focus, highlight=highlight, fold=fold, budget=budget
     )
+    if suffix != ".dot" and (
+        view.num_shapes > MAX_LAYOUT_SHAPES or len(view.edges) > MAX_LAYOUT_EDGES
+    ):
+        raise RenderError(
+            f"this view has {view.num_shapes:,} shapes and {len(view.edges):,} edges, more than "
+            f"Graphviz lays out readably ({MAX_LAYOUT_SHAPES:,} shapes, {MAX_LAYOUT_EDGES:,} "
+            "edges); use a smaller --depth, --focus on one part, or leave --depth out for the "
+            "automatic view (a .dot file is written whatever its size)"
+        )
     data = text.encode("utf-8") if suffix == ".dot" else run_dot(text, GRAPHVIZ_FORMATS[suffix])
     try:
         out.write_bytes(data)
