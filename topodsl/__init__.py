@@ -19,7 +19,16 @@ from .elaborate import elaborate
 from .errors import ElaborationError, SolverError, TopoError, TopoSyntaxError
 from .parser import parse
 from .solvers.bisection import bisection
+from .solvers.dataflow import (
+    checkpoint_drain,
+    checkpoint_write,
+    cxl_spill,
+    data_flow,
+    ingest,
+    uniform_flow,
+)
 from .solvers.flow import max_flow
+from .solvers.reach import capacity_staircase, memory_reach
 from .topology import Topology, TopologyBuilder
 
 __version__ = "0.1.0"
@@ -37,4 +46,12 @@ __all__ = [
     "SolverError",
     "max_flow",
     "bisection",
+    "memory_reach",
+    "capacity_staircase",
+    "data_flow",
+    "uniform_flow",
+    "checkpoint_write",
+    "checkpoint_drain",
+    "ingest",
+    "cxl_spill",
 ]

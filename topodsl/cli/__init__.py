@@ -13,6 +13,8 @@ from .common import analyze, main
 from . import basic  # noqa: E402,F401  isort: skip
 from . import bisection  # noqa: E402,F401  isort: skip
 from . import check  # noqa: E402,F401  isort: skip
+from . import flow  # noqa: E402,F401  isort: skip
+from . import reach  # noqa: E402,F401  isort: skip
 from . import render  # noqa: E402,F401  isort: skip
 
 __all__ = ["main", "analyze"]

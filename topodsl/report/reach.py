@@ -1,0 +1,213 @@
+"""``topodsl analyze reach``: the memory-reach result as text or as a JSON-ready dict.
+
+Units in JSON: latency in seconds, bandwidth in B/s (in the data's direction: memory to element
+for ``"read"``), capacity in bytes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..kinds import KINDS
+from ..solvers.reach import TIERS, ReachResult
+from ..units import BANDWIDTH, SIZE, TIME, format_quantity
+from .table import format_table
+
+__all__ = ["reach_to_dict", "format_reach"]
+
+
+def reach_to_dict(result: ReachResult) -> dict[str, Any]:
+    """JSON-ready form of a :class:`~topodsl.solvers.reach.ReachResult`.
+
+    Keys: ``direction``, ``units``, ``within`` (s, or null), ``elements`` (one entry per
+    selected element: ``from``, ``memories``, ``capacity``), ``rows`` (``from``, ``memory``,
+    ``kind``, ``tier``, ``latency``, ``bandwidth``, ``capacity``, ``hops``; sorted by element,
+    latency, memory) and ``tiers`` (``from``, ``tier``, ``count``, ``capacity``, ``latency`` of
+    the nearest, ``bandwidth`` to all of the tier at once).
+
+    >>> from topodsl.topology import TopologyBuilder
+    >>> from topodsl.solvers.reach import memory_reach
+    >>> b = TopologyBuilder(); _ = b.add_node("c", "cpu")
+    >>> _ = b.add_node("d", "dram", capacity=64e9, latency=1e-7, bandwidth=1e11)
+    >>> _ = b.add_link("c", "d", bandwidth=1e11)
+    >>> d = reach_to_dict(memory_reach(b.build()))
+    >>> row = d["rows"][0]
+    >>> row["from"], row["memory"], row["kind"], row["tier"], row["latency"], row["hops"]
+    ('c', 'd', 'dram', 'local', 1e-07, 1)
+    >>> row["bandwidth"], row["capacity"]
+    (100000000000.0, 64000000000.0)
+    """
+    names = result.names
+    src = result.source.tolist()
+    mem = result.memory.tolist()
+    kind = result.kind.tolist()
+    tier = result.tier.tolist()
+    lat = result.latency.tolist()
+    bw = result.bandwidth.tolist()
+    cap = result.capacity.tolist()
+    hops = result.hops.tolist()
+    rows = [
+        {
+            "from": names[src[i]],
+            "memory": names[mem[i]],
+            "kind": KINDS[kind[i]],
+            "tier": TIERS[tier[i]],
+            "latency": lat[i],
+            "bandwidth": bw[i],
+            "capacity": cap[i],
+            "hops": hops[i],
+        }
+        for i in range(len(src))
+    ]
+    t = result.tiers
+    tiers = [
+        {
+            "from": names[s],
+            "tier": TIERS[c],
+            "count": n,
+            "capacity": cp,
+            "latency": la,
+            "bandwidth": b,
+        }
+        for s, c, n, cp, la, b in zip(
+            t.source.tolist(),
+            t.tier.tolist(),
+            t.count.tolist(),
+            t.capacity.tolist(),
+            t.latency.tolist(),
+            t.bandwidth.tolist(),
+            strict=True,
+        )
+    ]
+    counts, caps = _per_element(result)
+    return {
+        "direction": result.direction,
+        "units": {"latency": "s", "bandwidth": "B/s", "capacity": "B"},
+        "within": None if math.isinf(result.within) else result.within,
+        "elements": [
+            {"from": names[s], "memories": int(n), "capacity": float(c)}
+            for s, n, c in zip(result.sources.tolist(), counts, caps, strict=True)
+        ],
+        "rows": rows,
+        "tiers": tiers,
+    }
+
+
+def _per_element(result: ReachResult) -> tuple[np.ndarray, np.ndarray]:
+    pos = np.searchsorted(result.sources, result.source)
+    counts = np.bincount(pos, minlength=len(result.sources))
+    caps = np.bincount(pos, weights=result.capacity, minlength=len(result.sources))
+    return counts, caps.astype(np.float64)
+
+
+def _direction_text(result: ReachResult) -> str:
+    if result.direction == "read":
+        return "read: bandwidth from the memory to the element"
+    return "write: bandwidth from the element to the memory"
+
+
+def format_reach(result: ReachResult, max_rows: int = 20, max_detailed: int = 8) -> str:
+    """The result as text: per element a line, its tiers, and its nearest memories.
+
+    ``max_rows`` memories are listed per element (0: none), for at most ``max_detailed``
+    elements; every element gets its tier table.
+
+    >>> from topodsl.topology import TopologyBuilder
+    >>> from topodsl.solvers.reach import memory_reach
+    >>> b = TopologyBuilder(); _ = b.add_node("c", "cpu")
+    >>> _ = b.add_node("d", "dram", capacity=64e9, latency=1e-7, bandwidth=1e11)
+    >>> _ = b.add_link("c", "d", bandwidth=1e11, type="ddr5")
+    >>> print(format_reach(memory_reach(b.build())))
+    memory reach of 1 element (read: bandwidth from the memory to the element, per direction)
+    <BLANKLINE>
+    c: 1 memory, 64 GB
+    tier   memories  capacity  nearest  bandwidth (all at once)
+    -----  --------  --------  -------  -----------------------
+    local         1     64 GB   100 ns                100 GB/s
+    <BLANKLINE>
+    memory  kind  tier   latency  bandwidth  capacity  hops
+    ------  ----  -----  -------  ---------  --------  ----
+    d       dram  local   100 ns   100 GB/s     64 GB     1
+    """
+    names = result.names
+    n_el = len(result.sources)
+    head = (
+        f"memory reach of {n_el} element{'s' if n_el != 1 else ''} "
+        f"({_direction_text(result)}, per direction)"
+    )
+    if not math.isinf(result.within):
+        head += f", within {format_quantity(result.within, TIME)}"
+    parts = [head]
+    counts, caps = _per_element(result)
+    t = result.tiers
+    t_lo = np.searchsorted(t.source, result.sources, side="left")
+    t_hi = np.searchsorted(t.source, result.sources, side="right")
+    detailed = n_el <= max_detailed and max_rows > 0
+    for i, s in enumerate(result.sources.tolist()):
+        parts.append("")
+        n = int(counts[i])
+        parts.append(
+            f"{names[s]}: {n} memor{'y' if n == 1 else 'ies'}, {format_quantity(caps[i], SIZE)}"
+        )
+        if n == 0:
+            parts.append(
+                "  (no memory reachable"
+                + ("" if math.isinf(result.within) else " within the budget")
+                + ")"
+            )
+            continue
+        rows = []
+        for j in range(int(t_lo[i]), int(t_hi[i])):
+            rows.append(
+                [
+                    TIERS[int(t.tier[j])],
+                    int(t.count[j]),
+                    format_quantity(float(t.capacity[j]), SIZE),
+                    format_quantity(float(t.latency[j]), TIME),
+                    format_quantity(float(t.bandwidth[j]), BANDWIDTH),
+                ]
+            )
+        parts.append(
+            format_table(
+                ["tier", "memories", "capacity", "nearest", "bandwidth (all at once)"],
+                rows,
+                "lrrrr",
+            )
+        )
+        if not detailed:
+            continue
+        sl = result.rows_of(s)
+        idx = range(sl.start, min(sl.stop, sl.start + max_rows))
+        table = [
+            [
+                names[int(result.memory[k])],
+                KINDS[int(result.kind[k])],
+                TIERS[int(result.tier[k])],
+                format_quantity(float(result.latency[k]), TIME),
+                format_quantity(float(result.bandwidth[k]), BANDWIDTH),
+                format_quantity(float(result.capacity[k]), SIZE),
+                int(result.hops[k]),
+            ]
+            for k in idx
+        ]
+        parts.append("")
+        parts.append(
+            format_table(
+                ["memory", "kind", "tier", "latency", "bandwidth", "capacity", "hops"],
+                table,
+                "lllrrrr",
+            )
+        )
+        more = (sl.stop - sl.start) - len(table)
+        if more > 0:
+            parts.append(f"... and {more} more (nearest first; --json lists every one)")
+    if n_el > max_detailed and max_rows > 0:
+        parts.append("")
+        parts.append(
+            f"(per-memory rows are listed for up to {max_detailed} elements: narrow --from, "
+            "or use --json)"
+        )
+    return "\n".join(parts)

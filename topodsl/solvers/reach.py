@@ -1,0 +1,1202 @@
+"""Memory reach: which memory a compute element can reach, how far away, how fast, how much.
+
+For every selected compute element (GPU, chiplet, CPU) :func:`memory_reach` lists every memory
+element (HBM, DRAM, CXL memory; SSD and HDD too with ``storage=True``) it can reach, with:
+
+``latency`` (s)
+    The lowest-latency path from the element to the memory: the sum of the latencies of the
+    links on the path plus the ``latency`` attribute of every component the path enters, the
+    memory's own access latency included and the element's own latency not. A switch, NIC or
+    peer GPU in the middle counts its latency once.
+``bandwidth`` (B/s, in the data's direction)
+    With ``direction="read"`` (the default) the maximum flow *from the memory to the element*,
+    honouring every device limit on the way: the memory's own bandwidth (or a storage device's
+    read bandwidth), link bandwidths, switch and NIC limits, and the element's own bandwidth.
+    ``direction="write"`` is the flow from the element to the memory (a storage device's write
+    bandwidth applies). On full-duplex links with symmetric device limits the two are equal.
+``capacity`` (bytes), ``hops`` and ``tier``
+    ``hops`` counts the links of the lowest-latency path (the fewest among equally fast paths).
+    The tier is one of :data:`TIERS`, decided from the containment tree (see :func:`tier_of`).
+
+Memory and storage devices are endpoints: a path never passes *through* another memory or
+storage device, neither for latency nor for bandwidth.
+
+Aggregates: :attr:`ReachResult.tiers` holds, per element and tier, the count, the capacity, the
+nearest latency and the bandwidth to the whole tier at once (one max flow from all of the tier's
+memories together, not the sum of the single flows); :meth:`ReachResult.capacity_within` and
+:func:`capacity_staircase` give capacity against latency.
+
+How it scales
+-------------
+Identical servers are identical. The element's reach is first searched inside its parent
+component (say its server) with :func:`scipy.sparse.csgraph.dijkstra` limited by the latency
+budget. If no link leaving that component can be reached within the budget, the answer cannot
+depend on anything outside it, so it is computed once for every group of elements that sit at
+the same place in components with the same structural fingerprint (kinds, attributes, internal
+links and the links crossing its boundary, hashed with BLAKE2b) and copied to the others. When
+the reach does leave the component, the next enclosing component is tried, up to the whole
+topology, where each element is searched on its own.
+
+Bandwidths are max flows (:func:`topodsl.solvers.flow.max_flow`) on the smallest enclosing
+component of the element and the memory. That local answer is taken only when it is provably the
+answer in the whole topology: when no link leaves the source side of its minimum cut, or none
+enters the sink side (then the same cut separates them in the whole topology). Otherwise the
+flow is recomputed on the next enclosing component, up to the whole topology. A memory attached
+by its links to a single component ``x`` (an HBM stack to its GPU, DRAM to its CPU) is reduced
+exactly to ``min(memory side, flow between x and the element)``, and that flow is shared by all
+memories behind ``x``.
+
+Examples
+--------
+>>> from topodsl.topology import TopologyBuilder
+>>> b = TopologyBuilder()
+>>> _ = b.add_node("g", "gpu", bandwidth=3e12)
+>>> for k in range(2):
+...     _ = b.add_node(f"g.hbm{k}", "hbm", parent="g", capacity=16e9, bandwidth=2e12,
+...                    latency=1e-7)
+...     _ = b.add_link("g", f"g.hbm{k}", bandwidth=2e12, latency=2e-8)
+>>> r = memory_reach(b.build())
+>>> [(r.names[m], TIERS[t], float(lat), float(bw)) for m, t, lat, bw
+...  in zip(r.memory, r.tier, r.latency, r.bandwidth)]
+[('g.hbm0', 'local', 1.2e-07, 2000000000000.0), ('g.hbm1', 'local', 1.2e-07, 2000000000000.0)]
+>>> float(r.tiers.bandwidth[0])     # both stacks at once, capped by the GPU's own 3 TB/s
+3000000000000.0
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components, dijkstra
+
+from ..errors import SolverError
+from ..kinds import KIND_CODE, ROLES
+from ..topology import LinkTable, NodeTable, Topology
+from .flow import FlowResult, egress_limit, ingress_limit, max_flow
+
+__all__ = [
+    "TIERS",
+    "MEMORY_KINDS",
+    "STORAGE_KINDS",
+    "ReachResult",
+    "TierTable",
+    "StairStep",
+    "memory_reach",
+    "capacity_staircase",
+    "tier_of",
+    "MAX_ROWS",
+]
+
+#: Tier labels, nearest first. See :func:`tier_of`.
+TIERS: tuple[str, ...] = ("local", "same-package", "peer", "host", "cxl", "storage", "remote")
+_LOCAL, _PKG, _PEER, _HOST, _CXL, _STORAGE, _REMOTE = range(len(TIERS))
+
+MEMORY_KINDS: tuple[str, ...] = ("hbm", "dram", "cxl_memory")
+STORAGE_KINDS: tuple[str, ...] = ("ssd", "hdd")
+
+#: Most (element, memory) rows one call may produce; beyond it a narrower query is asked for.
+MAX_ROWS = 20_000_000
+# Work (components + links summed over the max flows run) above which the whole-topology
+# fallback is refused with advice, so that a huge query fails fast instead of running for hours.
+_FLOW_WORK_LIMIT = 3e8
+# Work (components + links summed over whole-topology searches) with the same purpose.
+_SEARCH_WORK_LIMIT = 3e9
+# Latency sums of different paths are compared with this relative tolerance.
+_REL = 1e-12
+_BUDGET_REL = 1e-9
+
+_NODE_KINDS = np.array([KIND_CODE["node"], KIND_CODE["storage_node"]])
+_ROLE_MEMORY, _ROLE_STORAGE = ROLES.index("memory"), ROLES.index("storage")
+_ROLE_COMPUTE, _ROLE_CONTAINER = ROLES.index("compute"), ROLES.index("container")
+
+
+@dataclass(frozen=True)
+class TierTable:
+    """Per element and tier: what the element reaches in that tier, all together.
+
+    All arrays have one entry per (element, tier) pair present, sorted by element row then by
+    tier (nearest first). ``capacity`` in bytes, ``latency`` (the nearest memory's) in s,
+    ``bandwidth`` in B/s: one max flow between the element and every memory of the tier at once.
+    """
+
+    source: np.ndarray
+    tier: np.ndarray
+    count: np.ndarray
+    capacity: np.ndarray
+    latency: np.ndarray
+    bandwidth: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+
+@dataclass(frozen=True, slots=True)
+class StairStep:
+    """One step of the capacity-versus-latency staircase: ``capacity`` bytes within ``latency``."""
+
+    latency: float
+    capacity: float
+
+
+@dataclass(frozen=True)
+class ReachResult:
+    """What each selected compute element reaches. One row per (element, memory) pair.
+
+    Row arrays (``source`` and ``memory`` are node rows; name them with :attr:`names`) are
+    sorted by element row, then latency, then memory row. Units: ``latency`` s, ``bandwidth``
+    B/s in the data's direction (see ``direction``), ``capacity`` bytes. ``kind`` indexes
+    :data:`topodsl.kinds.KINDS`, ``tier`` indexes :data:`TIERS`.
+
+    ``within`` is the latency budget (``inf`` without one); ``computed`` the number of distinct
+    reach computations made (the rest were copied from identical components).
+    """
+
+    names: Sequence[str] = field(repr=False)
+    direction: str
+    within: float
+    storage: bool
+    sources: np.ndarray
+    source: np.ndarray
+    memory: np.ndarray
+    kind: np.ndarray
+    tier: np.ndarray
+    latency: np.ndarray
+    bandwidth: np.ndarray
+    capacity: np.ndarray
+    hops: np.ndarray
+    tiers: TierTable
+    computed: int = 0
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def rows_of(self, source: int) -> slice:
+        """The slice of rows that belong to element row ``source``."""
+        lo = int(np.searchsorted(self.source, source, side="left"))
+        hi = int(np.searchsorted(self.source, source, side="right"))
+        return slice(lo, hi)
+
+    def capacity_within(self, latency: float) -> np.ndarray:
+        """Bytes each element (in :attr:`sources` order) reaches within ``latency`` seconds.
+
+        >>> from topodsl.topology import TopologyBuilder
+        >>> b = TopologyBuilder(); _ = b.add_node("c", "cpu")
+        >>> _ = b.add_node("d", "dram", capacity=64e9, latency=1e-7, bandwidth=1e11)
+        >>> _ = b.add_link("c", "d", bandwidth=1e11)
+        >>> r = memory_reach(b.build())
+        >>> r.capacity_within(1e-7).tolist(), r.capacity_within(5e-8).tolist()
+        ([64000000000.0], [0.0])
+        """
+        pos = np.searchsorted(self.sources, self.source)
+        ok = self.latency <= latency * (1 + _BUDGET_REL)
+        out = np.bincount(pos[ok], weights=self.capacity[ok], minlength=len(self.sources))
+        return out.astype(np.float64)
+
+    def staircase(self, source: int | None = None) -> tuple[StairStep, ...]:
+        """See :func:`capacity_staircase`."""
+        return capacity_staircase(self, source)
+
+
+def capacity_staircase(result: ReachResult, source: int | None = None) -> tuple[StairStep, ...]:
+    """Capacity reachable against latency for one element: one step per distinct latency.
+
+    Step ``i`` says that ``capacity`` bytes (cumulative) are reachable within ``latency``
+    seconds. ``source`` is the element's row; it may be left out when only one was selected.
+
+    >>> from topodsl.topology import TopologyBuilder
+    >>> b = TopologyBuilder(); _ = b.add_node("c", "cpu")
+    >>> _ = b.add_node("near", "dram", capacity=64e9, latency=1e-7)
+    >>> _ = b.add_node("far", "cxl_memory", capacity=256e9, latency=2.5e-7)
+    >>> _ = b.add_link("c", "near", bandwidth=1e11); _ = b.add_link("c", "far", bandwidth=6.3e10)
+    >>> [(s.latency, s.capacity) for s in capacity_staircase(memory_reach(b.build()))]
+    [(1e-07, 64000000000.0), (2.5e-07, 320000000000.0)]
+    """
+    if source is None:
+        if len(result.sources) != 1:
+            raise SolverError(
+                f"the reach result covers {len(result.sources)} elements; name one for its "
+                "staircase"
+            )
+        source = int(result.sources[0])
+    sl = result.rows_of(int(source))
+    lat = result.latency[sl]
+    cap = np.cumsum(result.capacity[sl])
+    if len(lat) == 0:
+        return ()
+    last = np.flatnonzero(np.append(lat[1:] != lat[:-1], True))
+    return tuple(StairStep(float(lat[i]), float(cap[i])) for i in last)
+
+
+def tier_of(topology: Topology, element: int, memory: int) -> str:
+    """The tier of ``memory`` as seen from compute element ``element`` (both node rows).
+
+    Rules, first match wins:
+
+    1. ``local``: the memory is inside the element (a descendant) or linked to it directly.
+    2. ``same-package``: both sit in the same outermost compute component (a chiplet and the
+       HBM of a sibling chiplet in one GPU package).
+    3. ``cxl``: the memory is ``cxl_memory`` in the element's server or in no server at all
+       (a pooled memory box).
+    4. ``remote``: the memory belongs to another server (``node`` or ``storage_node``) than the
+       element, or to one when the element has none.
+    5. by kind, in the same server: ``hbm`` is ``peer`` (another element's HBM), ``dram`` is
+       ``host``, ``ssd``/``hdd`` is ``storage``.
+
+    >>> from topodsl.topology import TopologyBuilder
+    >>> b = TopologyBuilder(); _ = b.add_node("n", "node")
+    >>> for g in range(2):
+    ...     _ = b.add_node(f"n.g{g}", "gpu", parent="n")
+    ...     _ = b.add_node(f"n.g{g}.h", "hbm", parent=f"n.g{g}")
+    >>> t = b.build()
+    >>> g0 = t.index("n.g0")
+    >>> tier_of(t, g0, t.index("n.g0.h")), tier_of(t, g0, t.index("n.g1.h"))
+    ('local', 'peer')
+    """
+    info = _Structure(topology, storage=True)
+    code = info.tiers(np.array([element]), np.array([memory]))[0]
+    return TIERS[int(code)]
+
+
+def memory_reach(
+    topology: Topology,
+    sources: str | Sequence[int] | np.ndarray = "role:compute",
+    *,
+    within: float | None = None,
+    storage: bool = False,
+    direction: str = "read",
+) -> ReachResult:
+    """Every memory each selected compute element reaches, with latency, bandwidth and tier.
+
+    Parameters
+    ----------
+    topology : Topology
+    sources : selector string or node rows of compute elements (gpu, chiplet, cpu).
+    within : latency budget in seconds; only memories at most this far are listed (inclusive,
+        to one part in a billion). ``None`` lists everything reachable.
+    storage : also list SSDs and HDDs (tier ``storage`` in the same server, else ``remote``).
+    direction : ``"read"`` (memory to element, the default) or ``"write"``.
+
+    Returns
+    -------
+    ReachResult
+
+    Raises
+    ------
+    SolverError
+        A selection that is empty or holds non-compute components, a bad budget or direction,
+        or a query so large it would produce more than :data:`MAX_ROWS` rows or search the
+        whole of a very large topology from many elements (give ``within``).
+
+    Examples
+    --------
+    >>> from topodsl.topology import TopologyBuilder
+    >>> b = TopologyBuilder()
+    >>> _ = b.add_node("c", "cpu"); _ = b.add_node("sw", "cxl_switch", latency=7e-8)
+    >>> _ = b.add_node("m", "cxl_memory", capacity=256e9, latency=1.7e-7, bandwidth=1e11)
+    >>> _ = b.add_link("c", "sw", bandwidth=63e9); _ = b.add_link("sw", "m", bandwidth=63e9)
+    >>> r = memory_reach(b.build())
+    >>> TIERS[r.tier[0]], float(r.latency[0]), float(r.bandwidth[0]), int(r.hops[0])
+    ('cxl', 2.4e-07, 63000000000.0, 2)
+    """
+    if direction not in ("read", "write"):
+        raise SolverError(f"unknown direction {direction!r} (use 'read' or 'write')")
+    budget = np.inf if within is None else float(within)
+    if not budget >= 0:
+        raise SolverError(f"the latency budget must be zero or more, got {within!r}")
+    rows = _as_rows(topology, sources, "element selection")
+    role = topology.role_codes[rows]
+    bad = np.flatnonzero(role != _ROLE_COMPUTE)
+    if len(bad):
+        r = int(rows[bad[0]])
+        raise SolverError(
+            f"memory reach starts from compute elements (gpu, chiplet, cpu); "
+            f"{topology.nodes.ids[r]!r} is a {topology.kind_of(r)}",
+        )
+    return _ReachSolver(topology, budget, storage, direction).run(rows)
+
+
+# -- selections ------------------------------------------------------------------------------------
+
+
+def _as_rows(topology: Topology, sel: Any, what: str) -> np.ndarray:
+    if isinstance(sel, str):
+        rows = topology.select(sel)
+        if len(rows) == 0:
+            raise SolverError(f"the {what} {sel!r} matches no component")
+        return rows
+    rows = np.unique(np.asarray(sel, dtype=np.int64))
+    if len(rows) == 0:
+        raise SolverError(f"the {what} is empty")
+    if rows[0] < 0 or rows[-1] >= topology.num_nodes:
+        raise SolverError(f"the {what} holds a row outside the topology")
+    return rows
+
+
+# -- structure: containment, tiers, latency arcs ----------------------------------------------
+
+
+class _Structure:
+    """Per-topology arrays the reach needs: containment facts and the latency arcs."""
+
+    def __init__(self, topology: Topology, storage: bool):
+        self.t = topology
+        n = self.n = topology.num_nodes
+        nodes = topology.nodes
+        self.parent = nodes.parent.astype(np.int64)
+        self.kind = nodes.kind
+        role = topology.role_codes
+        kinds = MEMORY_KINDS + (STORAGE_KINDS if storage else ())
+        self.target = np.isin(self.kind, [KIND_CODE[k] for k in kinds])
+        # Memory and storage are endpoints only; containers carry nothing.
+        self.endpoint_only = np.isin(role, [_ROLE_MEMORY, _ROLE_STORAGE])
+        no_out = self.endpoint_only | (role == _ROLE_CONTAINER)
+
+        # Containment facts, one pass per level.
+        self.depth = topology.depth.astype(np.int64)
+        is_compute = role == _ROLE_COMPUTE
+        is_node = np.isin(self.kind, _NODE_KINDS)
+        self.package = np.where(is_compute, np.arange(n), -1)  # outermost compute, self incl.
+        self.server = np.full(n, -1, dtype=np.int64)  # nearest node/storage_node above
+        cur = self.parent.copy()
+        while True:
+            live = np.flatnonzero(cur >= 0)
+            if len(live) == 0:
+                break
+            a = cur[live]
+            comp = is_compute[a]
+            self.package[live[comp]] = a[comp]
+            first = is_node[a] & (self.server[live] < 0)
+            self.server[live[first]] = a[first]
+            cur[live] = self.parent[a]
+
+        # Directed latency arcs: u -> v costs the link's latency plus v's own latency.
+        L = topology.links
+        lat = nodes.latency
+        ok = L.bandwidth > 0
+        both = ok & ~L.simplex
+        src, dst = L.src.astype(np.int64), L.dst.astype(np.int64)
+        tail = np.concatenate([src[ok], dst[both]])
+        head = np.concatenate([dst[ok], src[both]])
+        w = np.concatenate([L.latency[ok] + lat[dst[ok]], L.latency[both] + lat[src[both]]])
+        keep = ~no_out[tail] & (tail != head)
+        tail, head, w = tail[keep], head[keep], w[keep]
+        order = np.lexsort((w, head, tail))
+        tail, head, w = tail[order], head[order], w[order]
+        first = np.ones(len(tail), dtype=bool)
+        first[1:] = (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])
+        self.a_tail, self.a_head, self.a_w = tail[first], head[first], w[first]
+        self.a_ptr = np.searchsorted(self.a_tail, np.arange(n + 1))
+
+        # Memories linked to exactly one other component (the "gateway"), and what the memory
+        # side of that attachment can carry each way.
+        t_src, t_dst = self.target[src] & ok, self.target[dst] & ok
+        m = np.concatenate([src[t_src], dst[t_dst]])
+        other = np.concatenate([dst[t_src], src[t_dst]])
+        bw = np.concatenate([L.bandwidth[t_src], L.bandwidth[t_dst]])
+        simplex = np.concatenate([L.simplex[t_src], L.simplex[t_dst]])
+        m_is_src = np.concatenate([np.ones(t_src.sum(), bool), np.zeros(t_dst.sum(), bool)])
+        lo = np.full(n, np.iinfo(np.int64).max)
+        hi = np.full(n, -1)
+        np.minimum.at(lo, m, other)
+        np.maximum.at(hi, m, other)
+        self.gateway = np.where((hi >= 0) & (lo == hi), hi, -1)
+        out_cap = np.zeros(n)  # memory -> gateway, B/s
+        in_cap = np.zeros(n)  # gateway -> memory, B/s
+        np.add.at(out_cap, m[~simplex | m_is_src], bw[~simplex | m_is_src])
+        np.add.at(in_cap, m[~simplex | ~m_is_src], bw[~simplex | ~m_is_src])
+        self.leaf_read = np.minimum(out_cap, egress_limit(topology, np.arange(n)))
+        self.leaf_write = np.minimum(in_cap, ingress_limit(topology, np.arange(n)))
+        # Directly linked (element, memory) pairs, as sorted keys.
+        self.linked = np.unique(np.concatenate([other * n + m, m * n + other]))
+
+    # ---- containment ---------------------------------------------------------------------
+
+    def is_descendant(self, m: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """Whether each ``m[i]`` lies strictly inside ``s[i]``."""
+        hit = np.zeros(len(m), dtype=bool)
+        cur = self.parent[m]
+        while True:
+            live = cur >= 0
+            if not live.any():
+                return hit
+            hit |= live & (cur == s)
+            cur = np.where(live, self.parent[np.maximum(cur, 0)], -1)
+
+    def tiers(self, s: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """Tier codes (see :func:`tier_of`) of memories ``m`` seen from elements ``s``."""
+        s = np.asarray(s, dtype=np.int64)
+        m = np.asarray(m, dtype=np.int64)
+        keys = s * self.n + m
+        pos = np.minimum(np.searchsorted(self.linked, keys), max(len(self.linked) - 1, 0))
+        linked = (self.linked[pos] == keys) if len(self.linked) else np.zeros(len(m), bool)
+        local = linked | self.is_descendant(m, s)
+        pkg_s, pkg_m = self.package[s], self.package[m]
+        same_pkg = (pkg_s >= 0) & (pkg_s == pkg_m)
+        node_s, node_m = self.server[s], self.server[m]
+        kind = self.kind[m]
+        cxl = (kind == KIND_CODE["cxl_memory"]) & ((node_m == node_s) | (node_m < 0))
+        remote = node_m != node_s
+        by_kind = np.full(len(m), _STORAGE, dtype=np.uint8)
+        by_kind[kind == KIND_CODE["hbm"]] = _PEER
+        by_kind[kind == KIND_CODE["dram"]] = _HOST
+        by_kind[kind == KIND_CODE["cxl_memory"]] = _CXL
+        out = np.where(remote, _REMOTE, by_kind)
+        out = np.where(cxl, _CXL, out)
+        out = np.where(same_pkg, _PKG, out)
+        out = np.where(local, _LOCAL, out)
+        return out.astype(np.uint8)
+
+    def subtree(self, root: int) -> np.ndarray:
+        """Rows of ``root`` and everything inside it, ascending."""
+        if root < 0:
+            return np.arange(self.n)
+        d = int(self.depth[root])
+        cand = np.flatnonzero(self.depth >= d)
+        a = cand.copy()
+        while True:
+            up = self.depth[a] > d
+            if not up.any():
+                break
+            a[up] = self.parent[a[up]]
+        return cand[a == root]
+
+    def ancestors(self, row: int) -> list[int]:
+        """``row`` and its ancestors, innermost first."""
+        out = [row]
+        while self.parent[out[-1]] >= 0:
+            out.append(int(self.parent[out[-1]]))
+        return out
+
+
+# -- local search graphs ------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    """The latency arcs inside one component (local row numbers) and those leaving it."""
+
+    rows: np.ndarray
+    csr: sp.csr_array
+    arc_tail: np.ndarray
+    arc_head: np.ndarray
+    arc_w: np.ndarray
+    exit_tail: np.ndarray
+    exit_w: np.ndarray
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(starts[i], ends[i])`` for all i."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return offsets + np.arange(total)
+
+
+@dataclass
+class _Scope:
+    """A component's subtree as a topology of its own, for local max flows (root -1: all)."""
+
+    root: int
+    rows: np.ndarray
+    topo: Topology
+    blocked: np.ndarray
+    lsrc: np.ndarray
+    ldst: np.ndarray
+    bandwidth: np.ndarray
+
+    _labels: np.ndarray | None = None
+
+    def local(self, rows: np.ndarray | int) -> np.ndarray:
+        return np.searchsorted(self.rows, rows)
+
+    def labels(self) -> np.ndarray:
+        """Connected components over links that can carry data (a necessary condition for
+        any flow; links between two memories or storage devices are left out)."""
+        if self._labels is None:
+            n = len(self.rows)
+            ok = (self.bandwidth > 0) & ~(self.blocked[self.lsrc] & self.blocked[self.ldst])
+            g = sp.csr_array(
+                (np.ones(int(ok.sum()), dtype=np.int8), (self.lsrc[ok], self.ldst[ok])),
+                shape=(n, n),
+            )
+            self._labels = connected_components(g, directed=False)[1]
+        return self._labels
+
+
+# -- the solver ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Part:
+    """The reach of one representative element, in its context's local row numbers."""
+
+    ranks: np.ndarray
+    latency: np.ndarray
+    hops: np.ndarray
+    tier: np.ndarray
+    bandwidth: np.ndarray
+    t_tier: np.ndarray
+    t_count: np.ndarray
+    t_latency: np.ndarray
+    t_bandwidth: np.ndarray
+
+
+class _ReachSolver:
+    def __init__(self, topology: Topology, budget: float, storage: bool, direction: str):
+        self.t = topology
+        self.s = _Structure(topology, storage)
+        self.budget = budget
+        self.limit = budget * (1 + _BUDGET_REL) if np.isfinite(budget) else np.inf
+        self.storage = storage
+        self.read = direction == "read"
+        self.direction = direction
+        self.contexts: dict[int, _Context] = {}
+        self.scopes: dict[int, _Scope] = {}
+        self.pair_value: dict[tuple[int, int], float] = {}
+        self.pair_cut: dict[tuple[int, int], tuple] = {}
+        self.first: dict[tuple, int] = {}
+        self.intra: dict[tuple[int, int], tuple[float, int]] = {}
+        self.joint_cuts: dict[bytes, list] = {}
+        self.chains: dict[int, tuple[list[int], dict[int, int]]] = {}
+        self.flow_work = 0.0
+        self.computed = 0
+
+    # ---- driver ----------------------------------------------------------------------------
+
+    def run(self, rows: np.ndarray) -> ReachResult:
+        S = self.s
+        pieces: list[tuple[np.ndarray, np.ndarray, _Part]] = []  # (sources, memory rows, part)
+        total = 0
+        pending = rows
+        ctx = S.parent[rows]
+        whole: list[np.ndarray] = []
+        while len(pending):
+            top = ctx < 0
+            if top.any():
+                whole.append(pending[top])
+                pending, ctx = pending[~top], ctx[~top]
+            if not len(pending):
+                break
+            groups, members, start, root_of, rank = self._group(pending, ctx)
+            failed: list[np.ndarray] = []
+            for idx in groups:
+                i0 = int(idx[0])
+                j0 = int(root_of[i0])
+                D = members[start[j0] : start[j0 + 1]]
+                part = self._solve_in(int(pending[i0]), int(ctx[i0]), D)
+                if part is None:
+                    failed.append(idx)
+                    continue
+                roots_j = root_of[idx]
+                mem = members[start[roots_j][:, None] + part.ranks[None, :]]
+                total += mem.size
+                self._check_rows(total)
+                pieces.append((pending[idx], mem, part))
+            if failed:
+                f = np.sort(np.concatenate(failed))
+                pending, ctx = pending[f], S.parent[ctx[f]]
+            else:
+                break
+        if whole:
+            everything = np.sort(np.concatenate(whole))
+            n_arcs = len(S.a_tail)
+            if len(everything) * (S.n + n_arcs) > _SEARCH_WORK_LIMIT and len(everything) > 1:
+                raise SolverError(
+                    f"the reach of {len(everything)} elements leaves every component around them"
+                    f" and would search the whole topology ({S.n} components) once per element;"
+                    " give a latency budget (--within) that keeps it inside the servers, or "
+                    "select fewer elements (--from)"
+                )
+            all_rows = np.arange(S.n)
+            for s in everything.tolist():
+                part = self._solve_in(s, -1, all_rows)
+                assert part is not None
+                total += len(part.ranks)
+                self._check_rows(total)
+                pieces.append((np.array([s]), part.ranks[None, :], part))
+        return self._assemble(rows, pieces)
+
+    def _check_rows(self, total: int) -> None:
+        if total > MAX_ROWS:
+            raise SolverError(
+                f"memory reach would list more than {MAX_ROWS:,} (element, memory) pairs; give a"
+                " latency budget (--within) or select fewer elements (--from)"
+            )
+
+    def _assemble(self, rows, pieces) -> ReachResult:
+        t = self.t
+        src_parts, mem_parts, lat, bw, hops, tier = [], [], [], [], [], []
+        ts, tt, tc, tcap, tl, tb = [], [], [], [], [], []
+        cap_all = t.nodes.capacity
+        for sources, mem, p in pieces:
+            m, k = mem.shape
+            src_parts.append(np.repeat(sources, k))
+            mem_parts.append(mem.ravel())
+            lat.append(np.tile(p.latency, m))
+            bw.append(np.tile(p.bandwidth, m))
+            hops.append(np.tile(p.hops, m))
+            tier.append(np.tile(p.tier, m))
+            nt = len(p.t_tier)
+            ts.append(np.repeat(sources, nt))
+            tt.append(np.tile(p.t_tier, m))
+            tc.append(np.tile(p.t_count, m))
+            tl.append(np.tile(p.t_latency, m))
+            tb.append(np.tile(p.t_bandwidth, m))
+            # Capacity per tier: sum over the rows of that tier (identical across copies).
+            per = np.zeros((nt,))
+            if nt:
+                code_pos = np.searchsorted(p.t_tier, p.tier)
+                np.add.at(per, code_pos, cap_all[mem[0]])
+            tcap.append(np.tile(per, m))
+
+        def cat(parts, dtype):
+            return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+
+        source = cat(src_parts, np.int64)
+        memory = cat(mem_parts, np.int64)
+        latency = cat(lat, np.float64)
+        order = np.lexsort((memory, latency, source))
+        source, memory, latency = source[order], memory[order], latency[order]
+        t_source = cat(ts, np.int64)
+        t_tier = cat(tt, np.uint8)
+        t_order = np.lexsort((t_tier, t_source))
+        tiers = TierTable(
+            source=t_source[t_order],
+            tier=t_tier[t_order],
+            count=cat(tc, np.int64)[t_order],
+            capacity=cat(tcap, np.float64)[t_order],
+            latency=cat(tl, np.float64)[t_order],
+            bandwidth=cat(tb, np.float64)[t_order],
+        )
+        return ReachResult(
+            names=t.nodes.ids,
+            direction=self.direction,
+            within=self.budget,
+            storage=self.storage,
+            sources=rows,
+            source=source,
+            memory=memory,
+            kind=t.nodes.kind[memory],
+            tier=cat(tier, np.uint8)[order],
+            latency=latency,
+            bandwidth=cat(bw, np.float64)[order],
+            capacity=cap_all[memory],
+            hops=cat(hops, np.int32)[order],
+            tiers=tiers,
+            computed=self.computed,
+        )
+
+    # ---- grouping identical contexts -------------------------------------------------------
+
+    def _group(self, pending: np.ndarray, ctx: np.ndarray):
+        """Group elements whose contexts are identical and who sit at the same place in them.
+
+        Returns the groups (arrays of indices into ``pending``, each ascending, groups ordered
+        by their first element), the contexts' members (sorted rows, context by context), the
+        start offset of each context in it, each element's context number and its rank there.
+        """
+        S = self.s
+        roots, root_of = np.unique(ctx, return_inverse=True)
+        members, mroot, digests = self._fingerprints(roots)
+        start = np.searchsorted(mroot, np.arange(len(roots) + 1))
+        keys = root_of.astype(np.int64) * S.n + pending
+        mkeys = mroot.astype(np.int64) * S.n + members
+        rank = np.searchsorted(mkeys, keys) - start[root_of]
+        table: dict[tuple[bytes, int], list[int]] = {}
+        dig = [digests[j] for j in root_of.tolist()]
+        for i, (d, r) in enumerate(zip(dig, rank.tolist(), strict=True)):
+            table.setdefault((d, r), []).append(i)
+        groups = [np.array(v, dtype=np.int64) for v in table.values()]
+        return groups, members, start, root_of, rank
+
+    def _fingerprints(self, roots: np.ndarray):
+        """Members of each root's subtree and a structural digest per root.
+
+        Two roots with equal digests have subtrees that match row for row in ascending order:
+        same kinds, attributes, parent structure, internal links, links crossing the boundary
+        (with the latency and kind of what they reach outside) and the same kinds above.
+        """
+        S, t = self.s, self.t
+        nodes, L = t.nodes, t.links
+        n = S.n
+        rdepth = S.depth[roots]
+        all_m, all_r = [], []
+        digests: list[bytes] = [b""] * len(roots)
+        src, dst = L.src.astype(np.int64), L.dst.astype(np.int64)
+        node_cols = np.column_stack(
+            [
+                nodes.kind.astype(np.float64),
+                nodes.bandwidth,
+                nodes.read_bandwidth,
+                nodes.write_bandwidth,
+                nodes.capacity,
+                nodes.latency,
+                nodes.ports.astype(np.float64),
+            ]
+        )
+        link_cols = np.column_stack(
+            [L.bandwidth, L.latency, L.simplex.astype(float), L.half_duplex.astype(float)]
+        )
+        for d in np.unique(rdepth).tolist():
+            sel = np.flatnonzero(rdepth == d)
+            R = roots[sel]
+            rmap = np.full(n, -1, dtype=np.int64)
+            rmap[R] = sel
+            cand = np.flatnonzero(S.depth >= d)
+            a = cand.copy()
+            while True:
+                up = S.depth[a] > d
+                if not up.any():
+                    break
+                a[up] = S.parent[a[up]]
+            lab = rmap[a]
+            keep = lab >= 0
+            rows_d, lab_d = cand[keep], lab[keep]
+            o = np.argsort(lab_d, kind="stable")
+            rows_d, lab_d = rows_d[o], lab_d[o]
+            all_m.append(rows_d)
+            all_r.append(lab_d)
+
+            # Local ranks and labels.
+            labn = np.full(n, -1, dtype=np.int64)
+            labn[rows_d] = lab_d
+            first = np.searchsorted(lab_d, sel)
+            rk = np.full(n, -1, dtype=np.int64)
+            rk[rows_d] = np.arange(len(rows_d)) - first[np.searchsorted(sel, lab_d)]
+            par = S.parent[rows_d]
+            safe = np.maximum(par, 0)
+            prank = np.where((par >= 0) & (labn[safe] == lab_d), rk[safe], -1)
+            row_feat = np.column_stack([prank.astype(np.float64), node_cols[rows_d]])
+
+            ls, ld = labn[src], labn[dst]
+            inner = (ls >= 0) & (ls == ld)
+            f_in = np.column_stack([rk[src][inner], rk[dst][inner], link_cols[inner]]).astype(
+                np.float64
+            )
+            k_in = ls[inner]
+            b1 = (ls >= 0) & (ls != ld)
+            b2 = (ld >= 0) & (ls != ld)
+            lat = nodes.latency
+            kind = nodes.kind.astype(np.float64)
+            f_b = np.concatenate(
+                [
+                    np.column_stack(
+                        [
+                            rk[src][b1],
+                            np.zeros(b1.sum()),
+                            link_cols[b1],
+                            lat[dst][b1],
+                            kind[dst][b1],
+                        ]
+                    ),
+                    np.column_stack(
+                        [rk[dst][b2], np.ones(b2.sum()), link_cols[b2], lat[src][b2], kind[src][b2]]
+                    ),
+                ]
+            )
+            k_b = np.concatenate([ls[b1], ld[b2]])
+            f_in, k_in = _sorted_rows(f_in, k_in)
+            f_b, k_b = _sorted_rows(f_b, k_b)
+
+            # What is above each root: the kinds of its ancestors, and its definition.
+            chain = np.full((len(R), d + 1), -1, dtype=np.int64)
+            cur = R.copy()
+            for level in range(d + 1):
+                chain[:, level] = np.where(cur >= 0, nodes.kind[np.maximum(cur, 0)], -1)
+                cur = np.where(cur >= 0, S.parent[np.maximum(cur, 0)], -1)
+            templ = nodes.template[R]
+
+            r_start = np.searchsorted(lab_d, sel)
+            r_end = np.searchsorted(lab_d, sel, side="right")
+            i_start = np.searchsorted(k_in, sel)
+            i_end = np.searchsorted(k_in, sel, side="right")
+            b_start = np.searchsorted(k_b, sel)
+            b_end = np.searchsorted(k_b, sel, side="right")
+            for j in range(len(sel)):
+                h = hashlib.blake2b(digest_size=16)
+                h.update(int(templ[j]).to_bytes(8, "little", signed=True))
+                h.update(chain[j].tobytes())
+                h.update(row_feat[r_start[j] : r_end[j]].tobytes())
+                h.update(b"|")
+                h.update(f_in[i_start[j] : i_end[j]].tobytes())
+                h.update(b"|")
+                h.update(f_b[b_start[j] : b_end[j]].tobytes())
+                digests[int(sel[j])] = h.digest()
+        members = np.concatenate(all_m)
+        mroot = np.concatenate(all_r)
+        o = np.lexsort((members, mroot))
+        return members[o], mroot[o], digests
+
+    # ---- one element in one context --------------------------------------------------------
+
+    def _context(self, root: int, D: np.ndarray) -> _Context:
+        hit = self.contexts.get(root)
+        if hit is not None:
+            return hit
+        S = self.s
+        starts, ends = S.a_ptr[D], S.a_ptr[D + 1]
+        arcs = _ranges(starts, ends)
+        tails = np.repeat(np.arange(len(D)), ends - starts)
+        heads_g = S.a_head[arcs]
+        pos = np.minimum(np.searchsorted(D, heads_g), len(D) - 1)
+        inside = D[pos] == heads_g
+        w = S.a_w[arcs]
+        t_in, h_in, w_in = tails[inside], pos[inside], w[inside]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(t_in, minlength=len(D)))])
+        csr = sp.csr_array((w_in, h_in, indptr), shape=(len(D), len(D)))
+        c = _Context(D, csr, t_in, h_in, w_in, tails[~inside], w[~inside])
+        if len(self.contexts) > 64:
+            self.contexts.clear()
+        self.contexts[root] = c
+        return c
+
+    def _solve_in(self, s: int, root: int, D: np.ndarray) -> _Part | None:
+        """The reach of ``s`` computed inside ``root`` (rows ``D``); None if it leaves it."""
+        S = self.s
+        c = self._context(root, D)
+        ls = int(np.searchsorted(D, s))
+        dist = dijkstra(c.csr, indices=ls, limit=self.limit)
+        if len(c.exit_tail):
+            de = dist[c.exit_tail] + c.exit_w
+            if np.any(np.isfinite(de) & (de <= self.limit)):
+                return None
+        reach = np.isfinite(dist)
+        reach[ls] = False
+        ranks = np.flatnonzero(reach & S.target[D])
+        latency = dist[ranks]
+        # Hops: breadth-first over the arcs that lie on some lowest-latency path.
+        dt, dh = dist[c.arc_tail], dist[c.arc_head]
+        tight = np.isfinite(dt) & (dt + c.arc_w <= dh + _REL * np.abs(dh))
+        g = sp.csr_array(
+            (np.ones(int(tight.sum())), (c.arc_tail[tight], c.arc_head[tight])),
+            shape=(len(D), len(D)),
+        )
+        hops = dijkstra(g, indices=ls, unweighted=True)[ranks]
+        mem = D[ranks]
+        src = np.full(len(mem), s)
+        tier = S.tiers(src, mem)
+        try:
+            bw = self._bandwidths(s, mem, root)
+        except _LeavesContext:
+            return None
+        t_tier = np.unique(tier)
+        t_count = np.zeros(len(t_tier), dtype=np.int64)
+        t_lat = np.zeros(len(t_tier))
+        t_bw = np.zeros(len(t_tier))
+        for i, code in enumerate(t_tier.tolist()):
+            sel = tier == code
+            t_count[i] = int(sel.sum())
+            t_lat[i] = float(latency[sel].min())
+            try:
+                t_bw[i] = self._joint(s, mem[sel], bw[sel], root)
+            except _LeavesContext:
+                return None
+        self.computed += 1
+        return _Part(ranks, latency, hops.astype(np.int32), tier, bw, t_tier, t_count, t_lat, t_bw)
+
+    # ---- bandwidths ------------------------------------------------------------------------
+    #
+    # Every bandwidth is a max flow inside the smallest component that holds both ends and
+    # connects them (see the module docstring). Flows are the expensive part, so they are
+    # shared where that is provably exact:
+    #
+    # * a memory whose links all go to one component x (an HBM stack and its GPU) gets
+    #   min(what its own links and limit carry, flow between x and the element), and the
+    #   flow for x serves every memory behind x;
+    # * a computed flow's minimum cut (X on the source side) proves the same value for
+    #   another source x on the source side of X (the cut separates it too: no more) that can
+    #   pass at least that value to the first source (max flows obey
+    #   f(x, s) >= min(f(x, y), f(y, s)): no less); likewise for another element on the sink
+    #   side that the first element can pass that value to. Only the choice of which earlier
+    #   flow to try is a guess.
+
+    def _bandwidths(self, s: int, mem: np.ndarray, ctx: int) -> np.ndarray:
+        S = self.s
+        gw = S.gateway[mem]
+        side = (S.leaf_read if self.read else S.leaf_write)[mem]
+        bw = np.zeros(len(mem))
+        own = gw == s
+        if own.any():
+            limit = ingress_limit if self.read else egress_limit
+            bw[own] = np.minimum(side[own], limit(self.t, np.array([s]))[0])
+        for i in np.flatnonzero(gw < 0).tolist():
+            bw[i] = self._scoped(mem[i : i + 1], s, ctx)[0]
+        via = (gw >= 0) & ~own & (side > 0)
+        via &= ~S.endpoint_only[np.maximum(gw, 0)]
+        if via.any():
+            G, inv = np.unique(gw[via], return_inverse=True)
+            vals = np.array([self._pair(g, s, ctx) for g in G.tolist()])
+            bw[via] = np.minimum(side[via], vals[inv])
+        return bw
+
+    def _joint(self, s: int, mems: np.ndarray, single: np.ndarray, ctx: int) -> float:
+        """Flow between all of ``mems`` at once and ``s``."""
+        if len(mems) == 1:
+            return float(single[0])
+        key = mems.tobytes()
+        root = self._scope_root(mems, s)
+        if self.read:
+            for s1, r1, value, sc, side, cutdev in self.joint_cuts.get(key, ()):
+                if (
+                    r1 == root
+                    and self._on_sink_side(sc, side, cutdev, s)
+                    and self._intra(s1, s, root) >= value * (1 - _REL)
+                ):
+                    return value
+        value, sc, r = self._scoped(mems, s, ctx)
+        if self.read and value > 0 and sc.root == root:
+            entries = self.joint_cuts.setdefault(key, [])
+            if len(entries) < 4:
+                entries.append((s, root, value, sc, r.source_side, _cut_devices(r, len(sc.rows))))
+        return value
+
+    def _chain(self, row: int) -> tuple[list[int], dict[int, int]]:
+        hit = self.chains.get(row)
+        if hit is None:
+            chain = self.s.ancestors(row)
+            hit = self.chains[row] = (chain, {r: i for i, r in enumerate(chain)})
+        return hit
+
+    def _lca_index(self, far: np.ndarray, s: int) -> int:
+        """Index in ``s``'s chain of the smallest component holding ``s`` and all of ``far``
+        (the chain's length when there is none)."""
+        chain, depth_of = self._chain(s)
+        scope_i = 0
+        parent = self.s.parent
+        for f in far.tolist():
+            a = f
+            while a >= 0 and a not in depth_of:
+                a = int(parent[a])
+            if a < 0:
+                return len(chain)
+            scope_i = max(scope_i, depth_of[a])
+        return scope_i
+
+    def _scope_root(self, far: np.ndarray, s: int) -> int:
+        chain = self._chain(s)[0]
+        i = self._connected_from(chain, self._lca_index(far, s), far, s)
+        return chain[i] if i < len(chain) else -1
+
+    def _scoped(self, far: np.ndarray, s: int, ctx: int, widen: bool = True):
+        """Max flow between ``far`` and ``s`` inside the smallest component holding both.
+
+        Components in which they are not even connected are skipped; if nothing flows in the
+        first one where they are, the next enclosing component is tried, up to the whole
+        topology. Returns ``(value, scope, FlowResult)``. Raises :class:`_LeavesContext` when
+        the answer would need a component larger than ``ctx`` (then the reach is not a
+        property of ``ctx`` alone).
+        """
+        chain, depth_of = self._chain(s)
+        limit_i = depth_of[ctx] if ctx >= 0 else len(chain)
+        scope_i = self._connected_from(chain, self._lca_index(far, s), far, s)
+        while True:
+            if scope_i > limit_i:
+                raise _LeavesContext
+            root = chain[scope_i] if scope_i < len(chain) else -1
+            sc = self._scope(root)
+            r = self._flow_in(sc, far, s)
+            if r.value > 0 or root < 0 or not widen:
+                return r.value, sc, r
+            scope_i = self._connected_from(chain, scope_i + 1, far, s)
+
+    def _connected_from(self, chain: list[int], scope_i: int, far: np.ndarray, s: int) -> int:
+        """The first index from ``scope_i`` on whose component connects ``far`` with ``s``."""
+        while scope_i < len(chain):
+            sc = self._scope(chain[scope_i])
+            labels = sc.labels()
+            if np.any(labels[sc.local(far)] == labels[int(sc.local(s))]):
+                return scope_i
+            scope_i += 1
+        return scope_i
+
+    def _pair(self, x: int, s: int, ctx: int) -> float:
+        """Flow between component ``x`` (a memory's gateway) and element ``s``, shared."""
+        key = (x, s)
+        hit = self.pair_value.get(key)
+        if hit is not None:
+            return hit
+        S = self.s
+        root = self._scope_root(np.array([x]), s)
+        kx, ks = int(S.kind[x]), int(S.kind[s])
+        keys = (
+            (s, int(S.server[x]), kx, root),  # an earlier source in x's server
+            (x, int(S.server[s]), ks, root),  # an earlier element in s's server
+            (x, -2, ks, root),  # the first element tried with x
+        )
+        if self.read:
+            got = self._certified(x, s, root, keys)
+            if got is not None:
+                return got
+        value, sc, r = self._scoped(np.array([x]), s, ctx)
+        cut = None
+        if self.read and value > 0 and sc.root == root:
+            cut = (sc, r.source_side, _cut_devices(r, len(sc.rows)))
+        self._record(key, value, cut, keys)
+        return value
+
+    def _record(self, key, value, cut, keys) -> None:
+        self.pair_value[key] = value
+        if cut is not None:
+            self.pair_cut[key] = cut
+            self.first.setdefault(keys[0], key[0])
+            self.first.setdefault(keys[1], key[1])
+            self.first.setdefault(keys[2], key[1])
+
+    def _certified(self, x: int, s: int, root: int, keys) -> float | None:
+        x1 = self.first.get(keys[0])
+        if x1 is not None and x1 != x:
+            value = self.pair_value[(x1, s)]
+            sc, side, _ = cut = self.pair_cut[(x1, s)]
+            if side[int(sc.local(x))] and self._intra(x, x1, root) >= value * (1 - _REL):
+                self._record((x, s), value, cut, keys)
+                return value
+        for k in keys[1:]:
+            s1 = self.first.get(k)
+            if s1 is None or s1 == s:
+                continue
+            value = self.pair_value[(x, s1)]
+            sc, side, cutdev = cut = self.pair_cut[(x, s1)]
+            if self._on_sink_side(sc, side, cutdev, s) and self._intra(s1, s, root) >= value * (
+                1 - _REL
+            ):
+                self._record((x, s), value, cut, keys)
+                return value
+        return None
+
+    @staticmethod
+    def _on_sink_side(sc: _Scope, side: np.ndarray, cutdev: np.ndarray, row: int) -> bool:
+        """Whether a component that was no endpoint of a flow enters on the cut's sink side:
+        its out vertex is there and its own limit is not cut (else its in vertex is not)."""
+        i = int(sc.local(row))
+        return not side[i] and not cutdev[i]
+
+    def _intra(self, a: int, b: int, within: int) -> float:
+        """Flow from ``a`` to ``b`` in the smallest component that holds and connects both,
+        or 0 when that component is not inside ``within`` (-1: the whole topology). It is a
+        lower bound on the flow between them in ``within``."""
+        key = (a, b)
+        hit = self.intra.get(key)
+        if hit is None:
+            root = self._scope_root(np.array([a]), b)
+            value = self._scoped(np.array([a]), b, -1, widen=False)[0]
+            hit = self.intra[key] = (value, root)
+        value, root = hit
+        if within < 0:
+            return value
+        if root >= 0 and (root == within or within in self._chain(root)[1]):
+            return value
+        return 0.0
+
+    def _scope(self, root: int) -> _Scope:
+        hit = self.scopes.get(root)
+        if hit is not None:
+            return hit
+        S, t = self.s, self.t
+        L = t.links
+        if root < 0:
+            sc = _Scope(
+                root,
+                np.arange(S.n),
+                t,
+                S.endpoint_only,
+                L.src.astype(np.int64),
+                L.dst.astype(np.int64),
+                L.bandwidth,
+            )
+        else:
+            sc = _scope_of(t, S, root, S.subtree(root))
+        if len(self.scopes) > 256:
+            self.scopes.clear()
+        self.scopes[root] = sc
+        return sc
+
+    def _flow_in(self, sc: _Scope, far: np.ndarray, s: int) -> FlowResult:
+        self.flow_work += len(sc.rows) + len(sc.lsrc)
+        if self.flow_work > _FLOW_WORK_LIMIT:
+            raise SolverError(
+                "memory reach needs too many max flows over large parts of this topology; give "
+                "a latency budget (--within) or select fewer elements (--from)"
+            )
+        fl = sc.local(far)
+        sl = int(sc.local(s))
+        is_end = np.zeros(len(sc.rows), dtype=bool)
+        is_end[fl] = True
+        is_end[sl] = True
+        blk = sc.blocked & ~is_end
+        cap = np.where(blk[sc.lsrc] | blk[sc.ldst], 0.0, sc.bandwidth)
+        if self.read:
+            return max_flow(sc.topo, fl, np.array([sl]), link_capacity=cap)
+        return max_flow(sc.topo, np.array([sl]), fl, link_capacity=cap)
+
+
+class _LeavesContext(Exception):
+    """A bandwidth needs components outside the context the reach is being computed in."""
+
+
+def _cut_devices(r: FlowResult, n: int) -> np.ndarray:
+    """Rows whose own limit (or endpoint limit) is in the minimum cut of ``r``."""
+    out = np.zeros(n, dtype=bool)
+    out[[c.row for c in r.cut if c.element == "device"]] = True
+    return out
+
+
+def _sorted_rows(f: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort feature rows by (key, every column) so that equal multisets give equal bytes."""
+    if len(f) == 0:
+        return np.ascontiguousarray(f), key
+    cols = [f[:, i] for i in range(f.shape[1] - 1, -1, -1)] + [key]
+    o = np.lexsort(cols)
+    return np.ascontiguousarray(f[o]), key[o]
+
+
+def _scope_of(t: Topology, S: _Structure, root: int, rows: np.ndarray) -> _Scope:
+    """Slice ``t`` to ``rows`` (ascending) and note which rows have links leaving the slice."""
+    nodes, L = t.nodes, t.links
+    n = len(rows)
+    inside = np.zeros(S.n, dtype=bool)
+    inside[rows] = True
+    src, dst = L.src.astype(np.int64), L.dst.astype(np.int64)
+    keep = inside[src] & inside[dst]
+    loc = np.full(S.n, -1, dtype=np.int64)
+    loc[rows] = np.arange(n)
+    parent = nodes.parent[rows].astype(np.int64)
+    parent = np.where(parent >= 0, loc[np.maximum(parent, 0)], -1)
+    sub_nodes = NodeTable(
+        ids=[nodes.ids[i] for i in rows.tolist()],
+        kind=nodes.kind[rows],
+        parent=parent.astype(np.int32),
+        bandwidth=nodes.bandwidth[rows],
+        read_bandwidth=nodes.read_bandwidth[rows],
+        write_bandwidth=nodes.write_bandwidth[rows],
+        capacity=nodes.capacity[rows],
+        latency=nodes.latency[rows],
+        ports=nodes.ports[rows],
+        origin=nodes.origin[rows],
+        template=nodes.template[rows],
+    )
+    lsrc, ldst = loc[src[keep]], loc[dst[keep]]
+    sub_links = LinkTable(
+        src=lsrc.astype(np.int32),
+        dst=ldst.astype(np.int32),
+        bandwidth=L.bandwidth[keep],
+        latency=L.latency[keep],
+        lanes=L.lanes[keep],
+        type=L.type[keep],
+        simplex=L.simplex[keep],
+        half_duplex=L.half_duplex[keep],
+        origin=L.origin[keep],
+    )
+    topo = Topology(
+        nodes=sub_nodes,
+        links=sub_links,
+        link_type_names=t.link_type_names,
+        source=t.source,
+    )
+    return _Scope(root, rows, topo, S.endpoint_only[rows], lsrc, ldst, L.bandwidth[keep])
