@@ -539,17 +539,15 @@ def _focus_row(topology: Topology, focus: str) -> int:
 
 
 def _focused_size(tree: _Tree, shape: _Shape, focus_mask: np.ndarray) -> tuple[int, int]:
+    """Shapes and edges of a focused view: boxes inside the focus, the clusters drawn, and the
+    outside boxes linked to the focus (the only outside boxes drawn)."""
     box_of_row = _box_of_row(tree, shape)
     agg = _aggregate(tree, shape, box_of_row, focus_mask)
     lo, hi = agg[1], agg[2]
-    inside_boxes = np.unique(box_of_row[shape.rep[focus_mask]])
-    linked = np.union1d(lo, hi)
-    outside = np.setdiff1d(linked, inside_boxes)
-    inside_shapes = int((shape.visible & focus_mask).sum()) + int(
-        (shape.self_box & focus_mask).sum()
-    )
-    ancestors = int((shape.expanded & ~focus_mask).sum())
-    return inside_shapes + ancestors + len(outside), len(lo)
+    inside = np.unique(box_of_row[shape.rep[focus_mask]])
+    inside = inside[inside >= 0]
+    outside = np.setdiff1d(np.union1d(lo, hi), inside)
+    return len(inside) + int(shape.expanded.sum()) + len(outside), len(lo)
 
 
 def _finish(tree, shape, folded, depth, auto, focus_row, focus_mask, full_shapes) -> View:
