@@ -127,7 +127,8 @@ def test_json_is_one_document(design: Path) -> None:
     assert flow["measured"] == {"value": 10e9, "lower": 10e9, "upper": 10e9, "unit": "B/s"}
     assert flow["threshold"]["value"] == 100e9
     assert flow["cut"] == [
-        {"from": "c.spine", "to": "c.lb", "bandwidth": 10e9, "element": "link", "type": "thin"}
+        {"from": "c.spine", "to": "c.lb", "bandwidth": 10e9, "share": 1.0, "element": "link",
+         "limit": "link", "type": "thin"}
     ]
     assert doc["files"][1]["assertions"] == []
     (design / "bad.topo").write_text("cluster c { gpx g }\n")

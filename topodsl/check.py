@@ -60,15 +60,18 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import ast
 from .errors import Diagnostic, ElaborationError, Span, TopoError, source_line
 from .kinds import KIND_ALIASES, KIND_CODE, ROLES
-from .solvers.flow import CutItem, FlowResult, max_flow
+from .solvers.flow import CutItem
 from .topology import Topology
+
+if TYPE_CHECKING:
+    from .solvers.dataflow import Bottleneck
 from .units import BANDWIDTH, COUNT, SIZE, TIME, Dim, dim_name, example_unit, format_quantity
 
 __all__ = [
@@ -151,9 +154,10 @@ class Measure:
         return unit_of(self.dim)
 
     def format(self) -> str:
-        """The figure for people: ``'50 GB/s'``, or ``'lower .. upper'`` when uncertain."""
-        lo = _format(self.lower, self.dim)
-        return lo if self.exact else f"{lo} .. {_format(self.upper, self.dim)}"
+        """The figure for people: ``'50 GB/s'``, or ``'lower .. upper'`` when uncertain (and the
+        bounds differ in the digits shown)."""
+        lo, hi = _format(self.lower, self.dim), _format(self.upper, self.dim)
+        return lo if lo == hi else f"{lo} .. {hi}"
 
     def to_dict(self) -> dict:
         """JSON-ready form: ``value`` (``None`` unless exact), ``lower``, ``upper``, ``unit``."""
@@ -201,6 +205,9 @@ class AssertionResult:
     analysis : the analysis on the measured side (``"bisection"``, ``"flow"``, ``"count"``...).
     cut : for a flow or a bisection (and the scenarios built on a flow), the links and devices
         of the limiting cut: what to upgrade to raise the figure. Bandwidths per direction.
+        :class:`~topodsl.solvers.flow.CutItem` (bisection) or
+        :class:`~topodsl.solvers.dataflow.Bottleneck` (flows and scenarios, which also say
+        which limit of a device is saturated and each element's share).
     scope : the component the reported instance was evaluated in (``""`` = top level).
     instances, evaluated : how many instances the assertion has (one unless it is written in a
         definition) and how many were evaluated.
@@ -216,7 +223,7 @@ class AssertionResult:
     measured: Measure | None
     threshold: Measure | None
     analysis: str | None = None
-    cut: tuple[CutItem, ...] = ()
+    cut: tuple[CutItem | Bottleneck, ...] = ()
     scope: str = ""
     instances: int = 1
     evaluated: int = 1
@@ -454,7 +461,7 @@ class _Val:
     hi: float
     dim: Dim
     analysis: str | None = None
-    cut: tuple[CutItem, ...] = ()
+    cut: tuple[CutItem | Bottleneck, ...] = ()
     notes: tuple[str, ...] = ()
 
     @staticmethod
@@ -1002,12 +1009,6 @@ class _Evaluator:
             raise self.error(e.span, f"{what} must be an exact figure")
         return v.lo
 
-    def flow(self, src: np.ndarray, dst: np.ndarray) -> FlowResult:
-        key = ("flow", src.tobytes(), dst.tobytes())
-        if key not in self.memo:
-            self.memo[key] = max_flow(self.t, src, dst)
-        return self.memo[key]
-
 
 # -- helpers -------------------------------------------------------------------------------------
 
@@ -1088,18 +1089,13 @@ def _expr_text(e: Any) -> str:
     return "this"
 
 
-def _record_cut(result: FlowResult) -> tuple[CutItem, ...]:
-    return tuple(result.cut)
-
-
-def _flow_val(result: FlowResult, analysis: str, notes: Sequence[str] = ()) -> _Val:
-    """The max-flow value as an interval: exact unless the integer backend had to round."""
-    v = float(result.value)
-    res = float(result.resolution)
-    hi = v
-    if res > 0 and not float(math.log10(res)).is_integer():
-        hi = v + res * len(result.cut)
-    return _Val(v, hi, BANDWIDTH, analysis, _record_cut(result), tuple(notes))
+def _flow_interval(value: float, resolution: float, cut_size: int) -> tuple[float, float]:
+    """A max-flow value as an interval: exact unless the integer backend had to round (its
+    unit is then not a power of ten, and each cut arc may have lost up to one unit)."""
+    hi = value
+    if resolution > 0 and not float(math.log10(resolution)).is_integer():
+        hi = value + resolution * cut_size
+    return value, hi
 
 
 # -- structural analyses -------------------------------------------------------------------------
@@ -1265,12 +1261,118 @@ def _oversubscription(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
 
 @_analysis(
     "flow(FROM -> TO)",
-    "maximum flow from one selection to another, per direction (also flow(from A, to B))",
+    "maximum flow from one selection to another, per direction (also flow(from A, to B)); "
+    "storage sends at its read bandwidth and receives at its write bandwidth",
 )
 def _flow(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
     args = ev.bind(e, [], ["from", "to"])
     src, dst, notes = ev.endpoints(e, args, scope, None, None)
-    return _flow_val(ev.flow(src, dst), "flow", notes)
+    key = ("flow", src.tobytes(), dst.tobytes())
+    if key not in ev.memo:
+        from .solvers.dataflow import data_flow
+
+        ev.memo[key] = data_flow(ev.t, src, dst)
+    r = ev.memo[key]
+    lo, hi = _flow_interval(float(r.throughput), float(r.resolution), len(r.bottleneck))
+    return _Val(lo, hi, BANDWIDTH, "flow", tuple(r.bottleneck), tuple(notes))
+
+
+# -- storage scenarios (topodsl.solvers.dataflow) --------------------------------------------------
+
+
+def _scenario(ev: _Evaluator, e: ast.Call, scope: str, name: str, size_required: bool):
+    """Run a data-path scenario; returns the solver's ScenarioResult, the size and notes."""
+    from .solvers.dataflow import SCENARIOS
+
+    fn, default_from, default_to = SCENARIOS[name]
+    args = ev.bind(e, ["size"], ["from", "to"], required=1 if size_required else 0)
+    size = None
+    if "size" in args:
+        size = ev.quantity(args["size"], scope, SIZE, f"the size to move in {name}()")
+        if not size > 0:
+            raise ev.error(args["size"].span, "the size must be more than 0 B")
+    src, dst, notes = ev.endpoints(e, args, scope, default_from, default_to)
+    key = (name, src.tobytes(), dst.tobytes(), size)
+    if key not in ev.memo:
+        if name == "ingest":
+            ev.memo[key] = fn(ev.t, src, dst, size)
+        else:
+            ev.memo[key] = fn(ev.t, size, src, dst)
+    return ev.memo[key], size, notes
+
+
+def _leg_fields(leg, size: float | None, prefix: str, analysis: str, notes) -> dict[str, _Val]:
+    """Rate per endpoint, total throughput and (with a size) time of one scenario leg, each an
+    interval between the achievable rate and the rate no schedule can beat."""
+    u = leg.uniform
+    cut = tuple(u.bottleneck)
+    kw = {"analysis": analysis, "cut": cut}
+    n = u.endpoints
+    lo, hi = float(u.rate), float(max(u.rate_bound, u.rate))
+    extra = (
+        f"{n} {'sources' if u.even == 'sources' else 'sinks'} in equal shares; "
+        f"{u.behind} behind the bottleneck",
+    )
+    notes = tuple(notes) + extra
+    if _format(lo, BANDWIDTH) != _format(hi, BANDWIDTH):
+        notes += (
+            f"rate between {format_quantity(lo, BANDWIDTH)} and "
+            f"{format_quantity(hi, BANDWIDTH)} per endpoint",
+        )
+    out = {
+        prefix + "rate": _Val(lo, hi, BANDWIDTH, notes=notes, **kw),
+        prefix + "throughput": _Val(n * lo, n * hi, BANDWIDTH, notes=notes, **kw),
+    }
+    if size is not None:
+        t_lo = size / (n * hi) if hi > 0 else math.inf
+        t_hi = size / (n * lo) if lo > 0 else math.inf
+        out[prefix + "time"] = _Val(t_lo, t_hi, TIME, notes=notes, **kw)
+    return out
+
+
+@_analysis(
+    "checkpoint(SIZE, from GPUS, to SSDS)",
+    "time for the GPUs (default: every GPU here) to write SIZE in equal shards to the SSDs "
+    "(default: every SSD here) at once, SSD write bandwidth applying; also .rate (per GPU) and "
+    ".throughput",
+)
+def _checkpoint(ev: _Evaluator, e: ast.Call, scope: str) -> _Record:
+    r, size, notes = _scenario(ev, e, scope, "checkpoint", True)
+    return _Record("checkpoint", _leg_fields(r.legs[0], size, "", "checkpoint", notes), "time")
+
+
+@_analysis(
+    "drain(SIZE, from SSDS, to HDDS)",
+    "time to move SIZE spread evenly over the SSDs (default: every SSD here) to the HDDs "
+    "(default: every HDD here); also .rate (per SSD) and .throughput",
+)
+def _drain(ev: _Evaluator, e: ast.Call, scope: str) -> _Record:
+    r, size, notes = _scenario(ev, e, scope, "drain", True)
+    return _Record("drain", _leg_fields(r.legs[0], size, "", "drain", notes), "time")
+
+
+@_analysis(
+    "ingest(SIZE, from STORAGE, to GPUS)",
+    "rate every GPU (default: every GPU here) can read from storage (default: every SSD and HDD "
+    "here) at the same time, per GPU; also .throughput and, with the optional SIZE (a data set "
+    "read once in equal shares), .time",
+)
+def _ingest(ev: _Evaluator, e: ast.Call, scope: str) -> _Record:
+    r, size, notes = _scenario(ev, e, scope, "ingest", False)
+    return _Record("ingest", _leg_fields(r.legs[0], size, "", "ingest", notes), "rate")
+
+
+@_analysis(
+    "spill(SIZE, from GPUS, to CXL_MEMORY)",
+    "rate per GPU spilling to CXL memory (default: every GPU and CXL memory here) with every GPU "
+    "at once; .fetch_rate the way back; .throughput, .fetch_throughput and, with the optional "
+    "SIZE, .time and .fetch_time",
+)
+def _spill(ev: _Evaluator, e: ast.Call, scope: str) -> _Record:
+    r, size, notes = _scenario(ev, e, scope, "spill", False)
+    fields = _leg_fields(r.legs[0], size, "", "spill", notes)
+    fields |= _leg_fields(r.legs[1], size, "fetch_", "spill", notes)
+    return _Record("spill", fields, "rate")
 
 
 # -- bisection -----------------------------------------------------------------------------------

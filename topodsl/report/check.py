@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..check import STATUSES, AssertionResult, CheckReport
 from ..errors import Diagnostic
+from ..solvers.dataflow import Bottleneck
 from ..solvers.flow import CutItem
 from ..units import BANDWIDTH, format_quantity
 
@@ -62,11 +63,15 @@ class CutGroup:
     count: int
     bandwidth: float
     each: float | None
+    limit: str | None = None
 
     def describe(self) -> str:
-        """``'8 x link eth400 a* -> b0, 50 GB/s each = 400 GB/s'``."""
+        """``'8 x link eth400 a* -> b0, 50 GB/s each = 400 GB/s'``; a device saturated by its
+        read or write bandwidth says so: ``'device st*.ssd* (write_bandwidth)'``."""
         what = self.element + (f" {self.type}" if self.type else "")
         where = self.source if self.element == "device" else f"{self.source} -> {self.target}"
+        if self.limit in ("read_bandwidth", "write_bandwidth"):
+            where += f" ({self.limit})"
         total = format_quantity(self.bandwidth, BANDWIDTH)
         if self.count == 1:
             return f"{what} {where}: {total}"
@@ -88,7 +93,7 @@ def _pattern(ids: Sequence[str]) -> str:
     return "".join(out)
 
 
-def group_cut(cut: Sequence[CutItem]) -> tuple[CutGroup, ...]:
+def group_cut(cut: Sequence[CutItem | Bottleneck]) -> tuple[CutGroup, ...]:
     """Group cut elements that differ only in their indices; largest total bandwidth first.
 
     >>> items = [CutItem("link", k, f"leaf{k}", "spine0", 50e9, "eth400") for k in range(4)]
@@ -97,10 +102,12 @@ def group_cut(cut: Sequence[CutItem]) -> tuple[CutGroup, ...]:
     """
     groups: dict[tuple, list[CutItem]] = {}
     for c in cut:
-        key = (c.element, c.type or "", _DIGITS.sub("#", c.source), _DIGITS.sub("#", c.target))
+        limit = getattr(c, "limit", None) or ""
+        key = (c.element, c.type or "", _DIGITS.sub("#", c.source), _DIGITS.sub("#", c.target),
+               limit)  # fmt: skip
         groups.setdefault(key, []).append(c)
     out = []
-    for (element, type_, _, _), items in groups.items():
+    for (element, type_, _, _, limit), items in groups.items():
         bws = [c.bandwidth for c in items]
         each = bws[0] if all(b == bws[0] for b in bws) else None
         out.append(
@@ -112,6 +119,7 @@ def group_cut(cut: Sequence[CutItem]) -> tuple[CutGroup, ...]:
                 len(items),
                 float(sum(bws)),
                 each,
+                limit or None,
             )
         )
     out.sort(key=lambda g: (-g.bandwidth, g.element, g.type or "", g.source, g.target))
