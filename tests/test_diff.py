@@ -183,3 +183,28 @@ def test_cli_diff_usage_and_input_errors(tmp_path: Path) -> None:
     assert r.returncode == 2 and "unknown kind" in r.stderr
     r = run("diff", "design.topo", "--rev", "HEAD", cwd=tmp_path)  # not a git repository
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_cli_diff_of_two_versions_of_the_dgx_example(tmp_path: Path) -> None:
+    from topodsl.solvers.bisection import bisection
+
+    for side in ("old", "new"):
+        shutil.copytree(REPO / "topologies", tmp_path / side)
+    parts = tmp_path / "new" / "parts" / "nvidia.topo"
+    text = parts.read_text()
+    assert "link nvlink4 { bandwidth = 25 GB/s" in text
+    parts.write_text(
+        text.replace("link nvlink4 { bandwidth = 25 GB/s", "link nvlink4 { bandwidth = 20 GB/s")
+    )
+    r = run("diff", "old/dgx_h100.topo", "new/dgx_h100.topo", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    rows = {(x["section"], x["name"]): x for x in json.loads(r.stdout)["rows"]}
+    # Slower NVLink: the same parts, a lower NVLink bisection, and the promise broken.
+    assert rows[("components", "gpu")]["change"] == ""
+    assert rows[("memory", "hbm")]["change"] == ""
+    nv = rows[("assertions", "nvlink")]
+    assert (nv["old_status"], nv["new_status"]) == ("pass", "fail")
+    new = bisection(topodsl.load(tmp_path / "new" / "dgx_h100.topo"), "dgx.gpu*")
+    assert (nv["new"]["lower"], nv["new"]["upper"]) == (new.lower_bound, new.upper_bound)
+    assert nv["new"]["upper"] < nv["old"]["lower"]
+    assert rows[("bisection", "bisection(kind:gpu)")]["change"].startswith("-")
