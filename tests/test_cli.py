@@ -112,3 +112,23 @@ def test_output_is_deterministic() -> None:
     a = run("export", SERVER).stdout
     b = run("export", SERVER).stdout
     assert a == b and a
+
+
+def test_docs_cli_covers_every_command() -> None:
+    import click
+
+    from topodsl.cli import main
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    missing = []
+
+    def walk(group: click.Group, prefix: str) -> None:
+        for name, cmd in group.commands.items():
+            full = f"{prefix} {name}".strip()
+            if isinstance(cmd, click.Group):
+                walk(cmd, full)
+            elif f"topodsl {full}" not in doc and full not in ("render diagram",):
+                missing.append(full)
+
+    walk(main, "")
+    assert not missing, f"docs/cli.md does not show: {missing}"
