@@ -463,13 +463,10 @@ class _Bisector:
         if np.any(sends <= 0):
             return  # an endpoint with no link out of itself: nothing to certify
         for name, hubs in _hub_sets(self.t, self.net, self.owner, self.keep, self.from_endpoints()):
-            work = len(hubs) * (len(self.net.tail) + self.net.num_vertices)
-            if work > _HOSE_BUDGET:
-                continue
             rate = _hose_rate(
                 self.net, self.terms, self.share, hubs, self.symmetric, self.from_endpoints()
             )
-            if rate > 0:
+            if rate is not None and rate > 0:
                 self.add_lower(
                     "hose",
                     self.lo * rate,
@@ -508,7 +505,7 @@ class _Bisector:
         mu2, fiedler = got
         self.add_lower(
             "spectral",
-            mu2 * self.lo * self.hi / self.n * (1 - 1e-9),
+            mu2 * self.lo * self.hi / self.n,
             f"second eigenvalue {mu2:.6g} B/s of the Laplacian reduced to the endpoints",
         )
         if not self.done():
@@ -799,24 +796,28 @@ def _star_bound(topology: Topology, net, owner: np.ndarray, n: int, lo: int) -> 
 
 
 def _hub_sets(topology: Topology, net, owner: np.ndarray, keep: np.ndarray, from_e: np.ndarray):
-    """Candidate hub sets for the hose certificate, most promising first."""
+    """Candidate hub sets for the hose certificate, most promising first.
+
+    For each hop distance from the endpoints, the components there whose link capacity is at
+    least half the largest at that distance (spines, cores, the switch chips of a rack...),
+    tried in order of their total capacity; then the top switch group of each fabric
+    generator; last, the endpoints themselves (Valiant routing, good for rings and tori).
+    """
     rows = np.flatnonzero(keep & (owner < 0) & (net.vin >= 0))
-    sets: list[tuple[str, np.ndarray]] = []
+    sets: list[tuple[float, str, np.ndarray]] = []
     if len(rows):
         links = net.what == _ARC_LINK
         incident = np.bincount(
             net.head[links], weights=net.capacity[links], minlength=net.num_vertices
         )
         cap = incident[net.vin[rows]]
-        if cap.max(initial=0) > 0:
-            top = rows[cap >= 0.5 * cap.max()]
-            # Of those, the ones farthest from the endpoints (cores rather than edge switches).
-            d = from_e[net.vin[top]]
-            far = top[d == d.max()] if len(top) else top
-            sets.append(("top-tier switches", far))
-            if len(far) != len(top):
-                sets.append(("high-capacity switches", top))
-    # Fabric top groups.
+        dist = from_e[net.vin[rows]]
+        for d in sorted_unique(dist[(dist > 0) & (cap > 0)]).tolist():
+            at = dist == d
+            top = at & (cap >= 0.5 * cap[at].max())
+            sets.append((float(cap[top].sum()), f"switches {d} hops out", rows[top]))
+    sets.sort(key=lambda x: (-x[0], x[1]))
+    ordered = [(name, hubs) for _, name, hubs in sets]
     from ..fabrics import GENERATORS
 
     for info in topology.fabrics:
@@ -825,12 +826,12 @@ def _hub_sets(topology: Topology, net, owner: np.ndarray, keep: np.ndarray, from
             if len(sw) and np.all(keep[sw]):
                 last = _last_group(info)
                 if last is not None and len(last):
-                    sets.append((f"{info.name} top switches", last))
+                    ordered.append((f"{info.name} top switches", last))
     heads = np.flatnonzero(owner >= 0)
     heads = heads[keep[heads]]
-    sets.append(("endpoints (Valiant routing)", heads))
+    ordered.append(("endpoints (Valiant routing)", heads))
     seen: set[bytes] = set()
-    for name, hubs in sets:
+    for name, hubs in ordered:
         key = np.sort(hubs).tobytes()
         if key in seen:
             continue
@@ -928,14 +929,17 @@ def _gather(net, tail, head, cap, dist, src_v, amount) -> np.ndarray | None:
     return load
 
 
-def _hose_rate(net, terms, share, hubs: np.ndarray, symmetric: bool, from_e: np.ndarray) -> float:
+def _hose_rate(
+    net, terms, share, hubs: np.ndarray, symmetric: bool, from_e: np.ndarray
+) -> float | None:
     """Largest rate r such that every endpoint can send r and receive r at once through the
     hubs (two-phase routing, each endpoint's traffic spread over the hubs in fixed shares).
 
     Then any balanced split admits a flow of floor(n/2) * r between its halves. An endpoint's
     traffic leaves from its terminals in proportion to ``share``. A hub's share is the
     capacity of its links towards the endpoints (``from_e`` is the hop distance from the
-    endpoints); equal shares when no hub has such links (the endpoints themselves).
+    endpoints); equal shares when no hub has such links (the endpoints themselves). None when
+    routing hub by hub would exceed the work budget.
     """
     tail, head, cap = net.tail, net.head, net.capacity
     links = net.what == _ARC_LINK
@@ -955,6 +959,8 @@ def _hose_rate(net, terms, share, hubs: np.ndarray, symmetric: bool, from_e: np.
     fast = _equidistant_gather(net, e_out, amount, targets, weight) if symmetric else None
     if fast is not None:
         return _rate_from_loads(net, fast, fast, symmetric=True)
+    if len(hubs) * (len(tail) + net.num_vertices) * (1 if symmetric else 2) > _HOSE_BUDGET:
+        return None
     rev = _csr(net, reverse=True)
     back = _hop_distances(_csr(net, reverse=False), targets, net.num_vertices)
     for w, dist in zip(
@@ -1203,6 +1209,7 @@ def _spectral(topology: Topology, keep: np.ndarray, E: np.ndarray, owner: np.nda
     vals, vecs = eigh(S / scale)
     if len(vals) < 2:
         return None
-    # Guard against rounding in the eigensolver.
-    mu2 = max(0.0, float(vals[1]) * scale - 1e-9 * scale)
+    # Guard against rounding in the solve and the eigensolver (both backward stable: errors of
+    # a few ulps of the largest entry).
+    mu2 = max(0.0, float(vals[1]) * scale - 1e-12 * len(vals) * scale)
     return mu2, vecs[:, 1]

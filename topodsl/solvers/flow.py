@@ -22,13 +22,14 @@ capacities are expressed in an integer *unit* of B/s, parallel arcs are merged a
 64-bit before the cast, and every arc above the largest possible cut is clipped to just above it
 (it can never be in a minimum cut):
 
-* the unit is the largest power of ten that divides every capacity while the largest cut fits
-  in 2**30 units: then the answer is exact and :attr:`FlowResult.resolution` is that power of ten;
-* otherwise the unit is a power of two (never a power of ten) and arcs are rounded down; the
-  minimum cut found is then re-measured with the true capacities, so the true max flow lies
-  between :attr:`FlowResult.value` and :attr:`FlowResult.cut_capacity`. When those differ by more
-  than one part in a million, :class:`~topodsl.errors.SolverError` is raised rather than a
-  doubtful number returned.
+* the unit is the largest power of ten (else the smallest power of two) that divides every
+  capacity while the largest cut fits in 2**30 units: then the answer is exact and
+  :attr:`FlowResult.resolution` is that unit;
+* otherwise the unit is a power of two (never 1) and arcs are rounded down; the minimum cut
+  found is then re-measured with the true capacities, so the true max flow lies between
+  :attr:`FlowResult.value` and :attr:`FlowResult.cut_capacity` (:attr:`FlowResult.exact` is
+  False). When those differ by more than one part in ten thousand,
+  :class:`~topodsl.errors.SolverError` is raised rather than a doubtful number returned.
 
 ``"networkx"`` (preflow-push, floats) is the oracle the tests compare against.
 
@@ -52,7 +53,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -79,7 +80,7 @@ INT_LIMIT = 2**31 - 1
 # Keep headroom below the int32 limit: Dinic adds flows, and the answer is summed in int32 too.
 _BUDGET = 2**30
 # Largest relative gap between the flow found and the cut re-measured with true capacities.
-_MAX_ROUNDING = 1e-6
+_MAX_ROUNDING = 1e-4
 
 _ARC_LINK, _ARC_DEVICE, _ARC_SOURCE, _ARC_SINK = 0, 1, 2, 3
 
@@ -154,9 +155,7 @@ class FlowResult:
     value : float
         Maximum total flow, B/s, in the direction sources -> sinks.
     resolution : float
-        The unit capacities were expressed in (B/s): a power of ten when the answer is exact,
-        a power of two when capacities had to be rounded (then the true max flow lies between
-        ``value`` and ``cut_capacity``); 0 for the NetworkX backend.
+        The unit capacities were expressed in (B/s); 0 for the NetworkX backend.
     cut : tuple of CutItem
         The links and devices of one minimum cut (the one closest to the sources), sorted.
     source_side : numpy bool array
@@ -165,6 +164,9 @@ class FlowResult:
         Flow on each link at the max flow, column 0 ``src -> dst``, column 1 ``dst -> src``.
     device_flow : numpy array (num_nodes,)
         Flow through each limited device's own arc (0 for devices without a limit).
+    rounded : bool
+        True when capacities had to be rounded down to the unit: the true max flow then lies
+        between ``value`` and ``cut_capacity``, at most ``resolution`` per cut element apart.
     """
 
     value: float
@@ -173,6 +175,7 @@ class FlowResult:
     source_side: np.ndarray
     link_flow: np.ndarray
     device_flow: np.ndarray
+    rounded: bool = False
 
     @property
     def cut_capacity(self) -> float:
@@ -181,8 +184,8 @@ class FlowResult:
 
     @property
     def exact(self) -> bool:
-        """Whether :attr:`value` is exact (no capacity was rounded)."""
-        return self.resolution == 0 or float(math.log10(self.resolution)).is_integer()
+        """Whether :attr:`value` is exact (no capacity had to be rounded)."""
+        return not self.rounded
 
 
 def egress_limit(topology: Topology, rows: np.ndarray) -> np.ndarray:
@@ -325,25 +328,35 @@ def prune_for_terminals(topology: Topology, terminals: np.ndarray, max_rounds: i
 # -- integer networks for the scipy backend ---------------------------------------------------
 
 
-def _choose_unit(capacity: np.ndarray, bound: float) -> float:
-    """Integer unit (B/s) for ``capacity`` so that ``bound`` fits the int32 budget.
+def _choose_unit(capacity: np.ndarray, bound: float) -> tuple[float, bool]:
+    """Integer unit (B/s) for ``capacity`` so that ``bound`` fits the int32 budget, and whether
+    every capacity is a whole number of units (the answer is then exact).
 
-    A power of ten when it divides every capacity exactly (the answer is then exact), else a
-    power of two other than 1 (capacities are rounded down).
+    The largest power of ten that divides every capacity, else the smallest power of two that
+    does, else the smallest power of two (never 1) that keeps ``bound`` in range (capacities are
+    then rounded down).
     """
     finite = capacity[np.isfinite(capacity) & (capacity > 0)]
     need = bound / _BUDGET
+
+    def divides(unit: float) -> bool:
+        q = finite / unit
+        r = np.round(q)
+        # Whole numbers up to float rounding (about 1e-16 relative), not merely close ones.
+        return bool(np.all((r >= 1) & (np.abs(q - r) <= 1e-6 + 1e-12 * q)))
+
     for exp in range(15, -1, -1):
         unit = 10.0**exp
         if unit < need:
             break
-        q = finite / unit
-        if np.all(np.abs(q - np.round(q)) <= 1e-9 * np.maximum(q, 1.0)):
-            return unit
+        if divides(unit):
+            return unit, True
     e = int(np.ceil(np.log2(need))) if need > 0 else -1
+    if e >= 1 and divides(2.0**e):
+        return float(2.0**e), True
     if e == 0:
         e = 1 if need > 0.5 else -1
-    return float(2.0**e)
+    return float(2.0**e), False
 
 
 class _IntNetwork:
@@ -492,13 +505,14 @@ def max_flow(
         used = np.minimum(capacity, 2 * bound + 1.0)
         flows, value = _solve_networkx(n_all, tail, head, used, S, T)
         resolution = 0.0
+        exact_unit = True
         eps = 1e-9 * max(bound, 1.0)
         room = used - flows > eps
         back = flows > eps
         side = _reachable(n_all, tail, head, room, back, S)
     elif backend == "scipy":
         clip = max(bound, 1.0)
-        unit = _choose_unit(capacity[capacity <= clip], clip)
+        unit, exact_unit = _choose_unit(capacity[capacity <= clip], clip)
         inet = _IntNetwork(n_all, tail, head, capacity, clip, unit)
         ivalue, entry_flow, side = inet.solve(S, T, with_flow=True)
         # Share each merged entry's flow among its parallel arcs, in proportion to capacity.
@@ -514,7 +528,8 @@ def max_flow(
         raise SolverError(f"unknown max-flow backend {backend!r} (use 'scipy' or 'networkx')")
 
     result = _interpret(topology, net, tail, head, capacity, flows, value, resolution, side, S)
-    if backend == "scipy" and not result.exact:
+    if backend == "scipy" and not exact_unit:
+        result = replace(result, rounded=True)
         gap = result.cut_capacity - result.value
         if gap > _MAX_ROUNDING * max(result.cut_capacity, 1.0):
             raise SolverError(
@@ -687,7 +702,7 @@ class TerminalCuts:
         tail = np.concatenate([net.tail, np.full(n_t, self.S), net.vin[self.terminals]])
         head = np.concatenate([net.head, net.vout[self.terminals], np.full(n_t, self.T)])
         capacity = np.concatenate([cap, np.zeros(2 * n_t)])
-        self.unit = _choose_unit(cap[cap <= bound], bound)
+        self.unit, self.exact = _choose_unit(cap[cap <= bound], bound)
         self._int = _IntNetwork(net.num_vertices + 2, tail, head, capacity, bound, self.unit)
         base = len(net.tail)
         self._pos_s = self._int.entry[base : base + n_t]
