@@ -487,6 +487,7 @@ class _Context:
     arc_w: np.ndarray
     exit_tail: np.ndarray
     exit_w: np.ndarray
+    exit_head: np.ndarray
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -546,6 +547,8 @@ class _Part:
     t_count: np.ndarray
     t_latency: np.ndarray
     t_bandwidth: np.ndarray
+    dist: np.ndarray | None = None  # over the context's rows; kept when exits_near
+    exits_near: bool = False
 
 
 class _ReachSolver:
@@ -567,6 +570,7 @@ class _ReachSolver:
         self.chains: dict[int, tuple[list[int], dict[int, int]]] = {}
         self.flow_work = 0.0
         self.computed = 0
+        self.nearest: np.ndarray | None = None
 
     # ---- driver ----------------------------------------------------------------------------
 
@@ -594,6 +598,11 @@ class _ReachSolver:
                 if part is None:
                     failed.append(idx)
                     continue
+                if part.exits_near and len(idx) > 1:
+                    ok = self._members_stay_inside(part, members, start, root_of[idx])
+                    if not ok.all():
+                        failed.append(idx[~ok])
+                        idx = idx[ok]
                 roots_j = root_of[idx]
                 mem = members[start[roots_j][:, None] + part.ranks[None, :]]
                 total += mem.size
@@ -851,7 +860,7 @@ class _ReachSolver:
         t_in, h_in, w_in = tails[inside], pos[inside], w[inside]
         indptr = np.concatenate([[0], np.cumsum(np.bincount(t_in, minlength=len(D)))])
         csr = sp.csr_array((w_in, h_in, indptr), shape=(len(D), len(D)))
-        c = _Context(D, csr, t_in, h_in, w_in, tails[~inside], w[~inside])
+        c = _Context(D, csr, t_in, h_in, w_in, tails[~inside], w[~inside], heads_g[~inside])
         if len(self.contexts) > 64:
             self.contexts.clear()
         self.contexts[root] = c
@@ -863,10 +872,18 @@ class _ReachSolver:
         c = self._context(root, D)
         ls = int(np.searchsorted(D, s))
         dist = dijkstra(c.csr, indices=ls, limit=self.limit)
+        exits_near = False
         if len(c.exit_tail):
+            # A path that leaves the context is at least as long as the way to its exit, plus
+            # the exit arc, plus the shortest way from there to any memory at all. If that
+            # exceeds the budget for every exit, nothing outside can change the answer.
             de = dist[c.exit_tail] + c.exit_w
-            if np.any(np.isfinite(de) & (de <= self.limit)):
-                return None
+            near = np.isfinite(de) & (de <= self.limit)
+            if near.any():
+                onward = self._to_nearest_target()[c.exit_head[near]]
+                if np.any(de[near] + onward <= self.limit):
+                    return None
+                exits_near = True
         reach = np.isfinite(dist)
         reach[ls] = False
         ranks = np.flatnonzero(reach & S.target[D])
@@ -899,7 +916,54 @@ class _ReachSolver:
             except _LeavesContext:
                 return None
         self.computed += 1
-        return _Part(ranks, latency, hops.astype(np.int32), tier, bw, t_tier, t_count, t_lat, t_bw)
+        return _Part(
+            ranks,
+            latency,
+            hops.astype(np.int32),
+            tier,
+            bw,
+            t_tier,
+            t_count,
+            t_lat,
+            t_bw,
+            dist if exits_near else None,
+            exits_near,
+        )
+
+    def _to_nearest_target(self) -> np.ndarray:
+        """Latency from every component to the nearest memory (searched backwards from all
+        memories at once, up to the budget)."""
+        if self.nearest is None:
+            S = self.s
+            n = S.n
+            rev = sp.csr_array((S.a_w, (S.a_head, S.a_tail)), shape=(n, n))
+            targets = np.flatnonzero(S.target)
+            if len(targets) == 0:
+                self.nearest = np.full(n, np.inf)
+            else:
+                self.nearest = dijkstra(rev, indices=targets, min_only=True, limit=self.limit)
+        return self.nearest
+
+    def _members_stay_inside(self, part: _Part, members, start, roots) -> np.ndarray:
+        """For each copy of a context (``roots``), whether no exit from it leads to a memory
+        within the budget, given the representative's distances (the same in every copy)."""
+        S = self.s
+        lo, hi = start[roots], start[roots + 1]
+        rows = members[_ranges(lo, hi)]
+        which = np.repeat(np.arange(len(roots)), hi - lo)
+        rank = _ranges(np.zeros(len(roots), dtype=np.int64), hi - lo)
+        label = np.full(S.n, -1, dtype=np.int64)
+        label[rows] = which
+        a0, a1 = S.a_ptr[rows], S.a_ptr[rows + 1]
+        arcs = _ranges(a0, a1)
+        tail_i = np.repeat(np.arange(len(rows)), a1 - a0)
+        head = S.a_head[arcs]
+        leaving = label[head] != which[tail_i]
+        arcs, tail_i, head = arcs[leaving], tail_i[leaving], head[leaving]
+        d = part.dist[rank[tail_i]] + S.a_w[arcs] + self._to_nearest_target()[head]
+        bad = np.zeros(len(roots), dtype=bool)
+        bad[which[tail_i[d <= self.limit]]] = True
+        return ~bad
 
     # ---- bandwidths ------------------------------------------------------------------------
     #
@@ -1026,9 +1090,9 @@ class _ReachSolver:
         root = self._scope_root(np.array([x]), s)
         kx, ks = int(S.kind[x]), int(S.kind[s])
         keys = (
-            (s, int(S.server[x]), kx, root),  # an earlier source in x's server
-            (x, int(S.server[s]), ks, root),  # an earlier element in s's server
-            (x, -2, ks, root),  # the first element tried with x
+            ("source", s, int(S.server[x]), kx, root),  # an earlier source in x's server
+            ("sink", x, int(S.server[s]), ks, root),  # an earlier element in s's server
+            ("sink", x, -2, ks, root),  # the first element tried with x
         )
         if self.read:
             got = self._certified(x, s, root, keys)

@@ -1,0 +1,599 @@
+"""Memory reach: hand-worked cases, a NetworkX oracle, identical servers, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import networkx as nx
+import numpy as np
+import pytest
+
+import topodsl
+from topodsl.errors import SolverError
+from topodsl.kinds import ROLE_OF
+from topodsl.solvers.reach import TIERS, capacity_staircase, memory_reach, tier_of
+from topodsl.topology import TopologyBuilder
+
+GB, TB, NS = 1e9, 1e12, 1e-9
+
+
+def rows_of(r, name: str) -> dict[str, dict]:
+    """The reach rows of element ``name`` keyed by memory id."""
+    t = r.names.index(name)
+    sl = r.rows_of(t)
+    out = {}
+    for k in range(sl.start, sl.stop):
+        out[r.names[int(r.memory[k])]] = {
+            "tier": TIERS[int(r.tier[k])],
+            "latency": float(r.latency[k]),
+            "bandwidth": float(r.bandwidth[k]),
+            "capacity": float(r.capacity[k]),
+            "hops": int(r.hops[k]),
+        }
+    return out
+
+
+def tiers_of(r, name: str) -> dict[str, tuple[int, float, float, float]]:
+    """(count, capacity, nearest latency, bandwidth) per tier of element ``name``."""
+    t = r.names.index(name)
+    tt = r.tiers
+    out = {}
+    for i in np.flatnonzero(tt.source == t).tolist():
+        out[TIERS[int(tt.tier[i])]] = (
+            int(tt.count[i]),
+            float(tt.capacity[i]),
+            float(tt.latency[i]),
+            float(tt.bandwidth[i]),
+        )
+    return out
+
+
+# -- hand-worked: a GPU and its own HBM ----------------------------------------------------------
+
+
+def h100(gpu_bandwidth: float | None) -> topodsl.Topology:
+    b = TopologyBuilder()
+    b.add_node("g", "gpu", bandwidth=gpu_bandwidth)
+    for k in range(5):
+        b.add_node(f"g.stack{k}", "hbm", parent="g", capacity=16 * GB, bandwidth=670 * GB)
+        b.add_link("g", f"g.stack{k}", bandwidth=670 * GB, type="hbm3")
+    return b.build()
+
+
+def test_gpu_reads_its_own_hbm_at_the_sum_of_its_stacks() -> None:
+    r = memory_reach(h100(None))
+    rows = rows_of(r, "g")
+    assert len(rows) == 5
+    assert all(v["tier"] == "local" and v["bandwidth"] == 670 * GB for v in rows.values())
+    assert tiers_of(r, "g")["local"] == (5, 80 * GB, 0.0, 5 * 670 * GB)
+
+
+def test_gpu_own_limit_caps_its_hbm() -> None:
+    r = memory_reach(h100(3 * TB))
+    assert tiers_of(r, "g")["local"][3] == 3 * TB  # 3.35 TB/s of stacks behind a 3 TB/s GPU
+    assert rows_of(r, "g")["g.stack0"]["bandwidth"] == 670 * GB  # one stack stays below it
+    r = memory_reach(h100(500 * GB))
+    assert rows_of(r, "g")["g.stack0"]["bandwidth"] == 500 * GB
+
+
+def test_write_direction_and_storage_read_write_caps() -> None:
+    b = TopologyBuilder()
+    b.add_node("n", "node")
+    b.add_node("n.c", "cpu", parent="n")
+    b.add_node("n.ssd", "ssd", parent="n", capacity=3.84 * TB, read_bandwidth=7 * GB,
+               write_bandwidth=4 * GB)  # fmt: skip
+    b.add_link("n.c", "n.ssd", bandwidth=15.8 * GB)
+    t = b.build()
+    assert len(memory_reach(t)) == 0  # storage only on request
+    read = rows_of(memory_reach(t, storage=True), "n.c")["n.ssd"]
+    write = rows_of(memory_reach(t, storage=True, direction="write"), "n.c")["n.ssd"]
+    assert (read["bandwidth"], write["bandwidth"]) == (7 * GB, 4 * GB)
+    assert read["tier"] == "local"  # linked directly
+
+
+# -- hand-worked: MI300X-like package -------------------------------------------------------------
+
+
+def mi300x_node() -> topodsl.Topology:
+    """Two MI300X-like packages: 8 XCD chiplets on 4 IODs, 8 HBM3 stacks of 24 GB (662 GB/s),
+    two per IOD; IODs fully connected inside the package; Infinity Fabric x16 (64 GB/s) between
+    the packages; a CPU with DRAM on PCIe Gen5 x16 to each package."""
+    b = TopologyBuilder()
+    b.add_node("srv", "node")
+    for p in range(2):
+        pkg = f"srv.gpu{p}"
+        b.add_node(pkg, "gpu", parent="srv")
+        for i in range(4):
+            b.add_node(f"{pkg}.iod{i}", "switch", parent=pkg, latency=20 * NS)
+        for x in range(8):
+            b.add_node(f"{pkg}.xcd{x}", "chiplet", parent=pkg)
+            b.add_link(f"{pkg}.xcd{x}", f"{pkg}.iod{x // 2}", bandwidth=1.2 * TB, latency=10 * NS)
+        for s in range(8):
+            b.add_node(f"{pkg}.hbm{s}", "hbm", parent=pkg, capacity=24 * GB,
+                       bandwidth=662 * GB, latency=100 * NS)  # fmt: skip
+            b.add_link(f"{pkg}.iod{s // 2}", f"{pkg}.hbm{s}", bandwidth=662 * GB)
+        for i in range(4):
+            for j in range(i + 1, 4):
+                b.add_link(f"{pkg}.iod{i}", f"{pkg}.iod{j}", bandwidth=1.5 * TB, latency=30 * NS)
+    b.add_link("srv.gpu0.iod0", "srv.gpu1.iod0", bandwidth=64 * GB, latency=250 * NS)
+    b.add_node("srv.cpu", "cpu", parent="srv")
+    b.add_node("srv.dram", "dram", parent="srv", capacity=1.5 * TB, bandwidth=460 * GB,
+               latency=100 * NS)  # fmt: skip
+    b.add_link("srv.cpu", "srv.dram", bandwidth=460 * GB)
+    for p in range(2):
+        b.add_link("srv.cpu", f"srv.gpu{p}.iod1", bandwidth=63 * GB, latency=400 * NS)
+    return b.build()
+
+
+def test_mi300x_latency_tiers_for_a_chiplet() -> None:
+    r = memory_reach(mi300x_node(), "srv.gpu0.xcd0")
+    rows = rows_of(r, "srv.gpu0.xcd0")
+    # Own IOD: xcd->iod 10 ns + iod 20 ns + hbm access 100 ns, two links.
+    assert rows["srv.gpu0.hbm0"] == {
+        "tier": "same-package", "latency": pytest.approx(130 * NS), "bandwidth": 662 * GB,
+        "capacity": 24 * GB, "hops": 2,
+    }  # fmt: skip
+    # Another IOD: + 30 ns across the package + 20 ns for that IOD, one more link.
+    assert rows["srv.gpu0.hbm7"]["latency"] == pytest.approx(180 * NS, rel=1e-12)
+    assert rows["srv.gpu0.hbm7"]["hops"] == 3
+    assert rows["srv.gpu0.hbm7"]["tier"] == "same-package"
+    # The other package's HBM: over Infinity Fabric (250 ns), capped by its 64 GB/s.
+    peer = rows["srv.gpu1.hbm0"]
+    assert peer["tier"] == "peer"
+    assert peer["latency"] == pytest.approx((10 + 20 + 250 + 20 + 100) * NS, rel=1e-12)
+    # 64 GB/s of Infinity Fabric plus the detour through the CPU's two PCIe links (63 GB/s).
+    assert peer["bandwidth"] == 64 * GB + 63 * GB
+    host = rows["srv.dram"]
+    assert host["tier"] == "host"
+    # xcd0 -> iod0 -> iod1 -> cpu -> dram: 10 + 20 + 30 + 20 + 400 + 0 + 0 + 100 ns.
+    assert host["latency"] == pytest.approx(580 * NS, rel=1e-12)
+    # 63 GB/s of PCIe into this package, plus 63 GB/s into the other one relayed over the
+    # 64 GB/s Infinity Fabric link: a max flow uses every path inside the server.
+    assert host["bandwidth"] == 126 * GB
+    tiers = tiers_of(r, "srv.gpu0.xcd0")
+    assert list(tiers) == ["same-package", "peer", "host"]
+    # All eight stacks at once: the chiplet's own 1.2 TB/s link is the limit, not 8 x 662.
+    assert tiers["same-package"] == (8, 192 * GB, pytest.approx(130 * NS), 1.2 * TB)
+    assert tiers["peer"][3] == 127 * GB  # one tier, one flow: not 8 x 127 GB/s
+
+
+def test_staircase_and_capacity_within() -> None:
+    r = memory_reach(mi300x_node(), "srv.gpu0.xcd0")
+    steps = capacity_staircase(r)
+    assert [s.latency for s in steps] == sorted(s.latency for s in steps)
+    assert steps[0].latency == pytest.approx(130 * NS) and steps[0].capacity == 48 * GB
+    assert steps[-1].capacity == pytest.approx(384 * GB + 1.5 * TB)
+    caps = np.diff([0.0] + [s.capacity for s in steps])
+    assert np.all(caps > 0)
+    assert r.capacity_within(130 * NS).tolist() == [48 * GB]  # inclusive, to 1 part in 1e9
+    assert r.capacity_within(200 * NS).tolist() == [192 * GB]
+    # A budget gives the same rows as filtering the unbudgeted result.
+    near = memory_reach(mi300x_node(), "srv.gpu0.xcd0", within=200 * NS)
+    assert rows_of(near, "srv.gpu0.xcd0") == {
+        k: v for k, v in rows_of(r, "srv.gpu0.xcd0").items() if v["latency"] <= 200 * NS
+    }
+
+
+# -- hand-worked: CXL pooling -----------------------------------------------------------------------
+
+
+CXL_POOL = """
+link cxl2_x16 { bandwidth = 63 GB/s, latency = 25 ns }
+link ddr5     { bandwidth = 38.4 GB/s }
+link eth400   { bandwidth = 400 Gb/s, latency = 600 ns }
+
+def node host {
+    cpu c
+    dram mem { capacity = 512 GB, bandwidth = 307.2 GB/s, latency = 100 ns }
+    nic nic { bandwidth = 400 Gb/s }
+    connect c -- mem via ddr5 x8
+    connect c -- nic via cxl2_x16
+}
+
+cluster rack {
+    host n[2]
+    cxl_switch sw { latency = 70 ns }
+    cxl_memory pool[2] { capacity = 1 TB, bandwidth = 100 GB/s, latency = 100 ns }
+    switch tor
+    connect n[*].c -- sw via cxl2_x16
+    connect sw -- pool[*] via cxl2_x16
+    connect n[*].nic -- tor via eth400
+}
+"""
+
+
+def test_cxl_pool_tiers_latency_and_shared_link() -> None:
+    t = topodsl.loads(CXL_POOL)
+    r = memory_reach(t, "kind:cpu")
+    rows = rows_of(r, "rack.n0.c")
+    assert rows["rack.n0.mem"] == {
+        "tier": "local", "latency": pytest.approx(100 * NS), "bandwidth": 307.2 * GB,
+        "capacity": 512 * GB, "hops": 1,
+    }  # fmt: skip
+    # CPU -> switch 25 ns + switch 70 ns + 25 ns + expander access 100 ns = 220 ns.
+    pool = rows["rack.pool0"]
+    assert pool["tier"] == "cxl" and pool["hops"] == 2
+    assert pool["latency"] == pytest.approx(220 * NS, rel=1e-12)
+    assert pool["bandwidth"] == 63 * GB  # the CPU's CXL x16, below the expander's 100 GB/s
+    # Both expanders at once: not 2 x 63 GB/s. The CPU's own x16 carries 63 GB/s; the only
+    # other path inside the rack is through the other server's CPU, its NIC, the ToR and this
+    # server's NIC (50 GB/s). A max flow uses it; the latency path does not.
+    assert tiers_of(r, "rack.n0.c")["cxl"] == (2, 2 * TB, pytest.approx(220 * NS), 113 * GB)
+    # The other server's DRAM is remote: over the network (NIC 50 GB/s) or via the CXL switch.
+    remote = rows["rack.n1.mem"]
+    assert remote["tier"] == "remote"
+    assert remote["latency"] == pytest.approx((25 + 70 + 25 + 100) * NS, rel=1e-12)
+    assert remote["bandwidth"] == 50 * GB + 63 * GB
+    assert [s.latency for s in capacity_staircase(r, t.index("rack.n0.c"))] == pytest.approx(
+        [100 * NS, 220 * NS]
+    )
+
+
+def test_tier_rules() -> None:
+    t = topodsl.loads(CXL_POOL)
+    i = t.index
+    assert tier_of(t, i("rack.n0.c"), i("rack.n0.mem")) == "local"
+    assert tier_of(t, i("rack.n0.c"), i("rack.pool1")) == "cxl"
+    assert tier_of(t, i("rack.n0.c"), i("rack.n1.mem")) == "remote"
+    m = mi300x_node()
+    assert tier_of(m, m.index("srv.gpu0.xcd3"), m.index("srv.gpu0.hbm5")) == "same-package"
+    assert tier_of(m, m.index("srv.gpu0"), m.index("srv.gpu0.hbm5")) == "local"
+    assert tier_of(m, m.index("srv.gpu0.xcd3"), m.index("srv.gpu1.hbm5")) == "peer"
+    assert tier_of(m, m.index("srv.cpu"), m.index("srv.gpu1.hbm5")) == "peer"
+
+
+def test_latency_counts_each_component_entered_once_not_the_start() -> None:
+    b = TopologyBuilder()
+    b.add_node("g", "gpu", latency=1000 * NS)  # the element's own latency never counts
+    b.add_node("sw", "switch", latency=50 * NS)
+    b.add_node("h", "gpu", latency=7 * NS)
+    b.add_node("h.m", "hbm", parent="h", latency=90 * NS, capacity=GB)
+    b.add_link("g", "sw", bandwidth=GB, latency=5 * NS)
+    b.add_link("sw", "h", bandwidth=GB, latency=5 * NS)
+    b.add_link("h", "h.m", bandwidth=GB, latency=1 * NS)
+    r = memory_reach(b.build(), "g")
+    assert float(r.latency[0]) == pytest.approx((5 + 50 + 5 + 7 + 1 + 90) * NS, rel=1e-12)
+    assert int(r.hops[0]) == 3
+
+
+def test_hops_are_the_fewest_links_among_equally_fast_paths() -> None:
+    b = TopologyBuilder()
+    for name in ("g", "a", "b", "c"):
+        b.add_node(name, "switch" if name != "g" else "gpu")
+    b.add_node("m", "dram", capacity=GB)
+    # Zero latencies everywhere: g-a-b-c-m and g-c-m are equally fast; the shorter counts.
+    for u, v in (("g", "a"), ("a", "b"), ("b", "c"), ("c", "m"), ("g", "c")):
+        b.add_link(u, v, bandwidth=GB)
+    r = memory_reach(b.build())
+    assert (float(r.latency[0]), int(r.hops[0])) == (0.0, 2)
+
+
+def test_memory_is_never_a_relay() -> None:
+    b = TopologyBuilder()
+    b.add_node("g", "gpu")
+    b.add_node("m1", "dram", capacity=GB)
+    b.add_node("m2", "dram", capacity=GB)
+    b.add_link("g", "m1", bandwidth=GB)
+    b.add_link("m1", "m2", bandwidth=GB)  # m2 hangs behind m1 only
+    r = memory_reach(b.build())
+    assert [r.names[m] for m in r.memory] == ["m1"]
+
+
+# -- identical servers ------------------------------------------------------------------------------
+
+
+POD = """
+link nvlink4 { bandwidth = 25 GB/s, latency = 100 ns }
+link hbm3 { bandwidth = 670 GB/s }
+link pcie5 { bandwidth = 63 GB/s, latency = 300 ns }
+link eth400 { bandwidth = 400 Gb/s, latency = 600 ns }
+
+def gpu H100 {
+    bandwidth = 3.35 TB/s
+    hbm stack[5] { capacity = 16 GB, bandwidth = 670 GB/s, latency = 100 ns }
+    connect self -- stack[*] via hbm3
+}
+
+def node DGX {
+    H100 gpu[8]
+    nvswitch nvs[4] { latency = 100 ns }
+    nic nic[8] { bandwidth = 400 Gb/s, latency = 200 ns }
+    cpu cpu[2]
+    dram mem[2] { capacity = 1 TB, bandwidth = 300 GB/s, latency = 100 ns }
+    connect gpu[*] -- nvs[*] via nvlink4 x4
+    connect gpu[i] -- nic[i] via pcie5
+    connect gpu[i] -- cpu[i / 4] via pcie5
+    connect cpu[i] -- mem[i] via pcie5 x5
+}
+
+cluster pod {
+    DGX node[4]
+    switch leaf[8] { latency = 300 ns }
+    connect node[*].nic[r] -- leaf[r] via eth400
+}
+"""
+
+
+def test_identical_servers_are_computed_once_and_agree_with_the_oracle() -> None:
+    t = topodsl.loads(POD)
+    r = memory_reach(t, "kind:gpu", within=2e-6)
+    # 32 GPUs, 8 distinct places in 4 identical servers; the budget keeps reach in a server.
+    assert r.computed == 8
+    for g in range(8):
+        a, b = rows_of(r, f"pod.node0.gpu{g}"), rows_of(r, f"pod.node2.gpu{g}")
+        assert {k.replace("node0", "node2"): v for k, v in a.items()} == b
+    check_against_oracle(t, r, ["pod.node0.gpu0", "pod.node3.gpu6"])
+    # Without a budget the reach leaves the server: each GPU is searched on its own.
+    full = memory_reach(t, "pod.node[0..1].gpu[0..1]")
+    assert full.computed == 4
+    assert any(TIERS[c] == "remote" for c in full.tier)
+    check_against_oracle(t, full, ["pod.node1.gpu1"])
+
+
+def test_same_answer_when_servers_are_not_identical() -> None:
+    # Make one server different: grouping must not copy across it.
+    odd = POD.replace("DGX node[4]", "DGX node[3]\n    DGX odd").replace(
+        "connect node[*].nic[r] -- leaf[r] via eth400",
+        "connect node[*].nic[r] -- leaf[r] via eth400\n    connect odd.nic[r] -- leaf[r] via eth400"
+        "\n    connect odd.gpu[0] -- odd.gpu[1] via pcie5",
+    )
+    t = topodsl.loads(odd)
+    r = memory_reach(t, "kind:gpu", within=2e-6)
+    assert r.computed == 16  # the odd server's GPUs are computed for themselves
+    check_against_oracle(t, r, ["pod.node1.gpu0", "pod.odd.gpu0", "pod.odd.gpu1"])
+
+
+# -- the NetworkX oracle ------------------------------------------------------------------------------
+
+
+def _ancestors(t, row: int) -> list[int]:
+    out = [row]
+    while t.nodes.parent[out[-1]] >= 0:
+        out.append(int(t.nodes.parent[out[-1]]))
+    return out
+
+
+def _subtree(t, root: int) -> set[int]:
+    if root < 0:
+        return set(range(t.num_nodes))
+    out, todo = {root}, [root]
+    kids = t.children
+    while todo:
+        for k in kids[todo.pop()]:
+            out.add(k)
+            todo.append(k)
+    return out
+
+
+def oracle_flow(t, rows: set[int], sources: list[int], sinks: list[int]) -> float:
+    """Max flow with NetworkX inside ``rows``: devices with a bandwidth split in two, memory and
+    storage never relaying, egress/ingress limits on the super arcs."""
+    n = t.nodes
+    big = float(np.nansum(np.where(np.isfinite(n.bandwidth), n.bandwidth, 0)))
+    big += float(t.links.bandwidth.sum()) + 1.0
+    ends = set(sources) | set(sinks)
+    blocked = {r for r in rows if ROLE_OF[t.kind_of(r)] in ("memory", "storage")} - ends
+    g = nx.DiGraph()
+
+    def vin(r):
+        return ("in", r) if math.isfinite(n.bandwidth[r]) else ("v", r)
+
+    def vout(r):
+        return ("out", r) if math.isfinite(n.bandwidth[r]) else ("v", r)
+
+    def add(u, v, c):
+        if g.has_edge(u, v):
+            g[u][v]["capacity"] += c
+        else:
+            g.add_edge(u, v, capacity=c)
+
+    for r in rows:
+        if math.isfinite(n.bandwidth[r]):
+            add(vin(r), vout(r), float(n.bandwidth[r]))
+    L = t.links
+    for e in range(t.num_links):
+        u, v = int(L.src[e]), int(L.dst[e])
+        if u not in rows or v not in rows or u in blocked or v in blocked:
+            continue
+        add(vout(u), vin(v), float(L.bandwidth[e]))
+        if not L.simplex[e]:
+            add(vout(v), vin(u), float(L.bandwidth[e]))
+    for s in sources:
+        add("S", vout(s), min(float(n.bandwidth[s]), float(n.read_bandwidth[s]), big))
+    for s in sinks:
+        add(vin(s), "T", min(float(n.bandwidth[s]), float(n.write_bandwidth[s]), big))
+    return nx.maximum_flow_value(g, "S", "T")
+
+
+def oracle_bandwidth(t, s: int, mems: list[int]) -> float:
+    """Read bandwidth by the documented definition: the flow inside the smallest component
+    holding both ends in which anything flows (the whole topology last)."""
+    chain = _ancestors(t, s)
+    idx = 0
+    for m in mems:
+        anc = _ancestors(t, m)
+        common = [i for i, r in enumerate(chain) if r in anc]
+        idx = max(idx, common[0]) if common else len(chain)
+    for root in chain[idx:] + [-1]:
+        value = oracle_flow(t, _subtree(t, root), mems, [s])
+        if value > 0 or root < 0:
+            return value
+    raise AssertionError
+
+
+def oracle_latency(t, s: int) -> dict[int, float]:
+    n, L = t.nodes, t.links
+    g = nx.DiGraph()
+    no_out = {r for r in range(t.num_nodes) if ROLE_OF[t.kind_of(r)] != "compute"} - {
+        r for r in range(t.num_nodes) if ROLE_OF[t.kind_of(r)] == "transit"
+    }
+    for e in range(t.num_links):
+        if L.bandwidth[e] <= 0:
+            continue
+        u, v = int(L.src[e]), int(L.dst[e])
+        for a, b in ((u, v), (v, u)) if not L.simplex[e] else ((u, v),):
+            if a in no_out:
+                continue
+            w = float(L.latency[e] + n.latency[b])
+            if not g.has_edge(a, b) or g[a][b]["weight"] > w:
+                g.add_edge(a, b, weight=w)
+    if s not in g:
+        return {}
+    return nx.single_source_dijkstra_path_length(g, s)
+
+
+def check_against_oracle(t, r, sample: list[str] | None = None) -> None:
+    """Every row of the elements in ``sample`` (all when None) against NetworkX."""
+    mem_kinds = {"hbm", "dram", "cxl_memory"}
+    chosen = r.sources.tolist() if sample is None else [t.index(x) for x in sample]
+    for s in chosen:
+        dist = oracle_latency(t, s)
+        expect = {
+            m: d
+            for m, d in dist.items()
+            if t.kind_of(m) in mem_kinds and d <= r.within * (1 + 1e-9)
+        }
+        sl = r.rows_of(s)
+        got = {int(r.memory[k]): k for k in range(sl.start, sl.stop)}
+        assert set(got) == set(expect), t.nodes.ids[s]
+        for m, k in got.items():
+            assert float(r.latency[k]) == pytest.approx(expect[m], rel=1e-9, abs=1e-15)
+            assert float(r.bandwidth[k]) == pytest.approx(oracle_bandwidth(t, s, [m]), rel=1e-9)
+        tt = r.tiers
+        for i in np.flatnonzero(tt.source == s).tolist():
+            mems = [m for m, k in got.items() if r.tier[k] == tt.tier[i]]
+            assert float(tt.bandwidth[i]) == pytest.approx(oracle_bandwidth(t, s, mems), rel=1e-9)
+
+
+def random_cluster(seed: int) -> topodsl.Topology:
+    """Small random clusters: servers with GPUs (HBM children), CPUs with DRAM, switches and
+    NICs, random limits, latencies and extra links, a few top-level switches and CXL memory."""
+    rng = np.random.default_rng(seed)
+    b = TopologyBuilder()
+    b.add_node("c", "cluster")
+    top = [f"c.sw{i}" for i in range(int(rng.integers(1, 3)))]
+    for name in top:
+        b.add_node(name, "switch", parent="c", latency=float(rng.integers(0, 3)) * 100 * NS)
+    loose = "pool"
+    b.add_node(loose, "cxl_memory", capacity=512 * GB, bandwidth=float(rng.integers(20, 90)) * GB)
+    b.add_link(loose, top[0], bandwidth=63 * GB, latency=50 * NS)
+    for n in range(int(rng.integers(2, 4))):
+        node = f"c.n{n}"
+        b.add_node(node, "node", parent="c")
+        transit = [f"{node}.nvs", f"{node}.nic"]
+        b.add_node(transit[0], "nvswitch", parent=node)
+        b.add_node(transit[1], "nic", parent=node, bandwidth=float(rng.integers(10, 60)) * GB)
+        b.add_link(transit[1], top[int(rng.integers(len(top)))], bandwidth=50 * GB,
+                   latency=600 * NS)  # fmt: skip
+        compute = []
+        for g in range(int(rng.integers(1, 4))):
+            gpu = f"{node}.gpu{g}"
+            bw = float(rng.integers(100, 400)) * GB if rng.random() < 0.5 else None
+            b.add_node(gpu, "gpu", parent=node, bandwidth=bw)
+            compute.append(gpu)
+            for k in range(int(rng.integers(1, 4))):
+                b.add_node(f"{gpu}.h{k}", "hbm", parent=gpu, capacity=16 * GB,
+                           bandwidth=float(rng.integers(50, 200)) * GB, latency=100 * NS)  # fmt: skip
+                b.add_link(gpu, f"{gpu}.h{k}", bandwidth=float(rng.integers(50, 300)) * GB)
+            b.add_link(gpu, transit[0], bandwidth=float(rng.integers(20, 200)) * GB,
+                       latency=float(rng.integers(0, 3)) * 100 * NS)  # fmt: skip
+        cpu = f"{node}.cpu"
+        b.add_node(cpu, "cpu", parent=node)
+        compute.append(cpu)
+        b.add_node(f"{node}.dram", "dram", parent=node, capacity=256 * GB, bandwidth=200 * GB)
+        b.add_link(cpu, f"{node}.dram", bandwidth=float(rng.integers(50, 300)) * GB)
+        if rng.random() < 0.5:  # a second DRAM reachable two ways
+            b.add_node(f"{node}.dram2", "dram", parent=node, capacity=64 * GB)
+            b.add_link(cpu, f"{node}.dram2", bandwidth=30 * GB)
+            b.add_link(compute[0], f"{node}.dram2", bandwidth=20 * GB)
+        b.add_link(cpu, transit[1], bandwidth=63 * GB, latency=300 * NS)
+        for _ in range(int(rng.integers(0, 4))):
+            u, v = rng.choice(compute + transit, size=2, replace=False)
+            b.add_link(str(u), str(v), bandwidth=float(rng.integers(5, 80)) * GB,
+                       latency=float(rng.integers(0, 5)) * 100 * NS)  # fmt: skip
+    return b.build()
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_clusters_match_the_networkx_oracle(seed: int) -> None:
+    t = random_cluster(seed)
+    check_against_oracle(t, memory_reach(t))
+    check_against_oracle(t, memory_reach(t, within=1e-6))
+
+
+def test_deterministic() -> None:
+    from topodsl.report.reach import reach_to_dict
+
+    t = topodsl.loads(POD)
+    a = json.dumps(reach_to_dict(memory_reach(t, "pod.node1.gpu[*]")))
+    b = json.dumps(reach_to_dict(memory_reach(topodsl.loads(POD), "pod.node1.gpu[*]")))
+    assert a == b
+
+
+def test_bad_queries_raise_solver_errors() -> None:
+    t = h100(None)
+    with pytest.raises(SolverError, match="compute elements"):
+        memory_reach(t, "g.stack0")
+    with pytest.raises(SolverError, match="matches no component"):
+        memory_reach(t, "nothing*")
+    with pytest.raises(SolverError, match="budget"):
+        memory_reach(t, within=-1.0)
+    with pytest.raises(SolverError, match="direction"):
+        memory_reach(t, direction="sideways")
+
+
+# -- the command line --------------------------------------------------------------------------------
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "topodsl", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def cxl_file(tmp_path):
+    p = tmp_path / "cxl.topo"
+    p.write_text(CXL_POOL)
+    return p
+
+
+def test_cli_reach_json(cxl_file) -> None:
+    r = run("analyze", "reach", cxl_file, "--from", "rack.n0.c", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["units"] == {"latency": "s", "bandwidth": "B/s", "capacity": "B"}
+    first = data["rows"][0]
+    assert {"from", "memory", "kind", "tier", "latency", "bandwidth", "capacity"} <= set(first)
+    assert (first["memory"], first["tier"], first["capacity"]) == ("rack.n0.mem", "local", 512e9)
+    assert sorted(row["tier"] for row in data["rows"]) == ["cxl", "cxl", "local", "remote"]
+    lat = [row["latency"] for row in data["rows"]]
+    assert lat == sorted(lat)  # nearest first (the other server's DRAM ties with the pool)
+    assert data["tiers"][1] == {
+        "from": "rack.n0.c", "tier": "cxl", "count": 2, "capacity": 2e12,
+        "latency": pytest.approx(220e-9), "bandwidth": 113e9,
+    }  # fmt: skip
+    assert data["within"] is None
+
+
+def test_cli_reach_text_and_budget(cxl_file) -> None:
+    r = run("analyze", "reach", cxl_file, "--within", "150 ns")
+    assert r.returncode == 0, r.stderr
+    assert "within 150 ns" in r.stdout and "rack.n0.mem" in r.stdout
+    assert "rack.pool0" not in r.stdout
+    assert r.stderr == ""
+
+
+def test_cli_reach_errors_exit_2(cxl_file) -> None:
+    r = run("analyze", "reach", cxl_file, "--within", "3 GB")
+    assert r.returncode == 2 and "expected a latency" in r.stderr and r.stdout == ""
+    r = run("analyze", "reach", cxl_file, "--from", "rack.pool0")
+    assert r.returncode == 2 and "compute elements" in r.stderr and "Traceback" not in r.stderr
+    r = run("analyze", "reach", cxl_file, "--from", "kind:gpx")
+    assert r.returncode == 2 and "did you mean" in r.stderr
