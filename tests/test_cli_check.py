@@ -127,8 +127,15 @@ def test_json_is_one_document(design: Path) -> None:
     assert flow["measured"] == {"value": 10e9, "lower": 10e9, "upper": 10e9, "unit": "B/s"}
     assert flow["threshold"]["value"] == 100e9
     assert flow["cut"] == [
-        {"from": "c.spine", "to": "c.lb", "bandwidth": 10e9, "share": 1.0, "element": "link",
-         "limit": "link", "type": "thin"}
+        {
+            "from": "c.spine",
+            "to": "c.lb",
+            "bandwidth": 10e9,
+            "share": 1.0,
+            "element": "link",
+            "limit": "link",
+            "type": "thin",
+        }
     ]
     assert doc["files"][1]["assertions"] == []
     (design / "bad.topo").write_text("cluster c { gpx g }\n")
@@ -231,24 +238,13 @@ def test_usage_errors_exit_2(design: Path) -> None:
     assert run("check", "plain.topo", "--unproven", "maybe", cwd=design).returncode == 2
 
 
-RAILS = """\
+CHORDS = """\
 link nvlink4 { bandwidth = 25 GB/s }
-link pcie5   { bandwidth = 64 GB/s }
-link eth400  { bandwidth = 400 Gb/s }
-def node Server {
-    gpu gpu[4] { bandwidth = 3.35 TB/s }
-    nvswitch nvs
-    nic nic[4] { bandwidth = 400 Gb/s }
-    connect gpu[*] -- nvs via nvlink4 x18
-    connect gpu[i] -- nic[i] via pcie5
-}
-cluster pod {
-    Server node[4]
-    switch leaf[4]
-    switch spine[2]
-    connect node[*].nic[r] -- leaf[r] via eth400
-    connect leaf[*] -- spine[*] via eth400 x2
-    assert scale_out: bisection(node[*].gpu[*]) >= THRESHOLD
+cluster ring {
+    gpu g[32]
+    connect g[i] -- g[(i + 1) % 32] via nvlink4 x2
+    connect g[i] -- g[(i + 7) % 32] via nvlink4 x2
+    assert chords: bisection(g[*]) >= THRESHOLD
 }
 """
 
@@ -257,33 +253,31 @@ def test_unproven_fails_by_default_and_passes_on_request(tmp_path: Path) -> None
     import topodsl
     from topodsl.solvers.bisection import bisection
 
-    t = topodsl.loads(RAILS.replace("THRESHOLD", "1 GB/s"))
+    t = topodsl.loads(CHORDS.replace("THRESHOLD", "1 GB/s"))
     r = bisection(t)
     if r.exact:
         pytest.skip("the solver now proves this bisection exactly; no unproven case here")
     mid = f"{(r.lower_bound + r.upper_bound) / 2e9:.3f} GB/s"
-    (tmp_path / "rails.topo").write_text(RAILS.replace("THRESHOLD", mid))
-    fail = run("check", "rails.topo", cwd=tmp_path)
+    (tmp_path / "ring.topo").write_text(CHORDS.replace("THRESHOLD", mid))
+    fail = run("check", "ring.topo", cwd=tmp_path)
     assert fail.returncode == 1
-    assert (
-        f"rails.topo:17:5: UNPROVEN: scale_out: bisection(node[*].gpu[*]) >= {mid}" in fail.stdout
-    )
+    assert f"ring.topo:6:5: UNPROVEN: chords: bisection(g[*]) >= {mid}" in fail.stdout
     assert "1 assertion: 0 passed, 0 failed, 1 unproven (unproven counted as failed)" in fail.stdout
-    ok = run("check", "rails.topo", "--unproven", "pass", cwd=tmp_path)
+    ok = run("check", "ring.topo", "--unproven", "pass", cwd=tmp_path)
     assert ok.returncode == 0
     assert "(unproven not counted as failed)" in ok.stdout
-    junit = run("check", "rails.topo", "--format", "junit", cwd=tmp_path)
+    junit = run("check", "ring.topo", "--format", "junit", cwd=tmp_path)
     case = ET.fromstring(junit.stdout).find("testsuite/testcase")
     assert case.find("failure").get("type") == "unproven"
-    junit = run("check", "rails.topo", "--format", "junit", "--unproven", "pass", cwd=tmp_path)
+    junit = run("check", "ring.topo", "--format", "junit", "--unproven", "pass", cwd=tmp_path)
     case = ET.fromstring(junit.stdout).find("testsuite/testcase")
     assert case.find("failure") is None and case.find("skipped") is not None
-    gh = run("check", "rails.topo", "--format", "github", "--unproven", "pass", cwd=tmp_path)
+    gh = run("check", "ring.topo", "--format", "github", "--unproven", "pass", cwd=tmp_path)
     assert gh.returncode == 0
-    assert gh.stdout.startswith("::warning file=rails.topo,line=17,col=5,")
+    assert gh.stdout.startswith("::warning file=ring.topo,line=6,col=5,")
     assert "title=topodsl%3A assertion unproven::" in gh.stdout
-    gh = run("check", "rails.topo", "--format", "github", cwd=tmp_path)
-    assert gh.returncode == 1 and gh.stdout.startswith("::error file=rails.topo,line=17,col=5,")
+    gh = run("check", "ring.topo", "--format", "github", cwd=tmp_path)
+    assert gh.returncode == 1 and gh.stdout.startswith("::error file=ring.topo,line=6,col=5,")
 
 
 # -- docs/ci.md: its example commands print what the page says -----------------------------------
@@ -309,7 +303,9 @@ def doc_blocks() -> tuple[dict[str, str], list[tuple[str, str]]]:
     return files, commands
 
 
-def test_docs_ci_examples_print_what_the_page_says(tmp_path: Path) -> None:
+def test_docs_ci_examples_print_what_the_page_says(tmp_path: Path, update_golden: bool) -> None:
+    """Each ``console`` block's output is what the command prints (``--update-golden``
+    rewrites the page's outputs from the current code)."""
     import shlex
 
     files, commands = doc_blocks()
@@ -319,12 +315,20 @@ def test_docs_ci_examples_print_what_the_page_says(tmp_path: Path) -> None:
     # The page describes pod_v2.topo as pod.topo with these two changes.
     v2 = files["pod.topo"].replace("Server node[4]", "Server node[8]")
     (tmp_path / "pod_v2.topo").write_text(v2.replace("eth400 x2", "eth400 x1"))
+    page = DOC.read_text(encoding="utf-8")
     for command, expected in commands:
         argv = shlex.split(command)
         assert argv[0] == "topodsl"
         r = run(*argv[1:], cwd=tmp_path)
         assert r.returncode in (0, 1), r.stderr
+        if update_golden:
+            old = f"$ {command}\n{expected}```"
+            assert page.count(old) == 1
+            page = page.replace(old, f"$ {command}\n{r.stdout}```")
+            continue
         assert r.stdout == expected, f"docs/ci.md is out of date for: {command}"
+    if update_golden:
+        DOC.write_text(page, encoding="utf-8")
 
 
 def test_docs_ci_lists_every_analysis() -> None:

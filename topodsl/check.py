@@ -1403,7 +1403,10 @@ def _bisection(ev: _Evaluator, e: ast.Call, scope: str) -> _Record:
     r = ev.memo[key]
     lo, hi = float(r.lower_bound), float(r.upper_bound)
     if r.exact:
-        notes: tuple[str, ...] = (f"exact ({r.upper_method}), {r.endpoints} endpoints",)
+        how = r.upper_method
+        if r.lower_method != r.upper_method:
+            how = f"{r.upper_method} split, {r.lower_method} bound"
+        notes: tuple[str, ...] = (f"exact ({how}), {r.endpoints} endpoints",)
     else:
         notes = (
             f"lower bound {format_quantity(lo, BANDWIDTH)} ({r.lower_method}), upper bound "
