@@ -177,7 +177,7 @@ def test_staircase_and_capacity_within() -> None:
     }
 
 
-# -- hand-worked: CXL pooling -----------------------------------------------------------------------
+# -- hand-worked: CXL pooling ----------------------------------------------------------------------
 
 
 CXL_POOL = """
@@ -282,7 +282,7 @@ def test_memory_is_never_a_relay() -> None:
     assert [r.names[m] for m in r.memory] == ["m1"]
 
 
-# -- identical servers ------------------------------------------------------------------------------
+# -- identical servers -----------------------------------------------------------------------------
 
 
 POD = """
@@ -346,7 +346,7 @@ def test_same_answer_when_servers_are_not_identical() -> None:
     check_against_oracle(t, r, ["pod.node1.gpu0", "pod.odd.gpu0", "pod.odd.gpu1"])
 
 
-# -- the NetworkX oracle ------------------------------------------------------------------------------
+# -- the NetworkX oracle ---------------------------------------------------------------------------
 
 
 def _ancestors(t, row: int) -> list[int]:
@@ -495,8 +495,9 @@ def random_cluster(seed: int) -> topodsl.Topology:
             b.add_node(gpu, "gpu", parent=node, bandwidth=bw)
             compute.append(gpu)
             for k in range(int(rng.integers(1, 4))):
+                hbm_bw = float(rng.integers(50, 200)) * GB
                 b.add_node(f"{gpu}.h{k}", "hbm", parent=gpu, capacity=16 * GB,
-                           bandwidth=float(rng.integers(50, 200)) * GB, latency=100 * NS)  # fmt: skip
+                           bandwidth=hbm_bw, latency=100 * NS)  # fmt: skip
                 b.add_link(gpu, f"{gpu}.h{k}", bandwidth=float(rng.integers(50, 300)) * GB)
             b.add_link(gpu, transit[0], bandwidth=float(rng.integers(20, 200)) * GB,
                        latency=float(rng.integers(0, 3)) * 100 * NS)  # fmt: skip
@@ -545,7 +546,7 @@ def test_bad_queries_raise_solver_errors() -> None:
         memory_reach(t, direction="sideways")
 
 
-# -- the command line --------------------------------------------------------------------------------
+# -- the command line ------------------------------------------------------------------------------
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
