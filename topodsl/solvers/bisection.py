@@ -462,19 +462,36 @@ class _Bisector:
         sends = np.bincount(self.tgroup, weights=self.share, minlength=self.n)
         if np.any(sends <= 0):
             return  # an endpoint with no link out of itself: nothing to certify
-        for name, hubs in _hub_sets(self.t, self.net, self.owner, self.keep, self.from_endpoints()):
+        sets = list(_hub_sets(self.t, self.net, self.owner, self.keep, self.from_endpoints()))
+        # First every hub set that one pass can route (cheap), then hub by hub, smallest first.
+        slow = []
+        for name, hubs in sets:
             rate = _hose_rate(
-                self.net, self.terms, self.share, hubs, self.symmetric, self.from_endpoints()
+                self.net, self.terms, self.share, hubs, self.symmetric, self.from_endpoints(), False
             )
-            if rate is not None and rate > 0:
-                self.add_lower(
-                    "hose",
-                    self.lo * rate,
-                    f"every endpoint can send and receive {rate:.6g} B/s at once via "
-                    f"{len(hubs)} {name}",
-                )
+            if rate is None:
+                slow.append((name, hubs))
+                continue
+            self._add_hose(rate, name, hubs)
             if self.done():
                 return
+        for name, hubs in sorted(slow, key=lambda x: len(x[1])):
+            rate = _hose_rate(
+                self.net, self.terms, self.share, hubs, self.symmetric, self.from_endpoints(), True
+            )
+            if rate is not None:
+                self._add_hose(rate, name, hubs)
+            if self.done():
+                return
+
+    def _add_hose(self, rate: float, name: str, hubs: np.ndarray) -> None:
+        if rate > 0:
+            self.add_lower(
+                "hose",
+                self.lo * rate,
+                f"every endpoint can send and receive {rate:.6g} B/s at once via "
+                f"{len(hubs)} {name}",
+            )
 
     # -- upper bound: graph partitioner ---------------------------------------------------------
 
@@ -798,10 +815,10 @@ def _star_bound(topology: Topology, net, owner: np.ndarray, n: int, lo: int) -> 
 def _hub_sets(topology: Topology, net, owner: np.ndarray, keep: np.ndarray, from_e: np.ndarray):
     """Candidate hub sets for the hose certificate, most promising first.
 
-    For each hop distance from the endpoints, the components there whose link capacity is at
-    least half the largest at that distance (spines, cores, the switch chips of a rack...),
-    tried in order of their total capacity; then the top switch group of each fabric
-    generator; last, the endpoints themselves (Valiant routing, good for rings and tori).
+    For each hop distance from the endpoints, farthest first, the components there whose link
+    capacity is at least half the largest at that distance (spines, cores, the switch chips of
+    a rack...); then the top switch group of each fabric generator; last, the endpoints
+    themselves (Valiant routing, good for rings and tori).
     """
     rows = np.flatnonzero(keep & (owner < 0) & (net.vin >= 0))
     sets: list[tuple[float, str, np.ndarray]] = []
@@ -815,8 +832,8 @@ def _hub_sets(topology: Topology, net, owner: np.ndarray, keep: np.ndarray, from
         for d in sorted_unique(dist[(dist > 0) & (cap > 0)]).tolist():
             at = dist == d
             top = at & (cap >= 0.5 * cap[at].max())
-            sets.append((float(cap[top].sum()), f"switches {d} hops out", rows[top]))
-    sets.sort(key=lambda x: (-x[0], x[1]))
+            sets.append((-d, f"switches {d} hops out", rows[top]))
+    sets.sort(key=lambda x: x[0])
     ordered = [(name, hubs) for _, name, hubs in sets]
     from ..fabrics import GENERATORS
 
@@ -930,7 +947,7 @@ def _gather(net, tail, head, cap, dist, src_v, amount) -> np.ndarray | None:
 
 
 def _hose_rate(
-    net, terms, share, hubs: np.ndarray, symmetric: bool, from_e: np.ndarray
+    net, terms, share, hubs: np.ndarray, symmetric: bool, from_e: np.ndarray, slow: bool = True
 ) -> float | None:
     """Largest rate r such that every endpoint can send r and receive r at once through the
     hubs (two-phase routing, each endpoint's traffic spread over the hubs in fixed shares).
@@ -939,7 +956,8 @@ def _hose_rate(
     traffic leaves from its terminals in proportion to ``share``. A hub's share is the
     capacity of its links towards the endpoints (``from_e`` is the hop distance from the
     endpoints); equal shares when no hub has such links (the endpoints themselves). None when
-    routing hub by hub would exceed the work budget.
+    one pass cannot route all hubs and ``slow`` is False, or routing hub by hub would exceed
+    the work budget.
     """
     tail, head, cap = net.tail, net.head, net.capacity
     links = net.what == _ARC_LINK
@@ -959,6 +977,8 @@ def _hose_rate(
     fast = _equidistant_gather(net, e_out, amount, targets, weight) if symmetric else None
     if fast is not None:
         return _rate_from_loads(net, fast, fast, symmetric=True)
+    if not slow:
+        return None
     if len(hubs) * (len(tail) + net.num_vertices) * (1 if symmetric else 2) > _HOSE_BUDGET:
         return None
     rev = _csr(net, reverse=True)
