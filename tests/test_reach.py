@@ -98,23 +98,24 @@ def test_write_direction_and_storage_read_write_caps() -> None:
 
 
 def mi300x_node() -> topodsl.Topology:
-    """Two MI300X-like packages: 8 XCD chiplets on 4 IODs, 8 HBM3 stacks of 24 GB (662 GB/s),
-    two per IOD; IODs fully connected inside the package; Infinity Fabric x16 (64 GB/s) between
-    the packages; a CPU with DRAM on PCIe Gen5 x16 to each package."""
+    """Two MI300X-like packages: 4 I/O dies (chiplets), each with 2 XCD chiplets and 2 HBM3
+    stacks of 24 GB (662 GB/s) inside; IODs fully connected inside the package; Infinity
+    Fabric x16 (64 GB/s) between the packages; a CPU with DRAM on PCIe Gen5 x16 to each."""
     b = TopologyBuilder()
     b.add_node("srv", "node")
     for p in range(2):
         pkg = f"srv.gpu{p}"
         b.add_node(pkg, "gpu", parent="srv")
         for i in range(4):
-            b.add_node(f"{pkg}.iod{i}", "switch", parent=pkg, latency=20 * NS)
-        for x in range(8):
-            b.add_node(f"{pkg}.xcd{x}", "chiplet", parent=pkg)
-            b.add_link(f"{pkg}.xcd{x}", f"{pkg}.iod{x // 2}", bandwidth=1.2 * TB, latency=10 * NS)
-        for s in range(8):
-            b.add_node(f"{pkg}.hbm{s}", "hbm", parent=pkg, capacity=24 * GB,
-                       bandwidth=662 * GB, latency=100 * NS)  # fmt: skip
-            b.add_link(f"{pkg}.iod{s // 2}", f"{pkg}.hbm{s}", bandwidth=662 * GB)
+            iod = f"{pkg}.iod{i}"
+            b.add_node(iod, "chiplet", parent=pkg, latency=20 * NS)
+            for x in range(2):
+                b.add_node(f"{iod}.xcd{x}", "chiplet", parent=iod)
+                b.add_link(f"{iod}.xcd{x}", iod, bandwidth=1.2 * TB, latency=10 * NS)
+            for k in range(2):
+                b.add_node(f"{iod}.hbm{k}", "hbm", parent=iod, capacity=24 * GB,
+                           bandwidth=662 * GB, latency=100 * NS)  # fmt: skip
+                b.add_link(iod, f"{iod}.hbm{k}", bandwidth=662 * GB)
         for i in range(4):
             for j in range(i + 1, 4):
                 b.add_link(f"{pkg}.iod{i}", f"{pkg}.iod{j}", bandwidth=1.5 * TB, latency=30 * NS)
@@ -128,20 +129,23 @@ def mi300x_node() -> topodsl.Topology:
     return b.build()
 
 
+XCD = "srv.gpu0.iod0.xcd0"
+
+
 def test_mi300x_latency_tiers_for_a_chiplet() -> None:
-    r = memory_reach(mi300x_node(), "srv.gpu0.xcd0")
-    rows = rows_of(r, "srv.gpu0.xcd0")
-    # Own IOD: xcd->iod 10 ns + iod 20 ns + hbm access 100 ns, two links.
-    assert rows["srv.gpu0.hbm0"] == {
-        "tier": "same-package", "latency": pytest.approx(130 * NS), "bandwidth": 662 * GB,
+    r = memory_reach(mi300x_node(), XCD)
+    rows = rows_of(r, XCD)
+    # Its own IOD's stacks: xcd->iod 10 ns + iod 20 ns + hbm access 100 ns, two links.
+    assert rows["srv.gpu0.iod0.hbm0"] == {
+        "tier": "local", "latency": pytest.approx(130 * NS), "bandwidth": 662 * GB,
         "capacity": 24 * GB, "hops": 2,
     }  # fmt: skip
-    # Another IOD: + 30 ns across the package + 20 ns for that IOD, one more link.
-    assert rows["srv.gpu0.hbm7"]["latency"] == pytest.approx(180 * NS, rel=1e-12)
-    assert rows["srv.gpu0.hbm7"]["hops"] == 3
-    assert rows["srv.gpu0.hbm7"]["tier"] == "same-package"
-    # The other package's HBM: over Infinity Fabric (250 ns), capped by its 64 GB/s.
-    peer = rows["srv.gpu1.hbm0"]
+    # Another IOD's: + 30 ns across the package + 20 ns for that IOD, one more link.
+    far = rows["srv.gpu0.iod3.hbm1"]
+    assert far["tier"] == "same-package" and far["hops"] == 3
+    assert far["latency"] == pytest.approx(180 * NS, rel=1e-12)
+    # The other package's HBM: over Infinity Fabric (250 ns).
+    peer = rows["srv.gpu1.iod0.hbm0"]
     assert peer["tier"] == "peer"
     assert peer["latency"] == pytest.approx((10 + 20 + 250 + 20 + 100) * NS, rel=1e-12)
     # 64 GB/s of Infinity Fabric plus the detour through the CPU's two PCIe links (63 GB/s).
@@ -153,15 +157,34 @@ def test_mi300x_latency_tiers_for_a_chiplet() -> None:
     # 63 GB/s of PCIe into this package, plus 63 GB/s into the other one relayed over the
     # 64 GB/s Infinity Fabric link: a max flow uses every path inside the server.
     assert host["bandwidth"] == 126 * GB
-    tiers = tiers_of(r, "srv.gpu0.xcd0")
-    assert list(tiers) == ["same-package", "peer", "host"]
-    # All eight stacks at once: the chiplet's own 1.2 TB/s link is the limit, not 8 x 662.
-    assert tiers["same-package"] == (8, 192 * GB, pytest.approx(130 * NS), 1.2 * TB)
+    tiers = tiers_of(r, XCD)
+    assert list(tiers) == ["local", "same-package", "peer", "host"]
+    assert tiers["local"] == (2, 48 * GB, pytest.approx(130 * NS), 1.2 * TB)
+    # The six other stacks at once: the chiplet's own 1.2 TB/s link is the limit, not 6 x 662.
+    assert tiers["same-package"] == (6, 144 * GB, pytest.approx(180 * NS), 1.2 * TB)
     assert tiers["peer"][3] == 127 * GB  # one tier, one flow: not 8 x 127 GB/s
 
 
+def test_flat_package_stacks_are_local_to_its_chiplets() -> None:
+    # Without I/O dies in the model, the package is the chiplet's die: its stacks are local.
+    b = TopologyBuilder()
+    b.add_node("g", "gpu")
+    b.add_node("g.x", "chiplet", parent="g")
+    b.add_node("g.h", "hbm", parent="g", capacity=GB)
+    b.add_node("g.y", "chiplet", parent="g")
+    b.add_node("g.y.h", "hbm", parent="g.y", capacity=GB)
+    b.add_link("g.x", "g.h", bandwidth=GB)
+    b.add_link("g.x", "g.y", bandwidth=GB)
+    b.add_link("g.y", "g.y.h", bandwidth=GB)
+    r = memory_reach(b.build(), "g.x")
+    assert {k: v["tier"] for k, v in rows_of(r, "g.x").items()} == {
+        "g.h": "local",
+        "g.y.h": "same-package",  # the HBM of a sibling chiplet
+    }
+
+
 def test_staircase_and_capacity_within() -> None:
-    r = memory_reach(mi300x_node(), "srv.gpu0.xcd0")
+    r = memory_reach(mi300x_node(), XCD)
     steps = capacity_staircase(r)
     assert [s.latency for s in steps] == sorted(s.latency for s in steps)
     assert steps[0].latency == pytest.approx(130 * NS) and steps[0].capacity == 48 * GB
@@ -171,9 +194,9 @@ def test_staircase_and_capacity_within() -> None:
     assert r.capacity_within(130 * NS).tolist() == [48 * GB]  # inclusive, to 1 part in 1e9
     assert r.capacity_within(200 * NS).tolist() == [192 * GB]
     # A budget gives the same rows as filtering the unbudgeted result.
-    near = memory_reach(mi300x_node(), "srv.gpu0.xcd0", within=200 * NS)
-    assert rows_of(near, "srv.gpu0.xcd0") == {
-        k: v for k, v in rows_of(r, "srv.gpu0.xcd0").items() if v["latency"] <= 200 * NS
+    near = memory_reach(mi300x_node(), XCD, within=200 * NS)
+    assert rows_of(near, XCD) == {
+        k: v for k, v in rows_of(r, XCD).items() if v["latency"] <= 200 * NS
     }
 
 
@@ -239,10 +262,12 @@ def test_tier_rules() -> None:
     assert tier_of(t, i("rack.n0.c"), i("rack.pool1")) == "cxl"
     assert tier_of(t, i("rack.n0.c"), i("rack.n1.mem")) == "remote"
     m = mi300x_node()
-    assert tier_of(m, m.index("srv.gpu0.xcd3"), m.index("srv.gpu0.hbm5")) == "same-package"
-    assert tier_of(m, m.index("srv.gpu0"), m.index("srv.gpu0.hbm5")) == "local"
-    assert tier_of(m, m.index("srv.gpu0.xcd3"), m.index("srv.gpu1.hbm5")) == "peer"
-    assert tier_of(m, m.index("srv.cpu"), m.index("srv.gpu1.hbm5")) == "peer"
+    x = m.index("srv.gpu0.iod1.xcd1")
+    assert tier_of(m, x, m.index("srv.gpu0.iod1.hbm0")) == "local"
+    assert tier_of(m, x, m.index("srv.gpu0.iod2.hbm1")) == "same-package"
+    assert tier_of(m, m.index("srv.gpu0"), m.index("srv.gpu0.iod2.hbm1")) == "local"
+    assert tier_of(m, x, m.index("srv.gpu1.iod1.hbm0")) == "peer"
+    assert tier_of(m, m.index("srv.cpu"), m.index("srv.gpu1.iod1.hbm0")) == "peer"
 
 
 def test_latency_counts_each_component_entered_once_not_the_start() -> None:

@@ -14,6 +14,14 @@ element (HBM, DRAM, CXL memory; SSD and HDD too with ``storage=True``) it can re
     read bandwidth), link bandwidths, switch and NIC limits, and the element's own bandwidth.
     ``direction="write"`` is the flow from the element to the memory (a storage device's write
     bandwidth applies). On full-duplex links with symmetric device limits the two are equal.
+
+    The flow is taken inside the *scope*: the smallest component (in the containment tree)
+    that holds both the element and the memory and connects them; the whole topology when none
+    does. So a GPU's own HBM is measured inside the GPU, a peer's HBM and host DRAM inside the
+    server, a sibling die's HBM inside the package, memory in another server across the whole
+    topology. Paths that leave the scope and come back (out through one NIC, a switch, and in
+    through another NIC) are not counted; every path inside it is, peer GPUs relaying
+    included, as in any max flow.
 ``capacity`` (bytes), ``hops`` and ``tier``
     ``hops`` counts the links of the lowest-latency path (the fewest among equally fast paths).
     The tier is one of :data:`TIERS`, decided from the containment tree (see :func:`tier_of`).
@@ -23,28 +31,29 @@ storage device, neither for latency nor for bandwidth.
 
 Aggregates: :attr:`ReachResult.tiers` holds, per element and tier, the count, the capacity, the
 nearest latency and the bandwidth to the whole tier at once (one max flow from all of the tier's
-memories together, not the sum of the single flows); :meth:`ReachResult.capacity_within` and
-:func:`capacity_staircase` give capacity against latency.
+memories together, inside the scope of all of them, not the sum of the single flows);
+:meth:`ReachResult.capacity_within` and :func:`capacity_staircase` give capacity against
+latency. With a budget, tiers cover only the memories within it.
 
 How it scales
 -------------
 Identical servers are identical. The element's reach is first searched inside its parent
 component (say its server) with :func:`scipy.sparse.csgraph.dijkstra` limited by the latency
-budget. If no link leaving that component can be reached within the budget, the answer cannot
-depend on anything outside it, so it is computed once for every group of elements that sit at
-the same place in components with the same structural fingerprint (kinds, attributes, internal
-links and the links crossing its boundary, hashed with BLAKE2b) and copied to the others. When
-the reach does leave the component, the next enclosing component is tried, up to the whole
-topology, where each element is searched on its own.
+budget. The answer cannot depend on anything outside when every link leaving the component is
+too far: the way to the exit, plus the exit link, plus the shortest way from there to any
+memory at all (one backwards search from every memory) exceeds the budget. Then it is computed
+once for every group of elements that sit at the same place in components with the same
+structural fingerprint (kinds, attributes, internal links, the links crossing the boundary and
+the kinds above, hashed with BLAKE2b), checked against each copy's own exits, and copied.
+Otherwise the next enclosing component is tried, up to the whole topology, where each element
+is searched on its own.
 
-Bandwidths are max flows (:func:`topodsl.solvers.flow.max_flow`) on the smallest enclosing
-component of the element and the memory. That local answer is taken only when it is provably the
-answer in the whole topology: when no link leaves the source side of its minimum cut, or none
-enters the sink side (then the same cut separates them in the whole topology). Otherwise the
-flow is recomputed on the next enclosing component, up to the whole topology. A memory attached
-by its links to a single component ``x`` (an HBM stack to its GPU, DRAM to its CPU) is reduced
-exactly to ``min(memory side, flow between x and the element)``, and that flow is shared by all
-memories behind ``x``.
+Bandwidth scopes never reach past that component, so they are copied too. Flows are shared
+where that is exact: a memory linked only to one component ``x`` (an HBM stack to its GPU,
+DRAM to its CPU) gets ``min(what its own links and limit carry, flow between x and the
+element)``, the flow for ``x`` serving every memory behind it; and a flow's minimum cut proves
+the same value for another source on its source side that can pass the element that much (or
+another element on its sink side), because max flows obey ``f(a, c) >= min(f(a, b), f(b, c))``.
 
 Examples
 --------
@@ -237,9 +246,11 @@ def tier_of(topology: Topology, element: int, memory: int) -> str:
 
     Rules, first match wins:
 
-    1. ``local``: the memory is inside the element (a descendant) or linked to it directly.
-    2. ``same-package``: both sit in the same outermost compute component (a chiplet and the
-       HBM of a sibling chiplet in one GPU package).
+    1. ``local``: the memory is inside the element (a descendant), linked to it directly, or
+       belongs to the die the element sits on (the memory's nearest compute ancestor is the
+       element's: an MI300X XCD and the HBM stacks of its own I/O die).
+    2. ``same-package``: both sit in the same outermost compute component (an XCD and the HBM
+       of a sibling I/O die in one GPU package).
     3. ``cxl``: the memory is ``cxl_memory`` in the element's server or in no server at all
        (a pooled memory box).
     4. ``remote``: the memory belongs to another server (``node`` or ``storage_node``) than the
@@ -361,6 +372,7 @@ class _Structure:
         is_compute = role == _ROLE_COMPUTE
         is_node = np.isin(self.kind, _NODE_KINDS)
         self.package = np.where(is_compute, np.arange(n), -1)  # outermost compute, self incl.
+        self.die = np.full(n, -1, dtype=np.int64)  # nearest compute strictly above
         self.server = np.full(n, -1, dtype=np.int64)  # nearest node/storage_node above
         cur = self.parent.copy()
         while True:
@@ -370,6 +382,8 @@ class _Structure:
             a = cur[live]
             comp = is_compute[a]
             self.package[live[comp]] = a[comp]
+            first_die = comp & (self.die[live] < 0)
+            self.die[live[first_die]] = a[first_die]
             first = is_node[a] & (self.server[live] < 0)
             self.server[live[first]] = a[first]
             cur[live] = self.parent[a]
@@ -434,7 +448,8 @@ class _Structure:
         keys = s * self.n + m
         pos = np.minimum(np.searchsorted(self.linked, keys), max(len(self.linked) - 1, 0))
         linked = (self.linked[pos] == keys) if len(self.linked) else np.zeros(len(m), bool)
-        local = linked | self.is_descendant(m, s)
+        die_s, die_m = self.die[s], self.die[m]
+        local = linked | self.is_descendant(m, s) | ((die_m >= 0) & (die_m == die_s))
         pkg_s, pkg_m = self.package[s], self.package[m]
         same_pkg = (pkg_s >= 0) & (pkg_s == pkg_m)
         node_s, node_m = self.server[s], self.server[m]
