@@ -414,6 +414,10 @@ def diagram_graph(view: View, highlight: Highlight | None = None) -> pydot.Dot:
                 tail, head = head, tail
         elif key_t < key_h:
             tail, head = head, tail
+        if key_t == key_h and a.cluster == b.cluster and "self" not in (a.form, b.form):
+            # Peers (a ring of switches, two CPU sockets) side by side, not stacked. Only
+            # within one cluster: across nested clusters Graphviz 2.43 can lose such edges.
+            attrs["constraint"] = "false"
         if i in cut_edge:
             _mark_cut(attrs)
         g.add_edge(pydot.Edge(_q(view.boxes[tail].key), _q(view.boxes[head].key), **attrs))
