@@ -132,3 +132,10 @@ def test_docs_cli_covers_every_command() -> None:
 
     walk(main, "")
     assert not missing, f"docs/cli.md does not show: {missing}"
+
+
+def test_export_dot_is_the_whole_graph() -> None:
+    r = run("export", GOLDEN / "ok" / "small_server.topo", "--format", "dot")
+    assert r.returncode == 0, r.stderr
+    for node in ("server.gpu0.stack1", "server.big.stack2", "server.nic1"):
+        assert node in r.stdout

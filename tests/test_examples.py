@@ -98,6 +98,7 @@ def test_the_examples_are_there() -> None:
         "cxl_pool",
         "storage_cluster",
         "cluster_256",
+        "small_pod",
     }
 
 

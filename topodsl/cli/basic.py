@@ -50,7 +50,9 @@ def export(file: str, fmt: str, output: str | None, allow_import_outside: bool) 
     else:
         from ..render import to_dot
 
-        text = to_dot(topo)
+        # An export is the whole graph for other tools: every component, nothing folded.
+        full = int(topo.depth.max()) + 1 if topo.num_nodes else 0
+        text = to_dot(topo, depth=full, fold=False)
     if output:
         with open(output, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
