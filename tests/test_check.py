@@ -679,3 +679,27 @@ def test_scenario_input_errors(storage, expr, message) -> None:
     r = one(storage, expr, raise_errors=False)
     d = r.diagnostics[0]
     assert r.status == "error" and message in d.message + " " + (d.hint or "")
+
+
+# -- memory reach --------------------------------------------------------------------------------
+
+
+def test_reach_capacity_within_a_latency_budget(pod) -> None:
+    # GPU 0 of box 0: its own HBM at 100 ns link + 100 ns access = 200 ns; its neighbour's
+    # one NVLink hop further, 300 ns; box 1's over two 600 ns Ethernet hops, 1.6 us and more.
+    cases = {
+        "reach(pod.node[0].gpu[0], within 250 ns).capacity == 80 GB": "pass",
+        "reach(pod.node[0].gpu[0], within 300 ns).capacity == 160 GB": "pass",
+        "reach(pod.node[0].gpu[0], within 300 ns).memories == 2": "pass",
+        "reach(pod.node[0].gpu[0], within 1 us).capacity >= 1 TiB": "fail",
+        "reach(pod.node[0].gpu[0]).capacity == 320 GB": "pass",
+    }
+    assert {e: one(pod, e).status for e in cases} == cases
+    # Over several elements: the least any of them reaches, named.
+    r = one(pod, "reach(pod.node[*].gpu[*], within 250 ns).capacity == 80 GB")
+    assert r.status == "pass" and r.analysis == "reach"
+    assert r.notes == ("least: pod.node0.gpu0 of 4 elements",)
+    # Inside the box definition, without naming the elements: every compute element there.
+    text = POD.replace("assert count(gpu) == 2", "assert reach(within 300 ns).capacity == 160 GB")
+    res = [x for x in check(load(text)).results if x.analysis == "reach"]
+    assert [(x.status, x.instances) for x in res] == [("pass", 2)]
