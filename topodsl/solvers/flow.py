@@ -605,10 +605,14 @@ def _interpret(topology, net, tail, head, capacity, arc_flow, value, resolution,
     inner = crossing[crossing < n_base]
     cut = _cut_items(topology, net, inner, capacity)
     ids = topology.nodes.ids
-    for a in crossing[crossing >= n_base].tolist():
-        # A super-source or super-sink arc: the endpoint's own limit is the bottleneck.
-        row = _row_of_vertex(net, int(head[a]) if tail[a] == S else int(tail[a]))
-        cut.append(CutItem("device", row, ids[row], ids[row], float(capacity[a])))
+    ext = crossing[crossing >= n_base]
+    if len(ext):
+        # Super-source or super-sink arcs: the endpoint's own limit is the bottleneck. Map
+        # their vertices to rows in one pass (a scan per arc is quadratic when 100,000 sinks
+        # are in the cut).
+        rows = _rows_of_vertices(net, np.where(tail[ext] == S, head[ext], tail[ext]))
+        for a, row in zip(ext.tolist(), rows.tolist(), strict=True):
+            cut.append(CutItem("device", row, ids[row], ids[row], float(capacity[a])))
     cut.sort(key=lambda c: (c.element, c.source, c.target, c.row))
 
     link_flow = np.zeros((topology.num_links, 2))
@@ -629,11 +633,15 @@ def _interpret(topology, net, tail, head, capacity, arc_flow, value, resolution,
     )
 
 
-def _row_of_vertex(net: FlowNetwork, v: int) -> int:
-    hit = np.flatnonzero(net.vin == v)
-    if len(hit):
-        return int(hit[0])
-    return int(np.flatnonzero(net.vout == v)[0])
+def _rows_of_vertices(net: FlowNetwork, verts: np.ndarray) -> np.ndarray:
+    """The node row of each vertex (a row's in vertex or, for a split device, its out vertex)."""
+    owner = np.full(net.num_vertices, -1, dtype=np.int64)
+    rows = np.arange(len(net.vin))
+    ok = net.vout >= 0
+    owner[net.vout[ok]] = rows[ok]
+    ok = net.vin >= 0
+    owner[net.vin[ok]] = rows[ok]
+    return owner[verts]
 
 
 # -- repeated cuts between halves of one terminal set -----------------------------------------
