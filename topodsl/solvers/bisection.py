@@ -62,6 +62,7 @@ EXHAUSTIVE_LIMIT = 14
 # Relative tolerance under which the bounds are taken to meet (float rounding only).
 _TOL = 1e-9
 # Work budgets (array elements touched) for the optional certificates.
+_EXHAUSTIVE_WORK = 6e7
 _HOSE_BUDGET = 3e8
 _SPECTRAL_MAX_ENDPOINTS = 1500
 _SPECTRAL_MAX_WORK = 2e7  # endpoints x other components (a dense block of that many floats)
@@ -374,7 +375,14 @@ class _Bisector:
         return self.result(t0)
 
     def small_enough_for_exhaustive(self) -> bool:
-        return self.net.num_vertices <= 20_000
+        n = self.n
+        splits = (
+            math.comb(n - 1, self.lo - 1)
+            if self.symmetric and n % 2 == 0
+            else math.comb(n, self.lo)
+        )
+        size = self.net.num_vertices + len(self.net.tail)
+        return splits * size * (1 if self.symmetric else 2) <= _EXHAUSTIVE_WORK
 
     def exhaustive(self) -> None:
         n, lo = self.n, self.lo
