@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import topodsl
 from topodsl import ast
@@ -703,3 +705,50 @@ def test_reach_capacity_within_a_latency_budget(pod) -> None:
     text = POD.replace("assert count(gpu) == 2", "assert reach(within 300 ns).capacity == 160 GB")
     res = [x for x in check(load(text)).results if x.analysis == "reach"]
     assert [(x.status, x.instances) for x in res] == [("pass", 2)]
+
+
+# -- never a traceback ---------------------------------------------------------------------------
+
+_ATOMS = st.sampled_from([
+    "1", "0", "2.5", "25.6 TB/s", "60 s", "1 TiB", "80 GB", "400 Gb/s", "NODES", "nope",
+    "kind:gpu", "kind:hbm|dram", "role:memory", '"pod.node*.gpu*"', "pod.node[*].gpu[*]",
+    "node[0].gpu[9]", "gpu", "pod.leaf[0..1]", "pod.spine",
+])  # fmt: skip
+_FUNCS = st.sampled_from(sorted(ANALYSES) + ["min", "max", "abs", "bogus"])
+_FIELDS = st.sampled_from(["", ".capacity", ".lower", ".upper", ".rate", ".time", ".x"])
+
+
+def _expr(depth: int = 2):
+    if depth == 0:
+        return _ATOMS
+    sub = _expr(depth - 1)
+    arg = st.one_of(
+        sub,
+        st.tuples(sub, sub).map(lambda p: f"{p[0]} -> {p[1]}"),
+        st.tuples(st.sampled_from(["from", "to", "within"]), sub).map(" ".join),
+    )
+    call = st.tuples(_FUNCS, st.lists(arg, max_size=3), _FIELDS).map(
+        lambda c: f"{c[0]}({', '.join(c[1])}){c[2]}"
+    )
+    binop = st.tuples(sub, st.sampled_from(["+", "-", "*", "/", "%", "**"]), sub).map(" ".join)
+    return st.one_of(sub, call, binop)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(left=_expr(), op=st.sampled_from([">=", "<=", "==", "!=", ">", "<"]), right=_expr(1))
+def test_any_assertion_is_a_result_or_an_input_error(pod, left, op, right) -> None:
+    from topodsl.errors import TopoError
+
+    try:
+        report = check(pod, [f"{left} {op} {right}"], raise_errors=False)
+    except TopoError as e:  # a syntax error, at the pseudo file
+        assert all(d.span is None or d.span.file == "<assert 1>" for d in e.diagnostics)
+        return
+    r = report.results[-1]
+    assert r.status in ("pass", "fail", "unproven", "error")
+    if r.status == "error":
+        assert r.diagnostics and r.diagnostics[0].render()
+    else:
+        assert r.measured.dim == r.threshold.dim and r.message()
