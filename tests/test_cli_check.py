@@ -104,6 +104,12 @@ def test_input_errors_exit_2_with_the_diagnostic_on_stderr(design, expr, message
     assert message in r.stderr and "^" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_command_line_assertion_that_does_not_parse_is_reported_once(design: Path) -> None:
+    r = run("check", "plain.topo", "design.topo", "--assert", "count(gpu) = 1", cwd=design)
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("<assert 1>:1:19: error: unexpected '='") == 1
+
+
 def test_bad_file_exits_2_even_beside_a_failing_one(design: Path) -> None:
     (design / "bad.topo").write_text("cluster c { gpx g }\n")
     r = run("check", "design.topo", "bad.topo", cwd=design)

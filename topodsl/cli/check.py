@@ -93,18 +93,23 @@ def check(
     --unproven pass), 2 an input error (a file or an assertion that cannot be read; the
     diagnostics go to stderr).
     """
-    from ..check import CheckReport
+    from ..check import CheckReport, parse_assertion
     from ..check import check as run_checks
     from ..report.check import FORMATS, format_text, run_exit_code
+
+    # A command-line assertion that does not parse is one error, not one per file.
+    for k, text in enumerate(extra, start=1):
+        try:
+            parse_assertion(text, f"<assert {k}>")
+        except TopoError as e:
+            click.echo(e.render(), err=True)
+            sys.exit(EXIT_INPUT)
 
     reports: list[CheckReport] = []
     for path in files:
         topo, err = _load(path, allow_import_outside)
         if err is None:
-            try:
-                reports.append(run_checks(topo, extra, raise_errors=False))
-            except TopoError as e:  # an --assert that does not parse
-                err = e
+            reports.append(run_checks(topo, extra, raise_errors=False))
         if err is not None:
             click.echo(err.render(), err=True)
             reports.append(CheckReport.input_error(path, err))
