@@ -271,6 +271,22 @@ def test_sums_beyond_int32_are_exact() -> None:
     assert r.value == 3000 * 1e12 and r.exact
 
 
+def test_mixed_whole_capacities_stay_exact_at_scale() -> None:
+    # A 7.5 GB/s path beside a 2 EB/s one: keeping the total in int32 needs a unit of at least
+    # 1.9 GB/s, and no power of ten that large divides 7.5 GB/s; their common divisor does.
+    b = TopologyBuilder()
+    for name in ("s", "m0", "m1", "t"):
+        b.add_node(name, "switch")
+    b.add_link("s", "m0", bandwidth=7.5e9)
+    b.add_link("m0", "t", bandwidth=4e18)
+    b.add_link("s", "m1", bandwidth=2e18)
+    b.add_link("m1", "t", bandwidth=4e18)
+    t = b.build()
+    r = max_flow(t, [0], [3])
+    assert r.exact and r.resolution == 2.5e9
+    assert r.value == 2e18 + 7.5e9
+
+
 def test_awkward_capacities_round_within_a_stated_bracket() -> None:
     # Thirds of a TB/s cannot be expressed in a power-of-ten unit once the total is this large.
     third = 1e12 / 3

@@ -332,9 +332,10 @@ def _choose_unit(capacity: np.ndarray, bound: float) -> tuple[float, bool]:
     """Integer unit (B/s) for ``capacity`` so that ``bound`` fits the int32 budget, and whether
     every capacity is a whole number of units (the answer is then exact).
 
-    The largest power of ten that divides every capacity, else the smallest power of two that
-    does, else the smallest power of two (never 1) that keeps ``bound`` in range (capacities are
-    then rounded down).
+    The largest power of ten that divides every capacity, else their greatest common divisor
+    when they are whole numbers of B/s (7.5 GB/s and 50 GB/s: 0.5 GB/s), else the smallest
+    power of two that does, else the smallest power of two (never 1) that keeps ``bound`` in
+    range (capacities are then rounded down).
     """
     finite = capacity[np.isfinite(capacity) & (capacity > 0)]
     need = bound / _BUDGET
@@ -351,6 +352,11 @@ def _choose_unit(capacity: np.ndarray, bound: float) -> tuple[float, bool]:
             break
         if divides(unit):
             return unit, True
+    whole = np.round(finite)
+    if len(finite) and finite.max() < 2**62 and np.all(np.abs(finite - whole) <= 1e-6):
+        g = float(np.gcd.reduce(whole.astype(np.int64)))
+        if g >= need and divides(g):
+            return g, True
     e = int(np.ceil(np.log2(need))) if need > 0 else -1
     if e >= 1 and divides(2.0**e):
         return float(2.0**e), True
