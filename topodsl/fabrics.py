@@ -13,6 +13,11 @@ Patterns (links among the hosts, no switches): ``ring``, ``line``, ``mesh(dims..
 ``fat_tree``, ``leaf_spine``, ``clos3``, ``dragonfly``. See :data:`GENERATORS` for the settings
 each takes and ``docs/solvers.md`` for the closed-form bisection of each, proved there.
 
+Choices worth knowing: hosts attach in order (k/2 per fat-tree edge switch, evenly over leaves
+or routers); a ``clos3`` spine connects to *every* core (no core planes), so a pod's uplink is
+spines x cores links; a dragonfly group's g-1 global links go to its routers round-robin in
+order of the partner group; a torus dimension of 2 is one link, not two.
+
 Examples
 --------
 >>> p = plan_fabric("ring", 4, {})

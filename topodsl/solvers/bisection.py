@@ -569,7 +569,7 @@ class _Bisector:
             cut=cut,
             halves=(tuple(ids[r] for r in first_rows), tuple(ids[r] for r in second_rows)),
             half_rows=(first_rows, second_rows),
-            lower_method=self.lower_method,
+            lower_method=self.lower_method if upper > 0 else "a cut of zero needs no proof",
             upper_method=w.method,
             bidirectional_lower_bound=2.0 * float(lower),
             bidirectional_upper_bound=float(upper + w.reverse),
