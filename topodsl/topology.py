@@ -278,6 +278,19 @@ class Topology:
         return kids
 
     @cached_property
+    def children_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """Children of every row as CSR arrays ``(ptr, rows)``: the children of ``r`` are
+        ``rows[ptr[r]:ptr[r + 1]]``, in row order. Built with numpy in one pass."""
+        parent = self.nodes.parent.astype(np.int64)
+        has = parent >= 0
+        kids = np.flatnonzero(has)
+        order = np.argsort(parent[kids], kind="stable")
+        counts = np.bincount(parent[kids], minlength=self.num_nodes)
+        ptr = np.zeros(self.num_nodes + 1, dtype=np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        return ptr, kids[order]
+
+    @cached_property
     def depth(self) -> np.ndarray:
         """Containment depth of every row (0 at the top level), as int32."""
         parent = self.nodes.parent
