@@ -371,6 +371,22 @@ def test_same_answer_when_servers_are_not_identical() -> None:
     check_against_oracle(t, r, ["pod.node1.gpu0", "pod.odd.gpu0", "pod.odd.gpu1"])
 
 
+def test_benchmark_cluster_is_grouped_and_a_huge_query_is_refused_quickly() -> None:
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from benchmarks.clusters import cluster_source
+
+    t = topodsl.loads(cluster_source(1024))
+    r = memory_reach(t, "kind:gpu", within=2e-6)
+    # HBM of all 8 GPUs and both DRAMs of the server, computed once per place in a server.
+    assert (r.computed, len(r)) == (8, 1024 * 42)
+    check_against_oracle(t, r, ["c.su3.node17.gpu5"])
+    big = topodsl.loads(cluster_source(10240))
+    with pytest.raises(SolverError, match="latency budget"):
+        memory_reach(big, "c.su0.node0.gpu0")
+
+
 # -- the NetworkX oracle ---------------------------------------------------------------------------
 
 

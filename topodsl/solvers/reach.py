@@ -112,7 +112,7 @@ STORAGE_KINDS: tuple[str, ...] = ("ssd", "hdd")
 MAX_ROWS = 20_000_000
 # Work (components + links summed over the max flows run) above which the whole-topology
 # fallback is refused with advice, so that a huge query fails fast instead of running for hours.
-_FLOW_WORK_LIMIT = 3e8
+_FLOW_WORK_LIMIT = 5e7
 # Work (components + links summed over whole-topology searches) with the same purpose.
 _SEARCH_WORK_LIMIT = 3e9
 # Latency sums of different paths are compared with this relative tolerance.
@@ -581,6 +581,8 @@ class _ReachSolver:
         self.pair_cut: dict[tuple[int, int], tuple] = {}
         self.first: dict[tuple, int] = {}
         self.intra: dict[tuple[int, int], tuple[float, int]] = {}
+        self.intra_shape: dict[tuple[bytes, int, int], float] = {}
+        self.shapes: dict[int, tuple[bytes, np.ndarray] | None] = {}
         self.joint_cuts: dict[bytes, list] = {}
         self.chains: dict[int, tuple[list[int], dict[int, int]]] = {}
         self.flow_work = 0.0
@@ -912,6 +914,18 @@ class _ReachSolver:
         )
         hops = dijkstra(g, indices=ls, unweighted=True)[ranks]
         mem = D[ranks]
+        far = S.server[mem]
+        far = np.unique(far[far != S.server[s]])
+        if len(far):
+            # Memory in other servers needs flows over the component holding them all, about
+            # one per server at best: refuse at once rather than after hours.
+            estimate = (len(far) + 1) * (len(D) + len(c.arc_tail) / 2)
+            if self.flow_work + estimate > _FLOW_WORK_LIMIT:
+                raise SolverError(
+                    f"the reach of {self.t.nodes.ids[s]!r} spans {len(far)} other servers of a "
+                    f"{S.n:,}-component topology, each needing max flows over all of it; give a "
+                    "latency budget (--within) or use a smaller topology"
+                )
         src = np.full(len(mem), s)
         tier = S.tiers(src, mem)
         try:
@@ -1164,7 +1178,18 @@ class _ReachSolver:
         hit = self.intra.get(key)
         if hit is None:
             root = self._scope_root(np.array([a]), b)
-            value = self._scoped(np.array([a]), b, -1, widen=False)[0]
+            # The flow depends on the scope's subtree alone: identical subtrees (the same
+            # fingerprint) give it for the same places in them.
+            shape = self._shape(root)
+            skey = None
+            if shape is not None:
+                digest, rows = shape
+                skey = (digest, int(np.searchsorted(rows, a)), int(np.searchsorted(rows, b)))
+            value = self.intra_shape.get(skey) if skey is not None else None
+            if value is None:
+                value = self._scoped(np.array([a]), b, -1, widen=False)[0]
+                if skey is not None:
+                    self.intra_shape[skey] = value
             hit = self.intra[key] = (value, root)
         value, root = hit
         if within < 0:
@@ -1172,6 +1197,28 @@ class _ReachSolver:
         if root >= 0 and (root == within or within in self._chain(root)[1]):
             return value
         return 0.0
+
+    def _shape(self, root: int) -> tuple[bytes, np.ndarray] | None:
+        """Fingerprint and rows of ``root``'s subtree, computed in one pass for every
+        component at its depth made from the same definition (None if it has no such peer)."""
+        if root < 0:
+            return None
+        if root in self.shapes:
+            return self.shapes[root]
+        S, nodes = self.s, self.t.nodes
+        peers = np.flatnonzero(
+            (S.depth == S.depth[root])
+            & (S.kind == S.kind[root])
+            & (nodes.template == nodes.template[root])
+        )
+        if len(peers) < 2 or nodes.template[root] < 0:
+            self.shapes[root] = None
+            return None
+        members, mroot, digests = self._fingerprints(peers)
+        start = np.searchsorted(mroot, np.arange(len(peers) + 1))
+        for j, r in enumerate(peers.tolist()):
+            self.shapes[r] = (digests[j], members[start[j] : start[j + 1]])
+        return self.shapes[root]
 
     def _scope(self, root: int) -> _Scope:
         hit = self.scopes.get(root)
