@@ -752,3 +752,13 @@ def test_any_assertion_is_a_result_or_an_input_error(pod, left, op, right) -> No
         assert r.diagnostics and r.diagnostics[0].render()
     else:
         assert r.measured.dim == r.threshold.dim and r.message()
+
+
+def test_flow_exact_with_a_unit_that_is_no_power_of_ten() -> None:
+    # 3 * 2**40 B/s has no factor of five: the flow core's integer unit is the capacities'
+    # common divisor, not a power of ten, and the answer is still exact, so never unproven.
+    bw = 3 * 2**40
+    t = topodsl.loads(f"cluster c {{ gpu a; gpu b; connect a -- b {{ bandwidth = {bw} B/s }} }}")
+    r = check(t, [f"flow(c.a -> c.b) >= {bw} B/s"]).results[-1]
+    assert r.status == "pass"
+    assert r.measured.lower == r.measured.upper == bw

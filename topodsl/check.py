@@ -1089,13 +1089,13 @@ def _expr_text(e: Any) -> str:
     return "this"
 
 
-def _flow_interval(value: float, resolution: float, cut_size: int) -> tuple[float, float]:
-    """A max-flow value as an interval: exact unless the integer backend had to round (its
-    unit is then not a power of ten, and each cut arc may have lost up to one unit)."""
-    hi = value
-    if resolution > 0 and not float(math.log10(resolution)).is_integer():
-        hi = value + resolution * cut_size
-    return value, hi
+def _flow_interval(r) -> tuple[float, float]:
+    """A max-flow value as an interval: exact unless the integer backend had to round
+    capacities (then each cut arc may have lost up to one unit of its resolution)."""
+    value = float(r.throughput)
+    if r.flow.exact:
+        return value, value
+    return value, value + float(r.resolution) * len(r.flow.cut)
 
 
 # -- structural analyses -------------------------------------------------------------------------
@@ -1273,7 +1273,7 @@ def _flow(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
 
         ev.memo[key] = data_flow(ev.t, src, dst)
     r = ev.memo[key]
-    lo, hi = _flow_interval(float(r.throughput), float(r.resolution), len(r.bottleneck))
+    lo, hi = _flow_interval(r)
     return _Val(lo, hi, BANDWIDTH, "flow", tuple(r.bottleneck), tuple(notes))
 
 
