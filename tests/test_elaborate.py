@@ -266,3 +266,13 @@ def test_diagnostics_name_imported_files_as_written(tmp_path: Path, monkeypatch)
     with pytest.raises(ElaborationError) as info:
         topodsl.load("main.topo")
     assert info.value.render().startswith("parts/b.topo:1:40: error: latency must be")
+
+
+def test_fractional_lanes_and_the_whole_number_division_hint() -> None:
+    t = load("node n { gpu a; gpu b\n connect a -- b via eth400 x(16.0 / 32) }")
+    assert t.links.bandwidth[0] == 25e9 and t.links.lanes[0] == 0.5
+    with pytest.raises(ElaborationError) as info:
+        load("node n { gpu a; gpu b\n connect a -- b via eth400 x(16 / 32) }")
+    text = info.value.render()
+    assert "a lane count must be a positive number, got 0" in text
+    assert "x(16.0 / 32)" in text

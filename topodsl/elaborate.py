@@ -927,7 +927,13 @@ class _Elaborator:
         if via is not None and via.lanes is not None:
             q = self.number(via.lanes, scope)
             if q.dim != COUNT or isinstance(q.value, np.ndarray) or q.value <= 0:
-                raise self.error(via.lanes.span, "a lane count must be a positive number")
+                hint = None
+                if isinstance(via.lanes, ast.BinOp) and via.lanes.op == "/" and q.integral:
+                    hint = ("whole numbers divide to whole numbers, rounded down; for a "
+                            "fraction of a lane write a decimal, e.g. x(16.0 / 32)")
+                shown = _fmt_num(q.value) if not isinstance(q.value, np.ndarray) else "an array"
+                raise self.error(via.lanes.span,
+                                 f"a lane count must be a positive number, got {shown}", hint)
             lanes = float(q.value)
         t = -1
         if lt is not None:
