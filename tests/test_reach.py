@@ -255,6 +255,25 @@ def test_cxl_pool_tiers_latency_and_shared_link() -> None:
     )
 
 
+def test_example_files_cxl_pool_and_mi300x() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "topologies"
+    t = topodsl.load(root / "cxl_pool.topo")
+    r = memory_reach(t, "pool_rack.host0.cpu0")
+    # The pool sits in a server of its own with no compute: still the cxl tier, as the file's
+    # design notes say: 8 x 512 GB at 250 ns, 2 x 63 GB/s (own x16 and the neighbour's).
+    assert tiers_of(r, "pool_rack.host0.cpu0")["cxl"] == (
+        8, 8 * 512 * GB, pytest.approx(250 * NS), 126 * GB,
+    )  # fmt: skip
+    assert tiers_of(r, "pool_rack.host0.cpu0")["local"][3] == 307.2 * GB
+    t = topodsl.load(root / "mi300x.topo")
+    x = "server.gpu0.iod0.xcd0"
+    tiers = tiers_of(memory_reach(t, x), x)
+    assert (tiers["local"][0], tiers["same-package"][0]) == (2, 6)
+    assert tiers["local"][1] == 48 * GB
+
+
 def test_tier_rules() -> None:
     t = topodsl.loads(CXL_POOL)
     i = t.index

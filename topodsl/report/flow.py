@@ -233,7 +233,9 @@ def format_scenario(result: ScenarioResult, cut_rows: int = 10) -> str:
         noun, verb = _ENDPOINT[u.even]
         parts.append("")
         parts.append(f"{leg.label}: {leg.sources} -> {leg.sinks}")
-        approx = "" if u.exact else f" (optimum at most {format_quantity(u.rate_bound, BANDWIDTH)})"
+        approx = ""
+        if format_quantity(u.rate_bound, BANDWIDTH) != format_quantity(u.rate, BANDWIDTH):
+            approx = f" (optimum at most {format_quantity(u.rate_bound, BANDWIDTH)})"
         parts.append(
             f"  each of {u.endpoints} {noun}s {verb} {format_quantity(u.rate, BANDWIDTH)}"
             f"{approx}; together {format_quantity(u.total, BANDWIDTH)}"

@@ -251,8 +251,8 @@ def tier_of(topology: Topology, element: int, memory: int) -> str:
        element's: an MI300X XCD and the HBM stacks of its own I/O die).
     2. ``same-package``: both sit in the same outermost compute component (an XCD and the HBM
        of a sibling I/O die in one GPU package).
-    3. ``cxl``: the memory is ``cxl_memory`` in the element's server or in no server at all
-       (a pooled memory box).
+    3. ``cxl``: the memory is ``cxl_memory`` in the element's server, in no server at all,
+       or in a server without any compute element (a pooled memory box).
     4. ``remote``: the memory belongs to another server (``node`` or ``storage_node``) than the
        element, or to one when the element has none.
     5. by kind, in the same server: ``hbm`` is ``peer`` (another element's HBM), ``dram`` is
@@ -387,6 +387,10 @@ class _Structure:
             first = is_node[a] & (self.server[live] < 0)
             self.server[live[first]] = a[first]
             cur[live] = self.parent[a]
+        # Servers holding no compute element are memory boxes (a CXL pool), not hosts.
+        self.server_computes = np.zeros(n, dtype=bool)
+        held = self.server[is_compute]
+        self.server_computes[held[held >= 0]] = True
 
         # Directed latency arcs: u -> v costs the link's latency plus v's own latency.
         L = topology.links
@@ -454,7 +458,8 @@ class _Structure:
         same_pkg = (pkg_s >= 0) & (pkg_s == pkg_m)
         node_s, node_m = self.server[s], self.server[m]
         kind = self.kind[m]
-        cxl = (kind == KIND_CODE["cxl_memory"]) & ((node_m == node_s) | (node_m < 0))
+        pool = (node_m < 0) | ~self.server_computes[np.maximum(node_m, 0)]
+        cxl = (kind == KIND_CODE["cxl_memory"]) & ((node_m == node_s) | pool)
         remote = node_m != node_s
         by_kind = np.full(len(m), _STORAGE, dtype=np.uint8)
         by_kind[kind == KIND_CODE["hbm"]] = _PEER
