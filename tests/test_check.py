@@ -762,3 +762,17 @@ def test_flow_exact_with_a_unit_that_is_no_power_of_ten() -> None:
     r = check(t, [f"flow(c.a -> c.b) >= {bw} B/s"]).results[-1]
     assert r.status == "pass"
     assert r.measured.lower == r.measured.upper == bw
+
+
+def test_assertions_in_definitions_see_their_parameters() -> None:
+    t = topodsl.loads(
+        "def node S(n = 2, cap = 8 GB) { gpu g[n]; hbm h[n] { capacity = cap }\n"
+        " assert count(g[*]) == n; assert capacity(h[*]) == n * cap }\n"
+        "cluster c { S a; S(n = 3, cap = 16 GB) b }"
+    )
+    report = check(t)
+    assert [(r.status, r.instances) for r in report.results] == [("pass", 2), ("pass", 2)]
+    bad = topodsl.loads(
+        "def node S(n = 2) { gpu g[3]; assert count(g[*]) == n }\ncluster c { S a }"
+    )
+    assert check(bad).results[0].status == "fail"

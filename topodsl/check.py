@@ -410,6 +410,8 @@ def check(
         elsewhere = spec.node.span is not None and spec.node.span.file != topology.source
         key = (elsewhere, _span_key(spec.node.span), spec.node.text)
         grouped.setdefault(key, (spec.node, []))[1].extend(spec.scopes)
+        for s in spec.scopes:
+            ev.scope_constants[s] = {name: (v, d) for name, v, d in spec.constants}
     specs: list[tuple[ast.Assert, tuple[str, ...], str]] = []
     for key in sorted(grouped):
         node, scopes = grouped[key]
@@ -563,6 +565,8 @@ class _Evaluator:
         self._const_values: dict[str, _Val] = {}
         self._const_stack: list[str] = []
         self._subtree: dict[str, np.ndarray] = {}
+        # Numbers visible where an assertion stands (a definition's parameters...), by scope.
+        self.scope_constants: dict[str, dict[str, tuple[float, Dim]]] = {}
         self.memo: dict[tuple, Any] = {}
 
     # diagnostics
@@ -666,7 +670,7 @@ class _Evaluator:
         if isinstance(e, ast.Member):
             return self.member(e, scope)
         if isinstance(e, ast.Ref):
-            return self.ref(e)
+            return self.ref(e, scope)
         if isinstance(e, ast.SelectorLit):
             raise self.error(
                 e.span, f"a selector ({e.text}) names components, not a figure",
@@ -724,7 +728,7 @@ class _Evaluator:
             return _Val(lo, hi, a.dim**n, **meta)
         raise self.error(e.span, f"unknown operator {op!r}")  # pragma: no cover
 
-    def ref(self, e: ast.Ref) -> _Val:
+    def ref(self, e: ast.Ref, scope: str = "") -> _Val:
         name = e.path.simple_name
         if name is None:
             text = _path_text(e.path)
@@ -732,9 +736,13 @@ class _Evaluator:
                 e.span, f"{text} names components, not a figure",
                 f"pass it to an analysis, e.g. count({text})",
             )  # fmt: skip
+        local = self.scope_constants.get(scope, {})
+        if name in local:
+            value, dim = local[name]
+            return _Val.exact(value, dim)
         consts = self.constants()
         if name not in consts:
-            hint = _did_you_mean(name, list(consts) + list(ANALYSES))
+            hint = _did_you_mean(name, list(consts) + list(local) + list(ANALYSES))
             if hint is None:
                 hint = (
                     f"to select components write e.g. count({name}[*]); constants used in "

@@ -71,11 +71,15 @@ class AssertSpec:
     """An ``assert`` statement and the components it was declared in.
 
     ``scopes`` are the dotted ids of the components whose body holds the assertion (``""`` for
-    the top level); an assertion in a definition applies once per instance.
+    the top level); an assertion in a definition applies once per instance. ``constants`` are
+    the numbers visible where it stands (constants, a definition's parameters, loop variables)
+    as ``(name, value in SI base units, Dim)``, sorted by name; a definition used with other
+    arguments gives another spec.
     """
 
     node: ast.Assert
     scopes: tuple[str, ...]
+    constants: tuple[tuple[str, float, Dim], ...] = ()
 
 
 # -- values --------------------------------------------------------------------------------------
@@ -168,7 +172,7 @@ class _Block:
     links: dict[str, np.ndarray]
     members: dict[str, _Member]
     fabrics: list[tuple[FabricInfo, np.ndarray, np.ndarray, np.ndarray]]
-    asserts: list[tuple[ast.Assert, np.ndarray]]
+    asserts: list[tuple[ast.Assert, np.ndarray, tuple]]
 
     @property
     def size(self) -> int:
@@ -200,7 +204,7 @@ class _BodyBuilder:
         self.cursor = 1
         self.link_parts: list[dict[str, np.ndarray]] = []
         self.fabrics: list[tuple[FabricInfo, np.ndarray, np.ndarray, np.ndarray]] = []
-        self.asserts: list[tuple[ast.Assert, np.ndarray]] = []
+        self.asserts: list[tuple[ast.Assert, np.ndarray, tuple]] = []
         self.num_links = 0
 
     def kind_codes(self) -> np.ndarray:
@@ -564,7 +568,7 @@ class _Elaborator:
                 if isinstance(s, ast.Connect | ast.Pattern | ast.For):
                     self.add_links_stmt(b, s, local)
                 elif isinstance(s, ast.Assert):
-                    b.asserts.append((s, np.zeros(1, dtype=np.int64)))
+                    b.asserts.append((s, np.zeros(1, dtype=np.int64), _constants(local)))
             except _Abort:
                 pass
 
@@ -741,8 +745,8 @@ class _Elaborator:
                         links[c].append((col[None, :] + offs[:, None]).ravel())
                     else:
                         links[c].append(np.tile(col, count))
-            for a, rows in blk.asserts:
-                asserts.append((a, (rows[None, :] + offs[:, None]).ravel()))
+            for a, rows, consts in blk.asserts:
+                asserts.append((a, (rows[None, :] + offs[:, None]).ravel(), consts))
         n_child_links = sum(len(x) for x in links["src"])
         fabrics = self._relocate_fabrics(members_by_start)
         for part in b.link_parts:
@@ -1136,6 +1140,18 @@ class _Elaborator:
         return self.type_index[lt.name]
 
 
+def _constants(scope: _Scope) -> tuple[tuple[str, float, Dim], ...]:
+    """The scalar numbers visible in ``scope`` (inner names hide outer ones), sorted."""
+    seen: dict[str, tuple[float, Dim]] = {}
+    s: _Scope | None = scope
+    while s is not None:
+        for name, v in s.values.items():
+            if name not in seen and isinstance(v, _Q) and not isinstance(v.value, np.ndarray):
+                seen[name] = (float(v.value), v.dim)
+        s = s.parent
+    return tuple((n, v, d) for n, (v, d) in sorted(seen.items()))
+
+
 def _in_scope(scope: _Scope, name: str) -> bool:
     try:
         scope.lookup(name)
@@ -1259,9 +1275,9 @@ def _assemble(el: _Elaborator, block: _Block, source: str) -> Topology:
     )
     ids = nodes.ids
     asserts = []
-    for a, rows in block.asserts:
+    for a, rows, consts in block.asserts:
         scopes = tuple("" if r == 0 else ids[r - 1] for r in rows.tolist())
-        asserts.append(AssertSpec(a, scopes))
+        asserts.append(AssertSpec(a, scopes, consts))
     if n == 0:
         el.sink.warning(None, "the file declares no components")
         warnings = list(el.sink.warnings)
