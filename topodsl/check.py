@@ -746,7 +746,7 @@ class _Evaluator:
             if hint is None:
                 hint = (
                     f"to select components write e.g. count({name}[*]); constants used in "
-                    "assertions are the file's top-level 'const' declarations"
+                    "assertions are 'const' declarations and a definition's parameters"
                 )
             raise self.error(e.span, f"unknown name {name!r}", hint)
         return self.constant(name, e.span)
