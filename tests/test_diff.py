@@ -202,7 +202,7 @@ def test_cli_diff_of_two_versions_of_the_dgx_example(tmp_path: Path) -> None:
     # Slower NVLink: the same parts, a lower NVLink bisection, and the promise broken.
     assert rows[("components", "gpu")]["change"] == ""
     assert rows[("memory", "hbm")]["change"] == ""
-    nv = rows[("assertions", "nvlink")]
+    nv = rows[("assertions", "bisection")]
     assert (nv["old_status"], nv["new_status"]) == ("pass", "fail")
     new = bisection(topodsl.load(tmp_path / "new" / "dgx_h100.topo"), "dgx.gpu*")
     assert (nv["new"]["lower"], nv["new"]["upper"]) == (new.lower_bound, new.upper_bound)
