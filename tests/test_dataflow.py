@@ -129,16 +129,19 @@ def random_network(seed: int) -> topodsl.Topology:
 
 
 def oracle(t, sources, sinks, src_cap=None, snk_cap=None) -> float:
-    """Max flow built independently in NetworkX: limited devices split in two, storage read and
-    write limits on the super arcs."""
+    """Max flow built independently in NetworkX: limited devices split in two, memory and storage
+    split with nothing between (no transit), storage read and write limits on the super arcs."""
     n, L = t.nodes, t.links
     g = nx.DiGraph()
 
+    def ends_only(r):  # memory and storage: data starts or ends there, never passes through
+        return t.role_of(r) in ("memory", "storage")
+
     def vin(r):
-        return ("in", r) if math.isfinite(n.bandwidth[r]) else r
+        return ("in", r) if math.isfinite(n.bandwidth[r]) or ends_only(r) else r
 
     def vout(r):
-        return ("out", r) if math.isfinite(n.bandwidth[r]) else r
+        return ("out", r) if math.isfinite(n.bandwidth[r]) or ends_only(r) else r
 
     def add(u, v, c):
         c = min(c, 1e18)
@@ -148,7 +151,7 @@ def oracle(t, sources, sinks, src_cap=None, snk_cap=None) -> float:
             g.add_edge(u, v, capacity=c)
 
     for r in range(t.num_nodes):
-        if math.isfinite(n.bandwidth[r]):
+        if math.isfinite(n.bandwidth[r]) and not ends_only(r):
             add(("in", r), ("out", r), float(n.bandwidth[r]))
     for e in range(t.num_links):
         u, v = int(L.src[e]), int(L.dst[e])

@@ -350,3 +350,20 @@ def test_sorted_unique_matches_numpy(values) -> None:
     assert u.tolist() == np.unique(a).tolist()
     assert np.array_equal(u[inv], a)
     assert sorted_unique(a).tolist() == np.unique(a).tolist()
+
+
+def test_no_flow_passes_through_a_memory_or_storage_device() -> None:
+    # Two hosts share a two-headed CXL expander and an SSD on a dual-port link: neither is a
+    # path from one host to the other, though both can be read or written by each.
+    b = TopologyBuilder()
+    for name, kind in (("h0", "cpu"), ("h1", "cpu"), ("m", "cxl_memory"), ("s", "ssd")):
+        b.add_node(name, kind)
+    for dev in ("m", "s"):
+        b.add_link("h0", dev, bandwidth=63e9)
+        b.add_link("h1", dev, bandwidth=63e9)
+    t = b.build()
+    assert max_flow(t, [t.index("h0")], [t.index("h1")]).value == 0
+    assert max_flow(t, [t.index("h0")], [t.index("m")]).value == 63e9
+    assert max_flow(t, [t.index("m")], [t.index("h1")]).value == 63e9
+    both = max_flow(t, [t.index("h0"), t.index("h1")], [t.index("m"), t.index("s")])
+    assert both.value == 4 * 63e9

@@ -8,6 +8,9 @@ Modelling
 * A device with a finite ``bandwidth`` is split into an *in* and an *out* vertex joined by one
   arc of that capacity, so the limit bounds every flow through it. Devices without a limit are
   not split, which keeps the network small.
+* Memory and storage devices (roles ``memory`` and ``storage``) are only ever where data
+  starts or ends: they are split the same way but with no arc between their two vertices, so no
+  flow passes *through* an HBM stack, a DIMM, a CXL expander or an SSD.
 * A super-source feeds every source row on its *out* vertex with the row's egress limit
   (``min(bandwidth, read_bandwidth)``: reading a storage device is capped by its read speed) and
   every sink row drains into a super-sink from its *in* vertex with the ingress limit
@@ -60,6 +63,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, connected_components, maximum_flow
 
 from ..errors import SolverError
+from ..kinds import ROLES
 from ..topology import Topology
 
 __all__ = [
@@ -82,6 +86,7 @@ _BUDGET = 2**30
 # Largest relative gap between the flow found and the cut re-measured with true capacities.
 _MAX_ROUNDING = 1e-4
 
+_TERMINAL_ROLES = [ROLES.index("memory"), ROLES.index("storage")]
 _ARC_LINK, _ARC_DEVICE, _ARC_SOURCE, _ARC_SINK = 0, 1, 2, 3
 
 
@@ -248,13 +253,17 @@ def build_network(topology: Topology, keep: np.ndarray | None = None) -> FlowNet
     bw = topology.nodes.bandwidth
     kept = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     rows = np.flatnonzero(kept)
-    limited = kept & np.isfinite(bw)
+    # Memory and storage end a data path: they are split like limited devices but get no arc
+    # from in to out, so no flow passes through an HBM stack or a CXL expander to elsewhere.
+    terminal = kept & np.isin(topology.role_codes, _TERMINAL_ROLES)
+    limited = kept & np.isfinite(bw) & ~terminal
     lim_rows = np.flatnonzero(limited)
+    split_rows = np.flatnonzero(limited | terminal)
     vin = np.full(n, -1, dtype=np.int64)
     vin[rows] = np.arange(len(rows))
     vout = vin.copy()
-    vout[lim_rows] = len(rows) + np.arange(len(lim_rows))
-    nv = len(rows) + len(lim_rows)
+    vout[split_rows] = len(rows) + np.arange(len(split_rows))
+    nv = len(rows) + len(split_rows)
 
     L = topology.links
     src, dst = L.src.astype(np.int64), L.dst.astype(np.int64)
