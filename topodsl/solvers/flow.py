@@ -616,7 +616,8 @@ def _cut_items(topology: Topology, net: FlowNetwork, arcs: np.ndarray, capacity)
 
 def _interpret(topology, net, tail, head, capacity, arc_flow, value, resolution, side, S):
     n_base = len(net.tail)
-    crossing = np.flatnonzero(side[tail] & ~side[head])
+    # An arc of capacity 0 (a link switched off with link_capacity) limits nothing: not a cut item.
+    crossing = np.flatnonzero(side[tail] & ~side[head] & (capacity > 0))
     inner = crossing[crossing < n_base]
     cut = _cut_items(topology, net, inner, capacity)
     ids = topology.nodes.ids
