@@ -587,6 +587,8 @@ class _ReachSolver:
         self.first: dict[tuple, int] = {}
         self.intra: dict[tuple[int, int], tuple[float, int]] = {}
         self.intra_shape: dict[tuple[bytes, int, int], float] = {}
+        self.shape_value: dict[tuple, float] = {}
+        self.lca: dict[tuple[int, int], int] = {}
         self.shapes: dict[int, tuple[bytes, np.ndarray] | None] = {}
         self.joint_cuts: dict[bytes, list] = {}
         self.chains: dict[int, tuple[list[int], dict[int, int]]] = {}
@@ -1040,6 +1042,9 @@ class _ReachSolver:
             return float(single[0])
         key = mems.tobytes()
         root = self._scope_root(mems, s)
+        skey = self._shape_key(root, mems, s)
+        if skey is not None and skey in self.shape_value:
+            return self.shape_value[skey]
         if self.read:
             for s1, r1, value, sc, side, cutdev in self.joint_cuts.get(key, ()):
                 if (
@@ -1049,6 +1054,8 @@ class _ReachSolver:
                 ):
                     return value
         value, sc, r = self._scoped(mems, s, ctx)
+        if skey is not None and value > 0 and sc.root == root:
+            self.shape_value[skey] = value
         if self.read and value > 0 and sc.root == root:
             entries = self.joint_cuts.setdefault(key, [])
             if len(entries) < 4:
@@ -1078,8 +1085,16 @@ class _ReachSolver:
         return scope_i
 
     def _scope_root(self, far: np.ndarray, s: int) -> int:
-        chain = self._chain(s)[0]
-        i = self._connected_from(chain, self._lca_index(far, s), far, s)
+        chain, depth_of = self._chain(s)
+        if len(far) == 1 and int(far[0]) not in depth_of:
+            # Components with one parent share their smallest common ancestor with s.
+            key = (int(self.s.parent[far[0]]), s)
+            lca = self.lca.get(key)
+            if lca is None:
+                lca = self.lca[key] = self._lca_index(far, s)
+        else:
+            lca = self._lca_index(far, s)
+        i = self._connected_from(chain, lca, far, s)
         return chain[i] if i < len(chain) else -1
 
     def _scoped(self, far: np.ndarray, s: int, ctx: int, widen: bool = True):
@@ -1125,37 +1140,56 @@ class _ReachSolver:
         kx, ks = int(S.kind[x]), int(S.kind[s])
         keys = (
             ("source", s, int(S.server[x]), kx, root),  # an earlier source in x's server
+            ("source", s, -2, kx, root),  # the first source of its kind tried with s
             ("sink", x, int(S.server[s]), ks, root),  # an earlier element in s's server
-            ("sink", x, -2, ks, root),  # the first element tried with x
+            ("sink", x, -2, ks, root),  # the first element of its kind tried with x
         )
+        skey = self._shape_key(root, np.array([x]), s)
+        if skey is not None and skey in self.shape_value:
+            value = self.shape_value[skey]
+            self._record(key, value, None, keys)
+            return value
         if self.read:
             got = self._certified(x, s, root, keys)
             if got is not None:
                 return got
         value, sc, r = self._scoped(np.array([x]), s, ctx)
         cut = None
-        if self.read and value > 0 and sc.root == root:
-            cut = (sc, r.source_side, _cut_devices(r, len(sc.rows)))
+        if value > 0 and sc.root == root:
+            if skey is not None:
+                self.shape_value[skey] = value
+            if self.read:
+                cut = (sc, r.source_side, _cut_devices(r, len(sc.rows)))
         self._record(key, value, cut, keys)
         return value
+
+    def _shape_key(self, root: int, far: np.ndarray, s: int) -> tuple | None:
+        """A key under which a flow inside ``root`` between ``far`` and ``s`` is the same for
+        every component with ``root``'s fingerprint (None if ``root`` has no twin)."""
+        shape = self._shape(root)
+        if shape is None:
+            return None
+        digest, rows = shape
+        return (digest, np.searchsorted(rows, far).tobytes(), int(np.searchsorted(rows, s)))
 
     def _record(self, key, value, cut, keys) -> None:
         self.pair_value[key] = value
         if cut is not None:
             self.pair_cut[key] = cut
-            self.first.setdefault(keys[0], key[0])
-            self.first.setdefault(keys[1], key[1])
-            self.first.setdefault(keys[2], key[1])
+            for k in keys:
+                self.first.setdefault(k, key[0] if k[0] == "source" else key[1])
 
     def _certified(self, x: int, s: int, root: int, keys) -> float | None:
-        x1 = self.first.get(keys[0])
-        if x1 is not None and x1 != x:
+        for k in keys[:2]:
+            x1 = self.first.get(k)
+            if x1 is None or x1 == x:
+                continue
             value = self.pair_value[(x1, s)]
             sc, side, _ = cut = self.pair_cut[(x1, s)]
             if side[int(sc.local(x))] and self._intra(x, x1, root) >= value * (1 - _REL):
                 self._record((x, s), value, cut, keys)
                 return value
-        for k in keys[1:]:
+        for k in keys[2:]:
             s1 = self.first.get(k)
             if s1 is None or s1 == s:
                 continue
