@@ -468,9 +468,10 @@ def oracle_flow(t, rows: set[int], sources: list[int], sinks: list[int]) -> floa
     return nx.maximum_flow_value(g, "S", "T")
 
 
-def oracle_bandwidth(t, s: int, mems: list[int]) -> float:
-    """Read bandwidth by the documented definition: the flow inside the smallest component
-    holding both ends in which anything flows (the whole topology last)."""
+def oracle_bandwidth(t, s: int, mems: list[int], write: bool = False) -> float:
+    """Bandwidth by the documented definition: the flow inside the smallest component holding
+    both ends in which anything flows (the whole topology last); memory to element unless
+    ``write``."""
     chain = _ancestors(t, s)
     idx = 0
     for m in mems:
@@ -478,7 +479,8 @@ def oracle_bandwidth(t, s: int, mems: list[int]) -> float:
         common = [i for i, r in enumerate(chain) if r in anc]
         idx = max(idx, common[0]) if common else len(chain)
     for root in chain[idx:] + [-1]:
-        value = oracle_flow(t, _subtree(t, root), mems, [s])
+        rows = _subtree(t, root)
+        value = oracle_flow(t, rows, [s], mems) if write else oracle_flow(t, rows, mems, [s])
         if value > 0 or root < 0:
             return value
     raise AssertionError
@@ -509,6 +511,7 @@ def check_against_oracle(t, r, sample: list[str] | None = None) -> None:
     """Every row of the elements in ``sample`` (all when None) against NetworkX."""
     mem_kinds = {"hbm", "dram", "cxl_memory"}
     chosen = r.sources.tolist() if sample is None else [t.index(x) for x in sample]
+    write = r.direction == "write"
     for s in chosen:
         dist = oracle_latency(t, s)
         expect = {
@@ -521,11 +524,13 @@ def check_against_oracle(t, r, sample: list[str] | None = None) -> None:
         assert set(got) == set(expect), t.nodes.ids[s]
         for m, k in got.items():
             assert float(r.latency[k]) == pytest.approx(expect[m], rel=1e-9, abs=1e-15)
-            assert float(r.bandwidth[k]) == pytest.approx(oracle_bandwidth(t, s, [m]), rel=1e-9)
+            expect_bw = oracle_bandwidth(t, s, [m], write)
+            assert float(r.bandwidth[k]) == pytest.approx(expect_bw, rel=1e-9)
         tt = r.tiers
         for i in np.flatnonzero(tt.source == s).tolist():
             mems = [m for m, k in got.items() if r.tier[k] == tt.tier[i]]
-            assert float(tt.bandwidth[i]) == pytest.approx(oracle_bandwidth(t, s, mems), rel=1e-9)
+            expect_bw = oracle_bandwidth(t, s, mems, write)
+            assert float(tt.bandwidth[i]) == pytest.approx(expect_bw, rel=1e-9)
 
 
 def random_cluster(seed: int) -> topodsl.Topology:
@@ -574,7 +579,8 @@ def random_cluster(seed: int) -> topodsl.Topology:
         for _ in range(int(rng.integers(0, 4))):
             u, v = rng.choice(compute + transit, size=2, replace=False)
             b.add_link(str(u), str(v), bandwidth=float(rng.integers(5, 80)) * GB,
-                       latency=float(rng.integers(0, 5)) * 100 * NS)  # fmt: skip
+                       latency=float(rng.integers(0, 5)) * 100 * NS,
+                       simplex=bool(rng.random() < 0.3))  # fmt: skip
     return b.build()
 
 
@@ -583,6 +589,8 @@ def test_random_clusters_match_the_networkx_oracle(seed: int) -> None:
     t = random_cluster(seed)
     check_against_oracle(t, memory_reach(t))
     check_against_oracle(t, memory_reach(t, within=1e-6))
+    if seed % 3 == 0:
+        check_against_oracle(t, memory_reach(t, direction="write"))
 
 
 def test_deterministic() -> None:
