@@ -96,3 +96,20 @@ def test_syntax_errors_are_friendly(source: str, fragment: str) -> None:
     assert fragment in text
     assert text.startswith("e.topo:")
     assert "^" in text
+
+
+def test_parser_tables_are_cached_privately_and_rebuilt_when_bad(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("TOPODSL_NO_CACHE", raising=False)
+    build = parser.__wrapped__  # the uncached builder behind functools.cache
+    build()
+    (cached,) = (tmp_path / "topodsl").iterdir()
+    assert (tmp_path / "topodsl").stat().st_mode & 0o077 == 0
+    cached.write_bytes(b"not a pickle")
+    assert build().parse("cluster c { gpu g }")
+    assert cached.stat().st_size > 1000  # rebuilt and written again
+
+
+def test_parser_without_a_cache(monkeypatch) -> None:
+    monkeypatch.setenv("TOPODSL_NO_CACHE", "1")
+    assert parser.__wrapped__().parse("cluster c { gpu g }")

@@ -10,12 +10,16 @@ with a caret under the offending token and, where a known mistake matches, a hin
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import hashlib
+import os
 import re
 from functools import cache
 from importlib import resources
 from pathlib import Path as FsPath
 
+import lark
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -40,19 +44,52 @@ def grammar_text() -> str:
     return here.read_text(encoding="utf-8")
 
 
+_OPTIONS = dict(
+    parser="lalr",
+    lexer="contextual",
+    propagate_positions=True,
+    strict=True,
+    maybe_placeholders=True,
+)
+
+
 @cache
 def parser() -> Lark:
-    """The LALR parser (built once per process)."""
+    """The LALR parser, built once per process.
+
+    Building the tables takes 0.3-0.5 s, a large part of a short command's run, so they are
+    cached in the user's own cache directory (``$XDG_CACHE_HOME/topodsl`` or
+    ``~/.cache/topodsl``, created private), keyed by a hash of the grammar text and the lark
+    version; never in a shared temporary directory, since lark's cache is a pickle. Without a
+    writable cache directory, or with ``TOPODSL_NO_CACHE`` set, the tables are built each time.
+    """
     unit = UNIT_PATTERN.replace("/", "\\/")
     text = grammar_text() + f"\nUNIT.2: /{unit}/\n"
-    return Lark(
-        text,
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=True,
-        strict=True,
-        maybe_placeholders=True,
-    )
+    path = _cache_file(text)
+    if path is not None:
+        try:
+            return Lark(text, cache=path, **_OPTIONS)
+        except Exception:  # noqa: BLE001 - a stale or unreadable cache: build afresh below
+            with contextlib.suppress(OSError):
+                os.remove(path)
+    return Lark(text, **_OPTIONS)
+
+
+def _cache_file(grammar: str) -> str | None:
+    if os.environ.get("TOPODSL_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "topodsl")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        st = os.stat(folder)
+        # Only a folder of our own that no one else can write into.
+        if (hasattr(os, "getuid") and st.st_uid != os.getuid()) or st.st_mode & 0o022:
+            return None
+    except OSError:
+        return None
+    key = hashlib.sha256((lark.__version__ + repr(sorted(_OPTIONS.items())) + grammar).encode())
+    return os.path.join(folder, f"parser-{key.hexdigest()[:20]}.lark-cache")
 
 
 # -- lark tree -> AST ----------------------------------------------------------------------------
