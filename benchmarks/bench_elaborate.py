@@ -49,14 +49,18 @@ def main(argv: list[str]) -> None:
         print(json.dumps(measure(int(argv[1]))))
         return
     sizes = [int(a) for a in argv] or list(SIZES)
-    print(f"{'GPUs':>8} {'components':>11} {'links':>10} {'parse s':>8} {'elab s':>8} "
-          f"{'peak MiB':>9}")
+    print(
+        f"{'GPUs':>8} {'components':>11} {'links':>10} {'parse s':>8} {'elab s':>8} {'peak MiB':>9}"
+    )
     for n in sizes:
-        out = subprocess.run([sys.executable, __file__, "--one", str(n)], check=True,
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", str(n)], check=True, capture_output=True, text=True
+        ).stdout
         r = json.loads(out)
-        print(f"{r['gpus']:>8} {r['components']:>11} {r['links']:>10} {r['parse_s']:>8} "
-              f"{r['elaborate_s']:>8} {r['peak_rss_MiB']:>9}")
+        print(
+            f"{r['gpus']:>8} {r['components']:>11} {r['links']:>10} {r['parse_s']:>8} "
+            f"{r['elaborate_s']:>8} {r['peak_rss_MiB']:>9}"
+        )
 
 
 if __name__ == "__main__":

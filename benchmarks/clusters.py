@@ -84,8 +84,7 @@ def cluster_source(gpus: int) -> str:
     if gpus % per_su:
         raise ValueError(f"gpus must be a multiple of {per_su}")
     sus = gpus // per_su
-    return TEMPLATE.format(gpus=gpus, sus=sus, per_su=SERVERS_PER_SU, spines=32,
-                           stores=max(2, sus))
+    return TEMPLATE.format(gpus=gpus, sus=sus, per_su=SERVERS_PER_SU, spines=32, stores=max(2, sus))
 
 
 if __name__ == "__main__":

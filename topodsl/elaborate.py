@@ -153,8 +153,17 @@ class _Member:
 
 
 _LINK_COLS = ("src", "dst", "bandwidth", "latency", "lanes", "type", "simplex", "half", "origin")
-_LINK_DTYPES = (np.int64, np.int64, np.float64, np.float64, np.float64, np.int32, bool, bool,
-                np.int32)
+_LINK_DTYPES = (
+    np.int64,
+    np.int64,
+    np.float64,
+    np.float64,
+    np.float64,
+    np.int32,
+    bool,
+    bool,
+    np.int32,
+)
 
 
 @dataclass
@@ -306,22 +315,28 @@ class _Elaborator:
             )
         key = str(target)
         if key in stack:
-            chain = " -> ".join(FsPath(s).name for s in (*stack[stack.index(key):], key))
+            chain = " -> ".join(FsPath(s).name for s in (*stack[stack.index(key) :], key))
             raise self.error(item.span, f"import cycle: {chain}")
         if key in self.imported:
             return
         try:
             text = target.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise self.error(item.span, f"import not found: {item.path!r}",
-                             "imports are resolved relative to the importing file") from None
+            raise self.error(
+                item.span,
+                f"import not found: {item.path!r}",
+                "imports are resolved relative to the importing file",
+            ) from None
         except (OSError, UnicodeDecodeError) as e:
             raise self.error(item.span, f"cannot read import {item.path!r}: {e}") from None
         self.imported.add(key)
         # Name the imported file as the user would: beside the importer's name as written
         # (topologies/parts/nvidia.topo), never an absolute path of this machine.
-        rel = os.path.normpath(os.path.join(os.path.dirname(importer), item.path)) \
-            if importer != "<string>" else item.path
+        rel = (
+            os.path.normpath(os.path.join(os.path.dirname(importer), item.path))
+            if importer != "<string>"
+            else item.path
+        )
         self.resolved[rel] = target
         self.texts[rel] = text
         self.sink.texts[rel] = text
@@ -342,38 +357,58 @@ class _Elaborator:
     def declare_link(self, decl: ast.LinkDecl) -> None:
         if decl.name in self.link_types:
             prev = self.link_types[decl.name].span
-            raise self.error(decl.span, f"link type {decl.name!r} is declared twice",
-                             f"first declared at {prev}" if prev else None)
+            raise self.error(
+                decl.span,
+                f"link type {decl.name!r} is declared twice",
+                f"first declared at {prev}" if prev else None,
+            )
         values: dict[str, Any] = {}
         for a in decl.attrs:
             if not isinstance(a, ast.Attr):
                 raise self.error(a.span, "a link type holds only attributes")
             spec = LINK_ATTRIBUTES.get(a.name)
             if spec is None:
-                raise self.error(a.name_span, f"unknown link attribute {a.name!r}",
-                                 self.did_you_mean(a.name, LINK_ATTRIBUTES)
-                                 or f"link attributes: {', '.join(LINK_ATTRIBUTES)}")
+                raise self.error(
+                    a.name_span,
+                    f"unknown link attribute {a.name!r}",
+                    self.did_you_mean(a.name, LINK_ATTRIBUTES)
+                    or f"link attributes: {', '.join(LINK_ATTRIBUTES)}",
+                )
             values[a.name] = self.attr_value(a, spec, self.globals)
         if "bandwidth" not in values:
-            raise self.error(decl.span, f"link type {decl.name!r} needs a bandwidth",
-                             "e.g. link nvlink4 { bandwidth = 25 GB/s, latency = 100 ns }")
+            raise self.error(
+                decl.span,
+                f"link type {decl.name!r} needs a bandwidth",
+                "e.g. link nvlink4 { bandwidth = 25 GB/s, latency = 100 ns }",
+            )
         duplex = values.get("duplex", "full")
         if duplex not in ("full", "half"):
             raise self.error(decl.span, f'duplex must be "full" or "half", not {duplex!r}')
         self.link_types[decl.name] = LinkType(
-            decl.name, values["bandwidth"], values.get("latency", 0.0), duplex == "half",
-            values.get("model"), decl.span)
+            decl.name,
+            values["bandwidth"],
+            values.get("latency", 0.0),
+            duplex == "half",
+            values.get("model"),
+            decl.span,
+        )
 
     def declare_def(self, d: ast.Def) -> None:
         kind = KIND_ALIASES.get(d.kind, d.kind)
         if kind not in KIND_CODE:
-            raise self.error(d.kind_span, f"unknown kind {d.kind!r}",
-                             self.did_you_mean(d.kind, KINDS) or f"kinds: {', '.join(KINDS)}")
+            raise self.error(
+                d.kind_span,
+                f"unknown kind {d.kind!r}",
+                self.did_you_mean(d.kind, KINDS) or f"kinds: {', '.join(KINDS)}",
+            )
         if d.name in KIND_CODE or d.name in KIND_ALIASES:
             raise self.error(d.span, f"a definition may not be named like the kind {d.name!r}")
         if d.name in self.defs:
-            raise self.error(d.span, f"definition {d.name!r} is declared twice",
-                             f"first declared at {self.def_spans[d.name]}")
+            raise self.error(
+                d.span,
+                f"definition {d.name!r} is declared twice",
+                f"first declared at {self.def_spans[d.name]}",
+            )
         self.defs[d.name] = d
         self.def_spans[d.name] = d.span
 
@@ -396,16 +431,22 @@ class _Elaborator:
         if isinstance(e, ast.Ref):
             name = e.path.simple_name
             if name is None:
-                raise self.error(e.span, "a path of components is not a value here",
-                                 "paths are used in connect statements and fabric hosts")
+                raise self.error(
+                    e.span,
+                    "a path of components is not a value here",
+                    "paths are used in connect statements and fabric hosts",
+                )
             try:
                 return scope.lookup(name)
             except KeyError:
                 pass
             if name in self.link_types:
                 return _LinkTypeVal(self.link_types[name])
-            raise self.error(e.span, f"unknown name {name!r}",
-                             self.did_you_mean(name, scope.names() + list(self.link_types)))
+            raise self.error(
+                e.span,
+                f"unknown name {name!r}",
+                self.did_you_mean(name, scope.names() + list(self.link_types)),
+            )
         if isinstance(e, ast.Unary):
             v = self.number(e.operand, scope)
             return _Q(-v.value, v.dim)
@@ -430,8 +471,11 @@ class _Elaborator:
         op = e.op
         if op in ("+", "-", "%"):
             if a.dim != b.dim:
-                raise self.error(e.span, f"cannot {'add' if op == '+' else 'combine'} "
-                                 f"{dim_name(a.dim)} and {dim_name(b.dim)}")
+                raise self.error(
+                    e.span,
+                    f"cannot {'add' if op == '+' else 'combine'} "
+                    f"{dim_name(a.dim)} and {dim_name(b.dim)}",
+                )
             if op == "+":
                 return _Q(a.value + b.value, a.dim)
             if op == "-":
@@ -450,15 +494,21 @@ class _Elaborator:
             return _Q(a.value / b.value, a.dim / b.dim)
         if op == "**":
             if b.dim != COUNT or not b.integral or isinstance(b.value, np.ndarray):
-                raise self.error(e.right.span if hasattr(e.right, "span") else e.span,
-                                 "an exponent must be a whole number")
+                raise self.error(
+                    e.right.span if hasattr(e.right, "span") else e.span,
+                    "an exponent must be a whole number",
+                )
             base = np.max(np.abs(np.asarray(a.value, dtype=np.float64)))
             if b.value < 0:
                 raise self.error(e.span, "negative exponents are not supported")
             if base > 1 and b.value * math.log10(base) > 18:
-                raise LimitExceeded(self.sink.make(
-                    e.span, "this number is too large (more than 10**18)",
-                    "sizes are capped; see the limits in docs/language.md"))
+                raise LimitExceeded(
+                    self.sink.make(
+                        e.span,
+                        "this number is too large (more than 10**18)",
+                        "sizes are capped; see the limits in docs/language.md",
+                    )
+                )
             return _Q(a.value**b.value, a.dim ** int(b.value))
         raise self.error(e.span, f"unknown operator {op}")  # pragma: no cover
 
@@ -467,9 +517,11 @@ class _Elaborator:
     def call(self, e: ast.Call, scope: _Scope) -> _Q:
         f = e.func
         if f not in self._FUNCS:
-            raise self.error(e.span, f"unknown function {f!r}",
-                             self.did_you_mean(f, self._FUNCS)
-                             or f"functions: {', '.join(self._FUNCS)}")
+            raise self.error(
+                e.span,
+                f"unknown function {f!r}",
+                self.did_you_mean(f, self._FUNCS) or f"functions: {', '.join(self._FUNCS)}",
+            )
         args = [self.number(a, scope) for a in e.args]
         if f in ("min", "max"):
             if not args:
@@ -516,28 +568,40 @@ class _Elaborator:
                 raise self.error(a.value.span, f"{a.name} must be text in double quotes")
             return v
         if not isinstance(v, _Q) or isinstance(v.value, np.ndarray):
-            raise self.error(a.value.span, f"{a.name} must be {dim_name(spec.dim)}, "
-                             f"got {_describe(v)}")
+            raise self.error(
+                a.value.span, f"{a.name} must be {dim_name(spec.dim)}, got {_describe(v)}"
+            )
         if v.dim != spec.dim:
             unit = example_unit(spec.dim)
             hint = None
             if unit:
-                hint = (f"write it with a unit, e.g. {a.name} = {_fmt_num(v.value)} {unit}"
-                        if v.dim == COUNT else f"{a.name} takes a unit such as {unit}")
-            raise self.error(a.value.span,
-                             f"{a.name} must be {dim_name(spec.dim)}, got {dim_name(v.dim)}",
-                             hint)
+                hint = (
+                    f"write it with a unit, e.g. {a.name} = {_fmt_num(v.value)} {unit}"
+                    if v.dim == COUNT
+                    else f"{a.name} takes a unit such as {unit}"
+                )
+            raise self.error(
+                a.value.span, f"{a.name} must be {dim_name(spec.dim)}, got {dim_name(v.dim)}", hint
+            )
         x = float(v.value)
         if not math.isfinite(x) or x < 0 or (spec.positive and x == 0):
             shown = format_quantity(x, spec.dim) if spec.dim != COUNT else f"{x:g}"
-            raise self.error(a.value.span, f"{a.name} must be "
-                             f"{'positive' if spec.positive else 'zero or more'}, got {shown}")
+            raise self.error(
+                a.value.span,
+                f"{a.name} must be {'positive' if spec.positive else 'zero or more'}, got {shown}",
+            )
         return x
 
     # -- bodies ---------------------------------------------------------------------------------
 
-    def build_block(self, kind: str, stmts_scopes: list[tuple[tuple, _Scope]], origin: int,
-                    template: int, prefix_hint: str) -> _Block:
+    def build_block(
+        self,
+        kind: str,
+        stmts_scopes: list[tuple[tuple, _Scope]],
+        origin: int,
+        template: int,
+        prefix_hint: str,
+    ) -> _Block:
         b = _BodyBuilder(kind, origin, template)
         for stmts, scope in stmts_scopes:
             self.run_body(b, stmts, scope)
@@ -575,12 +639,16 @@ class _Elaborator:
     def set_attr(self, b: _BodyBuilder, a: ast.Attr, scope: _Scope) -> None:
         specs = ATTRIBUTES[b.kind]
         if b.origin < 0:
-            raise self.error(a.span, "attributes belong inside a component",
-                             "e.g. gpu g { bandwidth = 3.35 TB/s }")
+            raise self.error(
+                a.span,
+                "attributes belong inside a component",
+                "e.g. gpu g { bandwidth = 3.35 TB/s }",
+            )
         spec = specs.get(a.name)
         if spec is None:
             hint = self.did_you_mean(a.name, specs) or (
-                f"a {b.kind} accepts: {', '.join(sorted(specs))}")
+                f"a {b.kind} accepts: {', '.join(sorted(specs))}"
+            )
             raise self.error(a.name_span, f"unknown attribute {a.name!r} for a {b.kind}", hint)
         value = self.attr_value(a, spec, scope)
         if a.name == "ports":
@@ -595,8 +663,11 @@ class _Elaborator:
 
     def add_instance(self, b: _BodyBuilder, inst: ast.Instance, scope: _Scope) -> None:
         if inst.name in b.members:
-            raise self.error(inst.name_span, f"{inst.name!r} is declared twice in this body",
-                             f"first declared at {b.members[inst.name].span}")
+            raise self.error(
+                inst.name_span,
+                f"{inst.name!r} is declared twice in this body",
+                f"first declared at {b.members[inst.name].span}",
+            )
         if inst.name == "self":
             raise self.error(inst.name_span, "'self' names the enclosing component")
         # The array first: a huge count must fail before anything is built.
@@ -607,30 +678,38 @@ class _Elaborator:
             if inst.array.lo is None:
                 count = hi
                 if count < 1:
-                    raise self.error(inst.array.span, f"an array needs at least one element, "
-                                     f"got {count}")
+                    raise self.error(
+                        inst.array.span, f"an array needs at least one element, got {count}"
+                    )
             else:
                 lo = self.count(inst.array.lo, scope, "a range start")
                 if lo < 0 or hi < lo:
                     raise self.error(inst.array.span, f"empty or negative range [{lo}..{hi}]")
                 count = hi - lo + 1
             if count > self.max_nodes:
-                raise LimitExceeded(self.sink.make(
-                    inst.array.span,
-                    f"{inst.name}[{count}] would create {count:,} components; "
-                    f"the limit is {self.max_nodes:,}",
-                    "the cap protects memory; topodsl.load(..., max_nodes=N) raises it"))
+                raise LimitExceeded(
+                    self.sink.make(
+                        inst.array.span,
+                        f"{inst.name}[{count}] would create {count:,} components; "
+                        f"the limit is {self.max_nodes:,}",
+                        "the cap protects memory; topodsl.load(..., max_nodes=N) raises it",
+                    )
+                )
         block = self.instance_block(inst, scope)
         new_rows = count * block.size
         self.total_nodes += new_rows
         if b.cursor + new_rows > self.max_nodes or self.total_nodes > 4 * self.max_nodes:
-            raise LimitExceeded(self.sink.make(
-                inst.span,
-                f"this would make the topology larger than {self.max_nodes:,} components",
-                "the cap protects memory; topodsl.load(..., max_nodes=N) raises it"))
+            raise LimitExceeded(
+                self.sink.make(
+                    inst.span,
+                    f"this would make the topology larger than {self.max_nodes:,} components",
+                    "the cap protects memory; topodsl.load(..., max_nodes=N) raises it",
+                )
+            )
         offsets = b.cursor + block.size * np.arange(count, dtype=np.int64)
-        b.members[inst.name] = _Member(inst.name, lo, count, is_array, offsets, block,
-                                       inst.name_span)
+        b.members[inst.name] = _Member(
+            inst.name, lo, count, is_array, offsets, block, inst.name_span
+        )
         b.parts.append(block)
         b.part_counts.append(count)
         b.cursor += new_rows
@@ -642,15 +721,21 @@ class _Elaborator:
         if name in self.defs:
             d = self.defs[name]
             if name in self.def_stack:
-                chain = " -> ".join((*self.def_stack[self.def_stack.index(name):], name))
-                raise self.error(inst.type_span, f"recursive definition: {chain}",
-                                 "a component cannot contain itself")
+                chain = " -> ".join((*self.def_stack[self.def_stack.index(name) :], name))
+                raise self.error(
+                    inst.type_span,
+                    f"recursive definition: {chain}",
+                    "a component cannot contain itself",
+                )
             def_scope = self.globals.child()
             given = {}
             for a in inst.args:
                 if a.name not in {p.name for p in d.params}:
-                    raise self.error(a.span, f"{name} has no parameter {a.name!r}",
-                                     self.did_you_mean(a.name, [p.name for p in d.params]))
+                    raise self.error(
+                        a.span,
+                        f"{name} has no parameter {a.name!r}",
+                        self.did_you_mean(a.name, [p.name for p in d.params]),
+                    )
                 if a.name in given:
                     raise self.error(a.span, f"parameter {a.name!r} is given twice")
                 given[a.name] = self.eval(a.value, scope)
@@ -660,12 +745,16 @@ class _Elaborator:
                 elif p.default is not None:
                     def_scope.values[p.name] = self.eval(p.default, def_scope)
                 else:
-                    raise self.error(inst.type_span, f"{name} needs parameter {p.name!r}",
-                                     f"e.g. {name}({p.name} = ...) {inst.name}")
+                    raise self.error(
+                        inst.type_span,
+                        f"{name} needs parameter {p.name!r}",
+                        f"e.g. {name}({p.name} = ...) {inst.name}",
+                    )
             key_args = tuple(sorted((k, _hashable(v)) for k, v in def_scope.values.items()))
             kind = KIND_ALIASES.get(d.kind, d.kind)
             template_name = name + (
-                "(" + ", ".join(f"{k}={v}" for k, v in key_args) + ")" if key_args else "")
+                "(" + ", ".join(f"{k}={v}" for k, v in key_args) + ")" if key_args else ""
+            )
             key = (name, key_args) if not inst.body else (name, key_args, id(inst))
             hit = self.cache.get(key)
             if hit is not None and not inst.body:
@@ -676,8 +765,9 @@ class _Elaborator:
                 if inst.body:
                     todo.append((inst.body, scope))
                     template_name += f"@{inst.span}"
-                block = self.build_block(kind, todo, origin, self.template_id(template_name),
-                                         inst.name)
+                block = self.build_block(
+                    kind, todo, origin, self.template_id(template_name), inst.name
+                )
             finally:
                 self.def_stack.pop()
             if not inst.body:
@@ -686,23 +776,41 @@ class _Elaborator:
         kind = KIND_ALIASES.get(name, name)
         if kind not in KIND_CODE:
             options = list(KINDS) + list(self.defs)
-            raise self.error(inst.type_span, f"unknown kind or definition {name!r}",
-                             self.did_you_mean(name, options) or f"kinds: {', '.join(KINDS)}")
+            raise self.error(
+                inst.type_span,
+                f"unknown kind or definition {name!r}",
+                self.did_you_mean(name, options) or f"kinds: {', '.join(KINDS)}",
+            )
         if inst.args:
-            raise self.error(inst.args[0].span, f"the built-in kind {kind!r} takes no arguments",
-                             "arguments go to definitions (def ...)")
+            raise self.error(
+                inst.args[0].span,
+                f"the built-in kind {kind!r} takes no arguments",
+                "arguments go to definitions (def ...)",
+            )
         template_name = kind if not inst.body else f"{kind}@{inst.span}"
-        return self.build_block(kind, [(inst.body, scope)], origin,
-                                self.template_id(template_name), inst.name)
+        return self.build_block(
+            kind, [(inst.body, scope)], origin, self.template_id(template_name), inst.name
+        )
 
     def _with_origin(self, block: _Block, origin: int) -> _Block:
         if block.origin[0] == origin:
             return block
         new_origin = block.origin.copy()
         new_origin[0] = origin
-        return _Block(block.names, block.kind, block.parent, block.fields, block.ports,
-                      new_origin, block.template, block.extra, block.links, block.members,
-                      block.fabrics, block.asserts)
+        return _Block(
+            block.names,
+            block.kind,
+            block.parent,
+            block.fields,
+            block.ports,
+            new_origin,
+            block.template,
+            block.extra,
+            block.links,
+            block.members,
+            block.fabrics,
+            block.asserts,
+        )
 
     # -- finishing a block ----------------------------------------------------------------------
 
@@ -753,8 +861,9 @@ class _Elaborator:
             for c in _LINK_COLS:
                 links[c].append(part[c])
         for info, hosts, switches, start, n in b.fabrics:
-            fabrics.append((info, hosts, switches,
-                            np.arange(n_child_links + start, n_child_links + start + n)))
+            fabrics.append(
+                (info, hosts, switches, np.arange(n_child_links + start, n_child_links + start + n))
+            )
         return _Block(
             names=names,
             kind=np.concatenate(kind),
@@ -764,9 +873,10 @@ class _Elaborator:
             origin=np.concatenate(origin),
             template=np.concatenate(template),
             extra=extra,
-            links={c: (np.concatenate(links[c]).astype(dt) if links[c]
-                       else np.zeros(0, dtype=dt))
-                   for c, dt in zip(_LINK_COLS, _LINK_DTYPES, strict=True)},
+            links={
+                c: (np.concatenate(links[c]).astype(dt) if links[c] else np.zeros(0, dtype=dt))
+                for c, dt in zip(_LINK_COLS, _LINK_DTYPES, strict=True)
+            },
             members=b.members,
             fabrics=fabrics,
             asserts=asserts,
@@ -787,8 +897,9 @@ class _Elaborator:
 
     # -- resolving paths ------------------------------------------------------------------------
 
-    def resolve(self, b: _BodyBuilder, paths: list[ast.Path], scope: _Scope
-                ) -> tuple[list[np.ndarray], int]:
+    def resolve(
+        self, b: _BodyBuilder, paths: list[ast.Path], scope: _Scope
+    ) -> tuple[list[np.ndarray], int]:
         """Rows (local to ``b``) of each path, on a shared grid of index bindings."""
         var_domains: dict[str, tuple[int, int, Span]] = {}
         anon = 0
@@ -799,18 +910,26 @@ class _Elaborator:
             for i, seg in enumerate(path.segments):
                 if seg.name == "self" and i == 0:
                     if seg.index is not None or len(path.segments) > 1:
-                        raise self.error(seg.span, "'self' is the enclosing component itself; "
-                                         "name its children directly")
+                        raise self.error(
+                            seg.span,
+                            "'self' is the enclosing component itself; name its children directly",
+                        )
                     plan.append(("self", None, None))
                     break
                 m = members.get(seg.name)
                 if m is None:
                     where = "here" if members is b.members else "inside it"
-                    raise self.error(seg.span, f"no component named {seg.name!r} {where}",
-                                     self.did_you_mean(seg.name, members))
+                    raise self.error(
+                        seg.span,
+                        f"no component named {seg.name!r} {where}",
+                        self.did_you_mean(seg.name, members),
+                    )
                 if m.is_array and seg.index is None:
-                    raise self.error(seg.span, f"{seg.name} is an array of {m.count}; "
-                                     f"say which: {seg.name}[*], {seg.name}[i] or {seg.name}[0]")
+                    raise self.error(
+                        seg.span,
+                        f"{seg.name} is an array of {m.count}; "
+                        f"say which: {seg.name}[*], {seg.name}[i] or {seg.name}[0]",
+                    )
                 if not m.is_array and seg.index is not None:
                     raise self.error(seg.span, f"{seg.name} is a single component, not an array")
                 idx = seg.index
@@ -825,14 +944,20 @@ class _Elaborator:
                     lo = self.count(idx.lo, scope, "a range start")
                     hi = self.count(idx.hi, scope, "a range end")
                     if lo < m.lo or hi > m.lo + m.count - 1 or hi < lo:
-                        raise self.error(idx.span, f"range [{lo}..{hi}] is outside "
-                                         f"{seg.name}[{m.lo}..{m.lo + m.count - 1}]")
+                        raise self.error(
+                            idx.span,
+                            f"range [{lo}..{hi}] is outside "
+                            f"{seg.name}[{m.lo}..{m.lo + m.count - 1}]",
+                        )
                     v = f"*{anon}"
                     anon += 1
                     var_domains[v] = (lo, hi, seg.span)
                     plan.append((m, "var", v))
-                elif isinstance(idx, ast.Ref) and idx.path.simple_name is not None \
-                        and not _in_scope(scope, idx.path.simple_name):
+                elif (
+                    isinstance(idx, ast.Ref)
+                    and idx.path.simple_name is not None
+                    and not _in_scope(scope, idx.path.simple_name)
+                ):
                     v = idx.path.simple_name
                     dom = (m.lo, m.lo + m.count - 1, seg.span)
                     if v in var_domains and var_domains[v][:2] != dom[:2]:
@@ -841,7 +966,8 @@ class _Elaborator:
                             seg.span,
                             f"index {v} ranges over {prev[0]}..{prev[1]} at {prev[2]} but over "
                             f"{dom[0]}..{dom[1]} here",
-                            "use a for loop or an explicit range to say which indices to pair")
+                            "use a for loop or an explicit range to say which indices to pair",
+                        )
                     var_domains.setdefault(v, dom)
                     plan.append((m, "var", v))
                 else:
@@ -851,9 +977,13 @@ class _Elaborator:
         sizes = [hi - lo + 1 for lo, hi, _ in var_domains.values()]
         total = int(np.prod(sizes, dtype=np.float64)) if sizes else 1
         if total > self.max_nodes:
-            raise LimitExceeded(self.sink.make(
-                paths[0].span, f"this connection would make {total:,} links; the limit is "
-                f"{self.max_nodes:,}", "check for an all-to-all ([*] on both sides) by mistake"))
+            raise LimitExceeded(
+                self.sink.make(
+                    paths[0].span,
+                    f"this connection would make {total:,} links; the limit is {self.max_nodes:,}",
+                    "check for an all-to-all ([*] on both sides) by mistake",
+                )
+            )
         grids = np.indices(sizes, dtype=np.int64).reshape(len(sizes), -1) if sizes else None
         env = {}
         for k, (v, (lo, _hi, _s)) in enumerate(var_domains.items()):
@@ -881,14 +1011,18 @@ class _Elaborator:
                     bad = (idx < m.lo) | (idx > m.lo + m.count - 1)
                     if np.any(bad):
                         k = int(np.flatnonzero(bad)[0])
-                        binding = ", ".join(f"{v} = {int(np.broadcast_to(q2.value, (total,))[k])}"
-                                            for v, q2 in env.items() if not v.startswith("*"))
+                        binding = ", ".join(
+                            f"{v} = {int(np.broadcast_to(q2.value, (total,))[k])}"
+                            for v, q2 in env.items()
+                            if not v.startswith("*")
+                        )
                         raise self.error(
                             what.span,
                             f"index {int(idx[k])} is out of range for {m.name}"
-                            f"[{m.lo}..{m.lo + m.count - 1}]" + (f" (when {binding})"
-                                                                  if binding else ""),
-                            "use % to wrap around, or a for loop over the valid indices")
+                            f"[{m.lo}..{m.lo + m.count - 1}]"
+                            + (f" (when {binding})" if binding else ""),
+                            "use % to wrap around, or a for loop over the valid indices",
+                        )
                 rows = rows + m.offsets[np.asarray(idx) - m.lo]
                 # Descend: later segments index into this member's block.
             rows_out.append(rows)
@@ -902,9 +1036,12 @@ class _Elaborator:
         if via is not None:
             lt = self.link_types.get(via.type_name)
             if lt is None:
-                raise self.error(via.span, f"unknown link type {via.type_name!r}",
-                                 self.did_you_mean(via.type_name, self.link_types)
-                                 or "declare it: link NAME { bandwidth = ..., latency = ... }")
+                raise self.error(
+                    via.span,
+                    f"unknown link type {via.type_name!r}",
+                    self.did_you_mean(via.type_name, self.link_types)
+                    or "declare it: link NAME { bandwidth = ..., latency = ... }",
+                )
         bw = lt.bandwidth if lt else None
         lat = lt.latency if lt else 0.0
         half = lt.half_duplex if lt else False
@@ -913,8 +1050,11 @@ class _Elaborator:
                 raise self.error(a.span, "a connection's block holds only link attributes")
             spec = LINK_ATTRIBUTES.get(a.name)
             if spec is None:
-                raise self.error(a.name_span, f"unknown link attribute {a.name!r}",
-                                 self.did_you_mean(a.name, LINK_ATTRIBUTES))
+                raise self.error(
+                    a.name_span,
+                    f"unknown link attribute {a.name!r}",
+                    self.did_you_mean(a.name, LINK_ATTRIBUTES),
+                )
             v = self.attr_value(a, spec, scope)
             if a.name == "bandwidth":
                 bw = v
@@ -925,19 +1065,25 @@ class _Elaborator:
                     raise self.error(a.value.span, 'duplex must be "full" or "half"')
                 half = v == "half"
         if bw is None:
-            raise self.error(span, "this link has no bandwidth",
-                             "give it a type (via nvlink4) or { bandwidth = 50 GB/s }")
+            raise self.error(
+                span,
+                "this link has no bandwidth",
+                "give it a type (via nvlink4) or { bandwidth = 50 GB/s }",
+            )
         lanes = 1.0
         if via is not None and via.lanes is not None:
             q = self.number(via.lanes, scope)
             if q.dim != COUNT or isinstance(q.value, np.ndarray) or q.value <= 0:
                 hint = None
                 if isinstance(via.lanes, ast.BinOp) and via.lanes.op == "/" and q.integral:
-                    hint = ("whole numbers divide to whole numbers, rounded down; for a "
-                            "fraction of a lane write a decimal, e.g. x(16.0 / 32)")
+                    hint = (
+                        "whole numbers divide to whole numbers, rounded down; for a "
+                        "fraction of a lane write a decimal, e.g. x(16.0 / 32)"
+                    )
                 shown = _fmt_num(q.value) if not isinstance(q.value, np.ndarray) else "an array"
-                raise self.error(via.lanes.span,
-                                 f"a lane count must be a positive number, got {shown}", hint)
+                raise self.error(
+                    via.lanes.span, f"a lane count must be a positive number, got {shown}", hint
+                )
             lanes = float(q.value)
         t = -1
         if lt is not None:
@@ -947,27 +1093,34 @@ class _Elaborator:
             t = self.type_index[lt.name]
         return bw, lat, lanes, t, half
 
-    def add_links(self, b: _BodyBuilder, src: np.ndarray, dst: np.ndarray, props, simplex: bool,
-                  span: Span) -> int:
+    def add_links(
+        self, b: _BodyBuilder, src: np.ndarray, dst: np.ndarray, props, simplex: bool, span: Span
+    ) -> int:
         bw, lat, lanes, t, half = props
         if len(src) == 0:
             return 0
         if b.num_links + len(src) > self.max_nodes:
-            raise LimitExceeded(self.sink.make(
-                span, f"the topology would have more than {self.max_nodes:,} links"))
+            raise LimitExceeded(
+                self.sink.make(span, f"the topology would have more than {self.max_nodes:,} links")
+            )
         codes = b.kind_codes()
         for rows, side in ((src, "left"), (dst, "right")):
             bad = np.isin(codes[rows], _CONTAINER_CODES)
             if np.any(bad):
                 k = int(np.flatnonzero(bad)[0])
                 kind = KINDS[codes[rows[k]]]
-                raise self.error(span, f"cannot connect a container (the {side} end is a "
-                                 f"{kind})", "connect one of the devices inside it, "
-                                 "e.g. node[0].nic[0]")
+                raise self.error(
+                    span,
+                    f"cannot connect a container (the {side} end is a {kind})",
+                    "connect one of the devices inside it, e.g. node[0].nic[0]",
+                )
         loops = src == dst
         if np.any(loops):
-            raise self.error(span, "a component cannot be linked to itself",
-                             "check the index expressions on both ends")
+            raise self.error(
+                span,
+                "a component cannot be linked to itself",
+                "check the index expressions on both ends",
+            )
         lanes_arr = np.broadcast_to(np.asarray(lanes, dtype=np.float64), src.shape)
         part = {
             "src": src.astype(np.int64),
@@ -1014,8 +1167,9 @@ class _Elaborator:
 
         first = p.args[0]
         if not isinstance(first, ast.Ref):
-            raise self.error(first.span, f"{p.name}() takes the components to connect first, "
-                             "e.g. ring(gpu[*])")
+            raise self.error(
+                first.span, f"{p.name}() takes the components to connect first, e.g. ring(gpu[*])"
+            )
         (rows,), _ = self.resolve(b, [first.path], scope)
         args: dict[str, Any] = {}
         dims = []
@@ -1034,23 +1188,37 @@ class _Elaborator:
         except ValueError as e:
             raise self.error(p.name_span, str(e)) from None
         if plan.groups:
-            raise self.error(p.name_span, f"{p.name} builds switches; write it as a fabric",
-                             f"fabric {p.name} NAME {{ hosts = ..., ... }}")
+            raise self.error(
+                p.name_span,
+                f"{p.name} builds switches; write it as a fabric",
+                f"fabric {p.name} NAME {{ hosts = ..., ... }}",
+            )
         src, dst = rows[plan.a], rows[plan.b]
         bw, lat, _lanes, t, half = props
-        start = self.add_links(b, src, dst, (bw, lat, props[2] * plan.lanes, t, half), False,
-                               p.span)
-        info = FabricInfo(p.name, p.name, dict(plan.params, link_bandwidth=bw * props[2]),
-                          rows, np.zeros(0, dtype=np.int64), np.zeros(0), p.span)
+        start = self.add_links(
+            b, src, dst, (bw, lat, props[2] * plan.lanes, t, half), False, p.span
+        )
+        info = FabricInfo(
+            p.name,
+            p.name,
+            dict(plan.params, link_bandwidth=bw * props[2]),
+            rows,
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0),
+            p.span,
+        )
         b.fabrics.append((info, rows, np.zeros(0, dtype=np.int64), start, len(src)))
 
     def add_fabric(self, b: _BodyBuilder, f: ast.Fabric, scope: _Scope) -> None:
         from .fabrics import GENERATORS, plan_fabric
 
         if f.generator not in GENERATORS:
-            raise self.error(f.generator_span, f"unknown fabric generator {f.generator!r}",
-                             self.did_you_mean(f.generator, GENERATORS)
-                             or f"generators: {', '.join(sorted(GENERATORS))}")
+            raise self.error(
+                f.generator_span,
+                f"unknown fabric generator {f.generator!r}",
+                self.did_you_mean(f.generator, GENERATORS)
+                or f"generators: {', '.join(sorted(GENERATORS))}",
+            )
         if f.name in b.members:
             raise self.error(f.name_span, f"{f.name!r} is declared twice in this body")
         hosts = None
@@ -1074,8 +1242,9 @@ class _Elaborator:
             else:
                 v = self.eval(a.value, scope)
                 if isinstance(v, tuple):
-                    args[a.name] = tuple(float(x.value) if not x.integral else int(x.value)
-                                         for x in v)
+                    args[a.name] = tuple(
+                        float(x.value) if not x.integral else int(x.value) for x in v
+                    )
                 elif isinstance(v, _Q) and v.dim == COUNT:
                     args[a.name] = int(v.value) if v.integral else float(v.value)
                 else:
@@ -1096,8 +1265,9 @@ class _Elaborator:
             raise LimitExceeded(self.sink.make(f.span, "this fabric is larger than the cap"))
         # The fabric is a container member holding one array member per switch group.
         origin = self.span_id(f.name_span)
-        switch_block = self.build_block("switch", [], origin, self.template_id(
-            f"{f.generator}-switch"), "")
+        switch_block = self.build_block(
+            "switch", [], origin, self.template_id(f"{f.generator}-switch"), ""
+        )
         inner = _BodyBuilder("group", origin, self.template_id(f"fabric:{f.generator}"))
         for gname, count in plan.groups:
             offs = inner.cursor + np.arange(count, dtype=np.int64)
@@ -1107,8 +1277,7 @@ class _Elaborator:
             inner.cursor += count
         fab_block = self.finish(inner)
         base = b.cursor
-        b.members[f.name] = _Member(f.name, 0, 1, False, np.array([base]), fab_block,
-                                    f.name_span)
+        b.members[f.name] = _Member(f.name, 0, 1, False, np.array([base]), fab_block, f.name_span)
         b.parts.append(fab_block)
         b.part_counts.append(1)
         b.cursor += fab_block.size
@@ -1124,13 +1293,19 @@ class _Elaborator:
             if not np.any(sel):
                 continue
             t = self.link_type_index(lt)
-            s0 = self.add_links(b, src[sel], dst[sel],
-                                (lt.bandwidth, lt.latency, plan.lanes[sel], t, lt.half_duplex),
-                                False, f.span)
+            s0 = self.add_links(
+                b,
+                src[sel],
+                dst[sel],
+                (lt.bandwidth, lt.latency, plan.lanes[sel], t, lt.half_duplex),
+                False,
+                f.span,
+            )
             start = s0 if start is None else start
             count_links += int(sel.sum())
-        info = FabricInfo(f.name, f.generator, dict(plan.params), hosts, switch_rows,
-                          np.zeros(0), f.span)
+        info = FabricInfo(
+            f.name, f.generator, dict(plan.params), hosts, switch_rows, np.zeros(0), f.span
+        )
         b.fabrics.append((info, hosts, switch_rows, start or 0, count_links))
 
     def link_type_index(self, lt: LinkType) -> int:
@@ -1269,8 +1444,15 @@ def _assemble(el: _Elaborator, block: _Block, source: str) -> Topology:
     _check_ports(el, nodes, links)
     warnings = list(el.sink.warnings) + _unconnected(el, nodes, links)
     fabrics = tuple(
-        FabricInfo(info.name, info.generator, info.params, hosts - 1, switches - 1,
-                   np.asarray(lrows, dtype=np.int64), info.span)
+        FabricInfo(
+            info.name,
+            info.generator,
+            info.params,
+            hosts - 1,
+            switches - 1,
+            np.asarray(lrows, dtype=np.int64),
+            info.span,
+        )
         for info, hosts, switches, lrows in block.fabrics
     )
     ids = nodes.ids
@@ -1302,7 +1484,8 @@ def _check_ports(el: _Elaborator, nodes: NodeTable, links: LinkTable) -> None:
         return
     n = len(nodes.ids)
     used = np.bincount(links.src, weights=links.lanes, minlength=n) + np.bincount(
-        links.dst, weights=links.lanes, minlength=n)
+        links.dst, weights=links.lanes, minlength=n
+    )
     over = np.flatnonzero(declared & (used > nodes.ports + 1e-9))
     seen: set[int] = set()
     for r in over.tolist():
@@ -1313,9 +1496,12 @@ def _check_ports(el: _Elaborator, nodes: NodeTable, links: LinkTable) -> None:
         same = int(np.sum(nodes.origin[over] == o))
         more = f" (and {same - 1} more like it)" if same > 1 else ""
         span = el.spans[o] if o >= 0 else None
-        el.sink.error(span, f"{nodes.ids[r]} has {int(nodes.ports[r])} ports but "
-                      f"{used[r]:g} lanes are connected to it{more}",
-                      "raise ports, or connect fewer lanes to it")
+        el.sink.error(
+            span,
+            f"{nodes.ids[r]} has {int(nodes.ports[r])} ports but "
+            f"{used[r]:g} lanes are connected to it{more}",
+            "raise ports, or connect fewer lanes to it",
+        )
 
 
 def _unconnected(el: _Elaborator, nodes: NodeTable, links: LinkTable) -> list:
@@ -1338,8 +1524,12 @@ def _unconnected(el: _Elaborator, nodes: NodeTable, links: LinkTable) -> list:
         span = el.spans[o] if o >= 0 else None
         what = nodes.ids[int(rows[0])]
         more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
-        out.append(el.sink.make(span, f"{what}{more} is not connected to anything",
-                                "a compute element without links cannot take part in any flow",
-                                severity="warning"))
+        out.append(
+            el.sink.make(
+                span,
+                f"{what}{more} is not connected to anything",
+                "a compute element without links cannot take part in any flow",
+                severity="warning",
+            )
+        )
     return out
-

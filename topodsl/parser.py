@@ -128,8 +128,9 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def def_decl(self, meta, items):
         kind, name, params, body = items
-        return ast.Def(str(kind), self._tspan(kind), str(name), params or (), body,
-                       self._span(meta))
+        return ast.Def(
+            str(kind), self._tspan(kind), str(name), params or (), body, self._span(meta)
+        )
 
     def params(self, items):
         return tuple(p for p in items if p is not None)
@@ -148,8 +149,16 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def instance(self, meta, items):
         type_tok, args, name_tok, array, body = items
-        return ast.Instance(str(type_tok), self._tspan(type_tok), args or (), str(name_tok),
-                            self._tspan(name_tok), array, body or (), self._span(meta))
+        return ast.Instance(
+            str(type_tok),
+            self._tspan(type_tok),
+            args or (),
+            str(name_tok),
+            self._tspan(name_tok),
+            array,
+            body or (),
+            self._span(meta),
+        )
 
     def args(self, items):
         return tuple(a for a in items if a is not None)
@@ -195,14 +204,16 @@ class _ToAst(Transformer):
     def pattern(self, meta, items):
         name = items[0]
         *args, via, body = items[1:]
-        return ast.Pattern(str(name), self._tspan(name), tuple(args), via, body or (),
-                           self._span(meta))
+        return ast.Pattern(
+            str(name), self._tspan(name), tuple(args), via, body or (), self._span(meta)
+        )
 
     @v_args(meta=True)
     def fabric(self, meta, items):
         gen, name, body = items
-        return ast.Fabric(str(gen), self._tspan(gen), str(name), self._tspan(name), body,
-                          self._span(meta))
+        return ast.Fabric(
+            str(gen), self._tspan(gen), str(name), self._tspan(name), body, self._span(meta)
+        )
 
     @v_args(meta=True)
     def for_stmt(self, meta, items):
@@ -215,11 +226,17 @@ class _ToAst(Transformer):
         span = self._span(meta)
         text = _slice(self.text, meta)
         if text.startswith("assert"):
-            text = text[len("assert"):].strip()
+            text = text[len("assert") :].strip()
             if name is not None:
                 text = text.split(":", 1)[1].strip()
-        return ast.Assert(str(name) if name is not None else None, left, str(op), right,
-                          " ".join(text.split()), span)
+        return ast.Assert(
+            str(name) if name is not None else None,
+            left,
+            str(op),
+            right,
+            " ".join(text.split()),
+            span,
+        )
 
     # paths
     @v_args(meta=True)
@@ -244,8 +261,13 @@ class _ToAst(Transformer):
         num, unit = items
         text = str(num)
         integral = "." not in text and "e" not in text.lower()
-        return ast.Number(float(text) if not integral else int(text), str(unit) if unit else None,
-                          integral, self._span(meta), self._tspan(unit) if unit else None)
+        return ast.Number(
+            float(text) if not integral else int(text),
+            str(unit) if unit else None,
+            integral,
+            self._span(meta),
+            self._tspan(unit) if unit else None,
+        )
 
     @v_args(meta=True)
     def string(self, meta, items):
@@ -261,8 +283,9 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def call(self, meta, items):
-        return ast.Call(str(items[0]), tuple(a for a in items[1:] if a is not None),
-                        self._span(meta))
+        return ast.Call(
+            str(items[0]), tuple(a for a in items[1:] if a is not None), self._span(meta)
+        )
 
     @v_args(meta=True)
     def member(self, meta, items):
@@ -347,8 +370,7 @@ def _describe_expected(expected: set[str]) -> str:
         "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'", "COMMA": "','",
         "DOT": "'.'", "VIA": "'via'", "$END": "the end of the file",
     }  # fmt: skip
-    shown = sorted({names.get(t, t.lower().strip("_")) for t in expected
-                    if not t.startswith("__")})
+    shown = sorted({names.get(t, t.lower().strip("_")) for t in expected if not t.startswith("__")})
     if len(shown) > 6:
         shown = shown[:6] + ["..."]
     return ", ".join(shown)
@@ -373,8 +395,9 @@ def _unit_hint(text: str, tok: Token) -> tuple[str, int, int] | None:
     m = _NUMBER_THEN_WORD.search(before)
     if m is None:
         return None
-    hint = (f"{m.group(1)!r} is not a unit; units include B, GB, GiB, TB, GB/s, Gb/s, TB/s, "
-            "ns, us, ms")
+    hint = (
+        f"{m.group(1)!r} is not a unit; units include B, GB, GiB, TB, GB/s, Gb/s, TB/s, ns, us, ms"
+    )
     return hint, lo + m.start(1), len(m.group(1))
 
 
@@ -412,7 +435,7 @@ def _syntax_error(e: UnexpectedInput, text: str, file: str) -> TopoSyntaxError:
             hint, offset, width = unit
             line = text.count("\n", 0, offset) + 1
             col = offset - (text.rfind("\n", 0, offset) + 1) + 1
-            message = f"unknown unit {text[offset:offset + width]!r}"
+            message = f"unknown unit {text[offset : offset + width]!r}"
     elif isinstance(e, UnexpectedCharacters):
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
         message = f"unexpected character {ch!r}"
@@ -451,5 +474,3 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
     except UnexpectedInput as e:
         raise _syntax_error(e, text, file) from None
     return _ToAst(file, text).transform(tree)
-
-

@@ -179,8 +179,7 @@ def _segment_matches(topology, rows: np.ndarray, segment: str) -> np.ndarray:
     for r in rows.tolist():
         name = ids[r].rpartition(".")[2]
         m = match(name)
-        if m and all(lo <= int(v) <= hi for v, (lo, hi) in zip(m.groups(), bounds,
-                                                                 strict=True)):
+        if m and all(lo <= int(v) <= hi for v, (lo, hi) in zip(m.groups(), bounds, strict=True)):
             keep.append(r)
     return np.array(keep, dtype=np.int64)
 
@@ -197,8 +196,9 @@ def _walk(topology, segments: list[str]) -> np.ndarray:
         rows = _segment_matches(topology, rows, segment)
         if k + 1 < len(segments) and len(rows):
             starts, ends = ptr[rows], ptr[rows + 1]
-            rows = np.concatenate([child[a:b] for a, b in zip(starts.tolist(), ends.tolist(),
-                                                                  strict=True)])
+            rows = np.concatenate(
+                [child[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+            )
     return np.sort(rows)
 
 
