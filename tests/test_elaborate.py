@@ -276,3 +276,13 @@ def test_fractional_lanes_and_the_whole_number_division_hint() -> None:
     text = info.value.render()
     assert "a lane count must be a positive number, got 0" in text
     assert "x(16.0 / 32)" in text
+
+
+def test_a_broken_link_type_is_reported_once_not_at_every_use() -> None:
+    with pytest.raises(ElaborationError) as info:
+        topodsl.loads(
+            "link l { bandwidth = 1 GB/s, latency = 3 GB }\n"
+            "cluster c { gpu g[2]; connect g[0] -- g[1] via l; connect g[1] -> g[0] via l }"
+        )
+    assert len(info.value.diagnostics) == 1
+    assert "latency must be" in info.value.diagnostics[0].message

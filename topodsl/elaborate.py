@@ -250,6 +250,7 @@ class _Elaborator:
         self.total_nodes = 0
         self.imported: set[str] = set()
         self.resolved: dict[str, FsPath] = {}
+        self.broken_link_types: set[str] = set()
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
@@ -355,6 +356,14 @@ class _Elaborator:
                 )
 
     def declare_link(self, decl: ast.LinkDecl) -> None:
+        try:
+            self._declare_link(decl)
+        except _Abort:
+            # Its own error is reported; uses of the type would only repeat it.
+            self.broken_link_types.add(decl.name)
+            raise
+
+    def _declare_link(self, decl: ast.LinkDecl) -> None:
         if decl.name in self.link_types:
             prev = self.link_types[decl.name].span
             raise self.error(
@@ -1035,6 +1044,8 @@ class _Elaborator:
         lt = None
         if via is not None:
             lt = self.link_types.get(via.type_name)
+            if lt is None and via.type_name in self.broken_link_types:
+                raise _Abort()
             if lt is None:
                 raise self.error(
                     via.span,
