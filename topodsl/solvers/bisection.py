@@ -46,6 +46,7 @@ import scipy.sparse as sp
 
 from ..errors import SolverError
 from ..topology import Topology
+from ..units import BANDWIDTH, format_quantity
 from .flow import (
     _ARC_LINK,
     CutItem,
@@ -497,7 +498,8 @@ class _Bisector:
             self.add_lower(
                 "hose",
                 self.lo * rate,
-                f"every endpoint can send and receive {rate:.6g} B/s at once via "
+                f"every endpoint can send and receive {format_quantity(rate, BANDWIDTH)} at once "
+                "via "
                 f"{len(hubs)} {name}",
             )
 
@@ -531,7 +533,8 @@ class _Bisector:
         self.add_lower(
             "spectral",
             mu2 * self.lo * self.hi / self.n,
-            f"second eigenvalue {mu2:.6g} B/s of the Laplacian reduced to the endpoints",
+            f"second eigenvalue {format_quantity(mu2, BANDWIDTH)} of the Laplacian reduced to "
+            "the endpoints",
         )
         if not self.done():
             self.try_split(self.split_by_order(np.argsort(fiedler, kind="stable")), "spectral")
@@ -744,7 +747,7 @@ def _fabric_certificates(topology: Topology, E: np.ndarray, owner: np.ndarray) -
         factor = min(scale, private / cf.host_rate) if cf.host_rate > 0 else scale
         note = (
             f"{cf.method}; each endpoint reaches its own host over a private link of at "
-            f"least {private:.6g} B/s"
+            f"least {format_quantity(private, BANDWIDTH)}"
         )
         out.append(Bound(label, cf.lower * min(1.0, factor), note))
     return out
