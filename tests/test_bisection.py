@@ -6,13 +6,13 @@ import dataclasses
 import json
 import math
 import subprocess
-import sys
 from itertools import combinations
 from pathlib import Path
 
 import networkx as nx
 import numpy as np
 import pytest
+from cli_support import run_topodsl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -624,14 +624,8 @@ def test_disconnected_halves_bisect_for_free() -> None:
 # -- command line ---------------------------------------------------------------------------------
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "topodsl", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-    )
+def run(*args: object) -> subprocess.CompletedProcess:
+    return run_topodsl(*args)
 
 
 @pytest.fixture(scope="module")

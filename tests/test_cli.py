@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_support import run_topodsl
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 SERVER = GOLDEN / "ok" / "small_server.topo"
 
 
-def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "topodsl", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
+def run(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return run_topodsl(*args, cwd=cwd)
 
 
 def test_check_valid_file_exits_0() -> None:

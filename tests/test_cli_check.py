@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from cli_support import run_topodsl
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,17 +38,7 @@ PLAIN = "cluster c { gpu g[2] }\n"
 
 def run(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """``python -m topodsl ARGS`` in ``cwd``, importing this checkout's package."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env.pop("NO_COLOR", None)
-    return subprocess.run(
-        [sys.executable, "-m", "topodsl", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd or REPO,
-        env=env,
-        timeout=120,
-    )
+    return run_topodsl(*args, cwd=cwd, drop_env=("NO_COLOR",))
 
 
 @pytest.fixture

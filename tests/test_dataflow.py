@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import sys
 
 import networkx as nx
 import numpy as np
 import pytest
+from cli_support import run_topodsl
 
 import topodsl
 from topodsl.errors import SolverError
@@ -368,13 +368,8 @@ def test_spill_both_ways() -> None:
 # -- the command line ------------------------------------------------------------------------------
 
 
-def run(*args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "topodsl", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def run(*args: object) -> subprocess.CompletedProcess:
+    return run_topodsl(*args)
 
 
 @pytest.fixture

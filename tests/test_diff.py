@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_support import run_topodsl
 
 import topodsl
 from topodsl.check import Measure
@@ -55,16 +54,7 @@ def write(root: Path, nodes: int = 2, lanes: int = 4, links: str = LINKS) -> Pat
 
 
 def run(*args: object, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", "topodsl", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
+    return run_topodsl(*args, cwd=cwd)
 
 
 def rows_by_name(diff, section: str) -> dict[str, DiffRow]:

@@ -10,6 +10,7 @@ import sys
 import networkx as nx
 import numpy as np
 import pytest
+from cli_support import run_topodsl
 
 import topodsl
 from topodsl.errors import SolverError
@@ -617,13 +618,8 @@ def test_bad_queries_raise_solver_errors() -> None:
 # -- the command line ------------------------------------------------------------------------------
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "topodsl", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def run(*args: object) -> subprocess.CompletedProcess:
+    return run_topodsl(*args)
 
 
 @pytest.fixture

@@ -8,15 +8,13 @@ CLI fails with a message, never a traceback.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_support import run_topodsl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -459,13 +457,7 @@ def test_reach_chart(tmp_path: Path) -> None:
 
 
 def run(*args: object, env_extra: dict | None = None, code: str | None = None):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env.update(env_extra or {})
-    cmd = [sys.executable, "-c", code] if code else [sys.executable, "-m", "topodsl"]
-    return subprocess.run(
-        [*cmd, *map(str, args)], capture_output=True, text=True, env=env, timeout=300, cwd=REPO
-    )
+    return run_topodsl(*args, env_extra=env_extra, code=code, timeout=300)
 
 
 SMALL = """\

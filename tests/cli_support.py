@@ -1,0 +1,44 @@
+"""Run the ``topodsl`` command line in a real subprocess, the way a user or CI does.
+
+Shared by every test of the CLI so that they all start the same interpreter, import this
+checkout's package (wherever the command runs from) and give up after the same time.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_topodsl(
+    *args: object,
+    cwd: Path | str | None = None,
+    env_extra: Mapping[str, str] | None = None,
+    drop_env: Iterable[str] = (),
+    code: str | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess:
+    """``python -m topodsl ARGS`` (or ``python -c CODE ARGS``) with text output captured.
+
+    ``cwd`` defaults to the repository root; ``env_extra`` adds variables and ``drop_env``
+    removes them (e.g. ``NO_COLOR``).
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    for name in drop_env:
+        env.pop(name, None)
+    env.update(env_extra or {})
+    cmd = [sys.executable, "-c", code] if code else [sys.executable, "-m", "topodsl"]
+    return subprocess.run(
+        [*cmd, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        env=env,
+        timeout=timeout,
+    )
