@@ -202,7 +202,6 @@ class _BodyBuilder:
     def __init__(self, kind: str, origin: int, template: int):
         self.kind = kind
         self.attrs: dict[str, float] = {}
-        self.attr_spans: dict[str, Span] = {}
         self.ports = -1
         self.extra: dict[str, Any] = {}
         self.origin = origin
@@ -609,7 +608,6 @@ class _Elaborator:
         stmts_scopes: list[tuple[tuple, _Scope]],
         origin: int,
         template: int,
-        prefix_hint: str,
     ) -> _Block:
         b = _BodyBuilder(kind, origin, template)
         for stmts, scope in stmts_scopes:
@@ -668,7 +666,6 @@ class _Elaborator:
             b.attrs[a.name] = value
         else:
             b.extra[a.name] = value
-        b.attr_spans[a.name] = a.span
 
     def add_instance(self, b: _BodyBuilder, inst: ast.Instance, scope: _Scope) -> None:
         if inst.name in b.members:
@@ -774,9 +771,7 @@ class _Elaborator:
                 if inst.body:
                     todo.append((inst.body, scope))
                     template_name += f"@{inst.span}"
-                block = self.build_block(
-                    kind, todo, origin, self.template_id(template_name), inst.name
-                )
+                block = self.build_block(kind, todo, origin, self.template_id(template_name))
             finally:
                 self.def_stack.pop()
             if not inst.body:
@@ -797,9 +792,7 @@ class _Elaborator:
                 "arguments go to definitions (def ...)",
             )
         template_name = kind if not inst.body else f"{kind}@{inst.span}"
-        return self.build_block(
-            kind, [(inst.body, scope)], origin, self.template_id(template_name), inst.name
-        )
+        return self.build_block(kind, [(inst.body, scope)], origin, self.template_id(template_name))
 
     def _with_origin(self, block: _Block, origin: int) -> _Block:
         if block.origin[0] == origin:
@@ -1096,12 +1089,7 @@ class _Elaborator:
                     via.lanes.span, f"a lane count must be a positive number, got {shown}", hint
                 )
             lanes = float(q.value)
-        t = -1
-        if lt is not None:
-            if lt.name not in self.type_index:
-                self.type_index[lt.name] = len(self.type_names)
-                self.type_names.append(lt.name)
-            t = self.type_index[lt.name]
+        t = self.link_type_index(lt) if lt is not None else -1
         return bw, lat, lanes, t, half
 
     def add_links(
@@ -1277,7 +1265,7 @@ class _Elaborator:
         # The fabric is a container member holding one array member per switch group.
         origin = self.span_id(f.name_span)
         switch_block = self.build_block(
-            "switch", [], origin, self.template_id(f"{f.generator}-switch"), ""
+            "switch", [], origin, self.template_id(f"{f.generator}-switch")
         )
         inner = _BodyBuilder("group", origin, self.template_id(f"fabric:{f.generator}"))
         for gname, count in plan.groups:
