@@ -937,8 +937,17 @@ def _gather(net, tail, head, cap, dist, src_v, amount) -> np.ndarray | None:
         return None
     dt, dh = dist[tail], dist[head]
     dag = (dh >= 0) & (dt == dh + 1) & (cap > 0)
+    load, _ = _push_down_levels(tail, head, cap, dag, dt, src_v, amount, nv)
+    return load
+
+
+def _push_down_levels(tail, head, cap, dag, level_of, src_v, amount, nv):
+    """Send ``amount`` from each of ``src_v`` down the arcs of ``dag``, level by level from the
+    farthest (``level_of`` is each arc's tail distance), each vertex splitting what reaches it
+    over its DAG arcs in proportion to capacity. Returns the arc loads and the flow that
+    reached every vertex."""
     arcs = np.flatnonzero(dag)
-    level = dt[arcs]
+    level = level_of[arcs]
     # Levels are small integers: a stable sort on int16 is a radix sort.
     small = np.int16 if len(level) == 0 or level.max() < 32_000 else np.int32
     order = np.argsort((-level).astype(small), kind="stable")
@@ -947,14 +956,14 @@ def _gather(net, tail, head, cap, dist, src_v, amount) -> np.ndarray | None:
     f = np.zeros(nv)
     np.add.at(f, src_v, amount)
     load = np.zeros(len(tail))
-    bounds = np.flatnonzero(np.r_[True, level[1:] != level[:-1], True])
+    bounds = np.flatnonzero(np.r_[True, level[1:] != level[:-1], True]) if len(arcs) else []
     for s, e in zip(bounds[:-1], bounds[1:], strict=True):
         a = arcs[s:e]
         ta = tail[a]
         x = f[ta] * cap[a] / out_cap[ta]
         load[a] = x
         f += np.bincount(head[a], weights=x, minlength=nv)
-    return load
+    return load, f
 
 
 def _hose_rate(
@@ -1055,22 +1064,7 @@ def _equidistant_gather(net, src_v, amount, targets, weight) -> np.ndarray | Non
     per_vertex = np.bincount(pairs // len(targets), minlength=nv)
     dt, dh = D[tail], D[head]
     inner = (cap > 0) & (dh >= 1) & (dt == dh + 1)
-    arcs = np.flatnonzero(inner)
-    level = dt[arcs]
-    small = np.int16 if len(level) == 0 or level.max() < 32_000 else np.int32
-    order = np.argsort((-level).astype(small), kind="stable")
-    arcs, level = arcs[order], level[order]
-    out_cap = np.bincount(tail[arcs], weights=cap[arcs], minlength=nv)
-    f = np.zeros(nv)
-    np.add.at(f, src_v, amount)
-    load = np.zeros(len(tail))
-    bounds = np.flatnonzero(np.r_[True, level[1:] != level[:-1], True]) if len(arcs) else []
-    for s, e in zip(bounds[:-1], bounds[1:], strict=True):
-        a = arcs[s:e]
-        ta = tail[a]
-        x = f[ta] * cap[a] / out_cap[ta]
-        load[a] = x
-        f += np.bincount(head[a], weights=x, minlength=nv)
+    load, f = _push_down_levels(tail, head, cap, inner, dt, src_v, amount, nv)
     # Every vertex the flow reaches next to a hub must be next to all of them.
     ring1 = np.flatnonzero((D == 1) & ~is_hub & (f > 0))
     if np.any(per_vertex[ring1] != len(targets)):
