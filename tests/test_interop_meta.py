@@ -73,12 +73,12 @@ def test_graphml_flattens_meta_into_dotted_keys():
 @pytest.mark.parametrize(
     "source, message",
     [
-        ('node n { gpu g { meta { bw = 25 GB/s } } }', "meta values are text or plain numbers"),
+        ("node n { gpu g { meta { bw = 25 GB/s } } }", "meta values are text or plain numbers"),
         ('node n { gpu g { meta { a = "x", a = "y" } } }', "meta key 'a' is given twice"),
         ('meta { a = "x" }\nnode n { gpu g }', "a meta block at the top level needs a path"),
         ('node n { gpu g; meta h { a = "x" } }', "no component named 'h'"),
         (
-            'link l { bandwidth = 1 GB/s }\nnode n { gpu g[2]\n'
+            "link l { bandwidth = 1 GB/s }\nnode n { gpu g[2]\n"
             'connect g[0] -- g[1] via l { meta g[0] { a = "x" } } }',
             "a connection's meta block takes no path",
         ),
@@ -96,6 +96,6 @@ def test_meta_mistakes_are_reported_at_their_place(source, message):
     "meta", ['{"a": [1]}', '{"a": true}', '"text"'], ids=["list", "bool", "not-an-object"]
 )
 def test_json_meta_must_be_text_or_numbers(meta):
-    doc = '{"nodes": [{"id": "g", "kind": "gpu", "meta": %s}]}' % meta
+    doc = '{"nodes": [{"id": "g", "kind": "gpu", "meta": ' + meta + "}]}"
     with pytest.raises(ElaborationError, match="meta"):
         loads_json(doc)

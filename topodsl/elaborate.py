@@ -1503,9 +1503,7 @@ def _assemble(el: _Elaborator, block: _Block, source: str) -> Topology:
         simplex=L["simplex"],
         half_duplex=L["half"],
         origin=L["origin"],
-        extra={
-            e: {"meta": el.link_metas[m]} for e, m in enumerate(L["meta"].tolist()) if m >= 0
-        },
+        extra={e: {"meta": el.link_metas[m]} for e, m in enumerate(L["meta"].tolist()) if m >= 0},
     )
     _check_ports(el, nodes, links)
     warnings = list(el.sink.warnings) + _unconnected(el, nodes, links)

@@ -11,8 +11,9 @@ reads what topodsl writes::
 
 Units are SI base units: bandwidths in bytes per second (per direction, for links), capacities
 in bytes, latencies in seconds. Free-form metadata (``meta { ... }`` in the language: PCI bus
-ids, serials, NUMA nodes) is a ``"meta"`` object of text or plain numbers on a node or a link. A link with ``"simplex": true`` carries data from source to
-target only; ``"duplex": "half"`` shares its bandwidth between the two directions.
+ids, serials, NUMA nodes) is a ``"meta"`` object of text or plain numbers on a node or a link.
+A link with ``"simplex": true`` carries data from source to target only; ``"duplex": "half"``
+shares its bandwidth between the two directions.
 
 A hand-written file needs only node ``id`` and ``kind`` and link ``source``, ``target`` and
 ``bandwidth``. Export then import then export gives the same bytes.
