@@ -277,10 +277,11 @@ class Machine:
             rate = sum(rates) if rates and all(r is not None for r in rates) else None
             nic = parts.nic_part(node.vendor, node.device)
             if rate is None and nic is not None and not info.get("no_table"):
-                rate = nic.rate * max(1, len(ports))
+                rate = nic.rate
                 meta["assumed"] = self.assume(
                     f"{nic.model} ({node.vendor:04x}:{node.device:04x}) runs at "
-                    f"{nic.rate * 8 / 1e9:g} Gb/s per port (the file gives no rate)",
+                    f"{nic.rate * 8 / 1e9:g} Gb/s, all its ports together (the file gives no "
+                    "rate)",
                     node.span,
                     short=f"{nic.model} rate (known parts)",
                 )
@@ -335,6 +336,8 @@ class Machine:
         if node.role == "gpu":
             gpu = parts.gpu_part(node.vendor, node.device, node.info.get("model"))
             hint = gpu.pcie_gen if gpu else None
+        if cls == "cxl":
+            hint = 5  # CXL 1.1 and 2.0 run on the PCIe Gen5 PHY
         kind = pcie_kind(node.gen, node.width, node.rate, cls, hint)
         if kind is None and up_node is not None and up_node.rate:
             # The device reports no speed (hwloc writes 0: unknown); its port does.

@@ -212,7 +212,7 @@ def xgmi_rate(gcn: str) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class NicPart:
-    """A NIC model and its top rate per port (B/s, per direction)."""
+    """A NIC model and its top rate (B/s, per direction, all ports of the card together)."""
 
     model: str
     vendor: int

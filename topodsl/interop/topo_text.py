@@ -146,8 +146,8 @@ def _groups(m: Machine, parts, children, inner, defs, out) -> list[_Group]:
         by_key.setdefault(key, []).append(i)
     groups: list[_Group] = []
     used: dict[str, int] = defaultdict(int)
-    for key in sorted(by_key, key=lambda k: (k[0], min(m.parts[i].order for i in by_key[k]))):
-        members = sorted(by_key[key], key=lambda i: m.parts[i].order)
+    for key in sorted(by_key, key=lambda k: (k[0], min(_order(m, i) for i in by_key[k]))):
+        members = sorted(by_key[key], key=lambda i: _order(m, i))
         p = m.parts[members[0]]
         base = p.group
         n = used[base]
@@ -161,6 +161,11 @@ def _groups(m: Machine, parts, children, inner, defs, out) -> list[_Group]:
                  "capacity": p.capacity, "latency": p.latency}  # fmt: skip
         groups.append(_Group(name, p.kind, members, attrs, type_name))
     return groups
+
+
+def _order(m: Machine, part: int) -> tuple:
+    """A part's sort key, comparable across parts ordered by numbers and by bus ids."""
+    return tuple((0, x, "") if isinstance(x, int) else (1, 0, str(x)) for x in m.parts[part].order)
 
 
 def _definition(m: Machine, part: int, children, inner, defs, out) -> str:
@@ -388,7 +393,7 @@ def _size(v: float) -> str:
     for scale, unit in ((2**40, "TiB"), (2**30, "GiB"), (1e12, "TB"), (1e9, "GB"), (2**20, "MiB")):
         if v % scale == 0:
             return f"{int(v / scale)} {unit}"
-    return f"{int(v)} B"
+    return f"{_scaled(v, 1e12)} TB" if v >= 1e12 else f"{_scaled(v, 1e9)} GB"
 
 
 def _scaled(v: float, scale: float) -> str:
