@@ -198,7 +198,7 @@ class _Reader:
         meta: dict[str, Any] = {}
         info: dict[str, Any] = {"node": gpu}
         if gpu is not None:
-            for attr, key in (("rank", "nccl_rank"), ("dev", "cuda_dev"), ("sm", "sm"),
+            for attr, key in (("rank", "nccl_rank"), ("dev", "nccl_dev"), ("sm", "sm"),
                               ("gcn", "gcn"), ("gdr", "gdr")):  # fmt: skip
                 v = gpu.get(attr)
                 if v is not None:

@@ -240,7 +240,11 @@ def _connections(m: Machine, wires: list[Wire], where, groups: list[_Group]) -> 
         tail = f" {{ meta {{ assumed = {_string(assumed)} }} }}" if assumed else ""
         pairs = sorted(set(bundles[key]))
         for stmt in _pattern_statements(ga, gb, pairs):
-            lines.append(f"connect {stmt}{via}{tail}")
+            if stmt.startswith("for "):
+                head, conn = stmt.split(" { ", 1)
+                lines.append(f"{head} {{ connect {conn}{via}{tail} }}")
+            else:
+                lines.append(f"connect {stmt}{via}{tail}")
     return lines
 
 
@@ -255,6 +259,11 @@ def _pattern_statements(ga: _Group, gb: _Group, pairs: list[tuple[int, int]]) ->
         ring = {tuple(sorted((i, (i + 1) % n))) for i in range(n)}
         if n > 2 and set(pairs) == ring:
             return [f"ring({ga.name}[*])"]
+        offsets = {j - i for i, j in pairs}
+        lo, hi = min(i for i, _ in pairs), max(i for i, _ in pairs)
+        if len(pairs) > 1 and len(offsets) == 1 and len(pairs) == hi - lo + 1:
+            k = offsets.pop()
+            return [f"for i in {lo}..{hi} {{ {ga.name}[i] -- {ga.name}[i + {k}]"]
     elif ga.is_array and gb.is_array:
         pset = set(pairs)
         for fa, fb, ok in _index_maps(na, nb):
