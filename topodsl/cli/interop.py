@@ -11,7 +11,7 @@ import click
 from ..errors import TopoError
 from .common import EXIT_FAILED, EXIT_INPUT, EXIT_OK, fail, main
 
-__all__ = ["import_xml", "export_for_tool", "as_built"]
+__all__ = ["import_xml", "export_for_tool", "as_built", "as_built_exit_code"]
 
 #: ``export --format`` values this module writes.
 TOOL_FORMATS = ("nccl", "infragraph", "astra-sim")
@@ -93,6 +93,23 @@ def export_for_tool(topo, fmt: str, server: str | None) -> str:
     for note in notes:
         click.echo(f"note: {note}", err=True)
     return text
+
+
+def as_built_exit_code(
+    files, machine_path: str, server: str | None, allow_import_outside: bool, fmt: str
+) -> int:
+    """``check --as-built``: compare every design in ``files`` with the machine; the exit code
+    (2 when a file cannot be read, else 1 when the machine falls short of a design)."""
+    from ..api import load
+
+    code = EXIT_OK
+    for path in files:
+        try:
+            design = load(path, allow_import_outside=allow_import_outside)
+        except TopoError:
+            return EXIT_INPUT  # already reported by check
+        code = max(code, as_built(design, path, machine_path, server, fmt))
+    return code
 
 
 def as_built(design, design_path: str, machine_path: str, server: str | None, fmt: str) -> int:

@@ -145,14 +145,20 @@ def _groups(m: Machine, parts, children, inner, defs, out) -> list[_Group]:
         )  # fmt: skip
         by_key.setdefault(key, []).append(i)
     groups: list[_Group] = []
-    used: dict[str, int] = defaultdict(int)
+    # The largest group of a name gets the plain name (nic), the others nic_b, nic_c...
+    rank: dict[tuple, int] = {}
+    by_base: dict[str, list[tuple]] = defaultdict(list)
+    for key in by_key:
+        by_base[m.parts[by_key[key][0]].group].append(key)
+    for keys in by_base.values():
+        keys.sort(key=lambda k: (-len(by_key[k]), min(_order(m, i) for i in by_key[k])))
+        rank.update({k: n for n, k in enumerate(keys)})
     for key in sorted(by_key, key=lambda k: (k[0], min(_order(m, i) for i in by_key[k]))):
         members = sorted(by_key[key], key=lambda i: _order(m, i))
         p = m.parts[members[0]]
         base = p.group
-        n = used[base]
-        used[base] += 1
-        name = base if n == 0 else f"{base}_{'abcdefghijklmnopqrstuvwxyz'[n]}"
+        n = rank[key]
+        name = base if n == 0 else f"{base}_{'abcdefghijklmnopqrstuvwxyz'[min(n, 25)]}{'' if n < 26 else n}"
         type_name = p.kind
         inside = key[-1]
         if inside:
