@@ -18,8 +18,8 @@ import pytest
 import topodsl
 from topodsl.errors import TopoError
 from topodsl.interop import loads_xml, machine_text, read_machine
-from topodsl.interop.export import ExportError, to_astra_sim, to_infragraph, to_nccl
 from topodsl.interop.asbuilt import compare_as_built
+from topodsl.interop.export import ExportError, to_astra_sim, to_infragraph, to_nccl
 from topodsl.interop.links import link_class
 
 from .cli_support import run_topodsl
@@ -335,9 +335,9 @@ def test_as_built_matching_machine_passes(p5_design):
 @pytest.mark.parametrize(
     "edit, expected",
     [
-        (("<pci busid=\"0000:17:00.0\" class=\"0x030200\"", None), "missing gpu: server.gpu1"),
+        (('<pci busid="0000:17:00.0" class="0x030200"', None), "missing gpu: server.gpu1"),
         (('link_width="8"', 'link_width="4"'), "trained at Gen5 x4"),
-        (("32.0 GT/s PCIe\" link_width=\"8\"", "16.0 GT/s PCIe\" link_width=\"8\""), "Gen4 x8"),
+        (('32.0 GT/s PCIe" link_width="8"', '16.0 GT/s PCIe" link_width="8"'), "Gen4 x8"),
         (('speed="100000"', 'speed="50000"'), "NIC at the wrong speed"),
     ],
     ids=["missing-gpu", "narrower-pcie", "lower-generation", "nic-speed"],
@@ -388,12 +388,12 @@ def test_as_built_json_and_bad_machine_file(p5_design, tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("<system version=\"1\"><cpu><pci busid=\"0000:01:00.0\"></cpu></system>", "mismatched tag"),
+        ('<system version="1"><cpu><pci busid="0000:01:00.0"></cpu></system>', "mismatched tag"),
         ('<!DOCTYPE x [<!ENTITY a "aa">]><system>&a;</system>', "declares entities"),
-        ("<topology><object type=\"Machine\"/></topology>", "version None is not supported"),
+        ('<topology><object type="Machine"/></topology>', "version None is not supported"),
         ("<html/>", "neither an hwloc <topology> nor an NCCL/RCCL <system>"),
-        ("<system version=\"1\"><cpu><pci class=\"0x0302\"/></cpu></system>", "needs a busid"),
-        ("<system version=\"1\"></system>", "at least one <cpu>"),
+        ('<system version="1"><cpu><pci class="0x0302"/></cpu></system>', "needs a busid"),
+        ('<system version="1"></system>', "at least one <cpu>"),
     ],
 )
 def test_bad_xml_is_an_error_at_its_place_with_exit_2(tmp_path, text, message):
@@ -418,7 +418,9 @@ def test_mutated_xml_never_escapes_as_anything_but_a_topodsl_error():
         for _ in range(data.draw(st.integers(1, 4))):
             i = data.draw(st.integers(0, len(text) - 1))
             op = data.draw(st.sampled_from(["delete", "insert", "replace"]))
-            piece = data.draw(st.sampled_from(['"', "<", ">", "/", "0", "-1", "x", "=", " ", "", "9" * 30]))
+            piece = data.draw(
+                st.sampled_from(['"', "<", ">", "/", "0", "-1", "x", "=", " ", "", "9" * 30])
+            )
             if op == "delete":
                 text = text[:i] + text[i + data.draw(st.integers(1, 40)) :]
             elif op == "insert":
@@ -432,3 +434,24 @@ def test_mutated_xml_never_escapes_as_anything_but_a_topodsl_error():
 
     del hypothesis
     mutate()
+
+
+def test_docs_table_of_known_parts_matches_the_code():
+    from topodsl.interop import parts
+
+    doc = (Path(__file__).parent.parent / "docs" / "interop.md").read_text()
+    for gpu in parts.GPUS:
+        assert f"{gpu.vendor:04x}:{gpu.device:04x}" in doc, gpu.model
+    for nic in parts.NICS:
+        assert (
+            f"| {nic.model} | {nic.vendor:04x}:{nic.device:04x} | {nic.rate * 8 / 1e9:g} Gb/s"
+            in doc
+        )
+    for sm, rate in parts.NVLINK_RATE.items():
+        assert f"| {sm} |" in doc and f"{rate / 1e9:g} GB/s" in doc
+    for gcn, rate in parts.XGMI_RATE.items():
+        assert f"| {gcn} |" in doc and f"{rate / 1e9:g} GB/s" in doc
+    for s in parts.SOCKET_LINKS:
+        assert s.cpu in doc and f"{s.rate / 1e9:g} GB/s | {s.links} |" in doc
+    for b in parts.BASEBOARDS:
+        assert b.name in doc and "/".join(map(str, b.split)) in doc or "each" in doc

@@ -82,7 +82,9 @@ def _use_colour() -> bool:
     "file): missing GPUs or NICs, narrower PCIe links, missing NVLinks, slower NICs, smaller "
     "memory; exit 1 when the machine falls short.",
 )
-@click.option("--server", metavar="SEL", help="With --as-built: the server of the design to compare.")
+@click.option(
+    "--server", metavar="SEL", help="With --as-built: the server of the design to compare."
+)
 @file_options
 def check(
     files: tuple[str, ...],

@@ -25,8 +25,6 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-
-
 from ..kinds import ROLE_OF
 from ..topology import Topology
 from ..units import BANDWIDTH, SIZE, format_quantity
@@ -101,7 +99,9 @@ class _Side:
             if device_of(topo, r) == r or k in ("hbm",):
                 self.by_kind[k].append(r)
         for k, lst in self.by_kind.items():
-            lst.sort(key=lambda r: (str(topo.meta(r).get("pci_busid", "~")), _natural(topo.nodes.ids[r])))
+            lst.sort(
+                key=lambda r: (str(topo.meta(r).get("pci_busid", "~")), _natural(topo.nodes.ids[r]))
+            )
         self.links: dict[int, list[int]] = defaultdict(list)
         for e in range(topo.num_links):
             a, b = device_of(topo, int(topo.links.src[e])), device_of(topo, int(topo.links.dst[e]))
@@ -113,7 +113,10 @@ class _Side:
         return self.t.nodes.ids[r]
 
     def peer(self, e: int, r: int) -> int:
-        a, b = device_of(self.t, int(self.t.links.src[e])), device_of(self.t, int(self.t.links.dst[e]))
+        a, b = (
+            device_of(self.t, int(self.t.links.src[e])),
+            device_of(self.t, int(self.t.links.dst[e])),
+        )
         return b if a == r else a
 
     def assumed(self, e: int | None = None, row: int | None = None) -> bool:
@@ -154,7 +157,9 @@ def compare_as_built(
     d, m = _Side(design, d_srv), _Side(machine, m_srv)
     findings: list[Finding] = []
     match: dict[int, int] = {}
-    listed = any(link_class(machine, e) in ("nvlink", "xgmi") for es in m.links.values() for e in es)
+    listed = any(
+        link_class(machine, e) in ("nvlink", "xgmi") for es in m.links.values() for e in es
+    )
     for kind in _REQUIRED + _STRUCTURAL:
         dl, ml = d.by_kind.get(kind, []), m.by_kind.get(kind, [])
         pairs = _match(d, m, dl, ml)
@@ -279,9 +284,7 @@ def _compare_scale_up(d: _Side, m: _Side, dr: int, mr: int, match: dict[int, int
     mt, ml, massumed, mp = fabric(m, mr)
     if dt == 0:
         return []
-    listed = any(
-        link_class(m.t, e) in ("nvlink", "xgmi") for es in m.links.values() for e in es
-    )
+    listed = any(link_class(m.t, e) in ("nvlink", "xgmi") for es in m.links.values() for e in es)
     if massumed or not listed:
         return [Finding("note", "nvlink", d.id(dr), m.id(mr),
             f"NVLink of {m.id(mr)} not checked: the machine's file does not list it")]  # fmt: skip
@@ -311,9 +314,10 @@ def format_findings(report: AsBuiltReport, design_path: str, machine_path: str) 
     counts = defaultdict(int)
     for f in report.findings:
         counts[f.severity] += 1
-    verdict = "the machine falls short of the design" if report.short else "the machine meets the design"
-    lines.append(f"{counts['short']} short, {counts['extra']} extra, {counts['note']} notes: {verdict}")
+    verdict = (
+        "the machine falls short of the design" if report.short else "the machine meets the design"
+    )
+    lines.append(
+        f"{counts['short']} short, {counts['extra']} extra, {counts['note']} notes: {verdict}"
+    )
     return "\n".join(lines)
-
-
-

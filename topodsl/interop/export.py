@@ -110,7 +110,7 @@ def to_nccl(topo: Topology, server: str | None = None) -> tuple[str, list[str]]:
                     nxt.append(peer)
         frontier = sorted(nxt, key=lambda r: topo.nodes.ids[r])
     if not cpus:
-        notes.append("the server has no CPU: a <cpu numaid=\"0\"> is written to hold the tree")
+        notes.append('the server has no CPU: a <cpu numaid="0"> is written to hold the tree')
     orphans = [r for r in gpus + sorted(r for r in devices if kind[r] == "nic") if r not in parent]
     if orphans:
         notes.append(
@@ -214,7 +214,10 @@ def to_nccl(topo: Topology, server: str | None = None) -> tuple[str, list[str]]:
         attrs_common = [("port", "1"), ("latency", "0.000000")]
         lines = [f"{pad}<nic>"]
         for k, name in enumerate(ports):
-            attrs = [("name", name), ("dev", str(net_dev[r] if len(ports) == 1 else net_dev[r] * 10 + k))]
+            attrs = [
+                ("name", name),
+                ("dev", str(net_dev[r] if len(ports) == 1 else net_dev[r] * 10 + k)),
+            ]
             if math.isfinite(bw):
                 attrs.append(("speed", str(round(bw / len(ports) * 8 / 1e6))))
             else:
@@ -400,7 +403,9 @@ def to_infragraph(topo: Topology) -> tuple[str, list[str]]:
         comp_list = []
         for key, rows in comps.items():
             name, kind = key.split("|")
-            cname = name if sum(1 for k in comps if k.split("|")[0] == name) == 1 else f"{name}_{kind}"
+            cname = (
+                name if sum(1 for k in comps if k.split("|")[0] == name) == 1 else f"{name}_{kind}"
+            )
             for k, r in enumerate(rows):
                 comp_of[r] = (root, cname, k)
             comp = {"name": cname, "count": len(rows)}
@@ -418,7 +423,12 @@ def to_infragraph(topo: Topology) -> tuple[str, list[str]]:
         sig = (tuple((c["name"], c["count"], c["choice"]) for c in comp_list),
                tuple(sorted((comp_of[a][1:], comp_of[b][1:], _bw_lat(topo, es)) for a, b, es in inner)))  # fmt: skip
         if sig not in devices:
-            base = _NAME.sub("_", kinds[root] if prefix is None else _last(topo.nodes.ids[root]).rstrip("0123456789") or "device")
+            base = _NAME.sub(
+                "_",
+                kinds[root]
+                if prefix is None
+                else _last(topo.nodes.ids[root]).rstrip("0123456789") or "device",
+            )
             device_names[base] += 1
             dname = base if device_names[base] == 1 else f"{base}_{device_names[base]}"
             devices[sig] = {"name": dname, "components": comp_list, "links": {}, "edges": [],
@@ -440,7 +450,9 @@ def to_infragraph(topo: Topology) -> tuple[str, list[str]]:
         return all_links[(bw, lat)]
 
     for dev in devices.values():
-        for a, b, es in sorted(dev.pop("inner"), key=lambda x: (comp_of[x[0]][1:], comp_of[x[1]][1:])):
+        for a, b, es in sorted(
+            dev.pop("inner"), key=lambda x: (comp_of[x[0]][1:], comp_of[x[1]][1:])
+        ):
             name = link_name(es)
             dev["links"][name] = True
             dev["edges"].append({
@@ -452,7 +464,9 @@ def to_infragraph(topo: Topology) -> tuple[str, list[str]]:
     inst_of: dict[int, tuple[str, int]] = {}
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for root in sorted(units, key=lambda r: topo.nodes.ids[r]):
-        pattern = _NAME.sub("_", re.sub(r"\d+", "", topo.nodes.ids[root]).replace(".", "_")) or "unit"
+        pattern = (
+            _NAME.sub("_", re.sub(r"\d+", "", topo.nodes.ids[root]).replace(".", "_")) or "unit"
+        )
         groups[(pattern, unit_device[root])].append(root)
     instances = []
     used_names: dict[str, int] = defaultdict(int)
@@ -493,8 +507,12 @@ def to_infragraph(topo: Topology) -> tuple[str, list[str]]:
         "name": _NAME.sub("_", topo.source.rsplit("/", 1)[-1]) or "topology",
         "description": f"exported by topodsl from {topo.source}; bandwidths per direction",
         "devices": [
-            {"name": d["name"], "components": d["components"], "links": link_objects(d["links"]),
-             "edges": d["edges"]}
+            {
+                "name": d["name"],
+                "components": d["components"],
+                "links": link_objects(d["links"]),
+                "edges": d["edges"],
+            }
             for d in devices.values()
         ],  # fmt: skip
         "instances": instances,
@@ -516,7 +534,9 @@ def _last(node_id: str) -> str:
 
 def _component_name(rel: str) -> str:
     """``gpu3.hbm2`` -> ``gpu_hbm``: the path with indices dropped."""
-    return _NAME.sub("_", "_".join(re.sub(r"\d+$", "", seg) or "c" for seg in rel.split("."))) or "c"
+    return (
+        _NAME.sub("_", "_".join(re.sub(r"\d+$", "", seg) or "c" for seg in rel.split("."))) or "c"
+    )
 
 
 def _bw_lat(topo: Topology, es: list[int]) -> tuple[float, float]:
@@ -571,7 +591,9 @@ def to_astra_sim(topo: Topology) -> tuple[str, list[str]]:
             members[key[g]].add(prev[g])
         sizes = {len(v) for v in members.values()}
         if len(sizes) != 1:
-            detail = ", ".join(f"{topo.nodes.ids[k]} has {len(v)}" for k, v in list(members.items())[:3])
+            detail = ", ".join(
+                f"{topo.nodes.ids[k]} has {len(v)}" for k, v in list(members.items())[:3]
+            )
             raise ExportError(f"level {lvl + 1} is not symmetric ({detail}): ASTRA-sim needs the "
                               "same number of NPUs in every group of a dimension")  # fmt: skip
         n = sizes.pop()
@@ -701,4 +723,8 @@ def _scale_out(topo: Topology, gpus, chains, lvl, notes) -> tuple[str, float, fl
     if len(shares) != 1 or 0.0 in shares:
         raise ExportError("the servers' network bandwidths per GPU differ (or a server has no "
                           "NIC): no symmetric scale-out dimension for ASTRA-sim")  # fmt: skip
-    return "Switch", next(iter(per_server.values())) / count[next(iter(count))], max(lat, default=0.0)
+    return (
+        "Switch",
+        next(iter(per_server.values())) / count[next(iter(count))],
+        max(lat, default=0.0),
+    )

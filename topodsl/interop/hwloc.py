@@ -64,7 +64,7 @@ class _Reader:
     def read(self) -> Machine:
         root = self.root
         version = root.get("version")
-        if not version or not version[:1] in ("2", "3"):
+        if not version or version[:1] not in ("2", "3"):
             raise self.error(
                 root,
                 f"hwloc XML version {version!r} is not supported (topodsl reads versions 2 and 3)",
@@ -72,7 +72,7 @@ class _Reader:
             )
         machines = [o for o in root.children if o.tag == "object"]
         if not machines:
-            raise self.error(root, "an hwloc <topology> needs an <object type=\"Machine\">")
+            raise self.error(root, 'an hwloc <topology> needs an <object type="Machine">')
         for obj in root.walk():
             if obj.tag == "object" and obj.get("gp_index"):
                 self.by_gp[obj.get("gp_index")] = obj
@@ -221,7 +221,9 @@ class _Reader:
         out: dict[int, tuple[int, str]] = {}
         for k, tier in enumerate(self.root.find_all("memtier")):
             kinds = _int(tier.get("kinds")) or 0
-            text = "-".join(v for bit, v in sorted(_TIER_KINDS.items(), reverse=True) if kinds & bit)
+            text = "-".join(
+                v for bit, v in sorted(_TIER_KINDS.items(), reverse=True) if kinds & bit
+            )
             for node in _bitmap(tier.get("nodeset")):
                 out[node] = (k, text)
         return out
@@ -339,7 +341,9 @@ class _Reader:
 
     def distances(self) -> None:
         m = self.m
-        by_bus = {p.meta.get("pci_busid"): i for i, p in enumerate(m.parts) if "pci_busid" in p.meta}
+        by_bus = {
+            p.meta.get("pci_busid"): i for i, p in enumerate(m.parts) if "pci_busid" in p.meta
+        }
         found = False
         for d in self.root.walk():
             if d.tag not in ("distances2", "distances2hetero"):
@@ -406,7 +410,9 @@ class _Reader:
         if lanes is not None and abs(lanes - round(lanes)) < 1e-6 and round(lanes) >= 1:
             gen = parts.nvlink_generation(known.sm) if cls == "nvlink" else None
             name = f"nvlink{gen}" if cls == "nvlink" else f"xgmi_{known.gcn}"
-            model = f"NVLink {gen} link" if cls == "nvlink" else f"Infinity Fabric (xGMI), {known.gcn}"
+            model = (
+                f"NVLink {gen} link" if cls == "nvlink" else f"Infinity Fabric (xGMI), {known.gcn}"
+            )
             m.connect(a, b, LinkKind(name, per_link, model, cls), lanes=round(lanes))
             return
         shown = f"{rate / 1e9:g}"
@@ -427,7 +433,10 @@ class _Reader:
             return
         side: dict[int, set[int]] = defaultdict(set)
         for w in m.wires:
-            if w.kind.cls == "nvlink" and {m.parts[w.a].kind, m.parts[w.b].kind} == {"gpu", "nvswitch"}:
+            if w.kind.cls == "nvlink" and {m.parts[w.a].kind, m.parts[w.b].kind} == {
+                "gpu",
+                "nvswitch",
+            }:
                 g, s = (w.a, w.b) if m.parts[w.a].kind == "gpu" else (w.b, w.a)
                 side[s].add(g)
         halves: list[list[int]] = []

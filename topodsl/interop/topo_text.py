@@ -158,7 +158,11 @@ def _groups(m: Machine, parts, children, inner, defs, out) -> list[_Group]:
         p = m.parts[members[0]]
         base = p.group
         n = rank[key]
-        name = base if n == 0 else f"{base}_{'abcdefghijklmnopqrstuvwxyz'[min(n, 25)]}{'' if n < 26 else n}"
+        name = (
+            base
+            if n == 0
+            else f"{base}_{'abcdefghijklmnopqrstuvwxyz'[min(n, 25)]}{'' if n < 26 else n}"
+        )
         type_name = p.kind
         inside = key[-1]
         if inside:
