@@ -8,6 +8,7 @@ memory in the v2 and the v3 format, and a DGX-2-like hwloc machine with 12 NVSwi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections import Counter
@@ -41,7 +42,7 @@ def links_of(topo, cls):
     return [e for e in range(topo.num_links) if link_class(topo, e) == cls]
 
 
-# -- the figures the issue names ------------------------------------------------------------------
+# -- the figures the issue names -------------------------------------------------------------------
 
 
 def test_p5_gpu_to_nic_aggregate_is_32_x_100_gbit_exactly():
@@ -82,7 +83,7 @@ def test_xgmi_listed_on_both_sides_counts_once_and_disagreement_is_a_warning():
     assert any("lists 1 links" in w.message and "using 2" in w.message for w in t.warnings)
 
 
-# -- what a format does not say ---------------------------------------------------------------------
+# -- what a format does not say --------------------------------------------------------------------
 
 
 def test_missing_nvlink_of_a_known_baseboard_is_filled_and_marked_assumed():
@@ -98,8 +99,11 @@ def test_missing_nvlink_of_a_known_baseboard_is_filled_and_marked_assumed():
 
 def test_dgx2_baseboard_trunk_is_assumed_from_the_table():
     t = load(DGX2)
-    trunks = [e for e in links_of(t, "nvlink")
-              if t.kind_of(int(t.links.src[e])) == t.kind_of(int(t.links.dst[e])) == "nvswitch"]  # fmt: skip
+    trunks = [
+        e
+        for e in links_of(t, "nvlink")
+        if t.kind_of(int(t.links.src[e])) == t.kind_of(int(t.links.dst[e])) == "nvswitch"
+    ]
     assert len(trunks) == 6 and {float(t.links.lanes[e]) for e in trunks} == {8.0}
     assert all("assumed" in t.link_meta(e) for e in trunks)
     gpu_links = [e for e in links_of(t, "nvlink") if e not in trunks]
@@ -158,7 +162,7 @@ def test_nic_without_a_rate_and_not_in_the_table_warns_and_has_no_limit():
     assert all(math.isinf(float(t.nodes.bandwidth[r])) for r in t.rows_of_kind("nic"))
 
 
-# -- import -> .topo --------------------------------------------------------------------------------
+# -- import -> .topo -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
@@ -200,7 +204,7 @@ def test_no_meta_drops_per_component_metadata():
     assert "pci_busid" not in r.stdout and "assumed" in r.stdout
 
 
-# -- round trips --------------------------------------------------------------------------------------
+# -- round trips -----------------------------------------------------------------------------------
 
 
 def _figures(t):
@@ -245,7 +249,7 @@ def test_nccl_export_uses_bus_ids_from_metadata_and_generates_the_rest():
     assert text.count("<gpu ") == 8 and text.count('count="5"') == 16
 
 
-# -- InfraGraph ---------------------------------------------------------------------------------------
+# -- InfraGraph ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -273,7 +277,7 @@ def test_infragraph_export_loads_in_the_real_infragraph_package(path):
     assert got == pytest.approx(sorted(bw / 1e9 for bw in pairs.values()), rel=1e-6)
 
 
-# -- ASTRA-sim ------------------------------------------------------------------------------------------
+# -- ASTRA-sim -------------------------------------------------------------------------------------
 
 
 def _astra(t):
@@ -309,7 +313,7 @@ def test_astra_sim_refuses_an_asymmetric_design():
     assert r.returncode in (0, 2) and "Traceback" not in r.stderr
 
 
-# -- design against as-built --------------------------------------------------------------------------
+# -- design against as-built -----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -382,7 +386,7 @@ def test_as_built_json_and_bad_machine_file(p5_design, tmp_path):
     assert r.returncode == 2 and "no such file" in r.stderr
 
 
-# -- untrusted input ----------------------------------------------------------------------------------
+# -- untrusted input -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -427,10 +431,8 @@ def test_mutated_xml_never_escapes_as_anything_but_a_topodsl_error():
                 text = text[:i] + piece + text[i:]
             else:
                 text = text[:i] + piece + text[i + 1 :]
-        try:
+        with contextlib.suppress(TopoError):
             loads_xml(text, "mutated.xml")
-        except TopoError:
-            pass
 
     del hypothesis
     mutate()

@@ -14,8 +14,10 @@ machine's file does not state (``meta assumed``) are not evidence and are not co
 ...                       '{ bandwidth = 63.015 GB/s }; node m { cpu c; gpu g[2]; '
 ...                       'connect g[0] -- c via pcie5_x16; connect g[1] -- c via pcie4_x16 }')
 >>> r = compare_as_built(design, built)
->>> r.short, [f.message for f in r.findings]
-(True, ['PCIe link of n.g1 trained at Gen4 x16 (31.51 GB/s) on m.g1, designed Gen5 x16 (63.01 GB/s)'])
+>>> r.short
+True
+>>> print(r.findings[0].message)
+PCIe link of n.g1 trained at Gen4 x16 (31.51 GB/s) on m.g1, designed Gen5 x16 (63.02 GB/s)
 """
 
 from __future__ import annotations
@@ -51,8 +53,13 @@ class Finding:
     message: str
 
     def to_dict(self) -> dict:
-        return {"severity": self.severity, "what": self.what, "design": self.design,
-                "machine": self.machine, "message": self.message}  # fmt: skip
+        return {
+            "severity": self.severity,
+            "what": self.what,
+            "design": self.design,
+            "machine": self.machine,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,7 @@ class _Side:
                 continue
             if device_of(topo, r) == r or k in ("hbm",):
                 self.by_kind[k].append(r)
-        for k, lst in self.by_kind.items():
+        for lst in self.by_kind.values():
             lst.sort(
                 key=lambda r: (str(topo.meta(r).get("pci_busid", "~")), _natural(topo.nodes.ids[r]))
             )
@@ -170,14 +177,28 @@ def compare_as_built(
             sev = "note"  # the machine's file says nothing of its NVLink fabric
         for r in dl:
             if r not in pairs:
-                findings.append(Finding(sev, kind, d.id(r), None,
-                    f"missing {kind}: {d.id(r)} has no counterpart in the machine "
-                    f"({len(ml)} of {len(dl)} found)"))  # fmt: skip
+                findings.append(
+                    Finding(
+                        sev,
+                        kind,
+                        d.id(r),
+                        None,
+                        f"missing {kind}: {d.id(r)} has no counterpart in the machine "
+                        f"({len(ml)} of {len(dl)} found)",
+                    )
+                )
         for r in ml:
             if r not in matched_m:
-                findings.append(Finding("extra" if kind in _REQUIRED else "note", kind, None,
-                    m.id(r), f"extra {kind}: {m.id(r)} is not in the design "
-                    f"({len(ml)} in the machine, {len(dl)} designed)"))  # fmt: skip
+                findings.append(
+                    Finding(
+                        "extra" if kind in _REQUIRED else "note",
+                        kind,
+                        None,
+                        m.id(r),
+                        f"extra {kind}: {m.id(r)} is not in the design "
+                        f"({len(ml)} in the machine, {len(dl)} designed)",
+                    )
+                )
     for dr, mr in match.items():
         kind = design.kind_of(dr)
         findings += _compare_device(d, m, dr, mr, kind)
@@ -208,24 +229,52 @@ def _compare_device(d: _Side, m: _Side, dr: int, mr: int, kind: str) -> list[Fin
         want, got = float(d.t.nodes.bandwidth[dr]), float(m.t.nodes.bandwidth[mr])
         if math.isfinite(want) and math.isfinite(got):
             if m.assumed(row=mr):
-                out.append(Finding("note", "nic_speed", d.id(dr), m.id(mr),
-                    f"speed of {m.id(mr)} not checked: the machine's file does not state it"))  # fmt: skip
+                out.append(
+                    Finding(
+                        "note",
+                        "nic_speed",
+                        d.id(dr),
+                        m.id(mr),
+                        f"speed of {m.id(mr)} not checked: the machine's file does not state it",
+                    )
+                )
             elif got < want * (1 - 1e-9):
-                out.append(Finding("short", "nic_speed", d.id(dr), m.id(mr),
-                    f"NIC at the wrong speed: {d.id(dr)} is designed for {_gbit(want)}, "
-                    f"{m.id(mr)} runs at {_gbit(got)}"))  # fmt: skip
+                out.append(
+                    Finding(
+                        "short",
+                        "nic_speed",
+                        d.id(dr),
+                        m.id(mr),
+                        f"NIC at the wrong speed: {d.id(dr)} is designed for {_gbit(want)}, "
+                        f"{m.id(mr)} runs at {_gbit(got)}",
+                    )
+                )
     if kind in ("dram", "cxl_memory", "hbm"):
         want, got = float(d.t.nodes.capacity[dr]), float(m.t.nodes.capacity[mr])
         if want > 0 and got < want * (1 - 1e-9):
-            out.append(Finding("short", "memory", d.id(dr), m.id(mr),
-                f"smaller memory: {d.id(dr)} is designed with {format_quantity(want, SIZE)}, "
-                f"{m.id(mr)} has {format_quantity(got, SIZE)}"))  # fmt: skip
+            out.append(
+                Finding(
+                    "short",
+                    "memory",
+                    d.id(dr),
+                    m.id(mr),
+                    f"smaller memory: {d.id(dr)} is designed with {format_quantity(want, SIZE)}, "
+                    f"{m.id(mr)} has {format_quantity(got, SIZE)}",
+                )
+            )
     if kind == "gpu":
         want, got = d.memory_of(dr), m.memory_of(mr)
         if want > 0 and got > 0 and got < want * (1 - 1e-9):
-            out.append(Finding("short", "memory", d.id(dr), m.id(mr),
-                f"smaller GPU memory: {d.id(dr)} is designed with "
-                f"{format_quantity(want, SIZE)}, {m.id(mr)} has {format_quantity(got, SIZE)}"))  # fmt: skip
+            out.append(
+                Finding(
+                    "short",
+                    "memory",
+                    d.id(dr),
+                    m.id(mr),
+                    f"smaller GPU memory: {d.id(dr)} is designed with "
+                    f"{format_quantity(want, SIZE)}, {m.id(mr)} has {format_quantity(got, SIZE)}",
+                )
+            )
     return out
 
 
@@ -250,9 +299,16 @@ def _compare_pcie(d: _Side, m: _Side, dr: int, mr: int) -> list[Finding]:
     if de is None:
         return []
     if me is None:
-        return [Finding("note", "pcie", d.id(dr), m.id(mr),
-            f"PCIe link of {d.id(dr)} not checked: the machine's file gives no speed for "
-            f"{m.id(mr)}'s link")]  # fmt: skip
+        return [
+            Finding(
+                "note",
+                "pcie",
+                d.id(dr),
+                m.id(mr),
+                f"PCIe link of {d.id(dr)} not checked: the machine's file gives no speed for "
+                f"{m.id(mr)}'s link",
+            )
+        ]
     ds, ms = pcie_shape(d.t, de), pcie_shape(m.t, me)
     dbw, mbw = float(d.t.links.bandwidth[de]), float(m.t.links.bandwidth[me])
     shown_d = f"Gen{ds[0]} x{ds[1]} ({_bw(dbw)})" if ds else _bw(dbw)
@@ -261,8 +317,15 @@ def _compare_pcie(d: _Side, m: _Side, dr: int, mr: int) -> list[Finding]:
     slower = ds and ms and ms[0] < ds[0]
     if narrower or slower or mbw < dbw * 0.99:
         why = "trained at" if (narrower or slower or ms is None) else "at"
-        return [Finding("short", "pcie", d.id(dr), m.id(mr),
-            f"PCIe link of {d.id(dr)} {why} {shown_m} on {m.id(mr)}, designed {shown_d}")]  # fmt: skip
+        return [
+            Finding(
+                "short",
+                "pcie",
+                d.id(dr),
+                m.id(mr),
+                f"PCIe link of {d.id(dr)} {why} {shown_m} on {m.id(mr)}, designed {shown_d}",
+            )
+        ]
     return []
 
 
@@ -286,29 +349,51 @@ def _compare_scale_up(d: _Side, m: _Side, dr: int, mr: int, match: dict[int, int
         return []
     listed = any(link_class(m.t, e) in ("nvlink", "xgmi") for es in m.links.values() for e in es)
     if massumed or not listed:
-        return [Finding("note", "nvlink", d.id(dr), m.id(mr),
-            f"NVLink of {m.id(mr)} not checked: the machine's file does not list it")]  # fmt: skip
+        return [
+            Finding(
+                "note",
+                "nvlink",
+                d.id(dr),
+                m.id(mr),
+                f"NVLink of {m.id(mr)} not checked: the machine's file does not list it",
+            )
+        ]
     out = []
     if mt < dt * (1 - 1e-9):
-        out.append(Finding("short", "nvlink", d.id(dr), m.id(mr),
-            f"missing NVLink/xGMI: {d.id(dr)} is designed with {dl:g} links ({_bw(dt)}), "
-            f"{m.id(mr)} has {ml:g} ({_bw(mt)})"))  # fmt: skip
+        out.append(
+            Finding(
+                "short",
+                "nvlink",
+                d.id(dr),
+                m.id(mr),
+                f"missing NVLink/xGMI: {d.id(dr)} is designed with {dl:g} links ({_bw(dt)}), "
+                f"{m.id(mr)} has {ml:g} ({_bw(mt)})",
+            )
+        )
     for peer, n in sorted(dp.items()):
         if d.t.kind_of(peer) != "gpu" or peer not in match or peer < dr:
             continue
         got = mp.get(match[peer], 0.0)
         if got < n:
-            out.append(Finding("short", "nvlink", f"{d.id(dr)} -- {d.id(peer)}",
-                f"{m.id(mr)} -- {m.id(match[peer])}",
-                f"missing GPU link: {d.id(dr)} -- {d.id(peer)} has {n:g} link(s) in the design, "
-                f"{m.id(mr)} -- {m.id(match[peer])} has {got:g}"))  # fmt: skip
+            out.append(
+                Finding(
+                    "short",
+                    "nvlink",
+                    f"{d.id(dr)} -- {d.id(peer)}",
+                    f"{m.id(mr)} -- {m.id(match[peer])}",
+                    f"missing GPU link: {d.id(dr)} -- {d.id(peer)} has {n:g} link(s) in the "
+                    f"design, {m.id(mr)} -- {m.id(match[peer])} has {got:g}",
+                )
+            )
     return out
 
 
 def format_findings(report: AsBuiltReport, design_path: str, machine_path: str) -> str:
     """The report as text: one line per finding, both sides named, then a summary."""
-    lines = [f"{design_path} ({report.design_server}) against {machine_path} "
-             f"({report.machine_server}): {report.matched} components matched"]  # fmt: skip
+    lines = [
+        f"{design_path} ({report.design_server}) against {machine_path} "
+        f"({report.machine_server}): {report.matched} components matched"
+    ]
     for f in report.findings:
         lines.append(f"{f.severity}: {f.message}")
     counts = defaultdict(int)

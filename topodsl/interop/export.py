@@ -155,8 +155,10 @@ def to_nccl(topo: Topology, server: str | None = None) -> tuple[str, list[str]]:
                 )
             else:
                 gen, width = shape
-            attrs += [("link_speed", f"{parts.PCIE_GTS[gen]:.1f} GT/s PCIe"),
-                      ("link_width", str(width))]  # fmt: skip
+            attrs += [
+                ("link_speed", f"{parts.PCIE_GTS[gen]:.1f} GT/s PCIe"),
+                ("link_width", str(width)),
+            ]
         out = [f"{pad}<pci {_attrs(attrs)}>"]
         if kind[r] == "gpu":
             out += gpu(r, depth + 1)
@@ -191,16 +193,20 @@ def to_nccl(topo: Topology, server: str | None = None) -> tuple[str, list[str]]:
             counts[peer] += _link_count(topo, e, r)
         tag = "xgmi" if amd else "nvlink"
         for peer in sorted(counts, key=lambda p: busid.get(p, "")):
-            tclass = {"nvswitch": "0x068000", "gpu": "0x120000" if amd else "0x030200",
-                      "cpu": "0x068001"}[kind[peer]]  # fmt: skip
+            tclass = {
+                "nvswitch": "0x068000",
+                "gpu": "0x120000" if amd else "0x030200",
+                "cpu": "0x068001",
+            }[kind[peer]]
             target = busid[peer]
             count = counts[peer]
             if not float(count).is_integer():
-                notes.append(f"{topo.nodes.ids[r]}: {count:g} links to {topo.nodes.ids[peer]} "
-                             "rounded to a whole number")  # fmt: skip
-            lines.append(
-                f"{pad}  <{tag} {_attrs([('target', target), ('count', str(round(count))), ('tclass', tclass)])}/>"
-            )
+                notes.append(
+                    f"{topo.nodes.ids[r]}: {count:g} links to {topo.nodes.ids[peer]} "
+                    "rounded to a whole number"
+                )
+            items = [("target", target), ("count", str(round(count))), ("tclass", tclass)]
+            lines.append(f"{pad}  <{tag} {_attrs(items)}/>")
         lines.append(f"{pad}</gpu>")
         return lines
 
@@ -221,8 +227,10 @@ def to_nccl(topo: Topology, server: str | None = None) -> tuple[str, list[str]]:
             if math.isfinite(bw):
                 attrs.append(("speed", str(round(bw / len(ports) * 8 / 1e6))))
             else:
-                notes.append(f"{topo.nodes.ids[r]} has no bandwidth: no speed written "
-                             "(NCCL then reads 10 Gb/s)")  # fmt: skip
+                notes.append(
+                    f"{topo.nodes.ids[r]} has no bandwidth: no speed written "
+                    "(NCCL then reads 10 Gb/s)"
+                )
             attrs += attrs_common
             if meta.get("guid"):
                 attrs.append(("guid", str(meta["guid"])))
@@ -266,10 +274,10 @@ def _bus_ids(topo: Topology, devices: list[int]) -> dict[int, str]:
     used: set[str] = set()
     for r in devices:
         b = topo.meta(r).get("pci_busid")
-        if isinstance(b, str) and re.fullmatch(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]", b):
-            if b not in used:
-                out[r] = b
-                used.add(b)
+        ok = isinstance(b, str) and re.fullmatch(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]", b)
+        if ok and b not in used:
+            out[r] = b
+            used.add(b)
     buses = {int(b[5:7], 16) for b in used}
     nxt = 1
     for r in devices:
@@ -352,9 +360,19 @@ def _cpu_attrs(topo: Topology, c: int) -> list[tuple[str, str]]:
 
 # -- InfraGraph ----------------------------------------------------------------------------------
 
-_CHOICE = {"gpu": "xpu", "chiplet": "xpu", "cpu": "cpu", "nic": "nic", "hbm": "memory",
-           "dram": "memory", "cxl_memory": "memory", "nvswitch": "switch",
-           "pcie_switch": "switch", "cxl_switch": "switch", "switch": "switch"}  # fmt: skip
+_CHOICE = {
+    "gpu": "xpu",
+    "chiplet": "xpu",
+    "cpu": "cpu",
+    "nic": "nic",
+    "hbm": "memory",
+    "dram": "memory",
+    "cxl_memory": "memory",
+    "nvswitch": "switch",
+    "pcie_switch": "switch",
+    "cxl_switch": "switch",
+    "switch": "switch",
+}
 _NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -420,8 +438,12 @@ def to_infragraph(topo: Topology) -> tuple[str, list[str]]:
         for (a, b), es in link_rows.items():
             if a in comp_of and b in comp_of and comp_of[a][0] == root == comp_of[b][0]:
                 inner.append((a, b, es))
-        sig = (tuple((c["name"], c["count"], c["choice"]) for c in comp_list),
-               tuple(sorted((comp_of[a][1:], comp_of[b][1:], _bw_lat(topo, es)) for a, b, es in inner)))  # fmt: skip
+        sig = (
+            tuple((c["name"], c["count"], c["choice"]) for c in comp_list),
+            tuple(
+                sorted((comp_of[a][1:], comp_of[b][1:], _bw_lat(topo, es)) for a, b, es in inner)
+            ),
+        )
         if sig not in devices:
             base = _NAME.sub(
                 "_",
@@ -431,8 +453,13 @@ def to_infragraph(topo: Topology) -> tuple[str, list[str]]:
             )
             device_names[base] += 1
             dname = base if device_names[base] == 1 else f"{base}_{device_names[base]}"
-            devices[sig] = {"name": dname, "components": comp_list, "links": {}, "edges": [],
-                            "inner": inner}  # fmt: skip
+            devices[sig] = {
+                "name": dname,
+                "components": comp_list,
+                "links": {},
+                "edges": [],
+                "inner": inner,
+            }
         unit_device[root] = devices[sig]["name"]
     all_links: dict[tuple[float, float], str] = {}
 
@@ -455,11 +482,14 @@ def to_infragraph(topo: Topology) -> tuple[str, list[str]]:
         ):
             name = link_name(es)
             dev["links"][name] = True
-            dev["edges"].append({
-                "ep1": {"component": f"{comp_of[a][1]}[{comp_of[a][2]}]"},
-                "ep2": {"component": f"{comp_of[b][1]}[{comp_of[b][2]}]"},
-                "scheme": "one2one", "link": name,
-            })  # fmt: skip
+            dev["edges"].append(
+                {
+                    "ep1": {"component": f"{comp_of[a][1]}[{comp_of[a][2]}]"},
+                    "ep2": {"component": f"{comp_of[b][1]}[{comp_of[b][2]}]"},
+                    "scheme": "one2one",
+                    "link": name,
+                }
+            )
     # Instances: units with the same device and the same name pattern form one array.
     inst_of: dict[int, tuple[str, int]] = {}
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -485,19 +515,23 @@ def to_infragraph(topo: Topology) -> tuple[str, list[str]]:
         infra_links[name] = True
         ea, eb = comp_of[a], comp_of[b]
         ia, ib = inst_of[ea[0]], inst_of[eb[0]]
-        edges.append({
-            "ep1": {"instance": f"{ia[0]}[{ia[1]}]", "component": f"{ea[1]}[{ea[2]}]"},
-            "ep2": {"instance": f"{ib[0]}[{ib[1]}]", "component": f"{eb[1]}[{eb[2]}]"},
-            "scheme": "one2one", "link": name,
-        })  # fmt: skip
+        edges.append(
+            {
+                "ep1": {"instance": f"{ia[0]}[{ia[1]}]", "component": f"{ea[1]}[{ea[2]}]"},
+                "ep2": {"instance": f"{ib[0]}[{ib[1]}]", "component": f"{eb[1]}[{eb[2]}]"},
+                "scheme": "one2one",
+                "link": name,
+            }
+        )
     by_name = {v: k for k, v in all_links.items()}
 
     def link_objects(names) -> list[dict]:
         out = []
         for name in sorted(names):
             bw, lat = by_name[name]
-            phys = {"bandwidth": {"choice": "gigabytes_per_second",
-                                  "gigabytes_per_second": bw / 1e9}}  # fmt: skip
+            phys = {
+                "bandwidth": {"choice": "gigabytes_per_second", "gigabytes_per_second": bw / 1e9}
+            }
             if lat > 0:
                 phys["latency"] = {"choice": "ns", "ns": lat * 1e9}
             out.append({"name": name, "physical": phys})
@@ -514,17 +548,21 @@ def to_infragraph(topo: Topology) -> tuple[str, list[str]]:
                 "edges": d["edges"],
             }
             for d in devices.values()
-        ],  # fmt: skip
+        ],
         "instances": instances,
         "links": link_objects(infra_links),
         "edges": edges,
     }
     merged = sum(1 for es in link_rows.values() if len(es) > 1)
     if merged:
-        notes.append(f"{merged} component pairs with parallel links: merged into one edge each, "
-                     "bandwidths added")  # fmt: skip
-    notes.append("not in InfraGraph here: device limits (bandwidth, capacity), one-way and "
-                 "half-duplex links, metadata")  # fmt: skip
+        notes.append(
+            f"{merged} component pairs with parallel links: merged into one edge each, "
+            "bandwidths added"
+        )
+    notes.append(
+        "not in InfraGraph here: device limits (bandwidth, capacity), one-way and "
+        "half-duplex links, metadata"
+    )
     return json.dumps(doc, indent=1) + "\n", notes
 
 
@@ -576,11 +614,12 @@ def to_astra_sim(topo: Topology) -> tuple[str, list[str]]:
         chains[g] = chain  # innermost container first
     depth = {len(c) for c in chains.values()}
     if len(depth) != 1:
-        raise ExportError("the GPUs sit at different depths of the hierarchy: ASTRA-sim needs "
-                          "the same number of levels above every GPU")  # fmt: skip
+        raise ExportError(
+            "the GPUs sit at different depths of the hierarchy: ASTRA-sim needs "
+            "the same number of levels above every GPU"
+        )
     levels = depth.pop()
     # npus per dimension
-    counts = []
     groups = [tuple(chains[g][0] for g in gpus)] if levels else []
     dims = []
     prev = {g: g for g in gpus}
@@ -594,8 +633,10 @@ def to_astra_sim(topo: Topology) -> tuple[str, list[str]]:
             detail = ", ".join(
                 f"{topo.nodes.ids[k]} has {len(v)}" for k, v in list(members.items())[:3]
             )
-            raise ExportError(f"level {lvl + 1} is not symmetric ({detail}): ASTRA-sim needs the "
-                              "same number of NPUs in every group of a dimension")  # fmt: skip
+            raise ExportError(
+                f"level {lvl + 1} is not symmetric ({detail}): ASTRA-sim needs the "
+                "same number of NPUs in every group of a dimension"
+            )
         n = sizes.pop()
         if n > 1:
             dims.append((lvl, n))
@@ -618,8 +659,9 @@ def to_astra_sim(topo: Topology) -> tuple[str, list[str]]:
         latency.append(lat)
     total = int(np.prod(npus))
     if total != len(gpus):
-        raise ExportError(f"the dimensions multiply to {total} NPUs but the design has "
-                          f"{len(gpus)} GPUs")  # fmt: skip
+        raise ExportError(
+            f"the dimensions multiply to {total} NPUs but the design has {len(gpus)} GPUs"
+        )
     lines = [
         f"# ASTRA-sim network configuration exported by topodsl from {topo.source}",
         f"# {' x '.join(map(str, npus))} = {total} NPUs (the GPUs). Bandwidth is per link and "
@@ -629,8 +671,10 @@ def to_astra_sim(topo: Topology) -> tuple[str, list[str]]:
         f"bandwidth: [ {', '.join(_yaml_num(b / _GIB) for b in bandwidth)} ]",
         f"latency: [ {', '.join(_yaml_num(x * 1e9) for x in latency)} ]",
     ]
-    notes.append("ASTRA-sim's dimensions are symmetric: the PCIe tree, CPUs, memory and any "
-                 "oversubscription beyond a GPU's share of its NICs are not carried")  # fmt: skip
+    notes.append(
+        "ASTRA-sim's dimensions are symmetric: the PCIe tree, CPUs, memory and any "
+        "oversubscription beyond a GPU's share of its NICs are not carried"
+    )
     return "\n".join(lines) + "\n", notes
 
 
@@ -663,21 +707,28 @@ def _scale_up(topo: Topology, gpus, chains, lvl, n) -> tuple[str, float, float]:
             lat.append(float(topo.links.latency[e]))
     latency = max(lat) if lat else 0.0
     if pair_bw and switch_bw:
-        raise ExportError("the GPUs have both direct links and switch links: ASTRA-sim's first "
-                          "dimension is one of FullyConnected, Ring or Switch")  # fmt: skip
+        raise ExportError(
+            "the GPUs have both direct links and switch links: ASTRA-sim's first "
+            "dimension is one of FullyConnected, Ring or Switch"
+        )
     if switch_bw:
         values = {round(switch_bw.get(g, 0.0), 3) for g in gpus}
         if len(values) != 1 or 0.0 in values:
-            raise ExportError("the GPUs reach their switches with different bandwidths: no "
-                              "symmetric Switch dimension")  # fmt: skip
+            raise ExportError(
+                "the GPUs reach their switches with different bandwidths: no "
+                "symmetric Switch dimension"
+            )
         return "Switch", switch_bw[gpus[0]], latency
     if not pair_bw:
-        raise ExportError("the GPUs have no NVLink/xGMI links: no scale-up dimension for "
-                          "ASTRA-sim (PCIe trees are not one of its building blocks)")  # fmt: skip
+        raise ExportError(
+            "the GPUs have no NVLink/xGMI links: no scale-up dimension for "
+            "ASTRA-sim (PCIe trees are not one of its building blocks)"
+        )
     values = set(np.round(list(pair_bw.values()), 3))
     if len(values) != 1:
-        raise ExportError("the GPU-to-GPU links have different bandwidths: no symmetric "
-                          "dimension for ASTRA-sim")  # fmt: skip
+        raise ExportError(
+            "the GPU-to-GPU links have different bandwidths: no symmetric dimension for ASTRA-sim"
+        )
     bw = next(iter(pair_bw.values()))
     for members in group.values():
         k = len(members)
@@ -689,8 +740,10 @@ def _scale_up(topo: Topology, gpus, chains, lvl, n) -> tuple[str, float, float]:
             degrees[a] += 1
             degrees[b] += 1
         if not (len(edges) == k and all(degrees[m] == 2 for m in members)):
-            raise ExportError(f"the links among the GPUs of {topo.nodes.ids[chains[members[0]][0]] if chains[members[0]] else 'the design'} "
-                              "are neither a full mesh nor a ring")  # fmt: skip
+            where = topo.nodes.ids[chains[members[0]][0]] if chains[members[0]] else "the design"
+            raise ExportError(
+                f"the links among the GPUs of {where} are neither a full mesh nor a ring"
+            )
         return "Ring", bw, latency
     return "FullyConnected", bw, latency
 
@@ -721,8 +774,10 @@ def _scale_out(topo: Topology, gpus, chains, lvl, notes) -> tuple[str, float, fl
         per_server[srv] += min(cap, out_bw) if out_bw else (cap if math.isfinite(cap) else 0.0)
     shares = {round(per_server[s] / count[s], 3) for s in count}
     if len(shares) != 1 or 0.0 in shares:
-        raise ExportError("the servers' network bandwidths per GPU differ (or a server has no "
-                          "NIC): no symmetric scale-out dimension for ASTRA-sim")  # fmt: skip
+        raise ExportError(
+            "the servers' network bandwidths per GPU differ (or a server has no "
+            "NIC): no symmetric scale-out dimension for ASTRA-sim"
+        )
     return (
         "Switch",
         next(iter(per_server.values())) / count[next(iter(count))],

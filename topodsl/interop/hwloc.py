@@ -108,9 +108,13 @@ class _Reader:
         if vendor:
             meta["vendor"] = vendor
         cpu = self.m.add(
-            "cpu", "cpu", model=_info(obj, "CPUModel"), meta=meta,
-            label=f"CPU package {meta['package']}", order=(meta["package"],),
-        )  # fmt: skip
+            "cpu",
+            "cpu",
+            model=_info(obj, "CPUModel"),
+            meta=meta,
+            label=f"CPU package {meta['package']}",
+            order=(meta["package"],),
+        )
         self.m.cpuid[cpu] = (vendor, family, model)
         self.cpu_of_package[id(obj)] = cpu
         self.part_of[id(obj)] = cpu
@@ -172,10 +176,14 @@ class _Reader:
             elif mk in ("HBM", "GPUMemory"):
                 kind, group = "hbm", "hbm"
             part = self.m.add(
-                kind, group, capacity=float(size) if size else None,
-                latency=lat * 1e-9 if lat is not None else None, meta=meta,
-                label=f"NUMA node {meta['numa']}", order=(meta["numa"],),
-            )  # fmt: skip
+                kind,
+                group,
+                capacity=float(size) if size else None,
+                latency=lat * 1e-9 if lat is not None else None,
+                meta=meta,
+                label=f"NUMA node {meta['numa']}",
+                order=(meta["numa"],),
+            )
             self.part_of[id(obj)] = part
             if cxl_dev:
                 meta["cxl_device"] = cxl_dev
@@ -185,9 +193,11 @@ class _Reader:
             rate = bw * MIB
             shown = f"{rate / 1e9:.1f}".rstrip("0").rstrip(".")
             lk = LinkKind(
-                f"memory_{shown.replace('.', 'g')}", rate,
-                f"memory access at {shown} GB/s (hwloc Bandwidth attribute)", "memory",
-            )  # fmt: skip
+                f"memory_{shown.replace('.', 'g')}",
+                rate,
+                f"memory access at {shown} GB/s (hwloc Bandwidth attribute)",
+                "memory",
+            )
             self.m.connect(cpu, part, lk)
         if unknown:
             self.m.warn(
@@ -294,8 +304,12 @@ class _Reader:
                 model = _info(o, "GPUModel")
                 if model:
                     info["model"] = model
-                for key, name in (("NVIDIASerial", "serial"), ("NVIDIAUUID", "uuid"),
-                                  ("AMDSerial", "serial"), ("AMDUUID", "uuid")):  # fmt: skip
+                for key, name in (
+                    ("NVIDIASerial", "serial"),
+                    ("NVIDIAUUID", "uuid"),
+                    ("AMDSerial", "serial"),
+                    ("AMDUUID", "uuid"),
+                ):
                     if _info(o, key):
                         meta[name] = _info(o, key)
                 for key in ("CUDAGlobalMemorySize", "OpenCLGlobalMemorySize", "RSMIVRAMSize"):
@@ -416,8 +430,16 @@ class _Reader:
             m.connect(a, b, LinkKind(name, per_link, model, cls), lanes=round(lanes))
             return
         shown = f"{rate / 1e9:g}"
-        m.connect(a, b, LinkKind(f"{cls}_{shown.replace('.', 'g')}", rate,
-                                 f"{cls} at {shown} GB/s (hwloc matrix)", cls))  # fmt: skip
+        m.connect(
+            a,
+            b,
+            LinkKind(
+                f"{cls}_{shown.replace('.', 'g')}",
+                rate,
+                f"{cls} at {shown} GB/s (hwloc matrix)",
+                cls,
+            ),
+        )
 
     def baseboard_trunks(self) -> None:
         """DGX-2: the links between the two baseboards' NVSwitch chips are not in the matrix."""

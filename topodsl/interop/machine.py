@@ -195,8 +195,12 @@ class Machine:
         ``short`` text (``what`` if not given) goes in ``meta { assumed = ... }``."""
         if what not in self.assumptions:
             self.assumptions.append(what)
-            self.warn(f"assumed: {what}", span, "the figures come from the table of known "
-                      "parts in docs/interop.md; check them against the machine")  # fmt: skip
+            self.warn(
+                f"assumed: {what}",
+                span,
+                "the figures come from the table of known "
+                "parts in docs/interop.md; check them against the machine",
+            )
         return short or what
 
     def of_kind(self, *kinds: str, host: int | None = None) -> list[int]:
@@ -264,9 +268,14 @@ class Machine:
             gpu = parts.gpu_part(node.vendor, node.device, info.get("model"))
             model = info.get("model") or (gpu.model if gpu else None)
             me = self.add(
-                "gpu", "gpu", host=host, model=model, meta=meta,
-                label=f"GPU {node.busid}", order=(node.busid,),
-            )  # fmt: skip
+                "gpu",
+                "gpu",
+                host=host,
+                model=model,
+                meta=meta,
+                label=f"GPU {node.busid}",
+                order=(node.busid,),
+            )
             memory = info.get("memory")
             if memory:
                 self._gpu_memory(me, memory, gpu, host)
@@ -295,25 +304,46 @@ class Machine:
             if ports:
                 meta["ports"] = ",".join(name for name, _ in ports)
             return self.add(
-                "nic", "nic", host=host, model=info.get("model") or (nic.model if nic else None),
-                bandwidth=rate, meta=meta, label=f"NIC {node.busid}", order=(node.busid,),
-            )  # fmt: skip
+                "nic",
+                "nic",
+                host=host,
+                model=info.get("model") or (nic.model if nic else None),
+                bandwidth=rate,
+                meta=meta,
+                label=f"NIC {node.busid}",
+                order=(node.busid,),
+            )
         if node.role == "cxl":
             return self.add(
-                "cxl_memory", "cxl", host=host, capacity=info.get("capacity"),
-                model=info.get("model"), meta=meta, label=f"CXL memory {node.busid}",
+                "cxl_memory",
+                "cxl",
+                host=host,
+                capacity=info.get("capacity"),
+                model=info.get("model"),
+                meta=meta,
+                label=f"CXL memory {node.busid}",
                 order=(node.busid,),
-            )  # fmt: skip
+            )
         return self.add(
-            "ssd", "nvme", host=host, capacity=info.get("capacity"), model=info.get("model"),
-            meta=meta, label=f"NVMe {node.busid}", order=(node.busid,),
-        )  # fmt: skip
+            "ssd",
+            "nvme",
+            host=host,
+            capacity=info.get("capacity"),
+            model=info.get("model"),
+            meta=meta,
+            label=f"NVMe {node.busid}",
+            order=(node.busid,),
+        )
 
     def _gpu_memory(self, gpu: int, capacity: float, part, host: int) -> None:
         mem = self.add(
-            "hbm", "mem", host=host, capacity=capacity, parent=gpu,
+            "hbm",
+            "mem",
+            host=host,
+            capacity=capacity,
+            parent=gpu,
             label=f"memory of {self.parts[gpu].label}",
-        )  # fmt: skip
+        )
         if part is None:
             self.warn(
                 f"the memory bandwidth of {self.parts[gpu].label} "
@@ -421,7 +451,7 @@ class Machine:
                 meta={"assumed": what},
                 label=f"NVSwitch {k} (assumed)",
                 order=(f"~{k:02d}",),
-            )  # fmt: skip
+            )
             for k in range(board.switches)
         ]
         for g in gpus:

@@ -40,9 +40,18 @@ _INVISIBLE = "fffffff:ffff:ff"
 _GTS = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*GT/s", re.IGNORECASE)
 # The link_speed strings NCCL itself recognises (kvDictPciGen); others it reads as Gen3.
 _NCCL_KNOWN_SPEEDS = {
-    "2.5 GT/s", "5 GT/s", "8 GT/s", "16 GT/s", "32 GT/s", "2.5 GT/s PCIe", "5.0 GT/s PCIe",
-    "8.0 GT/s PCIe", "16.0 GT/s PCIe", "32.0 GT/s PCIe", "64.0 GT/s PCIe",
-}  # fmt: skip
+    "2.5 GT/s",
+    "5 GT/s",
+    "8 GT/s",
+    "16 GT/s",
+    "32 GT/s",
+    "2.5 GT/s PCIe",
+    "5.0 GT/s PCIe",
+    "8.0 GT/s PCIe",
+    "16.0 GT/s PCIe",
+    "32.0 GT/s PCIe",
+    "64.0 GT/s PCIe",
+}
 
 
 def is_nccl(root: XNode) -> bool:
@@ -118,9 +127,14 @@ class _Reader:
             if node.get(attr):
                 meta[attr] = node.get(attr)
         cpu = self.m.add(
-            "cpu", "cpu", host=host, model=entry.cpu if entry else None, meta=meta,
-            label=f"CPU (NUMA {meta['numa']})", order=(meta["numa"],),
-        )  # fmt: skip
+            "cpu",
+            "cpu",
+            host=host,
+            model=entry.cpu if entry else None,
+            meta=meta,
+            label=f"CPU (NUMA {meta['numa']})",
+            order=(meta["numa"],),
+        )
         self.m.cpuid[cpu] = (vendor, family, model)
         roots = [self.pci(c, host) for c in node.find_all("pci")]
         self.m.add_pci(cpu, [r for r in roots if r is not None])
@@ -157,9 +171,14 @@ class _Reader:
             width = 16
             self.m.assume("PCIe links without a link_width are x16, as NCCL reads them", span)
         p = PciNode(
-            busid, cls2, parse_hex(node.get("vendor")), parse_hex(node.get("device")),
-            gen, width, span=span,
-        )  # fmt: skip
+            busid,
+            cls2,
+            parse_hex(node.get("vendor")),
+            parse_hex(node.get("device")),
+            gen,
+            width,
+            span=span,
+        )
         if gpu or nic:
             p.role = "gpu" if gpu else "nic"
         elif subs or cls is None or cls2 == 0x0604:
@@ -198,8 +217,13 @@ class _Reader:
         meta: dict[str, Any] = {}
         info: dict[str, Any] = {"node": gpu}
         if gpu is not None:
-            for attr, key in (("rank", "nccl_rank"), ("dev", "nccl_dev"), ("sm", "sm"),
-                              ("gcn", "gcn"), ("gdr", "gdr")):  # fmt: skip
+            for attr, key in (
+                ("rank", "nccl_rank"),
+                ("dev", "nccl_dev"),
+                ("sm", "sm"),
+                ("gcn", "gcn"),
+                ("gdr", "gdr"),
+            ):
                 v = gpu.get(attr)
                 if v is not None:
                     meta[key] = _int(v) if attr != "gcn" and _int(v) is not None else v
@@ -278,16 +302,15 @@ class _Reader:
                     m.span(n.line, n.col),
                 )
             m.connect(a, b, pair_kind[(a, b)], lanes=max(counts))
-        if gpus and not any_listed:
-            if not m.fill_baseboard(host):
-                known = [parts.gpu_part(name=m.parts[g].model) for g in gpus]
-                if any(k is not None and k.sxm for k in known) or all(k is None for k in known):
-                    m.warn(
-                        f"the file lists {len(gpus)} GPUs but no NVLink or xGMI links, and "
-                        "their baseboard is not in the table of known parts: the GPUs are "
-                        "joined only through PCIe",
-                        hint="add the scale-up links by hand in the .topo file",
-                    )
+        if gpus and not any_listed and not m.fill_baseboard(host):
+            known = [parts.gpu_part(name=m.parts[g].model) for g in gpus]
+            if any(k is not None and k.sxm for k in known) or all(k is None for k in known):
+                m.warn(
+                    f"the file lists {len(gpus)} GPUs but no NVLink or xGMI links, and "
+                    "their baseboard is not in the table of known parts: the GPUs are "
+                    "joined only through PCIe",
+                    hint="add the scale-up links by hand in the .topo file",
+                )
         m.check_nvlink_connected(host)
 
     def scale_up_kind(self, tag: str, sm, gcn, span, label: str) -> LinkKind | None:
@@ -325,13 +348,23 @@ class _Reader:
                 span,
             )
             return m.add(
-                "nvswitch", "nvs", host=host, model="NVSwitch", meta={"assumed": what},
-                label="NVSwitch (not visible)", order=("~",),
-            )  # fmt: skip
+                "nvswitch",
+                "nvs",
+                host=host,
+                model="NVSwitch",
+                meta={"assumed": what},
+                label="NVSwitch (not visible)",
+                order=("~",),
+            )
         return m.add(
-            "nvswitch", "nvs", host=host, model="NVSwitch", meta={"pci_busid": target},
-            label=f"NVSwitch {target}", order=(target,),
-        )  # fmt: skip
+            "nvswitch",
+            "nvs",
+            host=host,
+            model="NVSwitch",
+            meta={"pci_busid": target},
+            label=f"NVSwitch {target}",
+            order=(target,),
+        )
 
     def c2c(self, g: int, link: XNode, count: int, span, host: int) -> None:
         bw = _int(link.get("bw"))

@@ -98,44 +98,120 @@ class GpuPart:
 
 GPUS: tuple[GpuPart, ...] = (
     GpuPart(
-        "NVIDIA Tesla V100-SXM3-32GB", 0x10DE, 0x1DB8, ("v100-sxm3",), 70, None, 6,
-        32 * 2**30, 981e9, 3, True,
+        "NVIDIA Tesla V100-SXM3-32GB",
+        0x10DE,
+        0x1DB8,
+        ("v100-sxm3",),
+        70,
+        None,
+        6,
+        32 * 2**30,
+        981e9,
+        3,
+        True,
         "NVIDIA Tesla V100 datasheet; NVIDIA DGX-2 datasheet (V100 SXM3 32 GB, 6 NVLink2)",
         verified=False,
     ),
     GpuPart(
-        "NVIDIA Tesla V100-SXM2", 0x10DE, 0x1DB1, ("v100-sxm2",), 70, None, 6,
-        16 * 2**30, 900e9, 3, True, "NVIDIA Tesla V100 datasheet (900 GB/s HBM2, 6 NVLink2)",
+        "NVIDIA Tesla V100-SXM2",
+        0x10DE,
+        0x1DB1,
+        ("v100-sxm2",),
+        70,
+        None,
+        6,
+        16 * 2**30,
+        900e9,
+        3,
+        True,
+        "NVIDIA Tesla V100 datasheet (900 GB/s HBM2, 6 NVLink2)",
     ),
     GpuPart(
-        "NVIDIA A100-SXM4-40GB", 0x10DE, 0x20B0, ("a100-sxm4-40gb",), 80, None, 12,
-        40 * 2**30, 1555e9, 4, True,
+        "NVIDIA A100-SXM4-40GB",
+        0x10DE,
+        0x20B0,
+        ("a100-sxm4-40gb",),
+        80,
+        None,
+        12,
+        40 * 2**30,
+        1555e9,
+        4,
+        True,
         "NVIDIA A100 datasheet and Ampere whitepaper (1,555 GB/s, 12 NVLink3 links)",
     ),
     GpuPart(
-        "NVIDIA A100-SXM4-80GB", 0x10DE, 0x20B2, ("a100-sxm4-80gb", "a100 80gb"), 80, None, 12,
-        80 * 2**30, 2039e9, 4, True, "NVIDIA A100 datasheet (2,039 GB/s, 12 NVLink3 links)",
+        "NVIDIA A100-SXM4-80GB",
+        0x10DE,
+        0x20B2,
+        ("a100-sxm4-80gb", "a100 80gb"),
+        80,
+        None,
+        12,
+        80 * 2**30,
+        2039e9,
+        4,
+        True,
+        "NVIDIA A100 datasheet (2,039 GB/s, 12 NVLink3 links)",
     ),
     GpuPart(
-        "NVIDIA H100 80GB HBM3", 0x10DE, 0x2330, ("h100 80gb hbm3", "h100 sxm"), 90, None, 18,
-        80e9, 3.35e12, 5, True,
+        "NVIDIA H100 80GB HBM3",
+        0x10DE,
+        0x2330,
+        ("h100 80gb hbm3", "h100 sxm"),
+        90,
+        None,
+        18,
+        80e9,
+        3.35e12,
+        5,
+        True,
         "NVIDIA H100 datasheet (SXM5: 80 GB HBM3, 3.35 TB/s, 18 NVLink4 links, PCIe Gen5 x16)",
     ),
     GpuPart(
-        "NVIDIA H100 PCIe", 0x10DE, 0x2331, ("h100 pcie",), 90, None, 0,
-        80e9, 2.0e12, 5, False, "NVIDIA H100 datasheet (PCIe: 80 GB HBM2e, 2.0 TB/s)",
+        "NVIDIA H100 PCIe",
+        0x10DE,
+        0x2331,
+        ("h100 pcie",),
+        90,
+        None,
+        0,
+        80e9,
+        2.0e12,
+        5,
+        False,
+        "NVIDIA H100 datasheet (PCIe: 80 GB HBM2e, 2.0 TB/s)",
     ),
     GpuPart(
-        "NVIDIA H200", 0x10DE, 0x2335, ("h200",), 90, None, 18,
-        141e9, 4.8e12, 5, True, "NVIDIA H200 datasheet (141 GB HBM3e, 4.8 TB/s, NVLink4)",
+        "NVIDIA H200",
+        0x10DE,
+        0x2335,
+        ("h200",),
+        90,
+        None,
+        18,
+        141e9,
+        4.8e12,
+        5,
+        True,
+        "NVIDIA H200 datasheet (141 GB HBM3e, 4.8 TB/s, NVLink4)",
         verified=False,
     ),
     GpuPart(
-        "AMD Instinct MI300X", 0x1002, 0x74A1, ("mi300x",), None, "gfx942", 7,
-        192e9, 5.3e12, 5, True,
+        "AMD Instinct MI300X",
+        0x1002,
+        0x74A1,
+        ("mi300x",),
+        None,
+        "gfx942",
+        7,
+        192e9,
+        5.3e12,
+        5,
+        True,
         "AMD Instinct MI300X data sheet (192 GB HBM3, 5.3 TB/s, 7 Infinity Fabric links)",
     ),
-)  # fmt: skip
+)
 
 
 def gpu_part(
@@ -223,11 +299,31 @@ class NicPart:
 
 
 NICS: tuple[NicPart, ...] = (
-    NicPart("NVIDIA ConnectX-5", 0x15B3, 0x1017, 100 * Gb, "NVIDIA ConnectX-5 datasheet (EDR / 100GbE)"),
-    NicPart("NVIDIA ConnectX-5 Ex", 0x15B3, 0x1019, 100 * Gb, "NVIDIA ConnectX-5 Ex datasheet (EDR / 100GbE)"),
-    NicPart("NVIDIA ConnectX-6", 0x15B3, 0x101B, 200 * Gb, "NVIDIA ConnectX-6 VPI datasheet (HDR / 200GbE)"),
-    NicPart("NVIDIA ConnectX-7", 0x15B3, 0x1021, 400 * Gb, "NVIDIA ConnectX-7 datasheet (NDR / 400GbE, single port)"),
-)  # fmt: skip
+    NicPart(
+        "NVIDIA ConnectX-5", 0x15B3, 0x1017, 100 * Gb, "NVIDIA ConnectX-5 datasheet (EDR / 100GbE)"
+    ),
+    NicPart(
+        "NVIDIA ConnectX-5 Ex",
+        0x15B3,
+        0x1019,
+        100 * Gb,
+        "NVIDIA ConnectX-5 Ex datasheet (EDR / 100GbE)",
+    ),
+    NicPart(
+        "NVIDIA ConnectX-6",
+        0x15B3,
+        0x101B,
+        200 * Gb,
+        "NVIDIA ConnectX-6 VPI datasheet (HDR / 200GbE)",
+    ),
+    NicPart(
+        "NVIDIA ConnectX-7",
+        0x15B3,
+        0x1021,
+        400 * Gb,
+        "NVIDIA ConnectX-7 datasheet (NDR / 400GbE, single port)",
+    ),
+)
 
 
 def nic_part(vendor: int | None, device: int | None) -> NicPart | None:
@@ -259,25 +355,43 @@ class SocketLink:
 
 SOCKET_LINKS: tuple[SocketLink, ...] = (
     SocketLink(
-        "Intel Xeon Scalable (Skylake-SP / Cascade Lake-SP)", "GenuineIntel", 6, (85,),
-        "upi1", "Intel UPI, 10.4 GT/s", 20.8 * GB, 3,
+        "Intel Xeon Scalable (Skylake-SP / Cascade Lake-SP)",
+        "GenuineIntel",
+        6,
+        (85,),
+        "upi1",
+        "Intel UPI, 10.4 GT/s",
+        20.8 * GB,
+        3,
         "Intel Xeon Scalable platform brief: up to 3 UPI links at 10.4 GT/s, 20.8 GB/s each way",
         verified=False,
     ),
     SocketLink(
-        "Intel Xeon (Sapphire Rapids)", "GenuineIntel", 6, (143,),
-        "upi2", "Intel UPI 2.0, 16 GT/s", 32 * GB, 4,
+        "Intel Xeon (Sapphire Rapids)",
+        "GenuineIntel",
+        6,
+        (143,),
+        "upi2",
+        "Intel UPI 2.0, 16 GT/s",
+        32 * GB,
+        4,
         "Intel 4th Gen Xeon Scalable: 4 UPI 2.0 links at 16 GT/s (~32 GB/s each way, scaling "
         "Intel's 20.8 GB/s at 10.4 GT/s); as in topologies/parts/links.topo",
     ),
     SocketLink(
-        "AMD EPYC 9004 (Genoa)", "AuthenticAMD", 25, tuple(range(16, 32)),
-        "xgmi_socket", "AMD EPYC socket-to-socket xGMI x16, 32 Gb/s per lane", 64 * GB, 4,
+        "AMD EPYC 9004 (Genoa)",
+        "AuthenticAMD",
+        25,
+        tuple(range(16, 32)),
+        "xgmi_socket",
+        "AMD EPYC socket-to-socket xGMI x16, 32 Gb/s per lane",
+        64 * GB,
+        4,
         "AMD EPYC 9004 platform: 4 xGMI links x16 at 32 Gb/s per lane (64 GB/s each way); "
         "as in topologies/mi300x.topo",
         verified=False,
     ),
-)  # fmt: skip
+)
 
 
 def socket_link(vendor: str | None, family: int | None, model: int | None) -> SocketLink | None:
@@ -311,22 +425,37 @@ class Baseboard:
 
 BASEBOARDS: tuple[Baseboard, ...] = (
     Baseboard(
-        "NVIDIA HGX H100/H200 8-GPU", 90, 8, 4, (5, 4, 4, 5), 0,
+        "NVIDIA HGX H100/H200 8-GPU",
+        90,
+        8,
+        4,
+        (5, 4, 4, 5),
+        0,
         "NVIDIA DGX H100 User Guide and NVSwitch (Hot Chips 34): 4 NVSwitch chips, each GPU's "
         "18 NVLink4 links split 5/4/4/5",
     ),
     Baseboard(
-        "NVIDIA HGX A100 8-GPU", 80, 8, 6, (2, 2, 2, 2, 2, 2), 0,
+        "NVIDIA HGX A100 8-GPU",
+        80,
+        8,
+        6,
+        (2, 2, 2, 2, 2, 2),
+        0,
         "NVIDIA DGX A100 User Guide / A100 whitepaper: 6 NVSwitch chips, 2 of each GPU's 12 "
         "NVLink3 links to each",
     ),
     Baseboard(
-        "NVIDIA HGX-2 / DGX-2 (two baseboards)", 70, 16, 12, (1, 1, 1, 1, 1, 1), 8,
+        "NVIDIA HGX-2 / DGX-2 (two baseboards)",
+        70,
+        16,
+        12,
+        (1, 1, 1, 1, 1, 1),
+        8,
         "NVIDIA NVSwitch whitepaper and Hot Chips 30 (2018): per baseboard 8 V100 and 6 "
         "NVSwitch chips, one link from each GPU to each chip; each chip has 8 links to its "
         "peer on the other baseboard (48 links, 2.4 TB/s both directions)",
     ),
-)  # fmt: skip
+)
 
 
 def baseboard(sm: int | None, gpus: int) -> Baseboard | None:

@@ -26,9 +26,17 @@ from .machine import Machine, Wire
 __all__ = ["write_topo"]
 
 _KIND_ORDER = (
-    "cpu", "dram", "hbm", "cxl_memory", "cxl_switch", "pcie_switch", "gpu", "nvswitch", "nic",
+    "cpu",
+    "dram",
+    "hbm",
+    "cxl_memory",
+    "cxl_switch",
+    "pcie_switch",
+    "gpu",
+    "nvswitch",
+    "nic",
     "ssd",
-)  # fmt: skip
+)
 
 
 def write_topo(m: Machine, version: str = "") -> str:
@@ -141,8 +149,14 @@ def _groups(m: Machine, parts, children, inner, defs, out) -> list[_Group]:
         )
         key = (
             _KIND_ORDER.index(p.kind) if p.kind in _KIND_ORDER else 99,
-            p.kind, p.group, p.model, p.bandwidth, p.capacity, p.latency, inside,
-        )  # fmt: skip
+            p.kind,
+            p.group,
+            p.model,
+            p.bandwidth,
+            p.capacity,
+            p.latency,
+            inside,
+        )
         by_key.setdefault(key, []).append(i)
     groups: list[_Group] = []
     # The largest group of a name gets the plain name (nic), the others nic_b, nic_c...
@@ -167,8 +181,12 @@ def _groups(m: Machine, parts, children, inner, defs, out) -> list[_Group]:
         inside = key[-1]
         if inside:
             type_name = _definition(m, members[0], children, inner, defs, out)
-        attrs = {"model": p.model if not inside else None, "bandwidth": p.bandwidth,
-                 "capacity": p.capacity, "latency": p.latency}  # fmt: skip
+        attrs = {
+            "model": p.model if not inside else None,
+            "bandwidth": p.bandwidth,
+            "capacity": p.capacity,
+            "latency": p.latency,
+        }
         groups.append(_Group(name, p.kind, members, attrs, type_name))
     return groups
 
