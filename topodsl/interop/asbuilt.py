@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from ..kinds import ROLE_OF
 from ..topology import Topology
@@ -53,13 +53,7 @@ class Finding:
     message: str
 
     def to_dict(self) -> dict:
-        return {
-            "severity": self.severity,
-            "what": self.what,
-            "design": self.design,
-            "machine": self.machine,
-            "message": self.message,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -77,13 +71,7 @@ class AsBuiltReport:
         return any(f.severity == "short" for f in self.findings)
 
     def to_dict(self) -> dict:
-        return {
-            "design_server": self.design_server,
-            "machine_server": self.machine_server,
-            "matched": self.matched,
-            "short": self.short,
-            "findings": [f.to_dict() for f in self.findings],
-        }
+        return {**asdict(self), "short": self.short}
 
 
 def _natural(text: str) -> tuple:

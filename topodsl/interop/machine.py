@@ -203,6 +203,12 @@ class Machine:
             )
         return short or what
 
+    def add_nvswitch(self, host: int, meta: dict[str, Any], label: str, order: str) -> int:
+        """An NVSwitch chip (known by its bus id, or assumed: ``meta`` says which)."""
+        return self.add(
+            "nvswitch", "nvs", host=host, model="NVSwitch", meta=meta, label=label, order=(order,)
+        )
+
     def of_kind(self, *kinds: str, host: int | None = None) -> list[int]:
         return [
             i
@@ -313,25 +319,17 @@ class Machine:
                 label=f"NIC {node.busid}",
                 order=(node.busid,),
             )
-        if node.role == "cxl":
-            return self.add(
-                "cxl_memory",
-                "cxl",
-                host=host,
-                capacity=info.get("capacity"),
-                model=info.get("model"),
-                meta=meta,
-                label=f"CXL memory {node.busid}",
-                order=(node.busid,),
-            )
+        kind, group, what = {"cxl": ("cxl_memory", "cxl", "CXL memory")}.get(
+            node.role, ("ssd", "nvme", "NVMe")
+        )
         return self.add(
-            "ssd",
-            "nvme",
+            kind,
+            group,
             host=host,
             capacity=info.get("capacity"),
             model=info.get("model"),
             meta=meta,
-            label=f"NVMe {node.busid}",
+            label=f"{what} {node.busid}",
             order=(node.busid,),
         )
 
@@ -443,15 +441,7 @@ class Machine:
             short=f"{board.name} NVLink (known parts)",
         )
         switches = [
-            self.add(
-                "nvswitch",
-                "nvs",
-                host=host,
-                model="NVSwitch",
-                meta={"assumed": what},
-                label=f"NVSwitch {k} (assumed)",
-                order=(f"~{k:02d}",),
-            )
+            self.add_nvswitch(host, {"assumed": what}, f"NVSwitch {k} (assumed)", f"~{k:02d}")
             for k in range(board.switches)
         ]
         for g in gpus:

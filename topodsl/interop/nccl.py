@@ -347,24 +347,8 @@ class _Reader:
                 "one switch, as NCCL models them",
                 span,
             )
-            return m.add(
-                "nvswitch",
-                "nvs",
-                host=host,
-                model="NVSwitch",
-                meta={"assumed": what},
-                label="NVSwitch (not visible)",
-                order=("~",),
-            )
-        return m.add(
-            "nvswitch",
-            "nvs",
-            host=host,
-            model="NVSwitch",
-            meta={"pci_busid": target},
-            label=f"NVSwitch {target}",
-            order=(target,),
-        )
+            return m.add_nvswitch(host, {"assumed": what}, "NVSwitch (not visible)", "~")
+        return m.add_nvswitch(host, {"pci_busid": target}, f"NVSwitch {target}", target)
 
     def c2c(self, g: int, link: XNode, count: int, span, host: int) -> None:
         bw = _int(link.get("bw"))
