@@ -457,3 +457,23 @@ def test_docs_table_of_known_parts_matches_the_code():
         assert s.cpu in doc and f"{s.rate / 1e9:g} GB/s | {s.links} |" in doc
     for b in parts.BASEBOARDS:
         assert b.name in doc and "/".join(map(str, b.split)) in doc or "each" in doc
+
+
+def test_c2c_links_and_nvswitches_not_visible_in_a_vm():
+    xml = """<system version="1">
+  <cpu numaid="0" arch="arm64">
+    <pci busid="0009:01:00.0" class="0x030200" vendor="0x10de" device="0x2342"
+         link_speed="32.0 GT/s PCIe" link_width="16">
+      <gpu dev="0" sm="90" rank="0" gdr="1">
+        <c2c bw="45000" count="10"/>
+        <nvlink target="fffffff:ffff:ff" count="18" tclass="0x068000"/>
+      </gpu>
+    </pci>
+  </cpu>
+</system>"""
+    t = loads_xml(xml, "gh200.xml")
+    c2c = links_of(t, "c2c")
+    assert [float(t.links.bandwidth[e]) for e in c2c] == [450e9]  # 10 x 45,000 MB/s
+    nvs = t.rows_of_kind("nvswitch")
+    assert len(nvs) == 1 and "assumed" in t.meta(int(nvs[0]))
+    assert [float(t.links.lanes[e]) for e in links_of(t, "nvlink")] == [18.0]
