@@ -28,7 +28,8 @@ def load(
 
     Parameters
     ----------
-    path : the file. A ``.json`` suffix reads NetworkX node-link JSON (see :mod:`topodsl.io`).
+    path : the file. A ``.json`` suffix reads NetworkX node-link JSON (see :mod:`topodsl.io`);
+        ``.xml`` reads hwloc or NCCL/RCCL topology XML (see :mod:`topodsl.interop`).
     allow_import_outside : allow ``import`` of files outside the directory of ``path``.
     max_nodes : cap on the number of components and of links the file may expand to.
 
@@ -48,6 +49,10 @@ def load(
         from .io import loads_json
 
         return loads_json(text, str(path))
+    if path.suffix.lower() == ".xml":  # hwloc or NCCL/RCCL, told apart by content
+        from .interop import loads_xml
+
+        return loads_xml(text, str(path))
     return loads(
         text,
         file=str(path),

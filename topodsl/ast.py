@@ -16,7 +16,7 @@ __all__ = [
     "Member", "Direction", "KeywordArg", "CallArg",
     "Star", "IndexRange", "Index", "Segment", "Path",
     "Attr", "Param", "Arg", "ArraySpec", "Instance", "Connect", "Pattern", "Fabric", "For",
-    "Const", "Assert", "Stmt", "LinkDecl", "Def", "Import", "Module",
+    "Const", "Assert", "Meta", "Stmt", "LinkDecl", "Def", "Import", "Module",
 ]  # fmt: skip
 
 
@@ -305,7 +305,17 @@ class Assert:
     span: Span
 
 
-Stmt = Union[Const, Instance, Attr, Connect, Pattern, Fabric, For, Assert]  # noqa: UP007
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """``meta [path] { key = value, ... }``: free-form metadata (text or plain numbers) for the
+    enclosing component or connection, or for the members ``path`` names."""
+
+    path: Path | None
+    entries: tuple[Attr, ...]
+    span: Span
+
+
+Stmt = Union[Const, Instance, Attr, Connect, Pattern, Fabric, For, Assert, Meta]  # noqa: UP007
 
 
 @dataclass(frozen=True, slots=True)

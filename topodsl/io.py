@@ -10,8 +10,10 @@ reads what topodsl writes::
                 "type": "nvlink4", "lanes": 18}]}
 
 Units are SI base units: bandwidths in bytes per second (per direction, for links), capacities
-in bytes, latencies in seconds. A link with ``"simplex": true`` carries data from source to
-target only; ``"duplex": "half"`` shares its bandwidth between the two directions.
+in bytes, latencies in seconds. Free-form metadata (``meta { ... }`` in the language: PCI bus
+ids, serials, NUMA nodes) is a ``"meta"`` object of text or plain numbers on a node or a link.
+A link with ``"simplex": true`` carries data from source to target only; ``"duplex": "half"``
+shares its bandwidth between the two directions.
 
 A hand-written file needs only node ``id`` and ``kind`` and link ``source``, ``target`` and
 ``bandwidth``. Export then import then export gives the same bytes.
@@ -75,6 +77,9 @@ def to_json_dict(topology: Topology) -> dict[str, Any]:
             entry["simplex"] = True
         if L.half_duplex[e]:
             entry["duplex"] = "half"
+        meta = topology.link_meta(e)
+        if meta:
+            entry["meta"] = dict(meta)
         entry["key"] = e
         links.append(entry)
     link_types = {
@@ -106,6 +111,16 @@ def _float(v: Any, what: str) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
         raise ValueError(f"{what} must be a number, got {v!r}")
     return float(v)
+
+
+def _meta(v: Any, what: str) -> dict[str, Any]:
+    """A ``meta`` object: text or plain numbers by key."""
+    if not isinstance(v, dict):
+        raise ValueError(f"{what} meta must be an object of text or numbers")
+    for k, x in v.items():
+        if isinstance(x, bool) or not isinstance(x, str | int | float):
+            raise ValueError(f"{what} meta {k!r} must be text or a number, got {x!r}")
+    return dict(v)
 
 
 def loads_json(text: str, file: str = "<json>") -> Topology:
@@ -157,6 +172,9 @@ def loads_json(text: str, file: str = "<json>") -> Topology:
             for k, v in node.items():
                 if k in ("id", "kind", "parent", "ports"):
                     continue
+                if k == "meta":
+                    attrs[k] = _meta(v, node_id)
+                    continue
                 attrs[k] = _float(v, f"{node_id}.{k}") if k in NODE_FIELDS else v
             ports = int(node.get("ports", -1))
         except (ValueError, TypeError) as e:
@@ -188,6 +206,7 @@ def loads_json(text: str, file: str = "<json>") -> Topology:
                 lanes=_float(link.get("lanes", 1), "lanes"),
                 simplex=bool(link.get("simplex", False)),
                 half_duplex=link.get("duplex") == "half",
+                meta=_meta(link["meta"], f"links[{i}]") if "meta" in link else None,
             )
         except (KeyError, ValueError, TypeError) as e:
             raise fail(f"links[{i}]: {e}") from None
@@ -201,9 +220,10 @@ def write_graphml(topology: Topology, path_or_buffer) -> None:
     g = nx.MultiGraph()
     for row, node_id in enumerate(topology.nodes.ids):
         attrs = {k: v for k, v in topology.attributes(row).items() if v is not None}
-        g.add_node(node_id, **attrs)
+        g.add_node(node_id, **_flat_meta(attrs))
     for e, entry in enumerate(to_json_dict(topology)["links"]):
         attrs = {k: v for k, v in entry.items() if k not in ("source", "target", "key")}
+        attrs = _flat_meta(attrs)
         attrs = {k: (float(v) if v == "inf" else v) for k, v in attrs.items()}
         g.add_edge(entry["source"], entry["target"], key=e, **attrs)
     for _, data in g.nodes(data=True):
@@ -211,3 +231,10 @@ def write_graphml(topology: Topology, path_or_buffer) -> None:
             if v == "inf":
                 data[k] = float("inf")
     nx.write_graphml(g, path_or_buffer)
+
+
+def _flat_meta(attrs: dict[str, Any]) -> dict[str, Any]:
+    """GraphML has no nested values: ``meta`` entries become ``meta.KEY`` attributes."""
+    meta = attrs.pop("meta", None) or {}
+    attrs.update({f"meta.{k}": v for k, v in meta.items()})
+    return attrs

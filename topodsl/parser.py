@@ -29,7 +29,9 @@ from .units import UNIT_PATTERN
 
 __all__ = ["parse", "grammar_text", "parser"]
 
-KEYWORDS = ("import", "link", "def", "const", "connect", "via", "fabric", "for", "in", "assert")
+KEYWORDS = (
+    "import", "link", "def", "const", "connect", "via", "fabric", "for", "in", "assert", "meta",
+)  # fmt: skip
 
 
 def grammar_text() -> str:
@@ -237,6 +239,10 @@ class _ToAst(Transformer):
             " ".join(text.split()),
             span,
         )
+
+    @v_args(meta=True)
+    def meta_stmt(self, meta, items):
+        return ast.Meta(items[0], self._stmts(items[1:]), self._span(meta))
 
     # paths
     @v_args(meta=True)

@@ -74,6 +74,17 @@ def _use_colour() -> bool:
     help="Whether an assertion the solvers can neither prove nor refute (a bisection threshold "
     "between its lower and upper bound) fails the check.",
 )
+@click.option(
+    "--as-built",
+    "as_built",
+    metavar="MACHINE.xml",
+    help="Also compare each design with this machine (hwloc or NCCL/RCCL XML, or any topology "
+    "file): missing GPUs or NICs, narrower PCIe links, missing NVLinks, slower NICs, smaller "
+    "memory; exit 1 when the machine falls short.",
+)
+@click.option(
+    "--server", metavar="SEL", help="With --as-built: the server of the design to compare."
+)
 @file_options
 def check(
     files: tuple[str, ...],
@@ -82,6 +93,8 @@ def check(
     output: str | None,
     unproven: str,
     allow_import_outside: bool,
+    as_built: str | None = None,
+    server: str | None = None,
 ) -> None:
     """Validate FILES and check their assertions.
 
@@ -123,7 +136,12 @@ def check(
         _write(FORMATS[fmt](reports, unproven), output)
         if output:
             sys.stdout.write(format_text(reports, unproven, color=_use_colour()))
-    sys.exit(run_exit_code(reports, unproven))
+    code = run_exit_code(reports, unproven)
+    if as_built:
+        from .interop import as_built_exit_code
+
+        code = max(code, as_built_exit_code(files, as_built, server, allow_import_outside, fmt))
+    sys.exit(code)
 
 
 @main.command()
