@@ -167,8 +167,7 @@ EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
         [
             f"analyze bisection {_T}small_pod.topo",
             f"analyze reach {_T}small_pod.topo",
-            f"analyze flow {_T}small_pod.topo --from pod.node0.gpu* --to pod.node1.gpu* "
-            "--size 1TB",
+            f"analyze flow {_T}small_pod.topo --from pod.node0.gpu* --to pod.node1.gpu* --size 1TB",
             f"analyze ingest {_T}small_pod.topo",
             f"diff {_T}small_pod.topo {_T}cluster_256.topo",
             f"diff {_T}small_pod.topo {_T}cluster_256.topo --format markdown --changed-only",

@@ -35,10 +35,21 @@ def show(file: str, as_json: bool, allow_import_outside: bool) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
 @file_options
 def export(file: str, fmt: str, output: str | None, allow_import_outside: bool) -> None:
-    """Export FILE's graph as node-link JSON, GraphML or DOT (SI units)."""
+    """Export FILE's graph as node-link JSON, GraphML or DOT (SI units).
+
+    JSON keeps FILE's assertions (checking the exported file checks them); GraphML and DOT
+    have no place for them and say so on stderr.
+    """
     from ..io import dumps_json, write_graphml
 
     topo = load_or_exit(file, allow_import_outside)
+    if fmt != "json" and topo.assertions:
+        n = len({(s.node.span, s.node.text) for s in topo.assertions})
+        click.echo(
+            f"note: {fmt} has no place for assertions; the {n} assertion{'s' if n != 1 else ''} "
+            f"of {file} are not exported (--format json keeps them)",
+            err=True,
+        )
     if fmt == "json":
         text = dumps_json(topo)
     elif fmt == "graphml":

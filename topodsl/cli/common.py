@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from .. import __version__
 from ..errors import TopoError
-from ..topology import Topology
 
-__all__ = ["main", "analyze", "load_or_exit", "fail", "emit_json", "file_options", "selection"]
+if TYPE_CHECKING:
+    from ..topology import Topology
+
+__all__ = ["main", "analyze", "load_or_exit", "fail", "emit_json", "file_options"]
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
@@ -28,7 +30,10 @@ def main() -> None:
 
 @main.group()
 def analyze() -> None:
-    """Run an analysis: bisection, reach, flow."""
+    """Run an analysis of FILE: one subcommand per analysis, each with --json.
+
+    The same analyses are the functions of assertions (topodsl check); see docs/ci.md.
+    """
 
 
 def fail(error: TopoError | str) -> NoReturn:
@@ -61,17 +66,6 @@ def load_or_exit(path: str, allow_import_outside: bool = False) -> Topology:
     for w in topo.warnings:
         click.echo(w.render(), err=True)
     return topo
-
-
-def selection(topology: Topology, selector: str, what: str = "selection"):
-    """Rows matched by ``selector``, or exit 2 when it is malformed or matches nothing."""
-    try:
-        rows = topology.select(selector)
-    except TopoError as e:
-        fail(e)
-    if len(rows) == 0:
-        fail(f"the {what} {selector!r} matches no component")
-    return rows
 
 
 def emit_json(obj: Any) -> None:
