@@ -133,3 +133,21 @@ def test_export_dot_is_the_whole_graph() -> None:
     assert r.returncode == 0, r.stderr
     for node in ("server.gpu0.stack1", "server.big.stack2", "server.nic1"):
         assert node in r.stdout
+
+
+def test_the_command_line_starts_without_the_solvers() -> None:
+    code = (
+        "import sys, topodsl.cli; "
+        "print(sorted(m for m in ('scipy', 'networkx', 'pymetis', 'lark') if m in sys.modules))"
+    )
+    r = run_topodsl(code=code)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
+
+
+def test_analyze_lists_every_registered_analysis() -> None:
+    from topodsl.analyses import ANALYSES
+
+    r = run("analyze", "--help")
+    assert r.returncode == 0
+    for name in ANALYSES:
+        assert f"  {name} " in r.stdout

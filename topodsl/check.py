@@ -707,9 +707,13 @@ def with_assertions_from_json(topology: Topology, entries: Any, file: str) -> To
         lines.append((f"assert {name}: {text}" if name else f"assert {text}") + comment)
     pseudo = f"{file}#assertions"
     source = "\n".join(lines) + "\n"
-    nodes = [item for item in parse(source, pseudo).items if isinstance(item, ast.Assert)]
-    if len(nodes) != len(entries):
-        raise bad("graph.assertions holds text that is not one assertion per entry")
+    nodes = []
+    for k, line in enumerate(lines):
+        # One at a time, at its own line, so that an error points at the entry that has it.
+        items = parse("\n" * k + line + "\n", pseudo).items
+        if len(items) != 1 or not isinstance(items[0], ast.Assert):
+            raise bad(f"graph.assertions[{k}] is not one assertion: {line!r}")
+        nodes.append(items[0])
     specs = []
     for k, (entry, node) in enumerate(zip(entries, nodes, strict=True)):
         instances = entry.get("instances")

@@ -56,7 +56,7 @@ def _link_mask(ctx, args) -> np.ndarray:
     if ends:
         a = np.zeros(t.num_nodes, dtype=bool)
         a[ends[0]] = True
-        b = a
+        b = np.ones(t.num_nodes, dtype=bool)  # one end given: the other may be anywhere
         if len(ends) == 2:
             b = np.zeros(t.num_nodes, dtype=bool)
             b[ends[1]] = True
