@@ -341,3 +341,13 @@ def test_every_flow_based_command_takes_forwarding() -> None:
 )  # fmt: skip
 def test_fields_say_whether_they_may_be_intervals(name: str, field: str, exact: bool) -> None:
     assert ANALYSES[name].field(field).exact is exact
+
+
+def test_the_worked_example_in_the_architecture_guide_is_the_code(repo) -> None:
+    import re
+
+    guide = (repo / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = guide[guide.index("## How to add an analysis") :]
+    example = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+    source = (repo / "topodsl" / "analyses" / "count.py").read_text(encoding="utf-8")
+    assert example.strip() in source
