@@ -73,6 +73,10 @@ EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
             f"analyze ingest {_T}dgx_h100.topo --size 10TB --from kind:ssd",
             f"analyze drain {_T}dgx_h100.topo --size 1TB",
             f"analyze spill {_T}dgx_h100.topo",
+            f"analyze count {_T}dgx_h100.topo --select kind:gpu",
+            f"analyze links {_T}dgx_h100.topo --type nvlink4",
+            f"analyze links {_T}dgx_h100.topo --from dgx.gpu* --to dgx.nic*",
+            f"analyze ports_free {_T}dgx_h100.topo --select dgx.nvs*",
         ],
         [
             f"analyze bisection {_T}dgx_h100.topo --json",
@@ -81,6 +85,8 @@ EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
             f"analyze flow {_T}dgx_h100.topo --from kind:ssd --to dgx.gpu0 --links 0 --json",
             f"analyze checkpoint {_T}dgx_h100.topo --size 2TB --json",
             f"analyze ingest {_T}dgx_h100.topo --size 10TB --json",
+            f"analyze links {_T}dgx_h100.topo --type nvlink4 --json",
+            f"analyze capacity {_T}dgx_h100.topo --select kind:hbm --json",
         ],
     ),
     "cluster_256": (
@@ -91,6 +97,9 @@ EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
             f"analyze checkpoint {_T}cluster_256.topo --size 2TB",
             f"analyze checkpoint {_T}cluster_256.topo --size 2TB --from pod.node0.gpu*",
             f"analyze ingest {_T}cluster_256.topo",
+            f"analyze oversubscription {_T}cluster_256.topo --switches pod.leaf*",
+            f"analyze oversubscription {_T}cluster_256.topo --switches pod.leaf* --to pod.spine*",
+            f"analyze ports_used {_T}cluster_256.topo --select kind:switch",
         ],
         [
             f"analyze bisection {_T}cluster_256.topo --json",
@@ -98,6 +107,7 @@ EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
             "--links 5 --json",
             f"analyze checkpoint {_T}cluster_256.topo --size 2TB --json",
             f"analyze ingest {_T}cluster_256.topo --json",
+            f"analyze oversubscription {_T}cluster_256.topo --switches pod.leaf* --json",
         ],
     ),
     "storage_cluster": (
@@ -173,6 +183,8 @@ EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
             f"diff {_T}small_pod.topo {_T}cluster_256.topo --format markdown --changed-only",
             f"diff {_T}dgx_h100.topo {_T}mi300x.topo --assert count(kind:nic)>=8",
             f"diff {_T}cxl_pool.topo {_T}storage_cluster.topo --no-bisection",
+            f"diff {_T}dgx_h100.topo {_T}cluster_256.topo --analysis checkpoint:size=2TB "
+            "--analysis links:type=nvlink4 --changed-only --fail-on regression",
         ],
         [
             f"analyze bisection {_T}small_pod.topo --json",

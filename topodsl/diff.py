@@ -266,6 +266,7 @@ def _analysis_rows(
     if explicit and len(errors) == 2:
         raise errors[0]
     fields = a.diff_fields or tuple(f.name for f in a.fields)
+    fields = tuple(sorted(fields, key=lambda f: f != a.default_field))  # the default first
     present = [f for f in fields if any(r is not None and f in r.figures for r in results)]
     if not present and not explicit:
         present = [a.default_field or fields[0]]
