@@ -13,12 +13,15 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..check import STATUSES, AssertionResult, CheckReport
 from ..errors import Diagnostic
-from ..solvers.dataflow import Bottleneck
-from ..solvers.flow import CutItem
 from ..units import BANDWIDTH, format_quantity
+
+if TYPE_CHECKING:  # the report reads cut elements; it needs no solver
+    from ..solvers.dataflow import Bottleneck
+    from ..solvers.flow import CutItem
 
 __all__ = [
     "CutGroup",
@@ -99,6 +102,7 @@ def _pattern(ids: Sequence[str]) -> str:
 def group_cut(cut: Sequence[CutItem | Bottleneck]) -> tuple[CutGroup, ...]:
     """Group cut elements that differ only in their indices; largest total bandwidth first.
 
+    >>> from topodsl.solvers.flow import CutItem
     >>> items = [CutItem("link", k, f"leaf{k}", "spine0", 50e9, "eth400") for k in range(4)]
     >>> [g.describe() for g in group_cut(items)]
     ['4 x link eth400 leaf* -> spine0: 50 GB/s each = 200 GB/s']
