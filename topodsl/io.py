@@ -15,7 +15,7 @@ target only; ``"duplex": "half"`` shares its bandwidth between the two direction
 
 A hand-written file needs only node ``id`` and ``kind`` and link ``source``, ``target`` and
 ``bandwidth``. Export then import then export gives the same bytes. The file's assertions go
-to ``graph.assertions`` (see :func:`topodsl.check.assertions_to_json`), so that checking the
+to ``graph.assertions`` (see :func:`topodsl.assertion_io.assertions_to_json`), so that checking the
 exported file checks them.
 
 >>> from topodsl.topology import TopologyBuilder
@@ -92,7 +92,7 @@ def to_json_dict(topology: Topology) -> dict[str, Any]:
         "topodsl": FORMAT_VERSION, "source": topology.source, "link_types": link_types
     }  # fmt: skip
     if topology.assertions:
-        from .check import assertions_to_json
+        from .assertion_io import assertions_to_json
 
         graph["assertions"] = assertions_to_json(topology)
     return {"directed": False, "multigraph": True, "graph": graph, "nodes": nodes, "links": links}
@@ -196,7 +196,7 @@ def loads_json(text: str, file: str = "<json>") -> Topology:
             raise fail(f"links[{i}]: {e}") from None
     topology = b.build(source=str(graph.get("source", file)))
     if graph.get("assertions"):
-        from .check import with_assertions_from_json
+        from .assertion_io import with_assertions_from_json
 
         topology = with_assertions_from_json(topology, graph["assertions"], file)
     return topology
