@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import math
 
-from ..units import BANDWIDTH, SIZE, TIME
+from ..units import BANDWIDTH, TIME
 from .figures import Figure
-from .registry import QUANTITY, SELECTION, Analysis, Field, Param, ReportOption, register
+from .registry import Analysis, Field, ReportOption, endpoint_param, register, size_param
 
 
 def flow_interval(r) -> tuple[float, float]:
@@ -74,35 +74,9 @@ register(
         "bandwidth as sinks. The bottleneck is a minimum cut: links and devices, each with its "
         "share.",
         params=(
-            Param(
-                "size",
-                QUANTITY,
-                "Bytes to move, e.g. '2TB'.",
-                dim=SIZE,
-                positive=True,
-                metavar="SIZE",
-                what="the size to move in {analysis}()",
-            ),
-            Param(
-                "sources",
-                SELECTION,
-                "Where data starts.",
-                required=True,
-                keyword="from",
-                flag="--from",
-                metavar="SELECTOR",
-                what="'from' selection",
-            ),
-            Param(
-                "sinks",
-                SELECTION,
-                "Where data goes.",
-                required=True,
-                keyword="to",
-                flag="--to",
-                metavar="SELECTOR",
-                what="'to' selection",
-            ),
+            size_param("Bytes to move, e.g. '2TB'."),
+            endpoint_param("sources", "from", "Where data starts.", required=True),
+            endpoint_param("sinks", "to", "Where data goes.", required=True),
         ),
         fields=(
             Field("throughput", BANDWIDTH, "max flow, per direction", exact=False, better="higher"),

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..units import BANDWIDTH, COUNT
 from .figures import Figure
-from .registry import LINK_TYPES, SELECTION, Analysis, Field, Param, register
+from .registry import LINK_TYPES, Analysis, Field, Param, endpoint_param, register
 from .run import ArgumentError
 
 
@@ -98,24 +98,8 @@ register(
                 flag="--type",
                 metavar="TYPE",
             ),
-            Param(
-                "sources",
-                SELECTION,
-                "Components at one end (default: any).",
-                keyword="from",
-                flag="--from",
-                metavar="SELECTOR",
-                what="'from' selection",
-            ),
-            Param(
-                "sinks",
-                SELECTION,
-                "Components at the other end (default: any).",
-                keyword="to",
-                flag="--to",
-                metavar="SELECTOR",
-                what="'to' selection",
-            ),
+            endpoint_param("sources", "from", "Components at one end (default: any)."),
+            endpoint_param("sinks", "to", "Components at the other end (default: any)."),
         ),
         fields=(
             Field("count", COUNT, "number of links"),

@@ -23,7 +23,7 @@ from ..topology import Topology
 from ..units import BANDWIDTH, COUNT, format_quantity
 from .common import SWITCH_KINDS, subtree_mask
 from .figures import Figure
-from .registry import SELECTION, Analysis, Field, Param, register
+from .registry import SELECTION, Analysis, Field, Param, endpoint_param, register
 from .run import ArgumentError
 
 __all__ = ["switch_tiers"]
@@ -145,14 +145,8 @@ register(
                 required=True,
                 metavar="SELECTOR",
             ),
-            Param(
-                "uplinks",
-                SELECTION,
-                "The uplinked tier, e.g. 'pod.spine*' (default: by tier).",
-                keyword="to",
-                flag="--to",
-                metavar="SELECTOR",
-                what="'to' selection",
+            endpoint_param(
+                "uplinks", "to", "The uplinked tier, e.g. 'pod.spine*' (default: by tier)."
             ),
         ),
         fields=(Field("value", COUNT, "worst downlink / uplink ratio", better="lower"),),

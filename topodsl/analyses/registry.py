@@ -35,6 +35,8 @@ __all__ = [
     "COMMON_OPTIONS",
     "Analysis",
     "ANALYSES",
+    "endpoint_param",
+    "size_param",
     "register",
     "resolve",
 ]
@@ -141,6 +143,19 @@ class Param:
         if self.kind == LINK_TYPES:
             return parse_link_types(text)
         return text
+
+
+def endpoint_param(name: str, keyword: str, help: str, **kw: Any) -> Param:
+    """A selection written ``from X`` / ``to X`` in an assertion and ``--from``/``--to`` on the
+    command line (one end of a flow, a scenario or a set of links)."""
+    return Param(name, SELECTION, help, keyword=keyword, flag="--" + keyword,
+                 metavar="SELECTOR", what=f"'{keyword}' selection", **kw)  # fmt: skip
+
+
+def size_param(help: str, **kw: Any) -> Param:
+    """The bytes an analysis moves (``--size 2TB``; more than zero)."""
+    return Param("size", QUANTITY, help, dim=Dim(byte=1), positive=True, metavar="SIZE",
+                 what="the size to move in {analysis}()", **kw)  # fmt: skip
 
 
 def parse_link_types(text: str) -> tuple[str, ...]:

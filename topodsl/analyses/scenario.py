@@ -9,10 +9,10 @@ flow achieves and the rate no schedule can beat (equal unless the flow backend h
 
 from __future__ import annotations
 
-from ..units import BANDWIDTH, SIZE, TIME, format_quantity
+from ..units import BANDWIDTH, TIME, format_quantity
 from .figures import Figure, format_figure
 from .flow import time_interval
-from .registry import QUANTITY, SELECTION, Field, Param
+from .registry import Field, Param, endpoint_param, size_param
 
 __all__ = ["scenario_params", "leg_fields", "leg_field_decls", "text", "json"]
 
@@ -25,39 +25,9 @@ def scenario_params(
 ) -> tuple[Param, ...]:
     """The size and the two selections (``from``, ``to``), each ``(default, help)``."""
     return (
-        Param(
-            "size",
-            QUANTITY,
-            size_help,
-            dim=SIZE,
-            position=0,
-            required=size_required,
-            positive=True,
-            metavar="SIZE",
-            what="the size to move in {analysis}()",
-        ),
-        Param(
-            "sources",
-            SELECTION,
-            sources[1],
-            default=sources[0],
-            keyword="from",
-            flag="--from",
-            metavar="SELECTOR",
-            what="'from' selection",
-            note_default=True,
-        ),
-        Param(
-            "sinks",
-            SELECTION,
-            sinks[1],
-            default=sinks[0],
-            keyword="to",
-            flag="--to",
-            metavar="SELECTOR",
-            what="'to' selection",
-            note_default=True,
-        ),
+        size_param(size_help, position=0, required=size_required),
+        endpoint_param("sources", "from", sources[1], default=sources[0], note_default=True),
+        endpoint_param("sinks", "to", sinks[1], default=sinks[0], note_default=True),
     )
 
 
