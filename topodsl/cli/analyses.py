@@ -10,12 +10,12 @@ from typing import Any
 
 import click
 
-from ..analyses import ANALYSES, COMMON_OPTIONS, Analysis, Param
+from ..analyses import ANALYSES, Analysis, Param
 from ..analyses.registry import CHOICE, FLAG, SELECTION
 from ..errors import TopoError
-from .common import analyze, emit_json, fail, file_options, load_or_exit
+from .common import analyze, common_option_params, emit_json, fail, file_options, load_or_exit
 
-__all__ = ["analysis_command", "common_options"]
+__all__ = ["analysis_command"]
 
 _JSON_HELP = "Print one JSON object instead of text."
 
@@ -56,15 +56,6 @@ def _option(p: Param) -> click.Option:
     )
 
 
-def common_options(names) -> list[click.Option]:
-    """The click options of common options (``--forwarding``), for any command."""
-    out = []
-    for name in names:
-        c = COMMON_OPTIONS[name]
-        out.append(click.Option([c.flag, name], type=click.Choice(c.choices), help=c.help))
-    return out
-
-
 def analysis_command(a: Analysis) -> click.Command:
     """The ``analyze`` subcommand of ``a``."""
     params: list[click.Parameter] = [click.Argument(["file"], type=click.Path(dir_okay=False))]
@@ -74,7 +65,7 @@ def analysis_command(a: Analysis) -> click.Command:
                      show_default=True, help=o.help)
         for o in a.report_options
     ]  # fmt: skip
-    params += common_options(a.common)
+    params += common_option_params(a.common)
     params.append(click.Option(["--json", "as_json"], is_flag=True, help=_JSON_HELP))
 
     def callback(file: str, as_json: bool, allow_import_outside: bool, **values: Any) -> None:

@@ -8,23 +8,8 @@ import tempfile
 
 import click
 
-from ..analyses import ANALYSES, COMMON_OPTIONS
 from ..errors import TopoError
-from .common import EXIT_FAILED, EXIT_INPUT, file_options, main
-
-
-def common_options(f):
-    """Every common analysis option (``--forwarding``), for commands that run many analyses:
-    each goes to every analysis that takes it."""
-    for name in reversed(COMMON_OPTIONS):
-        if any(name in a.common for a in ANALYSES.values()):
-            c = COMMON_OPTIONS[name]
-            f = click.option(c.flag, name, type=click.Choice(c.choices), help=c.help)(f)
-    return f
-
-
-def _given(values: dict) -> dict[str, str]:
-    return {k: v for k, v in values.items() if k in COMMON_OPTIONS and v is not None}
+from .common import EXIT_FAILED, EXIT_INPUT, common_options, file_options, given_options, main
 
 
 def _load(path: str, allow_import_outside: bool):
@@ -126,7 +111,8 @@ def check(
     for path in files:
         topo, err = _load(path, allow_import_outside)
         if err is None:
-            reports.append(run_checks(topo, extra, raise_errors=False, options=_given(common)))
+            options = given_options(common)
+            reports.append(run_checks(topo, extra, raise_errors=False, options=options))
         if err is not None:
             click.echo(err.render(), err=True)
             reports.append(CheckReport.input_error(path, err))
@@ -244,7 +230,7 @@ def diff(
             result = diff_topologies(
                 topos[0], topos[1], old_name=old_name, new_name=new_name,
                 bisection=not no_bisection, assertions=extra, analyses=analyses,
-                options=_given(common),
+                options=given_options(common),
             )  # fmt: skip
         except TopoError as e:
             click.echo(e.render(), err=True)

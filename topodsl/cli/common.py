@@ -14,7 +14,17 @@ from ..errors import TopoError
 if TYPE_CHECKING:
     from ..topology import Topology
 
-__all__ = ["main", "analyze", "load_or_exit", "fail", "emit_json", "file_options"]
+__all__ = [
+    "main",
+    "analyze",
+    "load_or_exit",
+    "fail",
+    "emit_json",
+    "file_options",
+    "common_options",
+    "common_option_params",
+    "given_options",
+]
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
@@ -51,6 +61,34 @@ def file_options(f):
         help="Allow imports that leave the directory of the file named on the command line.",
     )(f)
     return f
+
+
+def common_option_params(names) -> list[click.Option]:
+    """The click options of the analyses' common options (``--forwarding``) named."""
+    from ..analyses import COMMON_OPTIONS
+
+    return [
+        click.Option([c.flag, c.name], type=click.Choice(c.choices), help=c.help)
+        for c in (COMMON_OPTIONS[n] for n in names)
+    ]
+
+
+def common_options(f):
+    """Every common option any analysis takes, for a command that runs many analyses
+    (``check``, ``diff``): each reaches every analysis that takes it. Collect them with
+    :func:`given_options`."""
+    from ..analyses import ANALYSES
+
+    names = dict.fromkeys(n for a in ANALYSES.values() for n in a.common)
+    f.__click_params__ = getattr(f, "__click_params__", []) + common_option_params(names)
+    return f
+
+
+def given_options(values: dict[str, Any]) -> dict[str, str]:
+    """The common options a user gave, from a command's keyword arguments."""
+    from ..analyses import COMMON_OPTIONS
+
+    return {k: v for k, v in values.items() if k in COMMON_OPTIONS and v is not None}
 
 
 def load_or_exit(path: str, allow_import_outside: bool = False) -> Topology:
