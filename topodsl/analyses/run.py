@@ -23,6 +23,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -320,7 +321,7 @@ def _selection(ctx: Context, a: Analysis, p: Param, value: Any, scope: str | Non
             rows = np.asarray(items, dtype=np.int64).ravel()
         if len(rows) and (rows.min() < 0 or rows.max() >= t.num_nodes):
             raise ArgumentError(f"the {p.what or 'selection'} holds a row outside the topology")
-    _enough(a, p, rows)
+    _enough(p, rows)
     return rows
 
 
@@ -334,20 +335,18 @@ def _default_rows(ctx: Context, a: Analysis, p: Param, scope: str, notes: list[s
             f"{a.name}() defaults '{p.spelling}' to {p.default}, and there is none{where}",
             f"usage: {a.signature}",
         )
-    _enough(a, p, rows)
+    _enough(p, rows)
     if p.note_default:
         notes.append(f"{p.spelling} {p.default} ({len(rows)})")
     return rows
 
 
-def _enough(a: Analysis, p: Param, rows: np.ndarray) -> None:
+def _enough(p: Param, rows: np.ndarray) -> None:
     if len(rows) < p.min_rows and p.too_few is not None:
         raise ArgumentError(p.too_few.format(n=len(rows)), p.too_few_hint)
 
 
 def _is_kind_selector(text: str) -> bool:
-    import re
-
     return re.fullmatch(r"\s*(kind|role):[\w|]+\s*", text) is not None
 
 
