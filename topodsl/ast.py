@@ -89,7 +89,8 @@ class Tuple:
 
 @dataclass(frozen=True, slots=True)
 class SelectorLit:
-    """``kind:gpu`` or ``role:memory`` written in an expression."""
+    """``kind:gpu``, ``role:memory`` or ``type:nvlink4`` (links of a type) written in an
+    expression."""
 
     text: str
     span: Span
@@ -162,7 +163,7 @@ class Direction:
 
 @dataclass(frozen=True, slots=True)
 class KeywordArg:
-    """``from X``, ``to X`` or ``within X`` as a call argument."""
+    """``from X``, ``to X``, ``within X`` or ``name = X`` as a call argument."""
 
     name: str
     value: Expr

@@ -16,7 +16,9 @@ A link with ``"simplex": true`` carries data from source to target only; ``"dupl
 shares its bandwidth between the two directions.
 
 A hand-written file needs only node ``id`` and ``kind`` and link ``source``, ``target`` and
-``bandwidth``. Export then import then export gives the same bytes.
+``bandwidth``. Export then import then export gives the same bytes. The file's assertions go
+to ``graph.assertions`` (see :func:`topodsl.assertion_io.assertions_to_json`), so that checking the
+exported file checks them.
 
 >>> from topodsl.topology import TopologyBuilder
 >>> b = TopologyBuilder(); _ = b.add_node("a", "gpu"); _ = b.add_node("b", "gpu")
@@ -91,13 +93,14 @@ def to_json_dict(topology: Topology) -> dict[str, Any]:
         }
         for name, lt in sorted(topology.link_types.items())
     }
-    return {
-        "directed": False,
-        "multigraph": True,
-        "graph": {"topodsl": FORMAT_VERSION, "source": topology.source, "link_types": link_types},
-        "nodes": nodes,
-        "links": links,
-    }
+    graph: dict[str, Any] = {
+        "topodsl": FORMAT_VERSION, "source": topology.source, "link_types": link_types
+    }  # fmt: skip
+    if topology.assertions:
+        from .assertion_io import assertions_to_json
+
+        graph["assertions"] = assertions_to_json(topology)
+    return {"directed": False, "multigraph": True, "graph": graph, "nodes": nodes, "links": links}
 
 
 def dumps_json(topology: Topology) -> str:
@@ -210,7 +213,12 @@ def loads_json(text: str, file: str = "<json>") -> Topology:
             )
         except (KeyError, ValueError, TypeError) as e:
             raise fail(f"links[{i}]: {e}") from None
-    return b.build(source=str(graph.get("source", file)))
+    topology = b.build(source=str(graph.get("source", file)))
+    if graph.get("assertions"):
+        from .assertion_io import with_assertions_from_json
+
+        topology = with_assertions_from_json(topology, graph["assertions"], file)
+    return topology
 
 
 def write_graphml(topology: Topology, path_or_buffer) -> None:

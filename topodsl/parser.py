@@ -311,6 +311,10 @@ class _ToAst(Transformer):
         return ast.KeywordArg(str(items[0]), items[1], self._span(meta))
 
     @v_args(meta=True)
+    def named_arg(self, meta, items):
+        return ast.KeywordArg(str(items[0]), items[1], self._span(meta))
+
+    @v_args(meta=True)
     def tuple(self, meta, items):
         return ast.Tuple(tuple(a for a in items if a is not None), self._span(meta))
 

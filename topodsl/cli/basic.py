@@ -41,10 +41,21 @@ def show(file: str, as_json: bool, allow_import_outside: bool) -> None:
 def export(
     file: str, fmt: str, output: str | None, server: str | None, allow_import_outside: bool
 ) -> None:
-    """Export FILE's graph for other tools (SI units unless the format says otherwise)."""
+    """Export FILE's graph for other tools (SI units unless the format says otherwise).
+
+    JSON keeps FILE's assertions (checking the exported file checks them); the other formats
+    have no place for them and say so on stderr.
+    """
     from ..io import dumps_json, write_graphml
 
     topo = load_or_exit(file, allow_import_outside)
+    if fmt != "json" and topo.assertions:
+        n = len({(s.node.span, s.node.text) for s in topo.assertions})
+        click.echo(
+            f"note: {fmt} has no place for assertions; the {n} assertion{'s' if n != 1 else ''} "
+            f"of {file} are not exported (--format json keeps them)",
+            err=True,
+        )
     if fmt in TOOL_FORMATS:
         text = export_for_tool(topo, fmt, server)
     elif fmt == "json":
