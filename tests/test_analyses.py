@@ -20,6 +20,7 @@ from topodsl.analyses import ANALYSES, ArgumentError, Context, run
 from topodsl.analyses.registry import COMMON_OPTIONS, QUANTITY, SELECTION, resolve
 from topodsl.check import check
 from topodsl.cli import main
+from topodsl.diff import diff_topologies
 
 DESIGN = """\
 link pcie { bandwidth = 64 GB/s, latency = 100 ns }
@@ -88,6 +89,17 @@ SOLVED = {
 }
 
 
+# Analyses that run another one (checked through every front end in their own test below).
+# Failing either node drops its two GPUs (lost endpoints are dropped by default).
+WRAPPED = {
+    "failures": (
+        {"analysis": "count", "components": "kind:gpu", "devices": "c.n*"},
+        "count(kind:gpu) == 4 under failures(devices = c.n[*])",
+        {"baseline": 4, "worst": 2, "p1": 2, "p50": 2},
+    ),
+}
+
+
 @pytest.fixture(scope="module")
 def t() -> topodsl.Topology:
     return topodsl.loads(DESIGN, file="design.topo")
@@ -109,7 +121,7 @@ def invoke(*args: str):
 
 
 def test_every_analysis_is_tested_here() -> None:
-    assert set(HAND) | set(SOLVED) == set(ANALYSES)
+    assert set(HAND) | set(SOLVED) | set(WRAPPED) == set(ANALYSES)
 
 
 # -- the declarations ----------------------------------------------------------------------------
@@ -152,6 +164,8 @@ def test_the_cli_command_is_built_from_the_declaration(name: str) -> None:
     flags = {f for p in command.params for f in getattr(p, "opts", [])}
     expected = {p.cli_flag for p in a.params} | {o.flag for o in a.report_options}
     expected |= {COMMON_OPTIONS[c].flag for c in a.common}
+    if a.wraps:  # the wrapped analysis's options follow; cases run on --jobs workers
+        expected |= {"--jobs", "wrapped"}
     assert flags == expected | {"--json", "--allow-import-outside", "file"}
 
 
@@ -201,13 +215,13 @@ def test_a_scoped_call_restricts_defaults_and_notes_them(t) -> None:
         run(t, "checkpoint", size=1e12, scope="c.n1")
 
 
-@pytest.mark.parametrize("name", sorted(HAND) + sorted(SOLVED))
+@pytest.mark.parametrize("name", sorted(HAND) + sorted(SOLVED) + sorted(WRAPPED))
 def test_every_json_document_follows_one_convention(design_file, name: str) -> None:
-    params = (HAND.get(name) or SOLVED[name])[0]
+    params = (HAND.get(name) or SOLVED.get(name) or WRAPPED[name])[0]
     a = ANALYSES[name]
     args = ["analyze", name, design_file, "--json"]
     for key, value in params.items():
-        p = a.param(key)
+        p = a.param(key) or ANALYSES[params.get("analysis", name)].param(key)
         if p.kind == QUANTITY:
             value = f"{value} {'s' if p.dim.second == 1 else 'B'}"
         args += [p.cli_flag, value if isinstance(value, str) else str(value)]
@@ -224,6 +238,29 @@ def test_every_json_document_follows_one_convention(design_file, name: str) -> N
         v = doc["parameters"][p.name]
         if p.kind == QUANTITY and v is not None:
             assert set(v) == {"value", "unit"}
+
+
+@pytest.mark.parametrize("name", sorted(WRAPPED))
+def test_a_wrapping_analysis_through_every_front_end(t, design_file, name: str) -> None:
+    params, assertion, figures = WRAPPED[name]
+    r = run(t, name, **params)
+    for field, expected in figures.items():
+        assert (r[field].lower, r[field].upper) == (expected, expected), field
+    res = check(t, [assertion]).results[-1]
+    assert res.status == "fail" and res.measured.lower == figures["worst"]
+    assert res.notes[0] == "worst case: c.n0 failed"
+    inner = ANALYSES[params["analysis"]]
+    args = ["analyze", name, design_file, "--analysis", params["analysis"], "--json"]
+    for key, value in params.items():
+        if key != "analysis":
+            args += [(ANALYSES[name].param(key) or inner.param(key)).cli_flag, value]
+    doc = json.loads(invoke(*args).stdout)
+    assert doc["baseline"]["value"] == figures["baseline"]
+    assert doc["worst"]["value"] == figures["worst"] and doc["worst"]["failed"] == ["c.n0"]
+    spec = name + ":" + ",".join(f"{k}={v}" for k, v in params.items())
+    rows = [row for row in diff_topologies(t, t, bisection=False, analyses=[spec]).rows
+            if row.section == name]  # fmt: skip
+    assert rows and all(row.old == row.new for row in rows)
 
 
 def test_the_generic_text_report(design_file) -> None:

@@ -296,7 +296,8 @@ class Const:
 
 @dataclass(frozen=True, slots=True)
 class Assert:
-    """``assert [name:] left OP right``: a design promise, checked by ``topodsl check``."""
+    """``assert [name:] left OP right [under COND]``: a design promise, checked by ``topodsl
+    check``; ``under`` is a condition it must hold in, e.g. ``failures(links = type:up)``."""
 
     name: str | None
     left: Expr
@@ -304,6 +305,7 @@ class Assert:
     right: Expr
     text: str
     span: Span
+    under: Call | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -224,7 +224,7 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def assert_stmt(self, meta, items):
-        name, left, op, right = items
+        name, left, op, right, under = items
         span = self._span(meta)
         text = _slice(self.text, meta)
         if text.startswith("assert"):
@@ -238,6 +238,7 @@ class _ToAst(Transformer):
             right,
             " ".join(text.split()),
             span,
+            under,
         )
 
     @v_args(meta=True)

@@ -35,6 +35,7 @@ from .registry import (
     LINK_TYPES,
     QUANTITY,
     SELECTION,
+    TEXT,
     Analysis,
     CommonOption,
     Param,
@@ -140,7 +141,19 @@ class AssertionCalls:
             return _WORDS[self.word(x, scope, tuple(_WORDS), p.spelling)]
         if p.kind == LINK_TYPES:
             return self.link_types(x)
+        if p.kind == TEXT:
+            return self.text(x, p.spelling)
         raise AssertionError(p.kind)  # pragma: no cover
+
+    def text(self, x: Any, what: str) -> str:
+        """Text as written: a string, a selector (``type:uplink``) or a bare name."""
+        if isinstance(x, ast.String):
+            return x.value
+        if isinstance(x, ast.SelectorLit):
+            return x.text
+        if isinstance(x, ast.Ref) and x.path.simple_name is not None:
+            return x.path.simple_name
+        raise self.ev.error(getattr(x, "span", None), f'{what} is text, e.g. {what} = "..."')
 
     def word(self, x: Any, scope: str, choices: tuple[str, ...], what: str) -> str:
         """A bare word or a string among ``choices`` (``forwarding = ideal``)."""

@@ -96,5 +96,6 @@ register(
         common=("forwarding",),
         diff_fields=("value",),
         diff_default=True,
+        symmetric=True,
     )
 )

@@ -37,6 +37,8 @@ register(
         text=scenario.text,
         json=scenario.json,
         common=("forwarding",),
+        symmetric=True,
+        loads=scenario.loads,
         disjoint=("sources", "sinks"),
     )
 )

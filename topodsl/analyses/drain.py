@@ -35,6 +35,8 @@ register(
         text=scenario.text,
         json=scenario.json,
         common=("forwarding",),
+        symmetric=True,
+        loads=scenario.loads,
         disjoint=("sources", "sinks"),
     )
 )

@@ -120,5 +120,6 @@ register(
             ),
         ),
         common=("forwarding",),
+        symmetric=True,
     )
 )

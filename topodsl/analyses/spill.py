@@ -43,6 +43,8 @@ register(
         text=scenario.text,
         json=scenario.json,
         common=("forwarding",),
+        symmetric=True,
+        loads=scenario.loads,
         disjoint=("sources", "sinks"),
     )
 )

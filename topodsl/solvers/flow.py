@@ -237,7 +237,9 @@ def flow_network(topology: Topology) -> FlowNetwork:
     hit = _NETWORKS.get(id(topology))
     if hit is not None and hit[0] is topology:
         return hit[1]
-    net = build_network(topology)
+    # A damaged copy (topodsl.failures) masks its original's network instead of building one.
+    derive = getattr(topology, "derived_flow_network", None)
+    net = derive() if derive is not None else build_network(topology)
     if len(_NETWORKS) > 8:
         _NETWORKS.clear()
     _NETWORKS[id(topology)] = (topology, net)
