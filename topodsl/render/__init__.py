@@ -27,11 +27,10 @@ Examples
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..topology import Topology
-from dataclasses import replace
-
 from .diagram import Highlight, diagram_dot, resolve_highlight
 from .graphviz import GRAPHVIZ_FORMATS, RenderError, find_dot, run_layout
 from .view import Box, Budget, Edge, View, build_view

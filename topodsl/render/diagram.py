@@ -22,7 +22,6 @@ from ..errors import SolverError
 from ..kinds import KINDS, ROLE_OF, ROLES
 from ..topology import Topology
 from ..units import BANDWIDTH, SIZE, format_quantity
-from .style import CUT_COLOR, FONT, KIND_STYLE, UNTYPED_COLOR, link_colors
 from .layout import (
     ASPECT,
     CAPTION_FONT_SIZE,
@@ -36,6 +35,7 @@ from .layout import (
     layout_view,
     text_width,
 )
+from .style import CUT_COLOR, FONT, KIND_STYLE, UNTYPED_COLOR, link_colors
 from .view import View
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -423,8 +423,7 @@ def diagram_dot(view: View, highlight: Highlight | None = None) -> str:
         graph_attrs["labeljust"] = "l"
     out.append(f"  graph [{_attrs(graph_attrs)}];")
     out.append(
-        f'  node [fontname="{FONT}", fontsize="{FONT_SIZE:g}", style="filled", '
-        'margin="0.08,0.04"];'
+        f'  node [fontname="{FONT}", fontsize="{FONT_SIZE:g}", style="filled", margin="0.08,0.04"];'
     )
     out.append(f'  edge [fontname="{FONT}", fontsize="{EDGE_FONT_SIZE:g}"];')
     if lay is not None:
@@ -485,7 +484,7 @@ def diagram_dot(view: View, highlight: Highlight | None = None) -> str:
             s = lay.structures[int(text.split(":")[1])]
             note = _structure_note(view, s)
             out.append(
-                f"  {_q(f'note:{k}')} [shape=plaintext, style=\"\", "
+                f'  {_q(f"note:{k}")} [shape=plaintext, style="", '
                 f'fontsize="{EDGE_FONT_SIZE:g}", label={_q(note)}, pos="{pt(x, y)}", '
                 f'class="note structure-{s.shape}"];'
             )
@@ -653,8 +652,6 @@ def _caption_lines(view: View, highlight: Highlight | None) -> list[str]:
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
 
 
 def _legend(view: View, with_cut: bool, lay) -> tuple[str, tuple[float, float]]:

@@ -122,8 +122,10 @@ def run_layout(dot_text: str, fmt: str, *, timeout: float = 600.0) -> Layout:
         fallback = None
         if i:
             fallback = f"edges drawn as {'straight segments' if routing == 'polyline' else 'lines'}"
-            warnings = (*warnings, f"Graphviz could not route curved edges ({failures[0]}); "
-                        f"{fallback} instead")
+            warnings = (
+                *warnings,
+                f"Graphviz could not route curved edges ({failures[0]}); {fallback} instead",
+            )
         return Layout(data, warnings, fallback)
     raise RenderError(f"Graphviz failed to lay out the diagram: {failures[-1]}")
 

@@ -394,9 +394,7 @@ def _layout_container(
     tiers = []
     for lev in sorted(by_level, reverse=True):
         row_items = sorted(by_level[lev], key=lambda it: natural_key(key_of(it)))
-        units = _units(
-            row_items, size_of, key_of, kind_of, pairs, edge_items, view, structures
-        )
+        units = _units(row_items, size_of, key_of, kind_of, pairs, edge_items, view, structures)
         tiers.append(units)
 
     # Target width: the container's area at 16:9, never narrower than its widest unit.
@@ -421,9 +419,7 @@ def _layout_container(
         if current:
             lines.append(current)
             line_gap.append(GAP_TIER if t + 1 < len(tiers) else 0.0)
-    total_w = max(
-        (sum(u.w for u in line) + GAP_X * (len(line) - 1) for line in lines), default=0.0
-    )
+    total_w = max((sum(u.w for u in line) + GAP_X * (len(line) - 1) for line in lines), default=0.0)
     y = 0.0
     for line, gap in zip(lines, line_gap, strict=True):
         h = max(u.h for u in line)
@@ -499,8 +495,11 @@ def _structure_unit(members, size_of, pairs, edge_items, view, structures) -> _U
         if grid is not None:
             rows, cols, wrap = grid
             gx, gy = GRID_GAP_X, GRID_GAP_Y
-            unit = _Unit(cols * cw + (cols - 1) * gx + (2 * gy if wrap else 0),
-                         rows * ch + (rows - 1) * gy + (gy if wrap else 0), {})
+            unit = _Unit(
+                cols * cw + (cols - 1) * gx + (2 * gy if wrap else 0),
+                rows * ch + (rows - 1) * gy + (gy if wrap else 0),
+                {},
+            )
             ox, oy = (gy if wrap else 0.0), (gy if wrap else 0.0)
             for i, m in enumerate(members):
                 r, c = divmod(i, cols)
@@ -509,7 +508,9 @@ def _structure_unit(members, size_of, pairs, edge_items, view, structures) -> _U
                 sorted(
                     ei
                     for (tt, a, b), eis in edge_items.items()
-                    if tt == t and a in index and b in index
+                    if tt == t
+                    and a in index
+                    and b in index
                     and _wraps(index[a], index[b], rows, cols)
                     for ei in eis
                 )

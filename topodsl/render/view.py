@@ -52,8 +52,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import SolverError
-from ..natural import natural_key
 from ..kinds import KINDS, ROLE_OF, ROLES
+from ..natural import natural_key
 from ..topology import Topology
 
 __all__ = ["Box", "Edge", "Budget", "View", "build_view", "FOLD_MIN"]
