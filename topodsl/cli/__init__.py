@@ -14,6 +14,7 @@ from . import basic  # noqa: E402,F401  isort: skip
 from . import bisection  # noqa: E402,F401  isort: skip
 from . import check  # noqa: E402,F401  isort: skip
 from . import flow  # noqa: E402,F401  isort: skip
+from . import lsp  # noqa: E402,F401  isort: skip
 from . import reach  # noqa: E402,F401  isort: skip
 from . import render  # noqa: E402,F401  isort: skip
 

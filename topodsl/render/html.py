@@ -53,7 +53,14 @@ from .graphviz import RenderError
 from .style import CUT_COLOR, KIND_STYLE, UNTYPED_COLOR, link_colors
 from .view import View, build_view
 
-__all__ = ["write_html", "page_data", "vis_network_source", "MAX_EMBEDDED"]
+__all__ = [
+    "write_html",
+    "page_data",
+    "vis_network_source",
+    "component_info",
+    "link_type_info",
+    "MAX_EMBEDDED",
+]
 
 #: At most this many components are embedded; deeper levels are folded into their ancestors.
 MAX_EMBEDDED = 40_000
@@ -121,7 +128,7 @@ def page_data(
     infos: dict[str, int] = {}
     nodes = []
     for r in rows.tolist():
-        text = _info(topology, int(r))
+        text = component_info(topology, int(r))
         nodes.append(
             {
                 "id": n.ids[r],
@@ -166,7 +173,11 @@ def page_data(
         cut_devices = sorted({int(index[rep[r]]) for r in highlight.cut_devices.tolist()})
     colors = link_colors(topology.link_type_names)
     types = [
-        {"name": name, "color": colors.get(name, UNTYPED_COLOR), "info": _type_info(topology, i)}
+        {
+            "name": name,
+            "color": colors.get(name, UNTYPED_COLOR),
+            "info": link_type_info(topology, i),
+        }
         for i, name in enumerate(topology.link_type_names)
     ]
     types.append({"name": "untyped", "color": UNTYPED_COLOR, "info": "bandwidth as connected"})
@@ -194,7 +205,7 @@ def _embedded_rows(topology: Topology, view: View, keep_depth: int) -> np.ndarra
     return np.array(order, dtype=np.int64)
 
 
-def _info(topology: Topology, row: int) -> str:
+def component_info(topology: Topology, row: int) -> str:
     """The hover text of a component, without its id: kind, definition, attributes in units."""
     n = topology.nodes
     lines = [_descriptor(topology, row)]
@@ -218,7 +229,7 @@ def _info(topology: Topology, row: int) -> str:
     return "\n".join(lines)
 
 
-def _type_info(topology: Topology, t: int) -> str:
+def link_type_info(topology: Topology, t: int) -> str:
     """A link type's figures: its declared bandwidth per lane and latency, else the median of
     its links."""
     name = topology.link_type_names[t]
