@@ -21,7 +21,7 @@ Examples
 >>> _ = b.add_node("srv.gpu1", "gpu", parent="srv")
 >>> _ = b.add_link("srv.gpu0", "srv.gpu1", bandwidth=450e9, type="nvlink4", lanes=18)
 >>> text = to_dot(b.build())
->>> 'subgraph cluster_srv {' in text, 'label="nvlink4 ×18\\n450 GB/s"' in text
+>>> 'subgraph "cluster_srv" {' in text, 'label="nvlink4 ×18\\n450 GB/s"' in text
 (True, True)
 """
 

@@ -338,7 +338,7 @@ def _attrs(attrs: dict[str, str]) -> str:
 
 
 def diagram_dot(view: View, highlight: Highlight | None = None) -> str:
-    """The DOT text of ``view``, with ``highlight``'s cut in red when given.
+    r"""The DOT text of ``view``, with ``highlight``'s cut in red when given.
 
     Boxes carry fixed positions (``pos``, points) chosen by :mod:`topodsl.render.layout`;
     Graphviz draws it with ``neato -n2`` (:func:`topodsl.render.graphviz.run_layout`), which

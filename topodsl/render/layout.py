@@ -24,7 +24,7 @@ place them and the ``.dot`` output is the same with or without Graphviz.
 Examples
 --------
 >>> text_width("node0", 12.0)
-34.68
+33.36
 >>> _grid_shape(16, [(i, (i + 1) % 4 + i // 4 * 4) for i in range(16)]
 ...             + [(i, (i + 4) % 16) for i in range(16)])
 (4, 4, True)
