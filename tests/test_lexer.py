@@ -85,3 +85,30 @@ def test_pygmentize_highlights_a_file(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     html = out.read_text(encoding="utf-8")
     assert '<span class="kt">gpu</span>' in html and '<span class="kc">GB/s</span>' in html
+
+
+def test_the_textmate_grammar_matches_the_language() -> None:
+    """The VS Code grammar names every kind and unit the language has, and its patterns
+    compile; the extension declares the grammar, the language and the server command."""
+    import json
+
+    from topodsl.kinds import KINDS
+    from topodsl.units import UNITS
+
+    folder = REPO / "editors" / "vscode"
+    grammar = json.loads((folder / "syntaxes" / "topodsl.tmLanguage.json").read_text())
+    text = json.dumps(grammar)
+    for kind in KINDS:
+        assert kind in text
+    unit_rule = next(p for p in grammar["patterns"] if "captures" in p and "2" in p["captures"])
+    units = re.compile(unit_rule["match"])
+    for u in UNITS:
+        assert units.search(f"3 {u}"), u
+    for p in grammar["patterns"]:
+        re.compile(p["match"])
+    package = json.loads((folder / "package.json").read_text())
+    assert package["contributes"]["languages"][0]["extensions"] == [".topo"]
+    assert package["contributes"]["configuration"]["properties"]["topodsl.server.args"][
+        "default"
+    ] == ["lsp"]
+    json.loads((folder / "language-configuration.json").read_text())
