@@ -98,9 +98,10 @@ def test_the_page_is_self_contained_and_deterministic(tmp_path: Path) -> None:
     js, _css = vis_network_source()
     assert js[:2000] in text  # the library from the installed pyvis package, inlined
     assert not re.search(r"<(script|link)[^>]+(src|href)=", text)  # nothing loaded from outside
-    assert "http://" not in text.split("<script>", 1)[0] and "https://" not in text.split(
-        "<script>", 1
-    )[0]
+    assert (
+        "http://" not in text.split("<script>", 1)[0]
+        and "https://" not in text.split("<script>", 1)[0]
+    )
 
 
 def test_page_data_aggregates_links_without_losing_bandwidth() -> None:

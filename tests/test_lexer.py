@@ -54,9 +54,9 @@ def test_every_docs_example_lexes_without_error() -> None:
 
 def test_token_kinds() -> None:
     toks = tokens(
-        'link nvlink4 { bandwidth = 25 GB/s }  # per lane\n'
-        'def node Box { gpu g[8]; server s; connect g[*] -- self via nvlink4 x18 }\n'
-        'assert a: bisection(kind:gpu) >= 400Gb/s\n'
+        "link nvlink4 { bandwidth = 25 GB/s }  # per lane\n"
+        "def node Box { gpu g[8]; server s; connect g[*] -- self via nvlink4 x18 }\n"
+        "assert a: bisection(kind:gpu) >= 400Gb/s\n"
         'node n { model = "DGX" }'
     )
     kinds = dict((v, t) for t, v in toks)

@@ -80,8 +80,9 @@ class Client:
 
     def diagnostics(self, uri: str) -> list[dict]:
         m = self.wait(
-            lambda m: m.get("method") == "textDocument/publishDiagnostics"
-            and m["params"]["uri"] == uri
+            lambda m: (
+                m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri
+            )
         )
         return m["params"]["diagnostics"]
 
@@ -116,7 +117,7 @@ def node Box {
 pod p { Box box[2] }
 """
 
-LINKS = 'link pcie5_x16 { bandwidth = 63 GB/s }\n'
+LINKS = "link pcie5_x16 { bandwidth = 63 GB/s }\n"
 
 BAD = """\
 link l { bandwidth = 25 GB/s, latency = 5 GB/s }
@@ -218,9 +219,7 @@ def test_hover(client: Client, project: Path) -> None:
     client.diagnostics(uri)
 
     def hover_at(p: dict) -> str:
-        result = client.request(
-            "textDocument/hover", {"textDocument": {"uri": uri}, "position": p}
-        )
+        result = client.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": p})
         return result["contents"]["value"]
 
     link = hover_at(pos(GOOD, "nvlink4 x9"))
@@ -260,7 +259,9 @@ def test_definition(client: Client, project: Path) -> None:
 
 
 def test_completion(client: Client, project: Path) -> None:
-    text = GOOD.replace("    assert too_much", "    connect gpu[2] -- gpu[3] via \n    assert too_much")
+    text = GOOD.replace(
+        "    assert too_much", "    connect gpu[2] -- gpu[3] via \n    assert too_much"
+    )
     uri = open_doc(client, project, text)
     client.diagnostics(uri)
 

@@ -84,8 +84,8 @@ _OTHER = {"×": 584, "·": 278, "→": 1000, "…": 1000, "━": 1000, "µ": 556
 #: How much wider and taller than its label each shape is drawn (Graphviz fits the label
 #: inside the polygon, so octagons and hexagons need room at their corners).
 _SHAPE_PAD = {
-    "octagon": (1.32, 1.25),
-    "hexagon": (1.32, 1.25),
+    "octagon": (1.6, 1.35),
+    "hexagon": (1.5, 1.3),
     "cds": (1.25, 1.1),
     "cylinder": (1.08, 1.4),
     "component": (1.15, 1.1),
