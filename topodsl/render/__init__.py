@@ -32,7 +32,7 @@ from pathlib import Path
 
 from ..topology import Topology
 from .diagram import Highlight, diagram_dot, resolve_highlight
-from .graphviz import GRAPHVIZ_FORMATS, RenderError, find_dot, run_layout
+from .graphviz import GRAPHVIZ_FORMATS, RenderError, find_dot, measure_nodes, run_layout
 from .view import Box, Budget, Edge, View, build_view
 
 __all__ = [
@@ -70,11 +70,13 @@ def diagram(
     fold: bool = True,
     budget: Budget | None = None,
     limit: Budget | None = None,
+    measure: bool = False,
 ) -> tuple[str, View]:
-    """The DOT text of ``topology`` and the :class:`View` it draws (see :func:`to_dot`)."""
+    """The DOT text of ``topology`` and the :class:`View` it draws (see :func:`to_dot`);
+    ``measure`` sizes boxes with Graphviz instead of estimating them."""
     view = build_view(topology, depth=depth, focus=focus, fold=fold, budget=budget, limit=limit)
     mark = resolve_highlight(topology, highlight) if highlight else None
-    return diagram_dot(view, mark), view
+    return diagram_dot(view, mark, measure=measure_nodes if measure else None), view
 
 
 def to_dot(
@@ -190,6 +192,7 @@ def render(
         fold=fold,
         budget=budget,
         limit=limit,
+        measure=suffix != ".dot",
     )
     if suffix != ".dot" and (
         view.num_shapes > MAX_LAYOUT_SHAPES or len(view.edges) > MAX_LAYOUT_EDGES

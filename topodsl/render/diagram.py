@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -337,13 +338,20 @@ def _attrs(attrs: dict[str, str]) -> str:
     return ", ".join(f"{k}={v if v.startswith('<') else _q(v)}" for k, v in attrs.items())
 
 
-def diagram_dot(view: View, highlight: Highlight | None = None) -> str:
+def diagram_dot(
+    view: View,
+    highlight: Highlight | None = None,
+    *,
+    measure: Callable[[str], dict[str, tuple[float, float]]] | None = None,
+) -> str:
     r"""The DOT text of ``view``, with ``highlight``'s cut in red when given.
 
     Boxes carry fixed positions (``pos``, points) chosen by :mod:`topodsl.render.layout`;
     Graphviz draws it with ``neato -n2`` (:func:`topodsl.render.graphviz.run_layout`), which
     keeps them and routes the edges. Every box and edge carries an SVG ``class`` (``box``,
     ``kind-gpu``, ``group``, ``link``, ``cut``...) so tests and style sheets can find them.
+    Box sizes are estimated from Helvetica's metrics, or, with ``measure`` (such as
+    :func:`topodsl.render.graphviz.measure_nodes`), taken from Graphviz itself.
 
     Examples
     --------
@@ -381,25 +389,50 @@ def diagram_dot(view: View, highlight: Highlight | None = None) -> str:
     }
     if placed:
         sizes = [box_size(lines, shape) for lines, shape in zip(labels, shapes, strict=True)]
+        if measure is not None and view.boxes:
+            nodes = [
+                _box_dot(view, i, labels[i], shapes[i], i in cut_box, None, None)
+                for i in range(len(view.boxes))
+            ]
+            measured = measure(
+                "graph measure {\n"
+                f'  node [fontname="{FONT}", fontsize="{FONT_SIZE:g}", style="filled", '
+                'margin="0.08,0.04"];\n  ' + "\n  ".join(nodes) + "\n}\n"
+            )
+            sizes = [measured.get(box.key, sizes[i]) for i, box in enumerate(view.boxes)]
         lay = layout_view(view, sizes, {r: bool(t) for r, t in cluster_text.items()})
 
     caption = _caption_lines(view, highlight)
+    caption_label = "<" + "".join(_html(t) + '<br align="left"/>' for t in caption) + ">"
     legend, legend_size = _legend(view, highlight is not None, lay)
+    cw = max(text_width(t, CAPTION_FONT_SIZE) for t in caption)
     cap_h = len(caption) * CAPTION_FONT_SIZE * LINE + 12
+    if lay is not None and measure is not None:
+        sizes = measure(
+            f'graph measure {{\n  node [fontname="{FONT}"];\n'
+            f'  "caption" [shape=plaintext, fontsize="{CAPTION_FONT_SIZE:g}", '
+            f"label={caption_label}];\n"
+            f'  "legend" [shape=plaintext, label={legend}];\n}}\n'
+        )
+        cw, cap_h = sizes.get("caption", (cw, cap_h))
+        legend_size = sizes.get("legend", legend_size)
     width = height = 0.0
     ox = oy = 0.0
     legend_at = (0.0, 0.0)
     if lay is not None:
-        oy = cap_h
-        if lay.width / max(lay.height, 1.0) < ASPECT:
-            legend_at = (lay.width + 30 + legend_size[0] / 2, oy + legend_size[1] / 2)
-            width = lay.width + 30 + legend_size[0]
-            height = oy + max(lay.height, legend_size[1])
+        oy = cap_h + 12
+        # The legend goes right of the drawing or below it, whichever keeps the whole
+        # picture nearer 16:9.
+        lw, lh = legend_size
+        right = (lay.width + 30 + lw, oy + max(lay.height, lh))
+        below = (max(lay.width, lw), oy + lay.height + 30 + lh)
+        if _off_aspect(*right) <= _off_aspect(*below):
+            legend_at = (lay.width + 30 + lw / 2, oy + lh / 2)
+            width, height = right
         else:
-            legend_at = (legend_size[0] / 2, oy + lay.height + 30 + legend_size[1] / 2)
-            width = max(lay.width, legend_size[0])
-            height = oy + lay.height + 30 + legend_size[1]
-        width = max(width, max(text_width(t, CAPTION_FONT_SIZE) for t in caption) + 10)
+            legend_at = (lw / 2, oy + lay.height + 30 + lh / 2)
+            width, height = below
+        width = max(width, cw + 10)
 
     def pt(x: float, y: float) -> str:
         return f"{x + ox:.1f},{height - (y + oy) + 0:.1f}"
@@ -427,11 +460,9 @@ def diagram_dot(view: View, highlight: Highlight | None = None) -> str:
     )
     out.append(f'  edge [fontname="{FONT}", fontsize="{EDGE_FONT_SIZE:g}"];')
     if lay is not None:
-        lines = "".join(_html(t) + '<br align="left"/>' for t in caption)
-        cw = max(text_width(t, CAPTION_FONT_SIZE) for t in caption)
         out.append(
             f'  "caption" [shape=plaintext, style="", fontsize="{CAPTION_FONT_SIZE:g}", '
-            f'label=<{lines}>, pos="{pt(cw / 2 - ox, cap_h / 2 - oy)}", class="caption"];'
+            f'label={caption_label}, pos="{pt(cw / 2 - ox, cap_h / 2 - oy)}", class="caption"];'
         )
 
     # Containers, nested as the containment is.
@@ -484,7 +515,7 @@ def diagram_dot(view: View, highlight: Highlight | None = None) -> str:
             s = lay.structures[int(text.split(":")[1])]
             note = _structure_note(view, s)
             out.append(
-                f'  {_q(f"note:{k}")} [shape=plaintext, style="", '
+                f'  {_q(f"note:{k}")} [shape=plaintext, style="", margin="0.02,0.02", '
                 f'fontsize="{EDGE_FONT_SIZE:g}", label={_q(note)}, pos="{pt(x, y)}", '
                 f'class="note structure-{s.shape}"];'
             )
@@ -537,6 +568,10 @@ def diagram_dot(view: View, highlight: Highlight | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
+def _off_aspect(w: float, h: float) -> float:
+    return abs(math.log(max(w, 1.0) / max(h, 1.0) / ASPECT))
+
+
 def _bezier_mid(pts: list[tuple[float, float]]) -> tuple[float, float]:
     p0, p1, p2, p3 = pts[:4]
     return (
@@ -566,6 +601,7 @@ def _box_dot(view, i, lines, shape, cut, lay, pt) -> str:
         attrs["pos"] = pt(x, y)
         attrs["width"] = f"{w / 72:.3f}"
         attrs["height"] = f"{h / 72:.3f}"
+        attrs["fixedsize"] = "true"  # the size it was placed at: no box grows into another
     return f"{_q(box.key)} [{_attrs(attrs)}];"
 
 
@@ -674,7 +710,7 @@ def _legend(view: View, with_cut: bool, lay) -> tuple[str, tuple[float, float]]:
         links.append((CUT_COLOR, "limiting cut"))
     notes = ["edge label: type ×lanes, bandwidth", "per direction, summed over its links"]
     notes += ["3-D box: collapsed", "double border: an array drawn once"]
-    if lay is not None and any(s.shape == "torus" for s in lay.structures):
+    if lay is not None and any(e in lay.routes for s in lay.structures for e in s.wrap):
         notes.append("dashed arc: wrap-around link")
     size = 12.0
     rows = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ __all__ = [
     "find_dot",
     "run_dot",
     "run_layout",
+    "measure_nodes",
     "INSTALL_HINT",
 ]
 
@@ -128,6 +130,25 @@ def run_layout(dot_text: str, fmt: str, *, timeout: float = 600.0) -> Layout:
             )
         return Layout(data, warnings, fallback)
     raise RenderError(f"Graphviz failed to lay out the diagram: {failures[-1]}")
+
+
+def measure_nodes(dot_text: str, *, timeout: float = 120.0) -> dict[str, tuple[float, float]]:
+    """Width and height (points) Graphviz gives each node of ``dot_text`` (``dot -Tplain``).
+
+    Used to place boxes at their true size: Graphviz sizes a hexagon or an octagon to fit its
+    label inside the slanted sides, which no estimate gets right for every font.
+
+    >>> measure_nodes('graph { "a b" [shape=box, label="x", width=1, height=0.5] }')
+    {'a b': (72.0, 36.0)}
+    """
+    data, _ = _run("dot", dot_text, "plain", timeout)
+    sizes = {}
+    for line in data.decode("utf-8", "replace").splitlines():
+        if not line.startswith("node "):
+            continue
+        fields = shlex.split(line)
+        sizes[fields[1]] = (float(fields[4]) * 72.0, float(fields[5]) * 72.0)
+    return sizes
 
 
 class _LayoutFailed(Exception):

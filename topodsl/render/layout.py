@@ -69,6 +69,7 @@ LABEL_H = CLUSTER_FONT_SIZE * LINE + 6.0  # a container's label
 GRID_GAP_X = 64.0  # between the columns of a grid: room for wrap-around arcs
 GRID_GAP_Y = 60.0
 MESH_CHORDS_MAX = 16  # a full mesh larger than this is placed as a circle, chords left out
+_TOP = 1 << 30  # the tier of a container's own box: above every other
 
 # Helvetica widths per 1000 em for ASCII 32..126 (Adobe's core-font metrics).
 _HELVETICA = (
@@ -378,7 +379,9 @@ def _layout_container(
     rows wrapped to the container's target width."""
     by_level: dict[int, list[tuple[str, int]]] = defaultdict(list)
     for item in members:
-        by_level[level_of(item)].append(item)
+        # A device drawn as a container (a GPU holding its HBM) heads its own box.
+        own = item[0] == "box" and view.boxes[item[1]].form == "self"
+        by_level[_TOP if own else level_of(item)].append(item)
 
     # Edges between items of this container, by link type.
     pairs: dict[str, set[tuple[tuple[str, int], tuple[str, int]]]] = defaultdict(set)
@@ -397,20 +400,46 @@ def _layout_container(
         units = _units(row_items, size_of, key_of, kind_of, pairs, edge_items, view, structures)
         tiers.append(units)
 
-    # Target width: the container's area at 16:9, never narrower than its widest unit.
-    area = sum((u.w + GAP_X) * (u.h + GAP_LINE) for units in tiers for u in units)
-    widest = max((u.w for units in tiers for u in units), default=0.0)
-    target = max(widest, math.sqrt(area * ASPECT))
+    # Siblings stay in natural order; only where rows wrap is chosen.
+    arranged = _best_arrangement(tiers)
+    place, notes, total_w, y = arranged
+    return _Block(total_w, y, place, notes)
 
-    place: dict[tuple[str, int], tuple[float, float]] = {}
-    notes: list[tuple[str, float, float]] = []
+
+def _best_arrangement(tiers: list[list[_Unit]]):
+    """The arrangement (see :func:`_arrange`) closest to 16:9 over the useful target widths:
+    each tier's own width, or that width split over 2, 3, ... lines, never narrower than the
+    widest unit; ties go to the smaller area."""
+    widest = max((u.w for units in tiers for u in units), default=0.0)
+    candidates = {widest}
+    for units in tiers:
+        full = sum(u.w for u in units) + GAP_X * (len(units) - 1)
+        for k in range(1, min(len(units), 8) + 1):
+            candidates.add(max(widest, full / k))
+    best = None
+    for target in sorted(candidates):
+        arranged = _arrange(tiers, target)
+        w, h = arranged[2], arranged[3]
+        score = (round(abs(math.log(max(w, 1.0) / max(h, 1.0) / ASPECT)), 6), w * h)
+        if best is None or score < best[0]:
+            best = (score, arranged)
+    return best[1] if best else ({}, [], 0.0, 0.0)
+
+
+def _arrange(tiers: list[list[_Unit]], target: float):
+    """Place the tiers' units in rows no wider than ``target``: a tier that does not fit is
+    split into lines of about equal width (8 NICs as 4 + 4, not 7 + 1). Returns the places,
+    the notes, and the width and height used."""
     lines: list[list[_Unit]] = []
     line_gap: list[float] = []
     for t, units in enumerate(tiers):
+        full = sum(u.w for u in units) + GAP_X * (len(units) - 1)
+        count = max(1, math.ceil(full / target - 1e-9)) if target > 0 else 1
+        per = math.ceil(len(units) / count)
         current: list[_Unit] = []
         width = 0.0
         for u in units:
-            if current and width + GAP_X + u.w > target:
+            if current and (len(current) >= per or width + GAP_X + u.w > target + 0.5):
                 lines.append(current)
                 line_gap.append(GAP_LINE)
                 current, width = [], 0.0
@@ -420,6 +449,8 @@ def _layout_container(
             lines.append(current)
             line_gap.append(GAP_TIER if t + 1 < len(tiers) else 0.0)
     total_w = max((sum(u.w for u in line) + GAP_X * (len(line) - 1) for line in lines), default=0.0)
+    place: dict[tuple[str, int], tuple[float, float]] = {}
+    notes: list[tuple[str, float, float]] = []
     y = 0.0
     for line, gap in zip(lines, line_gap, strict=True):
         h = max(u.h for u in line)
@@ -432,7 +463,7 @@ def _layout_container(
             notes.extend((text, ux + nx, uy + ny) for text, nx, ny in u.notes)
             x += u.w + GAP_X
         y += h + gap
-    return _Block(total_w, y, place, notes)
+    return place, notes, total_w, y
 
 
 @dataclass
@@ -476,8 +507,13 @@ def _units(row_items, size_of, key_of, kind_of, pairs, edge_items, view, structu
 def _structure_unit(members, size_of, pairs, edge_items, view, structures) -> _Unit | None:
     index = {m: i for i, m in enumerate(members)}
     n = len(members)
-    for t in sorted(pairs):
-        inside = {(index[a], index[b]) for a, b in pairs[t] if a in index and b in index}
+    # One link type at a time, then all together (the 2 x 2 grid of an MI300X's I/O dies is
+    # joined by two types, one per direction).
+    options = [(t, pairs[t]) for t in sorted(pairs)]
+    if len(options) > 1:
+        options.append(("*", set().union(*pairs.values())))
+    for t, found in options:
+        inside = {(index[a], index[b]) for a, b in found if a in index and b in index}
         if not inside:
             continue
         inside = {(min(a, b), max(a, b)) for a, b in inside}
@@ -485,7 +521,7 @@ def _structure_unit(members, size_of, pairs, edge_items, view, structures) -> _U
             sorted(
                 ei
                 for (tt, a, b), eis in edge_items.items()
-                if tt == t and a in index and b in index
+                if t in (tt, "*") and a in index and b in index
                 for ei in eis
             )
         )
@@ -508,7 +544,7 @@ def _structure_unit(members, size_of, pairs, edge_items, view, structures) -> _U
                 sorted(
                     ei
                     for (tt, a, b), eis in edge_items.items()
-                    if tt == t
+                    if t in (tt, "*")
                     and a in index
                     and b in index
                     and _wraps(index[a], index[b], rows, cols)
@@ -520,18 +556,25 @@ def _structure_unit(members, size_of, pairs, edge_items, view, structures) -> _U
             return _with_note(unit, len(structures) - 1)
         if _is_ring(n, inside) or _is_full_mesh(n, inside):
             mesh = not _is_ring(n, inside)
-            # An ellipse wider than tall (a slide is): members spaced so that neighbours
-            # clear each other along the flatter top and bottom too.
+            # An ellipse wider than tall (a slide is), grown until no two members' boxes
+            # come closer than a gap.
             diag = math.hypot(cw, ch)
             radius = max((diag + GAP_X) / (2 * math.sin(math.pi / n)), diag)
             rx, ry = radius * 1.3, max(radius * 0.8, ch + GAP_LINE)
-            unit = _Unit(2 * rx + cw, 2 * ry + ch, {})
-            for i, m in enumerate(members):
-                theta = -math.pi / 2 + 2 * math.pi * i / n
-                unit.place[m] = (
-                    rx + cw / 2 + rx * math.cos(theta),
-                    ry + ch / 2 + ry * math.sin(theta),
+            angles = [-math.pi / 2 + 2 * math.pi * i / n for i in range(n)]
+            for _ in range(40):
+                pts = [(rx * math.cos(a), ry * math.sin(a)) for a in angles]
+                clear = all(
+                    abs(p[0] - q[0]) >= cw + GAP_X or abs(p[1] - q[1]) >= ch + GAP_LINE / 2
+                    for k, p in enumerate(pts)
+                    for q in pts[k + 1 :]
                 )
+                if clear:
+                    break
+                rx, ry = rx * 1.08, ry * 1.08
+            unit = _Unit(2 * rx + cw, 2 * ry + ch, {})
+            for m, (px, py) in zip(members, pts, strict=True):
+                unit.place[m] = (rx + cw / 2 + px, ry + ch / 2 + py)
             structures.append(
                 Structure(
                     "mesh" if mesh else "ring",
@@ -548,9 +591,10 @@ def _structure_unit(members, size_of, pairs, edge_items, view, structures) -> _U
 
 def _with_note(unit: _Unit, structure: int) -> _Unit:
     """Reserve a line under the structure for the note stating its links' figure."""
-    h = EDGE_FONT_SIZE * LINE * 2 + 8
-    unit.notes.append((f"structure:{structure}", unit.w / 2, unit.h + h / 2))
-    unit.h += h
+    h = EDGE_FONT_SIZE * LINE * 2 + 6  # two lines; the note node has no margin of its own
+    gap = 10.0  # clear of the structure's bottom boxes, for Graphviz's edge router too
+    unit.notes.append((f"structure:{structure}", unit.w / 2, unit.h + gap + h / 2))
+    unit.h += gap + h
     return unit
 
 
@@ -567,9 +611,12 @@ def _route_structures(view: View, lay: DiagramLayout) -> None:
     chords, arcs outside the grid for a torus's wrap-around links."""
     for s in lay.structures:
         wrap = set(s.wrap)
+        members = {i for kind, i in s.members if kind == "box"} if s.members else None
         for ei in s.edges:
             e = view.edges[ei]
             a, b = lay.boxes[e.tail], lay.boxes[e.head]
+            if members is not None and not {e.tail, e.head} <= members:
+                continue  # ends inside member containers: Graphviz routes around their parts
             if ei in wrap:
                 lay.routes[ei] = _arc(a, b)
             elif s.chords:
