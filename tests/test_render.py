@@ -609,3 +609,82 @@ def test_rendering_the_largest_example_takes_seconds(tmp_path: Path) -> None:
     t0 = time.perf_counter()
     render(topo, tmp_path / "largest.svg")
     assert time.perf_counter() - t0 < 20.0
+
+
+# -- every file at every depth; Graphviz's warnings and failures ---------------------------------
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_renders_at_every_depth(path: Path, tmp_path: Path) -> None:
+    topo = topodsl.load(path)
+    for depth in range(int(topo.depth.max()) + 2):
+        out = tmp_path / f"d{depth}.svg"
+        view = render(topo, out, depth=depth)
+        assert view.num_shapes <= 200, (depth, view.num_shapes)
+        svg = parse_svg(out.read_bytes())
+        assert len([n for n in svg["nodes"] if not n.startswith(("note:", "caption"))]) > 1
+        assert not [n for n in view.notes if "could not route" in n], view.notes
+
+
+def test_every_docs_example_renders(tmp_path: Path) -> None:
+    from test_docs_examples import doc_blocks
+
+    blocks = [b for b in doc_blocks() if b.kind == "ok"]
+    files = [b for b in doc_blocks() if b.kind == "file"]
+    for name in {b.name for b in files}:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+    for b in files:
+        (tmp_path / b.name).write_text(b.text)
+    assert len(blocks) > 10
+    for k, block in enumerate(blocks):
+        src = tmp_path / f"example{k}.topo"
+        src.write_text(block.text)
+        topo = topodsl.load(src)
+        for depth in (None, *range(int(topo.depth.max()) + 1)):
+            render(topo, tmp_path / f"example{k}_{depth}.svg", depth=depth)
+
+
+FAKE_NEATO = """#!/bin/sh
+# A Graphviz whose curved-edge routing fails the way 2.43's does on some graphs.
+input=$(cat)
+case "$input" in
+  *'splines="true"'*) echo "Error: lost n0 n1 edge" >&2; exit 1 ;;
+esac
+echo "Warning: Unable to reclaim box space in spline routing for edge" >&2
+printf '%s' "$input" | "{real}" -n2 "$@"
+"""
+
+
+def fake_graphviz(tmp_path: Path) -> Path:
+    import os
+    import shutil as sh
+
+    folder = tmp_path / "graphviz"
+    folder.mkdir()
+    os.symlink(sh.which("dot"), folder / "dot")
+    neato = folder / "neato"
+    neato.write_text(FAKE_NEATO.replace("{real}", sh.which("neato")))
+    neato.chmod(0o755)
+    return folder / "dot"
+
+
+def test_a_routing_failure_falls_back_and_says_so(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TOPODSL_DOT", str(fake_graphviz(tmp_path)))
+    out = tmp_path / "server.svg"
+    view = render(server(), out)
+    svg = parse_svg(out.read_bytes())
+    check_view_in_svg(svg, view)  # drawn all the same, every box and edge
+    assert view.notes[0] == "Unable to reclaim box space in spline routing for edge"
+    assert any(
+        "could not route curved edges (Error: lost n0 n1 edge)" in n and "straight segments" in n
+        for n in view.notes
+    )
+
+
+def test_cli_prints_graphviz_warnings_as_warnings(small: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.png"
+    env = {"TOPODSL_DOT": str(fake_graphviz(tmp_path))}
+    r = run_topodsl("render", str(small), "-o", str(out), env_extra=env)
+    assert r.returncode == 0, r.stderr
+    assert "warning: Graphviz: Unable to reclaim box space" in r.stderr
+    assert "Traceback" not in r.stderr and out.read_bytes().startswith(b"\x89PNG")

@@ -24,7 +24,6 @@ from ..kinds import KINDS, ROLE_OF, ROLES
 from ..topology import Topology
 from ..units import BANDWIDTH, SIZE, format_quantity
 from .layout import (
-    ASPECT,
     CAPTION_FONT_SIZE,
     CLUSTER_FONT_SIZE,
     EDGE_FONT_SIZE,
@@ -34,6 +33,7 @@ from .layout import (
     Structure,
     box_size,
     layout_view,
+    slide_fit,
     text_width,
 )
 from .style import CUT_COLOR, FONT, KIND_STYLE, UNTYPED_COLOR, link_colors
@@ -426,7 +426,7 @@ def diagram_dot(
         lw, lh = legend_size
         right = (lay.width + 30 + lw, oy + max(lay.height, lh))
         below = (max(lay.width, lw), oy + lay.height + 30 + lh)
-        if _off_aspect(*right) <= _off_aspect(*below):
+        if slide_fit(*right) <= slide_fit(*below):
             legend_at = (lay.width + 30 + lw / 2, oy + lh / 2)
             width, height = right
         else:
@@ -545,7 +545,18 @@ def diagram_dot(
         if e.directed:
             attrs["dir"] = "forward"
         if lay is not None and i in lay.routes:
-            attrs["pos"] = " ".join(pt(x, y) for x, y in lay.routes[i])
+            route = lay.routes[i]
+            attrs["pos"] = " ".join(pt(x, y) for x, y in route)
+            if e.directed:
+                # The curve stops short of the head box; Graphviz draws the arrowhead to it.
+                tip, before = route[-1], route[-2]
+                d = math.hypot(tip[0] - before[0], tip[1] - before[1]) or 1.0
+                short = (
+                    tip[0] - (tip[0] - before[0]) * 9 / d,
+                    tip[1] - (tip[1] - before[1]) * 9 / d,
+                )
+                body = [*route[:-1], short]
+                attrs["pos"] = f"e,{pt(*tip)} " + " ".join(pt(x, y) for x, y in body)
             if i in wrap_edges:
                 attrs["style"] = "dashed"
             if "label" in attrs:
@@ -566,10 +577,6 @@ def diagram_dot(
         )
     out.append("}")
     return "\n".join(out) + "\n"
-
-
-def _off_aspect(w: float, h: float) -> float:
-    return abs(math.log(max(w, 1.0) / max(h, 1.0) / ASPECT))
 
 
 def _bezier_mid(pts: list[tuple[float, float]]) -> tuple[float, float]:

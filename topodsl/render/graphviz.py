@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -144,11 +143,17 @@ def measure_nodes(dot_text: str, *, timeout: float = 120.0) -> dict[str, tuple[f
     data, _ = _run("dot", dot_text, "plain", timeout)
     sizes = {}
     for line in data.decode("utf-8", "replace").splitlines():
-        if not line.startswith("node "):
-            continue
-        fields = shlex.split(line)
-        sizes[fields[1]] = (float(fields[4]) * 72.0, float(fields[5]) * 72.0)
+        m = _PLAIN_NODE.match(line)
+        if m:
+            name = m.group(1)
+            if name.startswith('"'):
+                name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+            sizes[name] = (float(m.group(2)) * 72.0, float(m.group(3)) * 72.0)
     return sizes
+
+
+# "node NAME X Y WIDTH HEIGHT ...", NAME bare or quoted (with \" inside).
+_PLAIN_NODE = re.compile(r'node ("(?:[^"\\]|\\.)*"|\S+) \S+ \S+ (\S+) (\S+) ')
 
 
 class _LayoutFailed(Exception):
@@ -156,12 +161,12 @@ class _LayoutFailed(Exception):
         self.message = message
 
 
-_SPLINES = re.compile(r"splines=\w+")
+_SPLINES = re.compile(r'splines="?\w+"?')
 
 
 def _with_routing(dot_text: str, routing: str) -> str:
     if _SPLINES.search(dot_text):
-        return _SPLINES.sub(f"splines={routing}", dot_text, count=1)
+        return _SPLINES.sub(f'splines="{routing}"', dot_text, count=1)
     return dot_text.replace("{", f"{{ splines={routing};", 1)
 
 

@@ -50,10 +50,14 @@ __all__ = [
     "text_width",
     "FONT_SIZE",
     "ASPECT",
+    "SLIDE_WIDTH",
+    "slide_fit",
 ]
 
 #: Target width / height of a diagram and of each container in it: a 16:9 slide.
 ASPECT = 16 / 9
+#: The widest a diagram should be (points) so that, shown on a slide, its text stays readable.
+SLIDE_WIDTH = 1400.0
 #: Font sizes (points) of box labels, edge labels, container labels and the caption.
 FONT_SIZE = 14.0
 EDGE_FONT_SIZE = 12.0
@@ -92,6 +96,19 @@ _SHAPE_PAD = {
     "component": (1.15, 1.1),
     "box3d": (1.06, 1.1),
 }
+
+
+def slide_fit(width: float, height: float) -> float:
+    """How far a ``width`` x ``height`` (points) picture is from one that reads on a slide:
+    0 for 16:9 at most :data:`SLIDE_WIDTH` wide; grows with the log of the aspect ratio's
+    distance from 16:9 and, twice as fast, with the log of the excess width (a wide picture
+    shrunk onto a slide has text too small to read).
+
+    >>> slide_fit(1280, 720), round(slide_fit(2560, 720), 2), round(slide_fit(2560, 1440), 2)
+    (0.0, 1.9, 1.21)
+    """
+    off = abs(math.log(max(width, 1.0) / max(height, 1.0) / ASPECT))
+    return off + 2 * max(0.0, math.log(width / SLIDE_WIDTH))
 
 
 def text_width(line: str, size: float) -> float:
@@ -156,10 +173,11 @@ class DiagramLayout:
 # -- levels ------------------------------------------------------------------------------------
 
 
-def levels(view: View) -> list[int]:
+def levels(view: View) -> list[float]:
     """Layout level of each box: 0 holds compute, -1 memory or storage only; transit boxes
     count hops from compute, so the network is drawn above the servers and spines above
-    leaves. Boxes that reach no compute are level 1.
+    leaves. Boxes that reach no compute are level 1; memory and storage reached only through
+    switches sit half a level below the nearest of them.
 
     >>> from topodsl.topology import TopologyBuilder
     >>> from topodsl.render.view import build_view
@@ -202,7 +220,13 @@ def levels(view: View) -> list[int]:
                     level[w] = dist
                     nxt.add(w)
         frontier = sorted(nxt)
-    return [lv if lv is not None else 1 for lv in level]
+    out: list[float] = [lv if lv is not None else 1 for lv in level]
+    # Memory or storage reached only through switches (NVMe drives behind a PCIe switch)
+    # hangs just below them, not at the bottom under the compute.
+    for i in range(nb):
+        if out[i] == -1 and adj[i] and all(out[w] >= 1 for w in adj[i]):
+            out[i] = min(out[w] for w in adj[i]) - 0.5
+    return out
 
 
 # -- structure detection -----------------------------------------------------------------------
@@ -314,9 +338,9 @@ def layout_view(
     def kind_of(item: tuple[str, int]) -> str:
         return view.boxes[item[1]].kind if item[0] == "box" else topo.kind_of(item[1])
 
-    level_cache: dict[tuple[str, int], int] = {}
+    level_cache: dict[tuple[str, int], float] = {}
 
-    def level_of(item: tuple[str, int]) -> int:
+    def level_of(item: tuple[str, int]) -> float:
         if item in level_cache:
             return level_cache[item]
         if item[0] == "box":
@@ -369,6 +393,7 @@ def layout_view(
     result = DiagramLayout(box_pos, rects, {}, structures, notes)
     result.width, result.height = blocks[-1].w, blocks[-1].h
     _route_structures(view, result)
+    _route_edges(view, result)
     return result
 
 
@@ -377,7 +402,7 @@ def _layout_container(
 ) -> _Block:
     """Lay out one container's items: tiers top to bottom, structures placed by shape, long
     rows wrapped to the container's target width."""
-    by_level: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    by_level: dict[float, list[tuple[str, int]]] = defaultdict(list)
     for item in members:
         # A device drawn as a container (a GPU holding its HBM) heads its own box.
         own = item[0] == "box" and view.boxes[item[1]].form == "self"
@@ -420,7 +445,7 @@ def _best_arrangement(tiers: list[list[_Unit]]):
     for target in sorted(candidates):
         arranged = _arrange(tiers, target)
         w, h = arranged[2], arranged[3]
-        score = (round(abs(math.log(max(w, 1.0) / max(h, 1.0) / ASPECT)), 6), w * h)
+        score = (round(slide_fit(w, h), 6), w * h)
         if best is None or score < best[0]:
             best = (score, arranged)
     return best[1] if best else ({}, [], 0.0, 0.0)
@@ -621,6 +646,58 @@ def _route_structures(view: View, lay: DiagramLayout) -> None:
                 lay.routes[ei] = _arc(a, b)
             elif s.chords:
                 lay.routes[ei] = _line(a, b)
+
+
+def _route_edges(view: View, lay: DiagramLayout) -> None:
+    """Routes for every edge a structure did not route: a curve leaving the upper box at its
+    bottom and entering the lower one at its top, with vertical tangents (tiers read top to
+    bottom), or, between boxes side by side, from side to side (bowing above the row when
+    other boxes stand between). Where several edges leave one side of a box, their ends are
+    spread along it in the order of their far ends, so they do not cross at the box.
+
+    Graphviz then draws every edge as given, which takes milliseconds where routing curves
+    around 100 boxes takes seconds (and sometimes fails)."""
+    ends: dict[tuple[int, str], list[tuple[float, int, str]]] = defaultdict(list)
+    plan: dict[int, tuple[str, str]] = {}
+    for ei, e in enumerate(view.edges):
+        if ei in lay.routes or e.internal or e.tail == e.head:
+            continue
+        a, b = lay.boxes[e.tail], lay.boxes[e.head]
+        if a[1] + a[3] / 2 <= b[1] - b[3] / 2:
+            sides = ("bottom", "top")
+        elif b[1] + b[3] / 2 <= a[1] - a[3] / 2:
+            sides = ("top", "bottom")
+        else:
+            sides = ("right", "left") if a[0] <= b[0] else ("left", "right")
+        plan[ei] = sides
+        ends[(e.tail, sides[0])].append((b[0] if sides[0] in ("top", "bottom") else b[1], ei, "t"))
+        ends[(e.head, sides[1])].append((a[0] if sides[1] in ("top", "bottom") else a[1], ei, "h"))
+    port: dict[tuple[int, str], tuple[float, float]] = {}
+    for (box, side), items in ends.items():
+        x, y, w, h = lay.boxes[box]
+        items.sort()
+        n = len(items)
+        for k, (_, ei, end) in enumerate(items):
+            f = (k + 0.5) / n - 0.5  # -0.5 .. 0.5 along the side
+            if side in ("top", "bottom"):
+                spread = w * (0.6 if n > 1 else 0.0)
+                port[(ei, end)] = (x + f * spread, y + (h / 2 if side == "bottom" else -h / 2))
+            else:
+                spread = h * (0.6 if n > 1 else 0.0)
+                port[(ei, end)] = (x + (w / 2 if side == "right" else -w / 2), y + f * spread)
+    for ei, (s0, _s1) in plan.items():
+        p0, p3 = port[(ei, "t")], port[(ei, "h")]
+        if s0 in ("top", "bottom"):
+            dy = (p3[1] - p0[1]) * 0.5
+            route = [p0, (p0[0], p0[1] + dy), (p3[0], p3[1] - dy), p3]
+        else:
+            a, b = lay.boxes[view.edges[ei].tail], lay.boxes[view.edges[ei].head]
+            gap = abs(b[0] - a[0]) - (a[2] + b[2]) / 2
+            lift = 0.0 if gap < GAP_X * 2.5 else min(GAP_TIER * 0.5, gap * 0.15)
+            route = [p0, _lerp(p0, p3, 1 / 3), _lerp(p0, p3, 2 / 3), p3]
+            route[1] = (route[1][0], route[1][1] - lift * 1.33)
+            route[2] = (route[2][0], route[2][1] - lift * 1.33)
+        lay.routes[ei] = route
 
 
 def _border(box, toward) -> tuple[float, float]:
