@@ -313,14 +313,20 @@ def _structure_note(view: View, s: Structure) -> str:
     return f"{what}\n{line2}"
 
 
-def _internal_note(view: View, i: int) -> list[str]:
-    """Lines for a folded group whose members are linked among themselves: how many links
+def _internal_notes(view: View) -> dict[int, list[str]]:
+    """Lines for each folded group whose members are linked among themselves: how many links
     and the figure of one (never their sum drawn as a loop, which no link carries)."""
-    inner = [k for k, e in enumerate(view.edges) if e.internal and e.tail == i]
-    if not inner:
-        return []
-    links = int(sum(view.edges[k].links for k in inner))
-    return [f"among them: {links:,} links, each {_per_link(view, inner)}"]
+    inner: dict[int, list[int]] = {}
+    for k, e in enumerate(view.edges):
+        if e.internal:
+            inner.setdefault(e.tail, []).append(k)
+    return {
+        box: [
+            f"among them: {int(sum(view.edges[k].links for k in edges)):,} links, "
+            f"each {_per_link(view, edges)}"
+        ]
+        for box, edges in inner.items()
+    }
 
 
 # -- the DOT text ------------------------------------------------------------------------------
@@ -375,7 +381,8 @@ def diagram_dot(
             if b >= 0:
                 cut_box[b] += 1
 
-    labels = [_box_label(view, i) + _internal_note(view, i) for i in range(len(view.boxes))]
+    inner = _internal_notes(view)
+    labels = [_box_label(view, i) + inner.get(i, []) for i in range(len(view.boxes))]
     for i, n in cut_box.items():
         labels[i].append(f"cut: {n:,} device limits inside" if n > 1 else "cut: device limit")
     shapes = [

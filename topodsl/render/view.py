@@ -190,6 +190,9 @@ class _Tree:
         self.has_links[self.dst] = True
         self.is_container = _CONTAINER_CODES[topology.nodes.kind]
         self.count_at_or_above = np.cumsum(np.bincount(self.dep, minlength=self.max_depth + 1))
+        # row -> match of its last id segment as an array element (name, index), filled on
+        # demand: folding asks about the same visible rows again and again.
+        self.array_names: dict[int, re.Match | None] = {}
 
     def subtree_mask(self, row: int) -> np.ndarray:
         return self.anc[self.dep[row]] == row
@@ -307,9 +310,11 @@ def _array_groups(
     kind = topo.nodes.kind
     template = topo.nodes.template
     buckets: dict[tuple, list[tuple[int, int]]] = {}
+    names = tree.array_names
     for r in np.flatnonzero(shape.visible & (shape.group_of < 0) & ~protected).tolist():
-        last = ids[r].rsplit(".", 1)[-1]
-        m = _TRAILING_INDEX.match(last)
+        m = names.get(r)
+        if m is None:
+            m = names[r] = _TRAILING_INDEX.match(ids[r].rsplit(".", 1)[-1])
         if not m:
             continue
         key = (int(tree.parent[r]), int(kind[r]), m.group(1), int(template[r]))
@@ -522,11 +527,18 @@ def _like_groups(tree: _Tree, shape: _Shape, protected: np.ndarray) -> list[_Gro
         return []
     box = _box_of_row(tree, shape)
     bs, bd = box[shape.rep[tree.src]], box[shape.rep[tree.dst]]
-    ok = (bs >= 0) & (bd >= 0) & (bs != bd)
     limit = tree.n + int(shape.group_of.max(initial=-1)) + 1
+    # Only the neighbours of candidate members matter: keep the links that touch one.
+    candidate = np.zeros(limit, dtype=bool)
+    candidate[box[np.concatenate([np.array(g.members, dtype=np.int64) for g in candidates])]] = True
+    ok = (bs >= 0) & (bd >= 0) & (bs != bd)
+    ok[ok] = candidate[bs[ok]] | candidate[bd[ok]]
     ends = np.concatenate([bs[ok], bd[ok]])
     others = np.concatenate([bd[ok], bs[ok]])
-    pairs = np.unique(ends * limit + others)  # sorted by end, then by neighbour
+    keys = ends * limit + others
+    keys = keys[candidate[ends]]
+    keys.sort()
+    pairs = keys[np.append(True, keys[1:] != keys[:-1])] if len(keys) else keys
     first, second = pairs // limit, pairs % limit
     start = np.searchsorted(first, np.arange(limit + 1))
     roles = tree.topology.role_codes
@@ -540,7 +552,11 @@ def _like_groups(tree: _Tree, shape: _Shape, protected: np.ndarray) -> list[_Gro
             continue
         b0 = box[members[0]]
         ref = second[start[b0] : start[b0 + 1]]
-        if not all(np.array_equal(second[start[b] : start[b + 1]], ref) for b in box[members]):
+        # Every member links to the same boxes: equal counts, then equal sorted lists.
+        lo = start[box[members]]
+        if not (start[box[members] + 1] - lo == len(ref)).all():
+            continue
+        if len(ref) and not (second[lo[:, None] + np.arange(len(ref))] == ref).all():
             continue
         if len(ref) <= 1 or (
             roles[members[0]] == transit and (ref < tree.n).all() and (roles[ref] == compute).all()
