@@ -422,7 +422,9 @@ def _layout_container(
     tiers = []
     for lev in sorted(by_level, reverse=True):
         row_items = sorted(by_level[lev], key=lambda it: natural_key(key_of(it)))
-        units = _units(row_items, size_of, key_of, kind_of, pairs, edge_items, view, structures)
+        units = _units(
+            row_items, size_of, key_of, kind_of, pairs, edge_items, view, structures, box_item
+        )
         tiers.append(units)
 
     # Siblings stay in natural order; only where rows wrap is chosen.
@@ -501,7 +503,7 @@ class _Unit:
     notes: list[tuple[str, float, float]] = field(default_factory=list)
 
 
-def _units(row_items, size_of, key_of, kind_of, pairs, edge_items, view, structures):
+def _units(row_items, size_of, key_of, kind_of, pairs, edge_items, view, structures, box_item):
     """Split a tier into units: structures found among arrays of siblings, and single items."""
     arrays: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
     for item in row_items:
@@ -513,7 +515,7 @@ def _units(row_items, size_of, key_of, kind_of, pairs, edge_items, view, structu
     for members in arrays.values():
         if len(members) < 4:
             continue
-        unit = _structure_unit(members, size_of, pairs, edge_items, view, structures)
+        unit = _structure_unit(members, size_of, pairs, edge_items, view, structures, box_item)
         if unit is None:
             continue
         for m in members:
@@ -529,7 +531,9 @@ def _units(row_items, size_of, key_of, kind_of, pairs, edge_items, view, structu
     return units
 
 
-def _structure_unit(members, size_of, pairs, edge_items, view, structures) -> _Unit | None:
+def _structure_unit(
+    members, size_of, pairs, edge_items, view, structures, box_item
+) -> _Unit | None:
     index = {m: i for i, m in enumerate(members)}
     n = len(members)
     # One link type at a time, then all together (the 2 x 2 grid of an MI300X's I/O dies is
@@ -579,6 +583,23 @@ def _structure_unit(members, size_of, pairs, edge_items, view, structures) -> _U
             shape = "torus" if wrap else "grid"
             structures.append(Structure(shape, (rows, cols), t, tuple(members), edges, wrapped))
             return _with_note(unit, len(structures) - 1)
+        if _is_ring(n, inside) and _linked_outside(view, members, box_item):
+            # A ring in a tier (switches joined in a ring, also wired to the servers below):
+            # a row in ring order, the closing link an arc above it, so the wiring to the
+            # other tiers stays straight.
+            unit = _Unit(n * cw + (n - 1) * GRID_GAP_X, ch + GRID_GAP_Y * 0.6, {})
+            for i, m in enumerate(members):
+                unit.place[m] = (i * (cw + GRID_GAP_X) + cw / 2, GRID_GAP_Y * 0.6 + ch / 2)
+            closing = tuple(
+                sorted(
+                    ei
+                    for (tt, a, b), eis in edge_items.items()
+                    if t in (tt, "*") and {index.get(a), index.get(b)} == {0, n - 1}
+                    for ei in eis
+                )
+            )
+            structures.append(Structure("ring", (n,), t, tuple(members), edges, closing))
+            return _with_note(unit, len(structures) - 1, above=True)
         if _is_ring(n, inside) or _is_full_mesh(n, inside):
             mesh = not _is_ring(n, inside)
             # An ellipse wider than tall (a slide is), grown until no two members' boxes
@@ -614,13 +635,24 @@ def _structure_unit(members, size_of, pairs, edge_items, view, structures) -> _U
     return None
 
 
-def _with_note(unit: _Unit, structure: int) -> _Unit:
-    """Reserve a line under the structure for the note stating its links' figure."""
+def _with_note(unit: _Unit, structure: int, above: bool = False) -> _Unit:
+    """Reserve room under the structure (or ``above`` it) for the note stating its links'
+    figure: two lines of text, clear of the structure's boxes."""
     h = EDGE_FONT_SIZE * LINE * 2 + 6  # two lines; the note node has no margin of its own
-    gap = 10.0  # clear of the structure's bottom boxes, for Graphviz's edge router too
-    unit.notes.append((f"structure:{structure}", unit.w / 2, unit.h + gap + h / 2))
+    gap = 10.0
+    if above:
+        unit.place = {k: (x, y + h + gap) for k, (x, y) in unit.place.items()}
+        unit.notes.append((f"structure:{structure}", unit.w / 2, h / 2))
+    else:
+        unit.notes.append((f"structure:{structure}", unit.w / 2, unit.h + gap + h / 2))
     unit.h += gap + h
     return unit
+
+
+def _linked_outside(view: View, members, box_item) -> bool:
+    """Whether any box in ``members`` (items of one container) links to a box outside them."""
+    inside = {b for b, item in box_item.items() if item in set(members)}
+    return any((e.tail in inside) != (e.head in inside) for e in view.edges)
 
 
 def _wraps(i: int, j: int, rows: int, cols: int) -> bool:
