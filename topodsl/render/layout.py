@@ -453,36 +453,46 @@ def _best_arrangement(tiers: list[list[_Unit]]):
     return best[1] if best else ({}, [], 0.0, 0.0)
 
 
+def _line_width(units: list[_Unit]) -> float:
+    return sum(u.w for u in units) + GAP_X * (len(units) - 1)
+
+
 def _arrange(tiers: list[list[_Unit]], target: float):
     """Place the tiers' units in rows no wider than ``target``: a tier that does not fit is
-    split into lines of about equal width (8 NICs as 4 + 4, not 7 + 1). Returns the places,
-    the notes, and the width and height used."""
+    split into lines of equal counts (8 NICs as 4 + 4, not 7 + 1), every other line set half
+    a box to the right. Returns the places, the notes, and the width and height used."""
     lines: list[list[_Unit]] = []
     line_gap: list[float] = []
+    shift: list[float] = []
     for t, units in enumerate(tiers):
-        full = sum(u.w for u in units) + GAP_X * (len(units) - 1)
-        count = max(1, math.ceil(full / target - 1e-9)) if target > 0 else 1
-        per = math.ceil(len(units) / count)
-        current: list[_Unit] = []
-        width = 0.0
-        for u in units:
-            if current and (len(current) >= per or width + GAP_X + u.w > target + 0.5):
-                lines.append(current)
-                line_gap.append(GAP_LINE)
-                current, width = [], 0.0
-            width += (GAP_X if current else 0.0) + u.w
-            current.append(u)
-        if current:
-            lines.append(current)
-            line_gap.append(GAP_TIER if t + 1 < len(tiers) else 0.0)
-    total_w = max((sum(u.w for u in line) + GAP_X * (len(line) - 1) for line in lines), default=0.0)
+        # The fewest lines of equal counts (9 as 5 + 4 or 3 + 3 + 3, never 4 + 4 + 1) whose
+        # widest line fits the target.
+        n = len(units)
+        if not n:
+            continue
+        for k in range(1, n + 1):
+            per = math.ceil(n / k)
+            chunks = [units[i : i + per] for i in range(0, n, per)]
+            if per == 1 or max(_line_width(c) for c in chunks) <= target + 0.5:
+                break
+        pitch = max(u.w for u in units) + GAP_X
+        for k, chunk in enumerate(chunks):
+            lines.append(chunk)
+            last = k + 1 == len(chunks)
+            line_gap.append((GAP_TIER if t + 1 < len(tiers) else 0.0) if last else GAP_LINE)
+            # Every other line of a wrapped tier sits half a box to the right, so the links
+            # of the line above pass between its boxes rather than through them.
+            shift.append(pitch / 2 if k % 2 else 0.0)
+    total_w = max(
+        (_line_width(line) + sh for line, sh in zip(lines, shift, strict=True)), default=0.0
+    )
     place: dict[tuple[str, int], tuple[float, float]] = {}
     notes: list[tuple[str, float, float]] = []
     y = 0.0
-    for line, gap in zip(lines, line_gap, strict=True):
+    for line, gap, sh in zip(lines, line_gap, shift, strict=True):
         h = max(u.h for u in line)
-        w = sum(u.w for u in line) + GAP_X * (len(line) - 1)
-        x = (total_w - w) / 2
+        w = _line_width(line) + sh
+        x = (total_w - w) / 2 + sh
         for u in line:
             ux, uy = x, y + (h - u.h) / 2
             for item, (cx, cy) in u.place.items():
