@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 import topodsl
 from topodsl.errors import SolverError
+from topodsl.natural import natural_key
 from topodsl.render import Budget, RenderError, build_view, render, to_dot
 from topodsl.render.chart import default_element
 from topodsl.solvers.flow import max_flow
@@ -688,3 +689,19 @@ def test_cli_prints_graphviz_warnings_as_warnings(small: Path, tmp_path: Path) -
     assert r.returncode == 0, r.stderr
     assert "warning: Graphviz: Unable to reclaim box space" in r.stderr
     assert "Traceback" not in r.stderr and out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_names_are_in_natural_order(tmp_path: Path) -> None:
+    b = TopologyBuilder("n.topo")
+    b.add_node("c", "cluster")
+    for i in (10, 2, 0, 12, 1):
+        b.add_node(f"c.host{i}", "gpu", parent="c")
+        b.add_node(f"c.disk{i}", "ssd", parent="c", capacity=1e12)
+        b.add_link(f"c.host{i}", f"c.disk{i}", bandwidth=1e9, type="pcie")
+    view = build_view(b.build(), fold=False)
+    hosts = [x.key for x in view.boxes if x.kind == "gpu"]
+    assert hosts == ["c.host0", "c.host1", "c.host2", "c.host10", "c.host12"]
+    from topodsl.render.html import page_data
+
+    ids = [n["id"] for n in page_data(b.build())["nodes"]]
+    assert ids == sorted(ids, key=natural_key) and ids.index("c.disk2") < ids.index("c.disk10")

@@ -77,6 +77,9 @@ def diagram(
         fail(e)
     for note in view.notes:
         click.echo(f"warning: Graphviz: {note}", err=True)
+    if output.lower().endswith(".html"):
+        click.echo(f"{output}: interactive view of {topo.num_nodes:,} components")
+        return
     what = "full detail" if view.depth is None else f"depth {view.depth}"
     if view.auto and view.focus is None:
         what += " (automatic)"

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import SolverError
 from ..kinds import KINDS, ROLE_OF, ROLES
+from ..natural import natural_sorted
 from ..topology import Topology
 from ..units import BANDWIDTH, SIZE, format_quantity
 from .layout import (
@@ -717,7 +718,7 @@ def _legend(view: View, with_cut: bool, lay) -> tuple[str, tuple[float, float]]:
             kinds.append(k)
     kinds.sort(key=lambda k: (KIND_STYLE[k].tier, k))
     colors = link_colors(view.topology.link_type_names)
-    links = [(colors[t], t) for t in sorted({e.type for e in view.edges if e.type})]
+    links = [(colors[t], t) for t in natural_sorted({e.type for e in view.edges if e.type})]
     if any(e.type is None for e in view.edges):
         links.append((UNTYPED_COLOR, "untyped"))
     if with_cut:
