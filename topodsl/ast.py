@@ -16,7 +16,7 @@ __all__ = [
     "Member", "Direction", "KeywordArg", "CallArg",
     "Star", "IndexRange", "Index", "Segment", "Path",
     "Attr", "Param", "Arg", "ArraySpec", "Instance", "Connect", "Pattern", "Fabric", "For",
-    "Const", "Assert", "Meta", "Stmt", "LinkDecl", "Def", "Import", "Module",
+    "Const", "Assert", "Meta", "Risk", "RiskAttr", "Stmt", "LinkDecl", "Def", "Import", "Module",
 ]  # fmt: skip
 
 
@@ -318,7 +318,28 @@ class Meta:
     span: Span
 
 
-Stmt = Union[Const, Instance, Attr, Connect, Pattern, Fabric, For, Assert, Meta]  # noqa: UP007
+@dataclass(frozen=True, slots=True)
+class RiskAttr:
+    """``members = a, b -- c`` in a risk group: components, links of a type (``type:X``) and
+    the links between two selections (a :class:`Direction` ``a -- b``)."""
+
+    name: str
+    values: tuple[Expr | Direction, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    """``risk NAME { members = ..., probability = P }``: components and links that fail
+    together (a rack's power feed, a cable tray, a batch of optics)."""
+
+    name: str
+    attrs: tuple[RiskAttr, ...]
+    span: Span
+    name_span: Span
+
+
+Stmt = Union[Const, Instance, Attr, Connect, Pattern, Fabric, For, Assert, Meta, Risk]  # noqa: UP007
 
 
 @dataclass(frozen=True, slots=True)

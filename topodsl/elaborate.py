@@ -643,7 +643,7 @@ class _Elaborator:
             try:
                 if isinstance(s, ast.Connect | ast.Pattern | ast.For):
                     self.add_links_stmt(b, s, local)
-                elif isinstance(s, ast.Assert):
+                elif isinstance(s, ast.Assert | ast.Risk):  # a risk group: one per instance too
                     b.asserts.append((s, np.zeros(1, dtype=np.int64), _constants(local)))
                 elif isinstance(s, ast.Meta):
                     self.add_meta(b, s, local)
@@ -1520,14 +1520,14 @@ def _assemble(el: _Elaborator, block: _Block, source: str) -> Topology:
         for info, hosts, switches, lrows in block.fabrics
     )
     ids = nodes.ids
-    asserts = []
+    asserts, risks = [], []
     for a, rows, consts in block.asserts:
         scopes = tuple("" if r == 0 else ids[r - 1] for r in rows.tolist())
-        asserts.append(AssertSpec(a, scopes, consts))
+        (risks if isinstance(a, ast.Risk) else asserts).append(AssertSpec(a, scopes, consts))
     if n == 0:
         el.sink.warning(None, "the file declares no components")
         warnings = list(el.sink.warnings)
-    return Topology(
+    topology = Topology(
         nodes=nodes,
         links=links,
         link_type_names=tuple(el.type_names),
@@ -1540,6 +1540,11 @@ def _assemble(el: _Elaborator, block: _Block, source: str) -> Topology:
         fabrics=fabrics,
         source_texts=dict(el.texts),
     )
+    if risks:
+        from .risks import risk_groups
+
+        topology = risk_groups(topology, [(r.node, r.scopes, r.constants) for r in risks], el.sink)
+    return topology
 
 
 def _check_ports(el: _Elaborator, nodes: NodeTable, links: LinkTable) -> None:

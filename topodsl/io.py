@@ -18,7 +18,8 @@ shares its bandwidth between the two directions.
 A hand-written file needs only node ``id`` and ``kind`` and link ``source``, ``target`` and
 ``bandwidth``. Export then import then export gives the same bytes. The file's assertions go
 to ``graph.assertions`` (see :func:`topodsl.assertion_io.assertions_to_json`), so that checking the
-exported file checks them.
+exported file checks them; its shared-risk groups to ``graph.risks`` (components by id, links by
+their position in ``links``; see :func:`topodsl.risks.risks_to_json`).
 
 >>> from topodsl.topology import TopologyBuilder
 >>> b = TopologyBuilder(); _ = b.add_node("a", "gpu"); _ = b.add_node("b", "gpu")
@@ -100,6 +101,10 @@ def to_json_dict(topology: Topology) -> dict[str, Any]:
         from .assertion_io import assertions_to_json
 
         graph["assertions"] = assertions_to_json(topology)
+    if topology.risks:
+        from .risks import risks_to_json
+
+        graph["risks"] = risks_to_json(topology)
     return {"directed": False, "multigraph": True, "graph": graph, "nodes": nodes, "links": links}
 
 
@@ -218,6 +223,10 @@ def loads_json(text: str, file: str = "<json>") -> Topology:
         from .assertion_io import with_assertions_from_json
 
         topology = with_assertions_from_json(topology, graph["assertions"], file)
+    if graph.get("risks"):
+        from .risks import with_risks_from_json
+
+        topology = with_risks_from_json(topology, graph["risks"], file)
     return topology
 
 

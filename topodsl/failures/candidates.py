@@ -110,8 +110,8 @@ def select_candidates(
     inside: np.ndarray | None = None,
 ) -> CandidateSet:
     """The failure candidates: the links ``links`` selects, the components ``devices``
-    selects (a selector or rows) and the risk groups whose id matches ``risks`` (``*`` for
-    every group; the language's dotted-id patterns). ``inside`` (a mask over rows) keeps only
+    selects (a selector or rows) and the risk groups whose id matches ``risks`` (a dotted-id
+    pattern, ``c.rack*.pdu``; ``*`` alone names every group). ``inside`` (a mask over rows) keeps only
     links with both ends inside and components inside (an assertion's component).
     ``probability`` is the chance a link or component fails; a group's own declared
     probability wins.
@@ -143,7 +143,7 @@ def select_candidates(
             raise CandidateError(f"the device selector {devices!r} matches no component")
     groups: tuple[RiskGroup, ...] = ()
     if risks is not None:
-        rx = pattern_regex(risks.strip())
+        rx = pattern_regex("**" if risks.strip() == "*" else risks.strip())
         groups = tuple(g for g in t.risks if rx.fullmatch(g.name))
         if inside is not None:
             groups = tuple(g for g in groups if _within(t, g, inside))

@@ -302,10 +302,10 @@ def failure_analysis(
     analysis, params, options, scope : the question, as for :func:`~topodsl.analyses.run`.
     field : the figure followed (default: the analysis's default figure).
     k : the most candidates failed at once; every combination of 1 to ``k`` is enumerated
-        when ``samples`` is 0 and ``k`` is 1 or 2.
+        when ``samples`` is 0 and ``k`` is 1 or 2 (any ``k`` with ``keep_cases``).
     samples : Monte Carlo samples (default: enumerate for ``k <= 2``, else 1000): each sample
         fails ``k`` candidates drawn uniformly, or, when ``probability`` is given or every
-        candidate is a risk group with a declared probability, each candidate independently.
+        candidate has a declared probability (risk groups), each candidate independently.
     seed : the Monte Carlo seed (the same seed gives the same samples).
     probability : the chance a link or device candidate fails (weighted Monte Carlo).
     lost : ``"drop"`` or ``"keep"`` (see the module docstring).
@@ -358,10 +358,10 @@ def failure_analysis(
     inside = ctx.subtree([t.index(scope)]) if scope else None
     cands = select_candidates(t, links, devices, risks, probability=probability, inside=inside)
     n = len(cands)
-    weighted = probability is not None or (
-        len(cands.risks) == n and not np.isnan(cands.probability).any()
-    )
-    mode = "monte carlo" if (samples or k > 2 or weighted) else "enumerate"
+    declared = not np.isnan(cands.probability).any()
+    weighted = probability is not None or (samples > 0 and declared)
+    sampled = samples > 0 or weighted or (k > 2 and not keep_cases)
+    mode = "monte carlo" if sampled else "enumerate"
     if mode == "monte carlo" and not samples:
         samples = DEFAULT_SAMPLES
     if weighted and np.isnan(cands.probability).any():

@@ -58,7 +58,8 @@ def summary_line(r: FailureResult) -> str:
     else:
         cases = f"{r.cases:,} cases"
         if r.distinct != r.cases:
-            cases += f", {r.distinct:,} classes" + (" by symmetry" if r.symmetric else "")
+            cases += f", {r.distinct:,} class{'es' if r.distinct != 1 else ''}"
+            cases += " by symmetry" if r.symmetric else ""
     return f"{how}: {cases}, {r.solved:,} solved, {r.pruned:,} pruned, lost endpoints: {r.lost}"
 
 
@@ -167,7 +168,9 @@ def format_failures(r: FailureResult, top: int = 10) -> str:
     lines.append(f"baseline: {_shown(r, b.lower, b.upper)}")
     w = r.worst
     more = ""
-    if w.count > 1:
+    if w.count > 1 and r.mode == "monte carlo":
+        more = f" (in {w.count:,} samples)"
+    elif w.count > 1:
         more = f" (and {w.count - 1:,} symmetric case{'s' if w.count > 2 else ''})"
     verb = "fails" if len(w.names) == 1 else "fail"
     lines.append(f"worst:    {_shown(r, *r.worst_range)} when {', '.join(w.names)} {verb}{more}")
