@@ -77,8 +77,11 @@ def risk_groups(topology: Topology, specs: Sequence[Any], sink: DiagnosticSink) 
         for scope in scopes:
             name = f"{scope}.{node.name}" if scope else node.name
             if name in ids:
-                sink.error(node.name_span, f"risk group {name!r} has the id of a component",
-                           "give the group a name of its own, e.g. " + node.name + "_risk")  # fmt: skip
+                sink.error(
+                    node.name_span,
+                    f"risk group {name!r} has the id of a component",
+                    "give the group a name of its own, e.g. " + node.name + "_risk",
+                )
                 continue
             if name in seen:
                 sink.error(node.name_span, f"risk group {name!r} is declared twice")
@@ -111,8 +114,11 @@ class _Numbers(IntervalEvaluator):
         if name in self.consts:
             value, dim = self.consts[name]
             return Interval.exact(value, dim)
-        raise self.error(e.span, f"unknown name {name!r} in a risk group",
-                         "indices and probabilities are numbers or constants")  # fmt: skip
+        raise self.error(
+            e.span,
+            f"unknown name {name!r} in a risk group",
+            "indices and probabilities are numbers or constants",
+        )
 
 
 def _group(t: Topology, node: ast.Risk, name: str, scope: str, consts, sink) -> RiskGroup:
@@ -125,9 +131,13 @@ def _group(t: Topology, node: ast.Risk, name: str, scope: str, consts, sink) -> 
     for attr in node.attrs:
         if attr.name not in RISK_ATTRIBUTES:
             close = difflib.get_close_matches(attr.name, RISK_ATTRIBUTES, n=1)
-            sink.error(attr.span, f"a risk group has no attribute {attr.name!r}",
-                       f"did you mean {close[0]!r}?" if close
-                       else "it takes " + ", ".join(RISK_ATTRIBUTES))  # fmt: skip
+            sink.error(
+                attr.span,
+                f"a risk group has no attribute {attr.name!r}",
+                f"did you mean {close[0]!r}?"
+                if close
+                else "it takes " + ", ".join(RISK_ATTRIBUTES),
+            )
             raise _Skip
         if attr.name in given:
             sink.error(attr.span, f"{attr.name} is given twice in risk group {node.name!r}")
@@ -150,8 +160,11 @@ def _group(t: Topology, node: ast.Risk, name: str, scope: str, consts, sink) -> 
             sink.errors.append(err.diagnostic)
             raise _Skip from None
     if "members" not in given and "links" not in given:
-        sink.error(node.span, f"risk group {node.name!r} has no members",
-                   "name what fails together, e.g. members = node[*], tor")  # fmt: skip
+        sink.error(
+            node.span,
+            f"risk group {node.name!r} has no members",
+            "name what fails together, e.g. members = node[*], tor",
+        )
         raise _Skip
     c = np.unique(np.concatenate(comps)) if comps else np.zeros(0, dtype=np.int64)
     e = np.unique(np.concatenate(links)) if links else np.zeros(0, dtype=np.int64)
@@ -172,8 +185,11 @@ def _probability(attr: ast.RiskAttr, numbers: _Numbers, sink) -> float:
         raise _Skip
     v = numbers.value(attr.values[0], "")
     if v.dim != COUNT or v.lo != v.hi or not 0.0 <= v.lo <= 1.0:
-        sink.error(attr.values[0].span, "probability is a plain number from 0 to 1",
-                   "e.g. probability = 0.001")  # fmt: skip
+        sink.error(
+            attr.values[0].span,
+            "probability is a plain number from 0 to 1",
+            "e.g. probability = 0.001",
+        )
         raise _Skip
     return float(v.lo)
 
@@ -214,16 +230,22 @@ def _components(t, value, scope: str, inside, numbers: _Numbers, sink) -> np.nda
             if inside is not None:
                 rows = rows[inside[rows]]
         else:
-            sink.error(getattr(value, "span", None), "a risk group's members are components "
-                       "(node[*], kind:switch), links of a type (type:NAME) or links a -- b")  # fmt: skip
+            sink.error(
+                getattr(value, "span", None),
+                "a risk group's members are components "
+                "(node[*], kind:switch), links of a type (type:NAME) or links a -- b",
+            )
             raise _Skip
     except SelectorError as err:
         sink.error(value.span, err.diagnostics[0].message)
         raise _Skip from None
     if len(rows) == 0:
         where = f" in {scope}" if scope else ""
-        sink.error(value.span, f"risk group member {what} matches no component{where}",
-                   "paths are read from the component the group is written in")  # fmt: skip
+        sink.error(
+            value.span,
+            f"risk group member {what} matches no component{where}",
+            "paths are read from the component the group is written in",
+        )
         raise _Skip
     return rows
 
@@ -272,8 +294,11 @@ def risks_to_json(topology: Topology) -> list[dict[str, Any]]:
     ids = topology.nodes.ids
     out = []
     for g in topology.risks:
-        entry: dict[str, Any] = {"name": g.name, "components": [ids[int(r)] for r in g.components],
-                                 "links": [int(e) for e in g.links]}  # fmt: skip
+        entry: dict[str, Any] = {
+            "name": g.name,
+            "components": [ids[int(r)] for r in g.components],
+            "links": [int(e) for e in g.links],
+        }
         if g.probability is not None:
             entry["probability"] = g.probability
         out.append(entry)
@@ -310,10 +335,14 @@ def with_risks_from_json(topology: Topology, entries: Any, file: str) -> Topolog
         if any(e < 0 or e >= topology.num_links for e in links):
             raise bad(f"risk group {name!r}: a link position is out of range")
         p = entry.get("probability")
-        if p is not None and (isinstance(p, bool) or not isinstance(p, int | float)
-                              or not 0 <= p <= 1):  # fmt: skip
+        if p is not None and (
+            isinstance(p, bool) or not isinstance(p, int | float) or not 0 <= p <= 1
+        ):
             raise bad(f"risk group {name!r}: probability must be a number from 0 to 1")
         rows = np.array(sorted(topology.index(c) for c in comps), dtype=np.int64)
-        groups.append(RiskGroup(name, rows, np.array(sorted(links), dtype=np.int64),
-                                None if p is None else float(p)))  # fmt: skip
+        groups.append(
+            RiskGroup(
+                name, rows, np.array(sorted(links), dtype=np.int64), None if p is None else float(p)
+            )
+        )
     return replace(topology, risks=tuple(groups))

@@ -111,8 +111,8 @@ def select_candidates(
 ) -> CandidateSet:
     """The failure candidates: the links ``links`` selects, the components ``devices``
     selects (a selector or rows) and the risk groups whose id matches ``risks`` (a dotted-id
-    pattern, ``c.rack*.pdu``; ``*`` alone names every group). ``inside`` (a mask over rows) keeps only
-    links with both ends inside and components inside (an assertion's component).
+    pattern, ``c.rack*.pdu``; ``*`` alone names every group). ``inside`` (a mask over rows)
+    keeps only links with both ends inside and components inside (an assertion's component).
     ``probability`` is the chance a link or component fails; a group's own declared
     probability wins.
 
