@@ -155,15 +155,30 @@ def test_mi300x_latency_tiers_for_a_chiplet() -> None:
     assert host["tier"] == "host"
     # xcd0 -> iod0 -> iod1 -> cpu -> dram: 10 + 20 + 30 + 20 + 400 + 0 + 0 + 100 ns.
     assert host["latency"] == pytest.approx(580 * NS, rel=1e-12)
-    # 63 GB/s of PCIe into this package, plus 63 GB/s into the other one relayed over the
-    # 64 GB/s Infinity Fabric link: a max flow uses every path inside the server.
-    assert host["bandwidth"] == 126 * GB
+    # 63 GB/s of PCIe into this package. The other package's PCIe link does not add: that would
+    # need the other GPU to relay from its PCIe link to its Infinity Fabric link.
+    assert host["bandwidth"] == 63 * GB
+    assert not r.relayed.any() and not r.tiers.relayed.any()
     tiers = tiers_of(r, XCD)
     assert list(tiers) == ["local", "same-package", "peer", "host"]
     assert tiers["local"] == (2, 48 * GB, pytest.approx(130 * NS), 1.2 * TB)
     # The six other stacks at once: the chiplet's own 1.2 TB/s link is the limit, not 6 x 662.
     assert tiers["same-package"] == (6, 144 * GB, pytest.approx(180 * NS), 1.2 * TB)
     assert tiers["peer"][3] == 127 * GB  # one tier, one flow: not 8 x 127 GB/s
+
+
+def test_mi300x_host_memory_with_the_ideal_ceiling_is_relayed_and_says_so() -> None:
+    # forwarding="ideal" lets the other package relay: 63 + 63 GB/s, flagged as relayed; the
+    # rows that do not need relaying are not flagged.
+    r = memory_reach(mi300x_node(), XCD, forwarding="ideal")
+    assert r.forwarding == "ideal"
+    rows = rows_of(r, XCD)
+    assert rows["srv.dram"]["bandwidth"] == 126 * GB
+    relayed = {r.names[m] for m, x in zip(r.memory, r.relayed, strict=True) if x}
+    assert relayed == {"srv.dram"}
+    assert dict(zip((TIERS[k] for k in r.tiers.tier), r.tiers.relayed.tolist())) == {
+        "local": False, "same-package": False, "peer": False, "host": True,
+    }  # fmt: skip
 
 
 def test_flat_package_stacks_are_local_to_its_chiplets() -> None:
@@ -246,11 +261,13 @@ def test_cxl_pool_tiers_latency_and_shared_link() -> None:
     # other path inside the rack is through the other server's CPU, its NIC, the ToR and this
     # server's NIC (50 GB/s). A max flow uses it; the latency path does not.
     assert tiers_of(r, "rack.n0.c")["cxl"] == (2, 2 * TB, pytest.approx(220 * NS), 113 * GB)
-    # The other server's DRAM is remote: over the network (NIC 50 GB/s) or via the CXL switch.
+    # The other server's DRAM is remote: over the network (NIC 50 GB/s) only. The CXL switch
+    # does not route one host to another, for bandwidth (it gave 63 GB/s more) or latency
+    # (25 + 70 + 25 + 100 ns through it): 25 + 600 + 600 + 25 ns over NICs and ToR, + 100 ns.
     remote = rows["rack.n1.mem"]
     assert remote["tier"] == "remote"
-    assert remote["latency"] == pytest.approx((25 + 70 + 25 + 100) * NS, rel=1e-12)
-    assert remote["bandwidth"] == 50 * GB + 63 * GB
+    assert remote["latency"] == pytest.approx((25 + 600 + 600 + 25 + 100) * NS, rel=1e-12)
+    assert remote["bandwidth"] == 50 * GB
     assert [s.latency for s in capacity_staircase(r, t.index("rack.n0.c"))] == pytest.approx(
         [100 * NS, 220 * NS]
     )
@@ -429,43 +446,102 @@ def _subtree(t, root: int) -> set[int]:
     return out
 
 
+def _oracle_packages(t) -> dict[int, int]:
+    """Rows inside a package that does not forward (a GPU or chiplet outside any other compute
+    component, without relay = true), mapped to that package: the hardware rule, from the docs."""
+    out = {}
+    for r in range(t.num_nodes):
+        chain = _ancestors(t, r)
+        compute = [a for a in chain if ROLE_OF[t.kind_of(a)] == "compute"]
+        if not compute:
+            continue
+        pkg = compute[-1]
+        if t.kind_of(pkg) in ("gpu", "chiplet") and t.nodes.extra.get(pkg, {}).get("relay") is not True:
+            out[r] = pkg
+    return out
+
+
+def oracle_graph(t, rows: set[int], ends: set[int] = frozenset()):
+    """The forwarding model as a NetworkX graph of (row, state, side) vertices, written from the
+    docs: a row in a sealed package has a native state ("N": traffic that started inside the
+    package) and an inbound one ("I": traffic that came in from outside, which may end inside
+    but never leave); a link inside the package joins like states, an external link arrives in
+    "I" and leaves from "N", and "N" may turn into "I" at no cost. Memory never relays; a device
+    limit splits each state into in and out. Arcs carry ``capacity`` and ``latency``."""
+    n = t.nodes
+    pkg = _oracle_packages(t)
+    memory = {r for r in rows if ROLE_OF[t.kind_of(r)] in ("memory", "storage")}
+    blocked = memory - set(ends)
+    g = nx.DiGraph()
+
+    def states(r):
+        return ("N", "I") if r in pkg and r not in memory else ("T",)
+
+    def v(r, state, side):
+        if r in memory:
+            return (r, "M", side)
+        if not math.isfinite(n.bandwidth[r]):
+            return (r, state, "")
+        return (r, state, side)
+
+    def add(a, b, cap, lat):
+        if g.has_edge(a, b):
+            g[a][b]["capacity"] += cap
+            g[a][b]["latency"] = min(g[a][b]["latency"], lat)
+        else:
+            g.add_edge(a, b, capacity=cap, latency=lat)
+
+    for r in rows:
+        if r in memory:
+            g.add_node(v(r, "M", "in"))
+            g.add_node(v(r, "M", "out"))
+            continue
+        for st in states(r):
+            if math.isfinite(n.bandwidth[r]):
+                add(v(r, st, "in"), v(r, st, "out"), float(n.bandwidth[r]), 0.0)
+        if len(states(r)) == 2:
+            for side in ("in", "out"):
+                add(v(r, "N", side), v(r, "I", side), math.inf, 0.0)
+    L = t.links
+    for e in range(t.num_links):
+        a, b = int(L.src[e]), int(L.dst[e])
+        if a not in rows or b not in rows or a == b or a in blocked or b in blocked:
+            continue
+        for u, w in ((a, b), (b, a)) if not L.simplex[e] else ((a, b),):
+            cap, lat = float(L.bandwidth[e]), float(L.latency[e] + n.latency[w])
+            inside = u in pkg and w in pkg and pkg[u] == pkg[w]
+            if u in memory and w in memory:
+                add(v(u, "M", "out"), v(w, "M", "in"), cap, lat)
+            elif inside and u in memory:
+                add(v(u, "M", "out"), v(w, "N", "in"), cap, lat)
+            elif inside and w in memory:
+                add(v(u, "I", "out"), v(w, "M", "in"), cap, lat)
+            elif inside:
+                for st in ("N", "I"):
+                    add(v(u, st, "out"), v(w, st, "in"), cap, lat)
+            else:
+                tail = v(u, "M" if u in memory else ("N" if u in pkg else "T"), "out")
+                head = v(w, "M" if w in memory else ("I" if w in pkg else "T"), "in")
+                add(tail, head, cap, lat)
+    return g, (lambda r, side: v(r, "M" if r in memory else ("N" if side == "out" else "I")
+                                  if r in pkg else "T", side))
+
+
 def oracle_flow(t, rows: set[int], sources: list[int], sinks: list[int]) -> float:
-    """Max flow with NetworkX inside ``rows``: devices with a bandwidth split in two, memory and
-    storage never relaying, egress/ingress limits on the super arcs."""
+    """Max flow with NetworkX inside ``rows`` under the hardware forwarding model, egress and
+    ingress limits on the super arcs."""
     n = t.nodes
     big = float(np.nansum(np.where(np.isfinite(n.bandwidth), n.bandwidth, 0)))
     big += float(t.links.bandwidth.sum()) + 1.0
-    ends = set(sources) | set(sinks)
-    blocked = {r for r in rows if ROLE_OF[t.kind_of(r)] in ("memory", "storage")} - ends
-    g = nx.DiGraph()
-
-    def vin(r):
-        return ("in", r) if math.isfinite(n.bandwidth[r]) else ("v", r)
-
-    def vout(r):
-        return ("out", r) if math.isfinite(n.bandwidth[r]) else ("v", r)
-
-    def add(u, v, c):
-        if g.has_edge(u, v):
-            g[u][v]["capacity"] += c
-        else:
-            g.add_edge(u, v, capacity=c)
-
-    for r in rows:
-        if math.isfinite(n.bandwidth[r]):
-            add(vin(r), vout(r), float(n.bandwidth[r]))
-    L = t.links
-    for e in range(t.num_links):
-        u, v = int(L.src[e]), int(L.dst[e])
-        if u not in rows or v not in rows or u in blocked or v in blocked:
-            continue
-        add(vout(u), vin(v), float(L.bandwidth[e]))
-        if not L.simplex[e]:
-            add(vout(v), vin(u), float(L.bandwidth[e]))
+    g, vertex = oracle_graph(t, rows, set(sources) | set(sinks))
     for s in sources:
-        add("S", vout(s), min(float(n.bandwidth[s]), float(n.read_bandwidth[s]), big))
+        g.add_edge("S", vertex(s, "out"),
+                   capacity=min(float(n.bandwidth[s]), float(n.read_bandwidth[s]), big))  # fmt: skip
     for s in sinks:
-        add(vin(s), "T", min(float(n.bandwidth[s]), float(n.write_bandwidth[s]), big))
+        g.add_edge(vertex(s, "in"), "T",
+                   capacity=min(float(n.bandwidth[s]), float(n.write_bandwidth[s]), big))  # fmt: skip
+    for u, w, d in g.edges(data=True):
+        d["capacity"] = min(d["capacity"], big)
     return nx.maximum_flow_value(g, "S", "T")
 
 
@@ -488,24 +564,18 @@ def oracle_bandwidth(t, s: int, mems: list[int], write: bool = False) -> float:
 
 
 def oracle_latency(t, s: int) -> dict[int, float]:
-    n, L = t.nodes, t.links
-    g = nx.DiGraph()
-    no_out = {r for r in range(t.num_nodes) if ROLE_OF[t.kind_of(r)] != "compute"} - {
-        r for r in range(t.num_nodes) if ROLE_OF[t.kind_of(r)] == "transit"
-    }
-    for e in range(t.num_links):
-        if L.bandwidth[e] <= 0:
-            continue
-        u, v = int(L.src[e]), int(L.dst[e])
-        for a, b in ((u, v), (v, u)) if not L.simplex[e] else ((u, v),):
-            if a in no_out:
-                continue
-            w = float(L.latency[e] + n.latency[b])
-            if not g.has_edge(a, b) or g[a][b]["weight"] > w:
-                g.add_edge(a, b, weight=w)
-    if s not in g:
+    """Lowest latency from ``s`` to every memory, over the same forwarding model."""
+    everything = set(range(t.num_nodes))
+    g, vertex = oracle_graph(t, everything, everything)
+    start = vertex(s, "out")
+    if start not in g:
         return {}
-    return nx.single_source_dijkstra_path_length(g, s)
+    dist = nx.single_source_dijkstra_path_length(g, start, weight="latency")
+    out: dict[int, float] = {}
+    for (r, state, side), d in dist.items():
+        if state == "M" and side == "in":
+            out[r] = min(out.get(r, math.inf), d)
+    return out
 
 
 def check_against_oracle(t, r, sample: list[str] | None = None) -> None:
