@@ -128,13 +128,17 @@ def random_network(seed: int) -> topodsl.Topology:
     return b.build()
 
 
-def oracle(t, sources, sinks, src_cap=None, snk_cap=None) -> float:
+def oracle(t, sources, sinks, src_cap=None, snk_cap=None, forwarding="hardware") -> float:
     """Max flow built independently in NetworkX: limited devices split in two, memory and storage
-    split with nothing between (no transit), storage read and write limits on the super arcs."""
+    split with nothing between (no transit), storage read and write limits on the super arcs.
+    Under the hardware forwarding model a GPU (here always one with no members, linked only
+    outside itself) does not relay either."""
     n, L = t.nodes, t.links
     g = nx.DiGraph()
 
-    def ends_only(r):  # memory and storage: data starts or ends there, never passes through
+    def ends_only(r):  # data starts or ends there, never passes through
+        if forwarding == "hardware" and t.kind_of(r) == "gpu":
+            return True
         return t.role_of(r) in ("memory", "storage")
 
     def vin(r):
@@ -178,9 +182,19 @@ def endpoints(t, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def test_random_flows_match_networkx_and_keep_the_invariants(seed: int) -> None:
     t = random_network(seed)
     S, T = endpoints(t, seed)
+    ideal = data_flow(t, S, T, forwarding="ideal")
+    assert ideal.throughput == pytest.approx(
+        oracle(t, S.tolist(), T.tolist(), forwarding="ideal"), rel=1e-9, abs=1.0
+    )
     r = data_flow(t, S, T)
     expected = oracle(t, S.tolist(), T.tolist())
     assert r.throughput == pytest.approx(expected, rel=1e-9, abs=1.0)
+    # The ideal ceiling is never below the hardware figure; what it adds is relayed by GPUs.
+    assert ideal.throughput >= r.throughput - 1.0
+    assert ideal.relay_gain == pytest.approx(ideal.throughput - r.throughput, abs=1.0)
+    assert set(ideal.relays) <= {t.nodes.ids[g] for g in t.rows_of_kind("gpu")}
+    assert bool(ideal.relays) == (ideal.relay_gain > 1.0)
+    assert r.relay_gain == 0 and r.relays == ()
     # Max flow = min cut.
     assert math.fsum(c.bandwidth for c in r.bottleneck) == pytest.approx(r.throughput, abs=1.0)
     # No link or device above its capacity.

@@ -269,7 +269,7 @@ def test_cxl_pool_tiers_latency_and_shared_link() -> None:
     assert remote["latency"] == pytest.approx((25 + 600 + 600 + 25 + 100) * NS, rel=1e-12)
     assert remote["bandwidth"] == 50 * GB
     assert [s.latency for s in capacity_staircase(r, t.index("rack.n0.c"))] == pytest.approx(
-        [100 * NS, 220 * NS]
+        [100 * NS, 220 * NS, 1350 * NS]
     )
 
 

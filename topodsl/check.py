@@ -67,7 +67,7 @@ import numpy as np
 from . import ast
 from .errors import Diagnostic, ElaborationError, Span, TopoError, source_line
 from .kinds import KIND_ALIASES, KIND_CODE, ROLES
-from .solvers.flow import CutItem
+from .solvers.flow import REL_TOL, CutItem
 from .topology import Topology
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ STATUSES = ("pass", "unproven", "fail", "error")
 
 # Relative tolerance of comparisons: 25.6 TB/s written in a file and 25.6e12 B/s computed from
 # link sums must compare equal.
-_RTOL = 1e-9
+_RTOL = REL_TOL  # one tolerance for every figure, set in the solver layer
 
 _MIRROR = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
 
@@ -366,6 +366,7 @@ def check(
     *,
     raise_errors: bool = True,
     max_instances: int = MAX_INSTANCES,
+    forwarding: str = "hardware",
 ) -> CheckReport:
     """Evaluate the assertions declared in ``topology`` plus ``assertions``.
 
@@ -378,6 +379,8 @@ def check(
     raise_errors : raise :class:`CheckError` when an assertion cannot be evaluated (default);
         with ``False`` such assertions come back with status ``"error"`` instead.
     max_instances : see :data:`MAX_INSTANCES`.
+    forwarding : the forwarding model of every analysis, ``"hardware"`` (default) or
+        ``"ideal"`` (see :mod:`topodsl.solvers.forwarding`).
 
     Returns
     -------
@@ -401,7 +404,7 @@ def check(
     topodsl.check.CheckError: <assert 1>:1:8: error: cannot compare a plain number with a size
     ...
     """
-    ev = _Evaluator(topology)
+    ev = _Evaluator(topology, forwarding)
     # One assertion written in a definition used with different arguments comes as several
     # specs (one per variant); it is one promise, checked in every instance.
     grouped: dict[tuple, tuple[ast.Assert, list[str]]] = {}
@@ -558,8 +561,9 @@ _MATH = ("min", "max", "abs")
 
 
 class _Evaluator:
-    def __init__(self, topology: Topology):
+    def __init__(self, topology: Topology, forwarding: str = "hardware"):
         self.t = topology
+        self.forwarding = forwarding
         self.texts: dict[str, str] = dict(topology.source_texts)
         self._consts: dict[str, ast.Const] | None = None
         self._const_values: dict[str, _Val] = {}
@@ -1098,12 +1102,11 @@ def _expr_text(e: Any) -> str:
 
 
 def _flow_interval(r) -> tuple[float, float]:
-    """A max-flow value as an interval: exact unless the integer backend had to round
-    capacities (then each cut arc may have lost up to one unit of its resolution)."""
+    """A max-flow value as an interval: the flow found and the capacity of a real cut."""
     value = float(r.throughput)
     if r.flow.exact:
         return value, value
-    return value, value + float(r.resolution) * len(r.flow.cut)
+    return float(r.flow.lower), float(r.flow.upper)
 
 
 # -- structural analyses -------------------------------------------------------------------------
@@ -1279,10 +1282,19 @@ def _flow(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
     if key not in ev.memo:
         from .solvers.dataflow import data_flow
 
-        ev.memo[key] = data_flow(ev.t, src, dst)
+        ev.memo[key] = data_flow(ev.t, src, dst, forwarding=ev.forwarding)
     r = ev.memo[key]
     lo, hi = _flow_interval(r)
-    return _Val(lo, hi, BANDWIDTH, "flow", tuple(r.bottleneck), tuple(notes))
+    notes = tuple(notes) + _relay_notes(r.relay_gain, r.relays)
+    return _Val(lo, hi, BANDWIDTH, "flow", tuple(r.bottleneck), notes)
+
+
+def _relay_notes(gain: float, relays: tuple[str, ...]) -> tuple[str, ...]:
+    """A note when a figure depends on components relaying beyond the hardware defaults."""
+    if gain <= 0:
+        return ()
+    shown = ", ".join(relays[:3]) + (f" and {len(relays) - 3} more" if len(relays) > 3 else "")
+    return (f"{format_quantity(gain, BANDWIDTH)} of it relayed through {shown}",)
 
 
 # -- storage scenarios (topodsl.solvers.dataflow) --------------------------------------------------
@@ -1303,9 +1315,9 @@ def _scenario(ev: _Evaluator, e: ast.Call, scope: str, name: str, size_required:
     key = (name, src.tobytes(), dst.tobytes(), size)
     if key not in ev.memo:
         if name == "ingest":
-            ev.memo[key] = fn(ev.t, src, dst, size)
+            ev.memo[key] = fn(ev.t, src, dst, size, forwarding=ev.forwarding)
         else:
-            ev.memo[key] = fn(ev.t, size, src, dst)
+            ev.memo[key] = fn(ev.t, size, src, dst, forwarding=ev.forwarding)
     return ev.memo[key], size, notes
 
 
@@ -1321,7 +1333,7 @@ def _leg_fields(leg, size: float | None, prefix: str, analysis: str, notes) -> d
         f"{n} {'sources' if u.even == 'sources' else 'sinks'} in equal shares; "
         f"{u.behind} behind the bottleneck",
     )
-    notes = tuple(notes) + extra
+    notes = tuple(notes) + extra + _relay_notes(u.relay_gain * n, u.relays)
     if _format(lo, BANDWIDTH) != _format(hi, BANDWIDTH):
         notes += (
             f"rate between {format_quantity(lo, BANDWIDTH)} and "
@@ -1407,7 +1419,7 @@ def _bisection(ev: _Evaluator, e: ast.Call, scope: str) -> _Record:
     if key not in ev.memo:
         from .solvers.bisection import bisection
 
-        ev.memo[key] = bisection(ev.t, rows)
+        ev.memo[key] = bisection(ev.t, rows, forwarding=ev.forwarding)
     r = ev.memo[key]
     lo, hi = float(r.lower_bound), float(r.upper_bound)
     if r.exact:
@@ -1452,7 +1464,7 @@ def _reach(ev: _Evaluator, e: ast.Call, scope: str) -> _Record:
     if key not in ev.memo:
         from .solvers.reach import memory_reach
 
-        ev.memo[key] = memory_reach(ev.t, rows, within=within)
+        ev.memo[key] = memory_reach(ev.t, rows, within=within, forwarding=ev.forwarding)
     r = ev.memo[key]
     budget = np.inf if within is None else within
     capacity = r.capacity_within(budget)

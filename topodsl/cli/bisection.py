@@ -5,7 +5,15 @@ from __future__ import annotations
 import click
 
 from ..errors import TopoError
-from .common import analyze, emit_json, fail, file_options, load_or_exit, selection
+from .common import (
+    analyze,
+    emit_json,
+    fail,
+    file_options,
+    forwarding_option,
+    load_or_exit,
+    selection,
+)
 
 
 @analyze.command("bisection")
@@ -24,9 +32,15 @@ from .common import analyze, emit_json, fail, file_options, load_or_exit, select
     show_default=True,
     help="Cut links to list in the text report.",
 )
+@forwarding_option
 @file_options
 def bisection_command(
-    file: str, endpoints: str | None, as_json: bool, cut_rows: int, allow_import_outside: bool
+    file: str,
+    endpoints: str | None,
+    as_json: bool,
+    cut_rows: int,
+    forwarding: str,
+    allow_import_outside: bool,
 ) -> None:
     """Bisection bandwidth of FILE over the endpoints, per direction, in B/s.
 
@@ -39,7 +53,7 @@ def bisection_command(
     topo = load_or_exit(file, allow_import_outside)
     rows = selection(topo, endpoints, "endpoint selection") if endpoints else None
     try:
-        result = bisection(topo, rows)
+        result = bisection(topo, rows, forwarding=forwarding)
     except TopoError as e:
         fail(e)
     if as_json:

@@ -9,7 +9,7 @@ import tempfile
 import click
 
 from ..errors import TopoError
-from .common import EXIT_INPUT, file_options, main
+from .common import EXIT_INPUT, file_options, forwarding_option, main
 
 
 def _load(path: str, allow_import_outside: bool):
@@ -74,6 +74,7 @@ def _use_colour() -> bool:
     help="Whether an assertion the solvers can neither prove nor refute (a bisection threshold "
     "between its lower and upper bound) fails the check.",
 )
+@forwarding_option
 @file_options
 def check(
     files: tuple[str, ...],
@@ -81,6 +82,7 @@ def check(
     fmt: str,
     output: str | None,
     unproven: str,
+    forwarding: str,
     allow_import_outside: bool,
 ) -> None:
     """Validate FILES and check their assertions.
@@ -109,7 +111,7 @@ def check(
     for path in files:
         topo, err = _load(path, allow_import_outside)
         if err is None:
-            reports.append(run_checks(topo, extra, raise_errors=False))
+            reports.append(run_checks(topo, extra, raise_errors=False, forwarding=forwarding))
         if err is not None:
             click.echo(err.render(), err=True)
             reports.append(CheckReport.input_error(path, err))

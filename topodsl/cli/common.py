@@ -12,7 +12,16 @@ from .. import __version__
 from ..errors import TopoError
 from ..topology import Topology
 
-__all__ = ["main", "analyze", "load_or_exit", "fail", "emit_json", "file_options", "selection"]
+__all__ = [
+    "main",
+    "analyze",
+    "load_or_exit",
+    "fail",
+    "emit_json",
+    "file_options",
+    "forwarding_option",
+    "selection",
+]
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
@@ -46,6 +55,19 @@ def file_options(f):
         help="Allow imports that leave the directory of the file named on the command line.",
     )(f)
     return f
+
+
+def forwarding_option(f):
+    """``--forwarding hardware|ideal``: which components traffic may pass through."""
+    return click.option(
+        "--forwarding",
+        type=click.Choice(["hardware", "ideal"]),
+        default="hardware",
+        show_default=True,
+        help="hardware: GPUs and packages do not relay, CXL switches route host<->device only "
+        "(docs/solvers.md); ideal: every component but memory and storage forwards, the "
+        "optimistic ceiling.",
+    )(f)
 
 
 def load_or_exit(path: str, allow_import_outside: bool = False) -> Topology:

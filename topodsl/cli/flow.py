@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from ..errors import TopoError
+from ..solvers.dataflow import SSD_TIER
 from ..units import SIZE, parse_quantity
-from .common import analyze, emit_json, fail, file_options, load_or_exit
+from .common import analyze, emit_json, fail, file_options, forwarding_option, load_or_exit
 
 
 def parse_size(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -40,6 +41,7 @@ _JSON = click.option(
     help="Busiest links to list (text and JSON); 0 lists none in text and all in JSON.",
 )
 @_JSON
+@forwarding_option
 @file_options
 def flow_command(
     file: str,
@@ -48,6 +50,7 @@ def flow_command(
     size: float | None,
     links: int,
     as_json: bool,
+    forwarding: str,
     allow_import_outside: bool,
 ) -> None:
     """Max flow in FILE from --from to --to (B/s), its bottleneck and the busiest links.
@@ -60,7 +63,7 @@ def flow_command(
 
     topo = load_or_exit(file, allow_import_outside)
     try:
-        result = data_flow(topo, sources, sinks, size=size)
+        result = data_flow(topo, sources, sinks, size=size, forwarding=forwarding)
     except TopoError as e:
         fail(e)
     if as_json:
@@ -111,15 +114,21 @@ def _endpoints(default_from: str, default_to: str, what_from: str, what_to: str)
 @click.option(
     "--size", metavar="SIZE", callback=parse_size, required=True, help="Checkpoint size, e.g. 2TB."
 )
-@_endpoints("kind:gpu", "kind:ssd", "GPUs holding the state.", "The SSD tier written to.")
+@_endpoints(
+    "kind:gpu",
+    SSD_TIER,
+    "GPUs holding the state.",
+    "The SSD tier written to: the SSDs of storage nodes (name node-local NVMe with kind:ssd).",
+)
 @_JSON
+@forwarding_option
 @file_options
-def checkpoint_command(file, size, sources, sinks, as_json, allow_import_outside) -> None:
+def checkpoint_command(file, size, sources, sinks, as_json, forwarding, allow_import_outside) -> None:
     """Time to write a checkpoint of --size (all GPUs together, equal shards) to the SSD tier."""
     from ..solvers.dataflow import checkpoint_write
 
     _run_scenario(
-        file, allow_import_outside, as_json, lambda t: checkpoint_write(t, size, sources, sinks)
+        file, allow_import_outside, as_json, lambda t: checkpoint_write(t, size, sources, sinks, forwarding=forwarding)
     )
 
 
@@ -128,15 +137,16 @@ def checkpoint_command(file, size, sources, sinks, as_json, allow_import_outside
 @click.option(
     "--size", metavar="SIZE", callback=parse_size, required=True, help="Data to move, e.g. 20TB."
 )
-@_endpoints("kind:ssd", "kind:hdd", "The SSD tier holding it.", "The HDD tier it goes to.")
+@_endpoints(SSD_TIER, "kind:hdd", "The SSD tier holding it.", "The HDD tier it goes to.")
 @_JSON
+@forwarding_option
 @file_options
-def drain_command(file, size, sources, sinks, as_json, allow_import_outside) -> None:
+def drain_command(file, size, sources, sinks, as_json, forwarding, allow_import_outside) -> None:
     """Time to drain --size spread evenly over the SSD tier to the HDD tier."""
     from ..solvers.dataflow import checkpoint_drain
 
     _run_scenario(
-        file, allow_import_outside, as_json, lambda t: checkpoint_drain(t, size, sources, sinks)
+        file, allow_import_outside, as_json, lambda t: checkpoint_drain(t, size, sources, sinks, forwarding=forwarding)
     )
 
 
@@ -147,12 +157,13 @@ def drain_command(file, size, sources, sinks, as_json, allow_import_outside) -> 
 )
 @_endpoints("role:storage", "kind:gpu", "Storage read from.", "GPUs that read.")
 @_JSON
+@forwarding_option
 @file_options
-def ingest_command(file, size, sources, sinks, as_json, allow_import_outside) -> None:
+def ingest_command(file, size, sources, sinks, as_json, forwarding, allow_import_outside) -> None:
     """Training-data ingest: the rate every GPU can read from storage at the same time."""
     from ..solvers.dataflow import ingest
 
-    _run_scenario(file, allow_import_outside, as_json, lambda t: ingest(t, sources, sinks, size))
+    _run_scenario(file, allow_import_outside, as_json, lambda t: ingest(t, sources, sinks, size, forwarding=forwarding))
 
 
 @analyze.command("spill")
@@ -160,9 +171,10 @@ def ingest_command(file, size, sources, sinks, as_json, allow_import_outside) ->
 @click.option("--size", metavar="SIZE", callback=parse_size, help="Total spilled by all GPUs.")
 @_endpoints("kind:gpu", "kind:cxl_memory", "GPUs that spill.", "CXL memory spilled to.")
 @_JSON
+@forwarding_option
 @file_options
-def spill_command(file, size, sources, sinks, as_json, allow_import_outside) -> None:
+def spill_command(file, size, sources, sinks, as_json, forwarding, allow_import_outside) -> None:
     """Spill to CXL memory and fetch back: per-GPU rate each way, times and bottlenecks."""
     from ..solvers.dataflow import cxl_spill
 
-    _run_scenario(file, allow_import_outside, as_json, lambda t: cxl_spill(t, size, sources, sinks))
+    _run_scenario(file, allow_import_outside, as_json, lambda t: cxl_spill(t, size, sources, sinks, forwarding=forwarding))

@@ -6,7 +6,7 @@ import click
 
 from ..errors import TopoError
 from ..units import TIME, parse_quantity
-from .common import analyze, emit_json, fail, file_options, load_or_exit
+from .common import analyze, emit_json, fail, file_options, forwarding_option, load_or_exit
 
 
 def parse_latency(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -50,6 +50,7 @@ def parse_latency(ctx: click.Context, param: click.Parameter, value: str | None)
     help="Memories listed per element in the text report (nearest first).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@forwarding_option
 @file_options
 def reach_command(
     file: str,
@@ -59,6 +60,7 @@ def reach_command(
     write: bool,
     max_rows: int,
     as_json: bool,
+    forwarding: str,
     allow_import_outside: bool,
 ) -> None:
     """Memory reach in FILE: for each element, every memory it reaches.
@@ -79,6 +81,7 @@ def reach_command(
             within=within,
             storage=storage,
             direction="write" if write else "read",
+            forwarding=forwarding,
         )
     except TopoError as e:
         fail(e)
