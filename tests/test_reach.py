@@ -176,7 +176,8 @@ def test_mi300x_host_memory_with_the_ideal_ceiling_is_relayed_and_says_so() -> N
     assert rows["srv.dram"]["bandwidth"] == 126 * GB
     relayed = {r.names[m] for m, x in zip(r.memory, r.relayed, strict=True) if x}
     assert relayed == {"srv.dram"}
-    assert dict(zip((TIERS[k] for k in r.tiers.tier), r.tiers.relayed.tolist())) == {
+    tiers = [TIERS[k] for k in r.tiers.tier]
+    assert dict(zip(tiers, r.tiers.relayed.tolist(), strict=True)) == {
         "local": False, "same-package": False, "peer": False, "host": True,
     }  # fmt: skip
 
@@ -456,7 +457,8 @@ def _oracle_packages(t) -> dict[int, int]:
         if not compute:
             continue
         pkg = compute[-1]
-        if t.kind_of(pkg) in ("gpu", "chiplet") and t.nodes.extra.get(pkg, {}).get("relay") is not True:
+        relay = t.nodes.extra.get(pkg, {}).get("relay")
+        if t.kind_of(pkg) in ("gpu", "chiplet") and relay is not True:
             out[r] = pkg
     return out
 
@@ -523,8 +525,11 @@ def oracle_graph(t, rows: set[int], ends: set[int] = frozenset()):
                 tail = v(u, "M" if u in memory else ("N" if u in pkg else "T"), "out")
                 head = v(w, "M" if w in memory else ("I" if w in pkg else "T"), "in")
                 add(tail, head, cap, lat)
-    return g, (lambda r, side: v(r, "M" if r in memory else ("N" if side == "out" else "I")
-                                  if r in pkg else "T", side))
+    return g, (
+        lambda r, side: v(
+            r, "M" if r in memory else ("N" if side == "out" else "I") if r in pkg else "T", side
+        )
+    )
 
 
 def oracle_flow(t, rows: set[int], sources: list[int], sinks: list[int]) -> float:
@@ -535,12 +540,12 @@ def oracle_flow(t, rows: set[int], sources: list[int], sinks: list[int]) -> floa
     big += float(t.links.bandwidth.sum()) + 1.0
     g, vertex = oracle_graph(t, rows, set(sources) | set(sinks))
     for s in sources:
-        g.add_edge("S", vertex(s, "out"),
-                   capacity=min(float(n.bandwidth[s]), float(n.read_bandwidth[s]), big))  # fmt: skip
+        cap = min(float(n.bandwidth[s]), float(n.read_bandwidth[s]), big)
+        g.add_edge("S", vertex(s, "out"), capacity=cap)
     for s in sinks:
-        g.add_edge(vertex(s, "in"), "T",
-                   capacity=min(float(n.bandwidth[s]), float(n.write_bandwidth[s]), big))  # fmt: skip
-    for u, w, d in g.edges(data=True):
+        cap = min(float(n.bandwidth[s]), float(n.write_bandwidth[s]), big)
+        g.add_edge(vertex(s, "in"), "T", capacity=cap)
+    for *_, d in g.edges(data=True):
         d["capacity"] = min(d["capacity"], big)
     return nx.maximum_flow_value(g, "S", "T")
 

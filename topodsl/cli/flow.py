@@ -123,12 +123,17 @@ def _endpoints(default_from: str, default_to: str, what_from: str, what_to: str)
 @_JSON
 @forwarding_option
 @file_options
-def checkpoint_command(file, size, sources, sinks, as_json, forwarding, allow_import_outside) -> None:
+def checkpoint_command(
+    file, size, sources, sinks, as_json, forwarding, allow_import_outside
+) -> None:
     """Time to write a checkpoint of --size (all GPUs together, equal shards) to the SSD tier."""
     from ..solvers.dataflow import checkpoint_write
 
     _run_scenario(
-        file, allow_import_outside, as_json, lambda t: checkpoint_write(t, size, sources, sinks, forwarding=forwarding)
+        file,
+        allow_import_outside,
+        as_json,
+        lambda t: checkpoint_write(t, size, sources, sinks, forwarding=forwarding),
     )
 
 
@@ -146,7 +151,10 @@ def drain_command(file, size, sources, sinks, as_json, forwarding, allow_import_
     from ..solvers.dataflow import checkpoint_drain
 
     _run_scenario(
-        file, allow_import_outside, as_json, lambda t: checkpoint_drain(t, size, sources, sinks, forwarding=forwarding)
+        file,
+        allow_import_outside,
+        as_json,
+        lambda t: checkpoint_drain(t, size, sources, sinks, forwarding=forwarding),
     )
 
 
@@ -163,7 +171,12 @@ def ingest_command(file, size, sources, sinks, as_json, forwarding, allow_import
     """Training-data ingest: the rate every GPU can read from storage at the same time."""
     from ..solvers.dataflow import ingest
 
-    _run_scenario(file, allow_import_outside, as_json, lambda t: ingest(t, sources, sinks, size, forwarding=forwarding))
+    _run_scenario(
+        file,
+        allow_import_outside,
+        as_json,
+        lambda t: ingest(t, sources, sinks, size, forwarding=forwarding),
+    )
 
 
 @analyze.command("spill")
@@ -177,4 +190,9 @@ def spill_command(file, size, sources, sinks, as_json, forwarding, allow_import_
     """Spill to CXL memory and fetch back: per-GPU rate each way, times and bottlenecks."""
     from ..solvers.dataflow import cxl_spill
 
-    _run_scenario(file, allow_import_outside, as_json, lambda t: cxl_spill(t, size, sources, sinks, forwarding=forwarding))
+    _run_scenario(
+        file,
+        allow_import_outside,
+        as_json,
+        lambda t: cxl_spill(t, size, sources, sinks, forwarding=forwarding),
+    )

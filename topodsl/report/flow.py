@@ -111,7 +111,9 @@ def flow_to_dict(result: DataFlowResult, links: int | None = 20) -> dict[str, An
     }
 
 
-def relay_line(gain: float, relays: tuple[str, ...], forwarding: str, indent: str = "") -> list[str]:
+def relay_line(
+    gain: float, relays: tuple[str, ...], forwarding: str, indent: str = ""
+) -> list[str]:
     """A line saying a figure depends on relaying through components that do not forward under
     the hardware defaults (none when it does not)."""
     if gain <= 0:

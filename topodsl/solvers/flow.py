@@ -480,32 +480,41 @@ class _Builder:
         tl = np.where(np.isin(ct, [ENDPOINT, TRANSIT, INERT]), a_out[d_tail], tl)
         hd = np.where(ch == SIDED, np.where(tail_host, a_in[d_head], b_in[d_head]), a_in[d_head])
         link_bundle = d_link * 2 + (~d_fwd)
+
+        def add_links(mask, tl, hd):
+            e = d_link[mask]
+            add(tl, hd, self.cap[e], _ARC_LINK, self.link_rows[e], d_fwd[mask], link_bundle[mask])
+
         ext = ~internal | ((ct != SEALED) & (ch != SEALED))
-        add(tl[ext], hd[ext], self.cap[d_link[ext]], _ARC_LINK, self.link_rows[d_link[ext]],
-            d_fwd[ext], link_bundle[ext])
+        add_links(ext, tl[ext], hd[ext])
         # Inside a sealed package: a native copy into every sealed row, an inbound copy out of
         # every sealed row.
         nat = internal & (ch == SEALED)
-        nat_tail = np.where(ct[nat] == SEALED, b_out[d_tail[nat]], a_out[d_tail[nat]])
-        add(nat_tail, b_in[d_head[nat]], self.cap[d_link[nat]], _ARC_LINK,
-            self.link_rows[d_link[nat]], d_fwd[nat], link_bundle[nat])
+        add_links(
+            nat,
+            np.where(ct[nat] == SEALED, b_out[d_tail[nat]], a_out[d_tail[nat]]),
+            b_in[d_head[nat]],
+        )
         inb = internal & (ct == SEALED)
-        add(a_out[d_tail[inb]], a_in[d_head[inb]], self.cap[d_link[inb]], _ARC_LINK,
-            self.link_rows[d_link[inb]], d_fwd[inb], link_bundle[inb])
+        add_links(inb, a_out[d_tail[inb]], a_in[d_head[inb]])
 
         # Device limits: one arc per side or layer present, all of one row in one bundle.
         dev_base = 2 * max(len(self.src), 1)
         for lo, hi in ((a_in, a_out), (b_in, b_out)):
             rows = np.flatnonzero(limited & (lo >= 0) & (hi >= 0) & (lo != hi))
-            add(lo[rows], hi[rows], bw[rows], _ARC_DEVICE, rows, np.ones(len(rows), bool),
-                dev_base + rows)
+            one = np.ones(len(rows), bool)
+            add(lo[rows], hi[rows], bw[rows], _ARC_DEVICE, rows, one, dev_base + rows)
         # Delivery: native traffic may drop into the inbound layer, at each side of the limit.
         deliver_base = dev_base + n
         sealed_int = (klass == SEALED) & (nat_in | inb_out)
         for lo, hi, where in ((b_in, a_in, sealed_int), (b_out, a_out, sealed_int & limited)):
             rows = np.flatnonzero(where & (lo >= 0) & (hi >= 0))
-            add(lo[rows], hi[rows], np.full(len(rows), np.inf), _ARC_DELIVER, rows,
-                np.ones(len(rows), bool), np.full(len(rows), -1))
+            inf, one, solo = (
+                np.full(len(rows), np.inf),
+                np.ones(len(rows), bool),
+                np.full(len(rows), -1),
+            )
+            add(lo[rows], hi[rows], inf, _ARC_DELIVER, rows, one, solo)
 
         tail = np.concatenate(tails).astype(np.int64)
         bundle = np.concatenate(bundles).astype(np.int64)
@@ -802,7 +811,9 @@ def _solve(query: _Query, net: FlowNetwork, backend: str) -> FlowResult:
 
     # Any cut is at most the capacity of the links around S or around T; arcs above that bound
     # behave as infinite, so clip them there.
-    bound = min(_side_bound(net, cap, sources, s_cap, True), _side_bound(net, cap, sinks, t_cap, False))
+    bound = min(
+        _side_bound(net, cap, sources, s_cap, True), _side_bound(net, cap, sinks, t_cap, False)
+    )
     if not np.isfinite(bound):
         raise SolverError("the flow is unbounded: no finite capacity separates sources and sinks")
     n_all = net.num_vertices + 2
@@ -914,7 +925,11 @@ def _solve_lp(t, net, tail, head, capacity, cap, flows, S, T, bound) -> FlowResu
         r = _interpret(t, net, tail, head, capacity, scaled, side, S)
         lower = relaxed * min(scale, 1.0)
         return replace(
-            r, value=lower, lower=lower, upper=relaxed, forwarding=net.forwarding,
+            r,
+            value=lower,
+            lower=lower,
+            upper=relaxed,
+            forwarding=net.forwarding,
             linear_program=True,
         )
     unit = max(bound, 1e-300)
@@ -1107,9 +1122,9 @@ class TerminalCuts:
     """Many max-flow / min-cut queries between two halves of one fixed set of terminals.
 
     The network (optionally restricted to ``keep`` rows, see :func:`prune_for_terminals`; under
-    the ``forwarding`` model) and its int32 CSR form are built once; a query only switches the super-source and super-sink
-    arcs. Terminals send and receive without limit: their own device limits still cap flow that
-    passes *through* them. Used by bisection; other solvers may reuse it.
+    the ``forwarding`` model) and its int32 CSR form are built once; a query only switches the
+    super-source and super-sink arcs. Terminals send and receive without limit: their own device
+    limits still cap flow that passes *through* them. Used by bisection; other solvers may reuse it.
 
     >>> from topodsl.topology import TopologyBuilder
     >>> b = TopologyBuilder()

@@ -1121,8 +1121,9 @@ class _ReachSolver:
         # The copies' vertices, row by row as in the representative's context.
         per_row = S.vptr[rows + 1] - S.vptr[rows]
         verts = _ranges(S.vptr[rows], S.vptr[rows + 1])
-        counts = np.bincount(np.repeat(np.repeat(np.arange(len(roots)), hi - lo), per_row),
-                             minlength=len(roots))
+        counts = np.bincount(
+            np.repeat(np.repeat(np.arange(len(roots)), hi - lo), per_row), minlength=len(roots)
+        )
         which = np.repeat(np.arange(len(roots)), counts)
         rank = _ranges(np.zeros(len(roots), dtype=np.int64), counts)
         label = np.full(S.nv, -1, dtype=np.int64)
