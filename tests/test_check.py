@@ -180,10 +180,15 @@ def test_file_assertions_in_source_order_with_scopes_and_instances(pod) -> None:
     ]
     assert report.exit_code() == 0
     flow = report.results[1]
-    # Out of node0 at most its two 400 Gb/s NICs: 2 x 50 GB/s.
-    assert flow.measured == Measure(100e9, 100e9, BANDWIDTH)
+    # Only through gpu0's own 400 Gb/s NIC: 50 GB/s. The second NIC of each box is reached
+    # over NVLink through gpu1, and GPUs do not relay.
+    assert flow.measured == Measure(50e9, 50e9, BANDWIDTH)
     assert flow.threshold == Measure(50e9, 50e9, BANDWIDTH)
     assert flow.analysis == "flow" and flow.op == ">="
+    # With the ideal ceiling both NICs carry it (2 x 50 GB/s), and the check says why.
+    ideal = check(pod, forwarding="ideal").results[1]
+    assert ideal.measured == Measure(100e9, 100e9, BANDWIDTH)
+    assert any("relayed through pod.node0.gpu1, pod.node1.gpu1" in n for n in ideal.notes)
 
 
 def test_relative_paths_resolve_in_the_assertions_component() -> None:

@@ -460,6 +460,16 @@ def _oracle_packages(t) -> dict[int, int]:
         relay = t.nodes.extra.get(pkg, {}).get("relay")
         if t.kind_of(pkg) in ("gpu", "chiplet") and relay is not True:
             out[r] = pkg
+    # Memory whose links all go into one such package is that package's.
+    owners: dict[int, set] = {}
+    for a, b in zip(t.links.src.tolist(), t.links.dst.tolist(), strict=True):
+        owners.setdefault(a, set()).add(out.get(b))
+        owners.setdefault(b, set()).add(out.get(a))
+    for r, got in owners.items():
+        if r not in out and ROLE_OF[t.kind_of(r)] == "memory" and len(got) == 1:
+            (pkg,) = got
+            if pkg is not None:
+                out[r] = pkg
     return out
 
 
@@ -714,12 +724,20 @@ def test_cli_reach_json(cxl_file) -> None:
     assert (first["memory"], first["tier"], first["capacity"]) == ("rack.n0.mem", "local", 512e9)
     assert sorted(row["tier"] for row in data["rows"]) == ["cxl", "cxl", "local", "remote"]
     lat = [row["latency"] for row in data["rows"]]
-    assert lat == sorted(lat)  # nearest first (the other server's DRAM ties with the pool)
+    assert lat == sorted(lat)  # nearest first
     assert data["tiers"][1] == {
         "from": "rack.n0.c", "tier": "cxl", "count": 2, "capacity": 2e12,
-        "latency": pytest.approx(220e-9), "bandwidth": 113e9,
+        "latency": pytest.approx(220e-9), "bandwidth": 113e9, "relayed": False,
     }  # fmt: skip
-    assert data["within"] is None
+    assert data["within"] is None and data["forwarding"] == "hardware"
+    assert not any(row["relayed"] for row in data["rows"])
+    # The ideal ceiling routes host to host through the CXL switch: the other server's DRAM
+    # gets 63 GB/s more and is nearer, and says so.
+    r = run("analyze", "reach", cxl_file, "--from", "rack.n0.c", "--json", "--forwarding", "ideal")
+    data = json.loads(r.stdout)
+    remote = next(row for row in data["rows"] if row["memory"] == "rack.n1.mem")
+    assert remote["bandwidth"] == 113e9 and remote["relayed"] is True
+    assert remote["latency"] == pytest.approx(220e-9)
 
 
 def test_cli_reach_text_and_budget(cxl_file) -> None:

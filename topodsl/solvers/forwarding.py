@@ -16,7 +16,8 @@ network of :mod:`topodsl.solvers.flow` must treat it. Two models:
       end outside the package). Traffic that enters a package at an external link may end
       anywhere inside it, but never leaves it again through an external link, unless the
       package forwards (a CPU, or ``relay = true``). A package without external links is
-      unaffected by the rule and is treated as forwarding.
+      unaffected by the rule and is treated as forwarding. Memory whose links all go into one
+      package belongs to it, wherever it is declared (HBM written beside its GPU).
     * **relay.** ``relay = true`` on a package (or on a switch or NIC outside any package)
       makes it forward between all its links: a TPU-like torus whose chips route in hardware,
       NCCL's PXN relay through a peer GPU. ``relay = false`` stops a switch, NIC or CPU from
@@ -230,6 +231,17 @@ def _build_plan(topology: Topology, forwarding: str, strict: bool) -> Forwarding
     sealed = live & inside_sealed
     klass[sealed] = SEALED
     seal[inside_sealed & (sealed | is_memory)] = package[inside_sealed & (sealed | is_memory)]
+    # Memory linked only to one sealed package is that package's memory, wherever it is
+    # declared (HBM written beside its GPU rather than inside it).
+    memory = np.isin(role, [ROLES.index("memory")]) & (seal < 0)
+    far = np.concatenate([seal[dst], seal[src]])
+    near = np.concatenate([src, dst])
+    lo = np.full(n, np.iinfo(np.int64).max)
+    hi = np.full(n, -2)
+    np.minimum.at(lo, near, far)
+    np.maximum.at(hi, near, far)
+    adopt = memory & (lo == hi) & (hi >= 0)
+    seal[adopt] = hi[adopt]
     # Outside packages: a transit component that does not forward is a package of its own.
     lone = live & ~in_pkg & ~forwards
     klass[lone] = SEALED
