@@ -17,7 +17,8 @@ Modelling
   - a component that forwards (``transit``) is one vertex, or two joined by its limit;
   - a CXL switch (``sided``) gets a host-side vertex, where host-side links arrive and from
     which device-side links leave, and a device-side vertex the other way round (each split
-    by the switch's limit): host to host and device to device have no path through it;
+    by the switch's limit): host to host and device to device have no path through it. Two
+    more vertices let the switch itself send to and receive from both sides;
   - a component inside a package that does not forward (``sealed``: a GPU, its chiplets) gets
     two *layers*: a *native* layer for traffic that starts inside the package and an
     *inbound* layer for traffic that entered it from outside. External links arrive in the
@@ -179,9 +180,10 @@ class FlowNetwork:
     ``vin[row]``/``vout[row]`` are the vertices where flow enters and leaves a component: where
     a sink drains and a source is fed (-1 for a row left out of the network). Arc ``a`` goes
     ``tail[a] -> head[a]`` with ``capacity[a]`` B/s; ``what[a]`` says what it models
-    (:data:`ARC_LINK`, :data:`ARC_DEVICE`, or :data:`ARC_DELIVER`, the unlimited arc by which
-    traffic native to a package drops into its inbound layer) and ``ref[a]`` which row (link
-    row or node row); ``forward[a]`` is False for the ``dst -> src`` arc of a link.
+    (:data:`ARC_LINK`, :data:`ARC_DEVICE`, or :data:`ARC_DELIVER`: an unlimited arc inside one
+    component, by which traffic native to a package drops into its inbound layer, or between a
+    CXL switch's own sending or receiving vertex and its two sides) and ``ref[a]`` which row
+    (link row or node row); ``forward[a]`` is False for the ``dst -> src`` arc of a link.
     ``owner[v]`` is the node row of vertex ``v`` (the vertices of a row are consecutive, rows
     in order). Arcs with the same ``bundle`` draw on one physical capacity (the two layers of
     a package's internal link, or of a limited device): a feasible flow keeps their sum within
@@ -444,12 +446,16 @@ class _Builder:
 
         # Vertex slots per row: a_in, a_out (the only side, the host side or the inbound
         # layer), b_in, b_out (the device side or the native layer).
-        present = np.zeros((n, 4), dtype=bool)
+        # A CXL switch also has a vertex from which it sends to both sides and one where it
+        # receives from both, for when it is a source or a sink itself.
+        sided = klass == SIDED
+        present = np.zeros((n, 6), dtype=bool)
         present[:, 0] = self.kept
         two = np.isin(klass, [ENDPOINT]) | (limited & (klass == TRANSIT))
-        present[:, 1] = two | (limited & (klass == SIDED)) | (limited & (klass == SEALED) & inb_out)
-        present[:, 2] = (limited & (klass == SIDED)) | (limited & (klass == SEALED) & nat_in)
+        present[:, 1] = two | (limited & sided) | (limited & (klass == SEALED) & inb_out)
+        present[:, 2] = (limited & sided) | (limited & (klass == SEALED) & nat_in)
         present[:, 3] = np.isin(klass, [SIDED, SEALED])
+        present[:, 4] = present[:, 5] = sided
         count = present.sum(axis=1)
         start = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(count, out=start[1:])
@@ -459,8 +465,8 @@ class _Builder:
         a_out = np.where(present[:, 1], slot[:, 1], np.where(limited & (klass == SEALED), -1, a_in))
         b_out = slot[:, 3]
         b_in = np.where(present[:, 2], slot[:, 2], np.where(limited, -1, b_out))
-        vin = a_in
-        vout = np.where(np.isin(klass, [SIDED, SEALED]), b_out, a_out)
+        vin = np.where(sided, slot[:, 5], a_in)
+        vout = np.where(sided, slot[:, 4], np.where(klass == SEALED, b_out, a_out))
         owner = np.repeat(np.arange(n), count)
 
         tails, heads, caps, whats, refs, fwds, bundles = [], [], [], [], [], [], []
@@ -515,6 +521,15 @@ class _Builder:
                 np.full(len(rows), -1),
             )
             add(lo[rows], hi[rows], inf, _ARC_DELIVER, rows, one, solo)
+
+        rows = np.flatnonzero(sided)
+        inf, one, solo = (
+            np.full(len(rows), np.inf),
+            np.ones(len(rows), bool),
+            np.full(len(rows), -1),
+        )
+        for tl, hd in ((vout, a_out), (vout, b_out), (a_in, vin), (b_in, vin)):
+            add(tl[rows], hd[rows], inf, _ARC_DELIVER, rows, one, solo)
 
         tail = np.concatenate(tails).astype(np.int64)
         bundle = np.concatenate(bundles).astype(np.int64)
