@@ -72,7 +72,17 @@ from .topology import Topology
 
 if TYPE_CHECKING:
     from .solvers.dataflow import Bottleneck
-from .units import BANDWIDTH, COUNT, SIZE, TIME, Dim, dim_name, example_unit, format_quantity
+from .units import (
+    BANDWIDTH,
+    COUNT,
+    SIZE,
+    TIME,
+    Dim,
+    digits_apart,
+    dim_name,
+    example_unit,
+    format_quantity,
+)
 
 __all__ = [
     "Measure",
@@ -153,10 +163,10 @@ class Measure:
         """The SI base unit of :attr:`lower` and :attr:`upper`."""
         return unit_of(self.dim)
 
-    def format(self) -> str:
+    def format(self, digits: int = 4) -> str:
         """The figure for people: ``'50 GB/s'``, or ``'lower .. upper'`` when uncertain (and the
-        bounds differ in the digits shown)."""
-        lo, hi = _format(self.lower, self.dim), _format(self.upper, self.dim)
+        bounds differ in the ``digits`` significant digits shown)."""
+        lo, hi = _format(self.lower, self.dim, digits), _format(self.upper, self.dim, digits)
         return lo if lo == hi else f"{lo} .. {hi}"
 
     def to_dict(self) -> dict:
@@ -177,16 +187,16 @@ def _json_float(x: float) -> float | int | str:
     return float(x)
 
 
-def _format(x: float, dim: Dim) -> str:
+def _format(x: float, dim: Dim, digits: int = 4) -> str:
     if dim == COUNT:
         if math.isinf(x):
             return "inf"
         if float(x).is_integer() and abs(x) < 1e15:
             return str(int(x))
-        return f"{x:.4g}"
+        return f"{x:.{digits}g}"
     if dim in (SIZE, BANDWIDTH, TIME) or dim_name(dim) != f"a quantity of dimension {dim}":
-        return format_quantity(x, dim)
-    return f"{x:.4g} {unit_of(dim)}"
+        return format_quantity(x, dim, digits)
+    return f"{x:.{digits}g} {unit_of(dim)}"
 
 
 @dataclass(frozen=True)
@@ -238,8 +248,10 @@ class AssertionResult:
             return "; ".join(d.message for d in self.diagnostics) or "cannot be evaluated"
         assert self.measured is not None and self.threshold is not None
         per = " per direction" if self.measured.dim == BANDWIDTH else ""
-        text = f"measured {self.measured.format()}{per}, expected {self.op} "
-        text += self.threshold.format()
+        m, t = self.measured, self.threshold
+        # Enough digits that figures the comparison tells apart do not look the same.
+        digits = digits_apart((m.lower, m.upper, t.lower, t.upper), _RTOL)
+        text = f"measured {m.format(digits)}{per}, expected {self.op} {t.format(digits)}"
         if self.status == "unproven":
             text += " (unproven: the bounds straddle the threshold)"
         return text
