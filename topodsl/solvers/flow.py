@@ -187,7 +187,8 @@ class FlowNetwork:
     ``owner[v]`` is the node row of vertex ``v`` (the vertices of a row are consecutive, rows
     in order). Arcs with the same ``bundle`` draw on one physical capacity (the two layers of
     a package's internal link, or of a limited device): a feasible flow keeps their sum within
-    ``capacity``. ``forwarding`` is the model it was built for.
+    ``capacity``; ``shared`` says whether any two arcs do. ``forwarding`` is the model it was
+    built for.
     """
 
     num_vertices: int
@@ -202,6 +203,7 @@ class FlowNetwork:
     owner: np.ndarray
     bundle: np.ndarray
     forwarding: str = "hardware"
+    shared: bool = False
 
     @property
     def symmetric(self) -> bool:
@@ -212,11 +214,6 @@ class FlowNetwork:
         """
         is_link = self.what == _ARC_LINK
         return int((is_link & self.forward).sum()) == int((is_link & ~self.forward).sum())
-
-    @property
-    def shared(self) -> bool:
-        """Whether some arcs share one capacity (a package with internal links is layered)."""
-        return len(self.bundle) > 0 and int(self.bundle.max()) + 1 < len(self.bundle)
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,11 +391,11 @@ def build_network(
     >>> net.num_vertices, net.owner.tolist()     # GPU: inbound 0, native 1; HBM: in 2, out 3
     (5, [0, 0, 1, 1, 2])
     >>> [(int(t), int(h)) for t, h in zip(net.tail, net.head)]
-    [(1, 4), (4, 0), (3, 1), (0, 2), (1, 0)]
+    [(0, 2), (1, 4), (3, 1), (4, 0), (1, 0)]
 
-    To the switch from the native layer, from it into the inbound layer, the HBM read into the
-    native layer and written from the inbound one, and the delivery arc native -> inbound: no
-    path leads from the switch back to it through the GPU.
+    The HBM written from the inbound layer, the switch reached from the native layer, the HBM
+    read into the native layer, the switch arriving in the inbound layer, and the delivery arc
+    native -> inbound: no path leads from the switch back to it through the GPU.
     """
     check_forwarding(forwarding)
     plan = forwarding_plan(topology, forwarding, strict=strict)
@@ -427,22 +424,23 @@ class _Builder:
         klass = np.where(self.kept, plan.klass, 255)
         bw = t.nodes.bandwidth
         limited = np.isfinite(bw) & np.isin(klass, [TRANSIT, SIDED, SEALED])
-        # Directions of links: (tail row, head row, link index, is the tail the host side of
-        # the head, is the head the host side of the tail).
+        # Directions of links: tail row, head row, link index, forward or backward.
         d_tail = np.concatenate([self.src, self.dst[self.both]])
         d_head = np.concatenate([self.dst, self.src[self.both]])
         d_link = np.concatenate([np.arange(len(self.src)), np.flatnonzero(self.both)])
         d_fwd = np.concatenate([np.ones(len(self.src), bool), np.zeros(int(self.both.sum()), bool)])
-        tail_host = np.concatenate([self.host[:, 0], self.host[self.both, 1]])
-        head_host = np.concatenate([self.host[:, 1], self.host[self.both, 0]])
         seal = plan.seal
-        internal = (seal[d_tail] >= 0) & (seal[d_tail] == seal[d_head])
+        s_tail = seal[d_tail]
+        internal = (s_tail >= 0) & (s_tail == seal[d_head])
+        del s_tail
         ct, ch = klass[d_tail], klass[d_head]
         # Sealed rows with internal links: native arrivals (from inside) and inbound departures.
+        nat = internal & (ch == SEALED)
+        inb = internal & (ct == SEALED)
         nat_in = np.zeros(n, dtype=bool)
-        nat_in[d_head[internal & (ch == SEALED)]] = True
+        nat_in[d_head[nat]] = True
         inb_out = np.zeros(n, dtype=bool)
-        inb_out[d_tail[internal & (ct == SEALED)]] = True
+        inb_out[d_tail[inb]] = True
 
         # Vertex slots per row: a_in, a_out (the only side, the host side or the inbound
         # layer), b_in, b_out (the device side or the native layer).
@@ -459,8 +457,11 @@ class _Builder:
         count = present.sum(axis=1)
         start = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(count, out=start[1:])
-        pos = start[:-1, None] + np.cumsum(present, axis=1) - 1
-        slot = np.where(present, pos, -1)
+        slot = np.full((n, 6), -1, dtype=np.int64)
+        at = start[:-1].copy()
+        for k in range(6):
+            slot[present[:, k], k] = at[present[:, k]]
+            at += present[:, k]
         a_in = slot[:, 0]
         a_out = np.where(present[:, 1], slot[:, 1], np.where(limited & (klass == SEALED), -1, a_in))
         b_out = slot[:, 3]
@@ -480,29 +481,36 @@ class _Builder:
             fwds.append(np.asarray(fwd, dtype=bool))
             bundles.append(bundle)
 
-        # Links. Tail and head vertex of each direction outside a package, or leaving it.
-        tl = np.where(ct == SIDED, np.where(head_host, b_out[d_tail], a_out[d_tail]), vout[d_tail])
-        tl = np.where((ct == SEALED) & ~internal, b_out[d_tail], tl)
-        tl = np.where(np.isin(ct, [ENDPOINT, TRANSIT, INERT]), a_out[d_tail], tl)
-        hd = np.where(ch == SIDED, np.where(tail_host, a_in[d_head], b_in[d_head]), a_in[d_head])
-        link_bundle = d_link * 2 + (~d_fwd)
-
-        def add_links(mask, tl, hd):
-            e = d_link[mask]
-            add(tl, hd, self.cap[e], _ARC_LINK, self.link_rows[e], d_fwd[mask], link_bundle[mask])
-
-        ext = ~internal | ((ct != SEALED) & (ch != SEALED))
-        add_links(ext, tl[ext], hd[ext])
+        # Links. Where each direction leaves its tail and enters its head, outside a package
+        # or across its boundary: a row's one side, a sealed row's native layer (leaving) and
+        # inbound layer (entering); a CXL switch's side depends on the far end.
+        depart = np.where(klass == SEALED, b_out, a_out)
+        tl = depart[d_tail]
+        hd = a_in[d_head]
+        at = np.flatnonzero(ct == SIDED)
+        if len(at):
+            host = self.host[d_link[at], np.where(d_fwd[at], 1, 0)]  # the head is host side
+            tl[at] = np.where(host, b_out[d_tail[at]], a_out[d_tail[at]])
+        at = np.flatnonzero(ch == SIDED)
+        if len(at):
+            host = self.host[d_link[at], np.where(d_fwd[at], 0, 1)]  # the tail is host side
+            hd[at] = np.where(host, a_in[d_head[at]], b_in[d_head[at]])
         # Inside a sealed package: a native copy into every sealed row, an inbound copy out of
-        # every sealed row.
-        nat = internal & (ch == SEALED)
-        add_links(
-            nat,
-            np.where(ct[nat] == SEALED, b_out[d_tail[nat]], a_out[d_tail[nat]]),
-            b_in[d_head[nat]],
+        # every sealed row (memory inside has the one copy it needs). Every direction has its
+        # arc (the native copy where there are two); the inbound copies between two sealed
+        # rows come after.
+        at = np.flatnonzero(nat)
+        hd[at] = b_in[d_head[at]]
+        at = np.flatnonzero(inb & ~nat)
+        tl[at] = a_out[d_tail[at]]
+        link_bundle = np.concatenate(
+            [2 * np.arange(len(self.src)), 2 * np.flatnonzero(self.both) + 1]
         )
-        inb = internal & (ct == SEALED)
-        add_links(inb, a_out[d_tail[inb]], a_in[d_head[inb]])
+        add(tl, hd, self.cap[d_link], _ARC_LINK, self.link_rows[d_link], d_fwd, link_bundle)
+        at = np.flatnonzero(nat & inb)
+        e = d_link[at]
+        add(a_out[d_tail[at]], a_in[d_head[at]], self.cap[e], _ARC_LINK, self.link_rows[e],
+            d_fwd[at], link_bundle[at])  # fmt: skip
 
         # Device limits: one arc per side or layer present, all of one row in one bundle.
         dev_base = 2 * max(len(self.src), 1)
@@ -531,11 +539,16 @@ class _Builder:
         for tl, hd in ((vout, a_out), (vout, b_out), (a_in, vin), (b_in, vin)):
             add(tl[rows], hd[rows], inf, _ARC_DELIVER, rows, one, solo)
 
-        tail = np.concatenate(tails).astype(np.int64)
-        bundle = np.concatenate(bundles).astype(np.int64)
+        tail = np.concatenate(tails).astype(np.int64, copy=False)
+        bundle = np.concatenate(bundles).astype(np.int64, copy=False)
         solo = bundle < 0
         bundle[solo] = deliver_base + np.arange(int(solo.sum()))
-        _, bundle = sorted_unique(bundle, return_inverse=True)
+        # Shared capacities: a link inside a sealed package (a copy per layer) or a limited
+        # device with an arc on each of its sides or layers.
+        shared = bool(
+            (nat & inb).any()
+            or (limited & (a_in != a_out) & (b_in != b_out) & (a_out >= 0) & (b_in >= 0)).any()
+        )
         nv = int(start[-1])
         vin = np.where(self.kept, vin, -1)
         vout = np.where(self.kept, vout, -1)
@@ -544,14 +557,15 @@ class _Builder:
             vin=vin.astype(np.int64),
             vout=vout.astype(np.int64),
             tail=tail,
-            head=np.concatenate(heads).astype(np.int64),
+            head=np.concatenate(heads).astype(np.int64, copy=False),
             capacity=np.concatenate(caps),
             what=np.concatenate(whats),
-            ref=np.concatenate(refs).astype(np.int64),
+            ref=np.concatenate(refs).astype(np.int64, copy=False),
             forward=np.concatenate(fwds),
             owner=owner,
             bundle=bundle,
             forwarding=plan.mode,
+            shared=shared,
         )
 
 
@@ -607,7 +621,8 @@ def _choose_unit(capacity: np.ndarray, bound: float) -> tuple[float, bool]:
     power of two that keeps ``bound`` in range (capacities are then rounded down unless it
     happens to divide them).
     """
-    finite = capacity[np.isfinite(capacity) & (capacity > 0)]
+    # The distinct capacities decide it (a few dozen, even among millions of arcs).
+    finite = sorted_unique(capacity[np.isfinite(capacity) & (capacity > 0)])
     need = bound / _BUDGET
 
     def divides(unit: float) -> bool:

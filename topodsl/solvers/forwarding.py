@@ -84,6 +84,7 @@ __all__ = [
     "ForwardingPlan",
     "forwarding_plan",
     "check_forwarding",
+    "relay_attribute",
 ]
 
 #: The forwarding models a solver accepts (see the module docstring).
@@ -177,8 +178,14 @@ def forwarding_plan(
     return plan
 
 
+_RELAYS: dict[int, tuple[Topology, np.ndarray]] = {}
+
+
 def relay_attribute(topology: Topology) -> np.ndarray:
-    """Per row: 1 for ``relay = true``, 0 for ``relay = false``, -1 when not set."""
+    """Per row: 1 for ``relay = true``, 0 for ``relay = false``, -1 when not set (cached)."""
+    hit = _RELAYS.get(id(topology))
+    if hit is not None and hit[0] is topology:
+        return hit[1]
     out = np.full(topology.num_nodes, -1, dtype=np.int8)
     for row, attrs in topology.nodes.extra.items():
         if "relay" not in attrs:
@@ -189,6 +196,9 @@ def relay_attribute(topology: Topology) -> np.ndarray:
                 f"relay of {topology.nodes.ids[row]!r} must be true or false, got {v!r}"
             )
         out[row] = 1 if v else 0
+    if len(_RELAYS) > 16:
+        _RELAYS.clear()
+    _RELAYS[id(topology)] = (topology, out)
     return out
 
 
@@ -253,7 +263,9 @@ def _build_plan(topology: Topology, forwarding: str, strict: bool) -> Forwarding
     if sided.any():
         host_end = _host_sides(topology, sided, src, dst)
 
-    beyond = np.zeros(n, dtype=bool) if strict else _beyond(topology, klass)
+    # Without relay attributes the plan is the strict one: nothing forwards beyond it.
+    plain = strict or not (relay >= 0).any()
+    beyond = np.zeros(n, dtype=bool) if plain else _beyond(topology, klass)
     return ForwardingPlan(forwarding, strict, klass, seal, host_end, beyond)
 
 

@@ -92,11 +92,11 @@ from .flow import (
     FlowResult,
     _max_flow,
     _Query,
+    build_network,
     egress_limit,
-    flow_network,
     ingress_limit,
 )
-from .forwarding import TRANSIT, check_forwarding, forwarding_plan
+from .forwarding import TRANSIT, check_forwarding, forwarding_plan, relay_attribute
 
 __all__ = [
     "TIERS",
@@ -472,7 +472,8 @@ class _Structure:
         # goes host to host through a CXL switch): a link arc u -> v costs the link's latency
         # plus v's own latency; the arcs inside a component (its limit, a package's delivery
         # from one layer to the other) cost nothing. Vertices are numbered row by row.
-        net = self.net = flow_network(topology, forwarding, strict=strict)
+        # Built here, not cached: of the network only the vertices of each row are kept.
+        net = build_network(topology, forwarding=forwarding, strict=strict)
         self.plan = forwarding_plan(topology, forwarding, strict=strict)
         self.nv = net.num_vertices
         self.vptr = np.searchsorted(net.owner, np.arange(n + 1))
@@ -495,9 +496,7 @@ class _Structure:
         self.a_hop = hop[first]
         self.a_ptr = np.searchsorted(self.a_tail, np.arange(self.nv + 1))
         # Rows with a relay attribute, for the scopes' own topologies.
-        self.relay_rows = np.array(
-            sorted(r for r, d in nodes.extra.items() if "relay" in d), dtype=np.int64
-        )
+        self.relay_rows = np.flatnonzero(relay_attribute(topology) >= 0)
 
         # Memories linked to exactly one other component (the "gateway"), and what the memory
         # side of that attachment can carry each way.
