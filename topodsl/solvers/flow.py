@@ -113,7 +113,6 @@ from ..errors import SolverError
 from ..topology import Topology
 from .forwarding import (
     ENDPOINT,
-    INERT,
     SEALED,
     SIDED,
     TRANSIT,
