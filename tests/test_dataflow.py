@@ -436,3 +436,47 @@ def test_cli_errors_exit_2(dc_file) -> None:
     assert r.returncode == 2 and "--size" in r.stderr
     r = run("analyze", "spill", dc_file)
     assert r.returncode == 2 and "kind:cxl_memory" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_checkpoint_targets_the_storage_tier_not_node_local_nvme() -> None:
+    # Two GPU servers with a local NVMe drive each, and a flash node on the network: the
+    # checkpoint goes to the flash node's SSDs. Node-local drives are written only when named.
+    text = """
+    link pcie { bandwidth = 63 GB/s }
+    link nvme_x4 { bandwidth = 15.8 GB/s }
+    link eth { bandwidth = 400 Gb/s }
+    def node Server {
+        gpu g
+        nic n { bandwidth = 400 Gb/s }
+        ssd local { write_bandwidth = 4 GB/s }
+        pcie_switch pex
+        connect g -- pex via pcie
+        connect n -- pex via pcie
+        connect local -- pex via nvme_x4
+    }
+    cluster c {
+        Server s[2]
+        storage_node flash {
+            cpu c
+            nic n { bandwidth = 400 Gb/s }
+            ssd d[2] { write_bandwidth = 5 GB/s }
+            connect d[*] -- c via nvme_x4
+            connect n -- c via pcie
+        }
+        switch tor
+        connect s[*].n -- tor via eth
+        connect flash.n -- tor via eth
+    }
+    """
+    t = topodsl.loads(text)
+    (leg,) = checkpoint_write(t, 1e12).legs
+    assert leg.sinks == "kind:ssd & in:storage_node"
+    # 2 GPUs into the flash node's 2 x 5 GB/s of writes.
+    assert leg.uniform.total == 10 * GB
+    # Every SSD, the local drives included, would add 2 x 4 GB/s.
+    (every,) = checkpoint_write(t, 1e12, sinks="kind:ssd").legs
+    assert every.uniform.total == 18 * GB
+    with pytest.raises(SolverError, match="matches no component"):
+        checkpoint_write(
+            topodsl.loads("cluster c { gpu g; ssd d; connect g -- d { bandwidth = 1 GB/s } }"), 1e12
+        )
