@@ -612,3 +612,14 @@ def test_random_graphs_match_the_brute_force_oracle(seed: int) -> None:
         strict = brute_force(t, sources, sinks, "hardware", strict=True)
         assert r.relay_gain == pytest.approx(max(expected - strict, 0.0), rel=1e-7, abs=1.0)
         assert bool(r.relays) == (r.relay_gain > 0)
+
+
+def test_relay_survives_the_networkx_json_round_trip() -> None:
+    from topodsl.io import dumps_json, loads_json
+
+    t = three_packages(relay=True)
+    text = dumps_json(t)
+    back = loads_json(text)
+    assert dumps_json(back) == text
+    assert flow(back, "p0.iod0.xcd", "p2.iod1.xcd") == 64 * GB
+    assert '"relay": true' in text

@@ -755,3 +755,33 @@ def test_cli_reach_errors_exit_2(cxl_file) -> None:
     assert r.returncode == 2 and "compute elements" in r.stderr and "Traceback" not in r.stderr
     r = run("analyze", "reach", cxl_file, "--from", "kind:gpx")
     assert r.returncode == 2 and "did you mean" in r.stderr
+
+
+def test_a_server_whose_gpu_relays_is_not_copied_from_its_twins() -> None:
+    # Two servers built alike (no definitions, so no template tells them apart), but in one
+    # GPU 0 relays: there GPU 1 reaches host DRAM through it; in the other it does not.
+    b = TopologyBuilder()
+    b.add_node("c", "cluster")
+    for k, relay in ((0, None), (1, True)):
+        n = f"c.n{k}"
+        b.add_node(n, "node", parent="c")
+        for g in range(2):
+            b.add_node(f"{n}.g{g}", "gpu", parent=n, relay=relay if g == 0 else None)
+            b.add_node(f"{n}.g{g}.h", "hbm", parent=f"{n}.g{g}", capacity=GB, latency=100 * NS)
+            b.add_link(f"{n}.g{g}", f"{n}.g{g}.h", bandwidth=100 * GB)
+        b.add_node(f"{n}.nvs", "nvswitch", parent=n)
+        b.add_node(f"{n}.cpu", "cpu", parent=n)
+        b.add_node(f"{n}.dram", "dram", parent=n, capacity=64 * GB, latency=100 * NS)
+        for g in range(2):
+            b.add_link(f"{n}.g{g}", f"{n}.nvs", bandwidth=50 * GB, latency=100 * NS)
+        b.add_link(f"{n}.g0", f"{n}.cpu", bandwidth=30 * GB, latency=100 * NS)
+        b.add_link(f"{n}.cpu", f"{n}.dram", bandwidth=100 * GB)
+    t = b.build()
+    r = memory_reach(t, "kind:gpu", within=2e-6)
+    assert "c.n0.dram" not in rows_of(r, "c.n0.g1")
+    assert rows_of(r, "c.n1.g1")["c.n1.dram"]["bandwidth"] == 30 * GB
+    # Relaying counts against the strict hardware defaults: flagged.
+    flagged = {(r.names[s], r.names[m]) for s, m, x in zip(r.source, r.memory, r.relayed,
+                                                            strict=True) if x}  # fmt: skip
+    assert flagged == {("c.n1.g1", "c.n1.dram")}
+    check_against_oracle(t, r)

@@ -267,9 +267,7 @@ def digits_apart(values, rel: float = 0.0, digits: int = 4, most: int = 15) -> i
     '999.96 GB/s'
     """
     xs = sorted({float(v) for v in values if math.isfinite(v)})
-    pairs = [
-        (a, b) for a, b in zip(xs, xs[1:], strict=False) if b - a > rel * max(abs(a), abs(b))
-    ]
+    pairs = [(a, b) for a, b in zip(xs, xs[1:], strict=False) if b - a > rel * max(abs(a), abs(b))]
     for d in range(digits, most + 1):
         if all(float(f"{a:.{d}g}") != float(f"{b:.{d}g}") for a, b in pairs):
             return d

@@ -111,7 +111,7 @@ def flow_to_dict(result: DataFlowResult, links: int | None = 20) -> dict[str, An
     }
 
 
-def relay_line(
+def _relay_line(
     gain: float, relays: tuple[str, ...], forwarding: str, indent: str = ""
 ) -> list[str]:
     """A line saying a figure depends on relaying through components that do not forward under
@@ -164,7 +164,7 @@ def format_flow(result: DataFlowResult, links: int = 20, cut_rows: int = 20) -> 
         parts.append(
             f"time to move {format_quantity(result.size, SIZE)}: {format_time(result.time)}"
         )
-    parts += relay_line(result.relay_gain, result.relays, result.forwarding)
+    parts += _relay_line(result.relay_gain, result.relays, result.forwarding)
     if result.throughput <= 0:
         parts.append("nothing can flow: no path with capacity joins the sources to the sinks")
         return "\n".join(parts)
@@ -269,7 +269,7 @@ def format_scenario(result: ScenarioResult, cut_rows: int = 10) -> str:
             f"  each of {u.endpoints} {noun}s {verb} {format_quantity(u.rate, BANDWIDTH)}"
             f"{approx}; together {format_quantity(u.total, BANDWIDTH)}"
         )
-        parts += relay_line(u.relay_gain, u.relays, u.forwarding, "  ")
+        parts += _relay_line(u.relay_gain, u.relays, u.forwarding, "  ")
         if leg.time is not None:
             parts.append(f"  time with equal shares: {format_time(leg.time)}")
             if leg.best_time is not None and leg.best_time < leg.time * (1 - 1e-9):

@@ -160,6 +160,14 @@ def forwarding_plan(
 
     ``strict=True`` ignores ``relay`` attributes: the hardware defaults alone.
 
+    >>> from topodsl.topology import TopologyBuilder
+    >>> b = TopologyBuilder(); _ = b.add_node("c", "cpu"); _ = b.add_node("sw", "cxl_switch")
+    >>> _ = b.add_node("m", "cxl_memory"); _ = b.add_link("c", "sw", bandwidth=1e9)
+    >>> _ = b.add_link("sw", "m", bandwidth=1e9)
+    >>> p = forwarding_plan(b.build())
+    >>> CLASSES[p.klass[1]], p.host_end.tolist()    # c is the host side of sw; m is not
+    ('sided', [[True, False], [False, False]])
+
     Raises
     ------
     SolverError
@@ -182,7 +190,13 @@ _RELAYS: dict[int, tuple[Topology, np.ndarray]] = {}
 
 
 def relay_attribute(topology: Topology) -> np.ndarray:
-    """Per row: 1 for ``relay = true``, 0 for ``relay = false``, -1 when not set (cached)."""
+    """Per row: 1 for ``relay = true``, 0 for ``relay = false``, -1 when not set (cached).
+
+    >>> from topodsl.topology import TopologyBuilder
+    >>> b = TopologyBuilder(); _ = b.add_node("g", "gpu", relay=True); _ = b.add_node("s", "nic")
+    >>> relay_attribute(b.build()).tolist()
+    [1, -1]
+    """
     hit = _RELAYS.get(id(topology))
     if hit is not None and hit[0] is topology:
         return hit[1]

@@ -872,8 +872,9 @@ class _ReachSolver:
         """Members of each root's subtree and a structural digest per root.
 
         Two roots with equal digests have subtrees that match row for row in ascending order:
-        same kinds, attributes, parent structure, internal links, links crossing the boundary
-        (with the latency and kind of what they reach outside) and the same kinds above.
+        same kinds, attributes, forwarding classes, parent structure, internal links, links
+        crossing the boundary (with the latency and kind of what they reach outside, their
+        sides at a CXL switch and whether they lie inside a package) and the same kinds above.
         """
         S, t = self.s, self.t
         nodes, L = t.nodes, t.links
@@ -891,10 +892,24 @@ class _ReachSolver:
                 nodes.capacity,
                 nodes.latency,
                 nodes.ports.astype(np.float64),
+                # How each row forwards (its class, its own relay attribute).
+                S.plan.klass.astype(np.float64),
+                relay_attribute(t).astype(np.float64),
             ]
         )
+        # Per link: its sides at a CXL switch, and whether it lies inside a sealed package.
+        seal = S.plan.seal
+        inner_pkg = (seal[src] >= 0) & (seal[src] == seal[dst])
         link_cols = np.column_stack(
-            [L.bandwidth, L.latency, L.simplex.astype(float), L.half_duplex.astype(float)]
+            [
+                L.bandwidth,
+                L.latency,
+                L.simplex.astype(float),
+                L.half_duplex.astype(float),
+                S.plan.host_end[:, 0].astype(float),
+                S.plan.host_end[:, 1].astype(float),
+                inner_pkg.astype(float),
+            ]
         )
         for d in np.unique(rdepth).tolist():
             sel = np.flatnonzero(rdepth == d)
