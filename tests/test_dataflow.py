@@ -476,7 +476,7 @@ def test_checkpoint_targets_the_storage_tier_not_node_local_nvme() -> None:
     # Every SSD, the local drives included, would add 2 x 4 GB/s.
     (every,) = checkpoint_write(t, 1e12, sinks="kind:ssd").legs
     assert every.uniform.total == 18 * GB
-    with pytest.raises(SolverError, match="matches no component"):
+    with pytest.raises(SolverError, match="no SSD in a storage node; to use node-local"):
         checkpoint_write(
             topodsl.loads("cluster c { gpu g; ssd d; connect g -- d { bandwidth = 1 GB/s } }"), 1e12
         )

@@ -650,6 +650,12 @@ SCENARIOS: dict[str, tuple[Any, str, str]] = {
 
 
 def _leg(topology, label, sources, sinks, even, size, forwarding) -> ScenarioLeg:
+    for sel in (sources, sinks):
+        if isinstance(sel, str) and sel == SSD_TIER and len(topology.select(sel)) == 0:
+            raise SolverError(
+                f"the SSD tier ({SSD_TIER}) is empty: this topology has no SSD in a storage "
+                "node; to use node-local drives, name them (e.g. kind:ssd)"
+            )
     u = uniform_flow(topology, sources, sinks, even=even, forwarding=forwarding)
     return ScenarioLeg(
         label=label,
