@@ -147,7 +147,8 @@ def test_selection_defaults_are_the_solvers(name: str) -> None:
     a = ANALYSES[name]
     solver = inspect.signature(resolve(a.solver)).parameters
     renames = {"sources": ("sources", "gpus"), "sinks": ("sinks", "memory"),
-               "elements": ("sources",), "endpoints": ("endpoints",)}  # fmt: skip
+               "elements": ("sources",), "endpoints": ("endpoints",),
+               "between": ("between",)}  # fmt: skip
     for p in a.params:
         if p.kind != SELECTION or p.default is None:
             continue

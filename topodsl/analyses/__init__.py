@@ -41,6 +41,7 @@ from . import checkpoint  # noqa: E402,F401  isort: skip
 from . import drain  # noqa: E402,F401  isort: skip
 from . import ingest  # noqa: E402,F401  isort: skip
 from . import spill  # noqa: E402,F401  isort: skip
+from . import traffic  # noqa: E402,F401  isort: skip
 from . import failures  # noqa: E402,F401  isort: skip  (last: it runs any analysis above)
 
 __all__ = [

@@ -83,7 +83,7 @@ def analysis_command(a: Analysis) -> click.Command:
             values.update(_wrapped_values(a, values, values.pop("wrapped")))
         topo = load_or_exit(file, allow_import_outside)
         from ..analyses import run
-        from ..failures.executor import executor_settings
+        from ..executor import executor_settings
 
         try:
             with executor_settings(jobs):

@@ -38,9 +38,9 @@ import numpy as np
 from ..analyses import ANALYSES, ArgumentError, Context, Figure, get, run
 from ..analyses.registry import SELECTION, Analysis
 from ..errors import SolverError
+from ..executor import map_cases
 from .candidates import CandidateError, CandidateSet, select_candidates
 from .damage import NetworkCache, component_labels, damaged, lost_endpoints
-from .executor import map_cases
 
 __all__ = [
     "FailureResult",

@@ -1,12 +1,12 @@
-"""Where failure cases are solved: in this process, or on every core through a process pool.
+"""Where independent pieces of work run: in this process, or on every core through a pool.
 
-:func:`map_cases` is the one place failure analysis hands work out; the sweeps' executor
-(issue 16) will take its place without the callers changing. Workers receive the prepared
-question once (the pool's initializer), then only the cases; results come back in the order
-of the cases, whatever order the workers finish in, so the output does not depend on the
-number of workers.
+:func:`map_cases` is the one place failure analysis (its cases) and routing (its sinks) hand
+work out; the sweeps' executor (issue 16) will take its place without the callers changing.
+Workers receive the prepared question once (the pool's initializer), then only the cases;
+results come back in the order of the cases, whatever order the workers finish in, so the
+output does not depend on the number of workers.
 
->>> from topodsl.failures.executor import map_cases
+>>> from topodsl.executor import map_cases
 >>> map_cases(_square, 10, [1, 2, 3], jobs=1)
 [11, 14, 19]
 """
