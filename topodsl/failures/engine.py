@@ -134,7 +134,8 @@ class FailureResult:
     distribution : per size of case.
     impact : single failures ranked worst first (classes of symmetric ones grouped).
     cases, distinct, solved, pruned : enumerated (or sampled) cases, classes after symmetry,
-        solves run, classes pruned without a solve.
+        solves run, classes pruned without a solve (``superset`` of them by the solution of
+        a single failure rather than the baseline's).
     monte_carlo : the estimates of a Monte Carlo run.
     """
 
@@ -158,6 +159,7 @@ class FailureResult:
     solved: int
     pruned: int
     symmetric: bool
+    superset: int = 0
     monte_carlo: MonteCarlo | None = None
     seconds: float = 0.0
     case_list: tuple[tuple[int, ...], ...] | None = field(default=None, repr=False)
@@ -364,11 +366,6 @@ def failure_analysis(
     mode = "monte carlo" if sampled else "enumerate"
     if mode == "monte carlo" and not samples:
         samples = DEFAULT_SAMPLES
-    if weighted and np.isnan(cands.probability).any():
-        raise ArgumentError(
-            "a weighted Monte Carlo run needs a probability for every candidate",
-            "give --probability P, or declare probability = P in every risk group",
-        )
     if not weighted and k > n:
         raise CandidateError(f"k = {k} is more than the {n} failure candidates")
     base_fig = baseline.figures[field]
@@ -542,6 +539,7 @@ class _Cases:
         self._bridges: np.ndarray | None = None
         self.solved = 0
         self.pruned = 0
+        self.superset = 0
         self.singles: dict[int, _Class] = {}
 
     def key(self, case: tuple[int, ...]):
@@ -576,6 +574,7 @@ class _Cases:
                 if got is not None:
                     cls.outcome, cls.how = got
                     self.pruned += 1
+                    self.superset += got[1] == "superset"
                 else:
                     todo.append(cls)
             outcomes = map_cases(_solve, self.q, [c.key for c in todo], jobs=jobs)
@@ -798,6 +797,7 @@ def _result(
         solved=solver.solved,
         pruned=solver.pruned,
         symmetric=solver.sym is not None,
+        superset=solver.superset,
         monte_carlo=mc,
         seconds=time.perf_counter() - started,
         case_list=tuple(case_list) if keep_cases else None,

@@ -110,6 +110,7 @@ def failures_to_dict(r: FailureResult, top: int = 10) -> dict[str, Any]:
             "classes": r.distinct,
             "solved": r.solved,
             "pruned": r.pruned,
+            "pruned_by_a_single_failure": r.superset,
             "symmetry": r.symmetric,
         },
         "distribution": [
