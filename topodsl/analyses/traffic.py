@@ -1,4 +1,4 @@
-"""``traffic(PATTERN, between ENDPOINTS)``: a traffic pattern routed by shortest-path ECMP.
+"""``traffic(PATTERN, between = ENDPOINTS)``: a traffic pattern routed by shortest-path ECMP.
 
 ``.rate`` is what every flow gets when all run at once (B/s per unit of weight: per flow for
 the built-in patterns), ``.throughput`` the total, ``.ceiling`` the most any routing could
@@ -41,7 +41,10 @@ _MAX_CSV_BYTES = 256 * 1024 * 1024
 
 
 def _pattern_name(args) -> str:
-    return str(args.get("pattern", "all-to-all")).strip().replace("_", "-")
+    """The pattern as written; ``all_to_all`` (a name an assertion can write bare) is
+    ``all-to-all``."""
+    text = str(args.get("pattern", "all-to-all")).strip()
+    return text if text.startswith("csv:") else text.replace("_", "-")
 
 
 def _pattern(ctx, args):
@@ -122,7 +125,7 @@ def _loads(r):
 register(
     Analysis(
         name="traffic",
-        signature="traffic(PATTERN, between ENDPOINTS)",
+        signature="traffic(PATTERN, between = ENDPOINTS)",
         help="a traffic pattern (all-to-all, permutation, shift, ring, rail) routed by "
         "shortest-path ECMP: .rate per flow when all run at once, .throughput in all, .ceiling "
         "(the most any routing could carry, a bound) and .efficiency (routed over ceiling)",
@@ -147,7 +150,6 @@ register(
                 SELECTION,
                 "The endpoints (default: every gpu), e.g. 'kind:gpu' or 'pod.node*.gpu*'.",
                 default="kind:gpu",
-                keyword="between",
                 metavar="SELECTOR",
                 what="'between' selection",
                 min_rows=2,
