@@ -79,6 +79,13 @@ HAND = {
     ),
     "drain": ({"size": 1e12}, "drain(1 TB)", {"time": 2000.0, "rate": 0.25e9}),
     "ingest": ({}, "ingest()", {"rate": 3.625e9, "throughput": 14.5e9}),
+    # GPU i of a node is on leaf i: each shift flow crosses the spine, and each NIC carries
+    # one flow out and one in against its 50 GB/s: 25 GB/s a flow, 4 flows.
+    "traffic": (
+        {"pattern": "shift", "between": "kind:gpu"},
+        "traffic(shift, between = kind:gpu)",
+        {"rate": 25e9, "throughput": 100e9},
+    ),
 }
 
 # Cross-checked against the solver called directly (their own tests work them by hand).
