@@ -70,7 +70,11 @@ def analysis_command(a: Analysis) -> click.Command:
     extra: dict[str, Any] = {}
     if a.wraps is not None:
         # The wrapped analysis's own options come after ours, read against its declaration.
-        params.append(click.Argument(["wrapped"], nargs=-1, type=click.UNPROCESSED))
+        params.append(
+            click.Argument(
+                ["wrapped"], nargs=-1, type=click.UNPROCESSED, metavar="[ITS OPTIONS]..."
+            )
+        )
         params.append(click.Option(["--jobs"], type=click.IntRange(min=1),
                                    help="Worker processes (default: every core)."))  # fmt: skip
         extra = {"context_settings": {"ignore_unknown_options": True}}

@@ -860,9 +860,12 @@ def _monte_carlo(lo, hi, sizes, base_fig, worst_is, samples, seed, weighted) -> 
         high = sign * ordered_hi[b - 1]
         return (min(low, high), max(low, high))
 
-    mean = float(lo.mean())
-    sd = float(lo.std(ddof=1)) if n > 1 else 0.0
-    half = _Z95 * sd / math.sqrt(n)
+    if np.all(np.isfinite(lo)):
+        mean = float(lo.mean())
+        sd = float(lo.std(ddof=1)) if n > 1 else 0.0
+        half = _Z95 * sd / math.sqrt(n)
+    else:  # a case where nothing flows makes a time infinite: so is its mean
+        mean, half = (math.inf if worst_is == "highest" else float(lo.mean())), 0.0
     worse = hi < base_fig.lower if worst_is == "lowest" else lo > base_fig.upper
     x = int(worse.sum())
     return MonteCarlo(
