@@ -40,6 +40,8 @@ _LAZY = {
     "checkpoint_drain": ".solvers.dataflow",
     "ingest": ".solvers.dataflow",
     "cxl_spill": ".solvers.dataflow",
+    "traffic": ".solvers.traffic",
+    "failure_analysis": ".failures.engine",
 }
 
 if TYPE_CHECKING:
@@ -55,8 +57,10 @@ if TYPE_CHECKING:
         ingest,
         uniform_flow,
     )
+    from .failures.engine import failure_analysis
     from .solvers.flow import max_flow
     from .solvers.reach import capacity_staircase, memory_reach
+    from .solvers.traffic import traffic
     from .topology import Topology, TopologyBuilder
 
 
@@ -97,4 +101,6 @@ __all__ = [
     "checkpoint_drain",
     "ingest",
     "cxl_spill",
+    "traffic",
+    "failure_analysis",
 ]
