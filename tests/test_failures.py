@@ -17,7 +17,9 @@ import random
 import networkx as nx
 import numpy as np
 import pytest
+from cli_support import run_topodsl
 from click.testing import CliRunner
+from rebuild import rebuilt_without
 
 import topodsl
 from topodsl.analyses import ArgumentError, run
@@ -32,6 +34,11 @@ from topodsl.select import SelectorError
 from topodsl.select_links import link_names, select_links
 from topodsl.solvers.flow import build_network, max_flow
 from topodsl.topology import TopologyBuilder
+
+
+def cli(command: str):
+    """``topodsl COMMAND`` in process (words split on spaces)."""
+    return invoke(*command.split())
 
 
 def invoke(*args: str):
@@ -130,43 +137,6 @@ def _random_topology(rng: random.Random, n: int = 7, extra: int = 5) -> Topology
     return b
 
 
-def _without(t, failed_links, failed_rows) -> topodsl.Topology:
-    """The oracle's damaged topology: rebuilt from scratch, failed links left out, failed
-    components kept but isolated and without capacity."""
-    b = TopologyBuilder()
-    n = t.nodes
-    for r, name in enumerate(n.ids):
-        kind = t.kind_of(r)
-        dead = r in failed_rows
-        attrs = {
-            f: (0.0 if dead else float(getattr(n, f)[r]))
-            for f in ("bandwidth", "read_bandwidth", "write_bandwidth", "capacity")
-        }
-        relay = n.extra.get(r, {}).get("relay")
-        parent = int(n.parent[r])
-        b.add_node(
-            name,
-            kind,
-            parent=n.ids[parent] if parent >= 0 else None,
-            relay=relay,
-            **{k: v for k, v in attrs.items() if not math.isinf(v)},
-        )
-    L = t.links
-    for e in range(t.num_links):
-        s, d = int(L.src[e]), int(L.dst[e])
-        if e in failed_links or s in failed_rows or d in failed_rows:
-            continue
-        b.add_link(
-            s,
-            d,
-            float(L.bandwidth[e]),
-            simplex=bool(L.simplex[e]),
-            half_duplex=bool(L.half_duplex[e]),
-            type=t.link_type_of(e),
-        )
-    return b.build()
-
-
 @pytest.mark.parametrize("forwarding", ["hardware", "ideal"])
 def test_a_masked_network_gives_the_max_flow_of_a_rebuilt_topology(forwarding) -> None:
     rng = random.Random(7)
@@ -175,7 +145,7 @@ def test_a_masked_network_gives_the_max_flow_of_a_rebuilt_topology(forwarding) -
         e = rng.randrange(t.num_links)
         dead = [rng.randrange(t.num_nodes)] if rng.random() < 0.5 else []
         d = damaged(t, [e], dead)
-        oracle = _without(t, {e}, set(dead))
+        oracle = rebuilt_without(t, {e}, set(dead))
         s, k = rng.sample(range(t.num_nodes), 2)
         got = max_flow(d, [s], [k], forwarding=forwarding).value
         want = max_flow(oracle, [s], [k], forwarding=forwarding, backend="networkx").value
@@ -263,7 +233,7 @@ def _oracle_flow(t, cands, case, sources, sinks, lost_mode, forwarding) -> float
         dst = [s for s in dst if s not in gone]
         if not src or not dst:
             return 0.0
-    oracle = _without(t, failed_links, failed_rows)
+    oracle = rebuilt_without(t, failed_links, failed_rows)
     return max_flow(oracle, src, dst, forwarding=forwarding).value
 
 
@@ -328,7 +298,7 @@ def test_every_case_of_a_uniform_rate_is_the_recomputed_one() -> None:
     assert r.pruned > 0
     for case, (lo, hi) in zip(r.case_list, r.case_values, strict=True):
         comps, links = r.candidates.union(case)
-        oracle = _without(t, set(links), _subtree(t, comps))
+        oracle = rebuilt_without(t, set(links), _subtree(t, comps))
         want = checkpoint_write(oracle, 1e12).legs[0].time
         if math.isinf(want):
             assert math.isinf(lo)
@@ -344,7 +314,7 @@ def test_bisection_under_failures_against_exhaustive_bisection() -> None:
     assert r.pruned == 0
     gpus = t.select("kind:gpu").tolist()
     for case, (lo, hi) in zip(r.case_list, r.case_values, strict=True):
-        oracle = _without(t, set(r.candidates.union(case)[1]), set())
+        oracle = rebuilt_without(t, set(r.candidates.union(case)[1]), set())
         best = min(
             max_flow(
                 oracle, list(half), [g for g in gpus if g not in half], backend="networkx"
@@ -609,18 +579,7 @@ def fabric_file(tmp_path_factory) -> str:
 
 
 def test_the_json_interface_scripts_rely_on(fabric_file) -> None:
-    r = invoke(
-        "analyze",
-        "failures",
-        fabric_file,
-        "--analysis",
-        "bisection",
-        "--links",
-        "type:up",
-        "--k",
-        "1",
-        "--json",
-    )
+    r = cli(f"analyze failures {fabric_file} --analysis bisection --links type:up --k 1 --json")
     assert r.exit_code == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["baseline"]["value"] == 200e9 and doc["worst"]["value"] == 100e9
@@ -637,50 +596,41 @@ def test_the_json_interface_scripts_rely_on(fabric_file) -> None:
     }
 
 
-def test_the_wrapped_analysis_takes_its_own_options(fabric_file) -> None:
-    a = invoke(
+def test_the_interface_in_a_real_process(fabric_file) -> None:
+    r = run_topodsl(
         "analyze",
         "failures",
         fabric_file,
         "--analysis",
-        "flow",
-        "--from",
-        "c.n0.g*",
-        "--to",
-        "c.n3.g*",
-        "--devices",
-        "kind:switch",
-        "--k",
-        "2",
+        "bisection",
+        "--links",
+        "type:up",
         "--json",
     )
-    b = invoke(
-        "analyze",
-        "failures",
-        fabric_file,
-        "--analysis",
-        "flow:from=c.n0.g*,to=c.n3.g*",
-        "--devices",
-        "kind:switch",
-        "--k",
-        "2",
-        "--json",
-        "--jobs",
-        "2",
+    assert r.returncode == 0 and r.stderr == ""
+    doc = json.loads(r.stdout)
+    assert (doc["baseline"]["value"], doc["worst"]["value"]) == (200e9, 100e9)
+    bad = run_topodsl(
+        "analyze", "failures", fabric_file, "--analysis", "bisection", "--links", "type:upp"
+    )
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert "no link type 'upp' in this topology; did you mean 'up'?" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_the_wrapped_analysis_takes_its_own_options(fabric_file) -> None:
+    a = cli(
+        f"analyze failures {fabric_file} --analysis flow --from c.n0.g* --to "
+        f"c.n3.g* --devices kind:switch --k 2 --json"
+    )
+    b = cli(
+        f"analyze failures {fabric_file} --analysis flow:from=c.n0.g*,to=c.n3.g* "
+        f"--devices kind:switch --k 2 --json --jobs 2"
     )
     assert a.exit_code == 0 and a.stdout == b.stdout
-    text = invoke(
-        "analyze",
-        "failures",
-        fabric_file,
-        "--analysis",
-        "flow",
-        "--from",
-        "c.n0.g*",
-        "--to",
-        "c.n3.g*",
-        "--devices",
-        "kind:switch",
+    text = cli(
+        f"analyze failures {fabric_file} --analysis flow --from c.n0.g* --to "
+        f"c.n3.g* --devices kind:switch"
     )
     assert "worst:    0 B/s per direction when c.leaf0 fails" in text.stdout
     bad = invoke("analyze", "failures", fabric_file, "--analysis", "flow", "--form", "x")

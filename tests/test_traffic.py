@@ -15,6 +15,7 @@ import networkx as nx
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from rebuild import rebuilt_without
 
 import topodsl
 from topodsl.analyses import ArgumentError, run
@@ -29,6 +30,11 @@ from topodsl.solvers.traffic import traffic
 from topodsl.topology import TopologyBuilder
 
 C = 10e9  # the link bandwidth of the closed forms
+
+
+def cli(command: str):
+    """``topodsl COMMAND`` in process (words split on spaces)."""
+    return invoke(*command.split())
 
 
 def invoke(*args: str):
@@ -422,16 +428,7 @@ def ring_file(tmp_path_factory) -> str:
 
 
 def test_analyze_traffic_json_and_text(ring_file, tmp_path) -> None:
-    r = invoke(
-        "analyze",
-        "traffic",
-        ring_file,
-        "--pattern",
-        "shift:2",
-        "--between",
-        "kind:switch",
-        "--json",
-    )
+    r = cli(f"analyze traffic {ring_file} --pattern shift:2 --between kind:switch --json")
     assert r.exit_code == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["figures"]["rate"]["value"] == 5e9 and doc["pairs"] == 6
@@ -476,27 +473,7 @@ def test_failures_of_routed_traffic_against_a_rerouting_from_scratch() -> None:
         pruned += r.pruned
         for case, (lo, hi) in zip(r.case_list, r.case_values, strict=True):
             (e,) = r.candidates.union(case)[1]
-            b = TopologyBuilder()
-            for row, name in enumerate(t.nodes.ids):
-                bw = float(t.nodes.bandwidth[row])
-                b.add_node(
-                    name,
-                    t.kind_of(row),
-                    bandwidth=None if np.isinf(bw) else bw,
-                    relay=t.nodes.extra.get(row, {}).get("relay"),
-                )
-            L = t.links
-            for x in range(t.num_links):
-                if x != e:
-                    b.add_link(
-                        int(L.src[x]),
-                        int(L.dst[x]),
-                        float(L.bandwidth[x]),
-                        latency=float(L.latency[x]),
-                        simplex=bool(L.simplex[x]),
-                        half_duplex=bool(L.half_duplex[x]),
-                    )
-            again = b.build()
+            again = rebuilt_without(t, [e])
             want = routed_traffic(again, make_demand(again, "all-to-all", ends)).rate
             assert lo == pytest.approx(want, rel=1e-9, abs=1e-6) and hi == lo
     assert pruned > 0

@@ -47,6 +47,7 @@ _LAZY = {
 if TYPE_CHECKING:
     from .api import load, loads
     from .errors import ElaborationError, SolverError, TopoError, TopoSyntaxError
+    from .failures.engine import failure_analysis
     from .parser import parse
     from .solvers.bisection import bisection
     from .solvers.dataflow import (
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
         ingest,
         uniform_flow,
     )
-    from .failures.engine import failure_analysis
     from .solvers.flow import max_flow
     from .solvers.reach import capacity_staircase, memory_reach
     from .solvers.traffic import traffic
