@@ -30,7 +30,7 @@ import itertools
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -356,21 +356,27 @@ def failure_analysis(
     baseline = run(ctx, a.name, scope=scope, options=options, **resolved)
     field = _field(a, baseline, field)
     fdecl = a.field(field)
-    worst_is = "highest" if fdecl is not None and fdecl.better == "lower" else "lowest"
     inside = ctx.subtree([t.index(scope)]) if scope else None
     cands = select_candidates(t, links, devices, risks, probability=probability, inside=inside)
-    n = len(cands)
     declared = not np.isnan(cands.probability).any()
     weighted = probability is not None or (samples > 0 and declared)
     sampled = samples > 0 or weighted or (k > 2 and not keep_cases)
-    mode = "monte carlo" if sampled else "enumerate"
-    if mode == "monte carlo" and not samples:
-        samples = DEFAULT_SAMPLES
-    if not weighted and k > n:
-        raise CandidateError(f"k = {k} is more than the {n} failure candidates")
-    base_fig = baseline.figures[field]
+    plan = _Plan(
+        analysis=a,
+        field=field,
+        worst_is="highest" if fdecl is not None and fdecl.better == "lower" else "lowest",
+        baseline=baseline,
+        candidates=cands,
+        k=k,
+        lost=lost,
+        mode="monte carlo" if sampled else "enumerate",
+        samples=(samples or DEFAULT_SAMPLES) if sampled else 0,
+        seed=seed,
+        weighted=weighted,
+    )
+    if not weighted and k > len(cands):
+        raise CandidateError(f"k = {k} is more than the {len(cands)} failure candidates")
     prunable = a.loads is not None and (a.load_fields is None or field in a.load_fields)
-    labels = component_labels(t) if lost == "drop" and selections else None
     q = _Question(
         t,
         NetworkCache(t),
@@ -382,9 +388,9 @@ def failure_analysis(
         options,
         scope,
         lost,
-        worst_is,
-        labels,
-        prunable and k >= 2 and mode == "enumerate",
+        plan.worst_is,
+        component_labels(t) if lost == "drop" and selections else None,
+        prunable and k >= 2 and plan.mode == "enumerate",
     )
     sym = None
     if a.is_symmetric({p.name: resolved.get(p.name, p.default) for p in a.params}):
@@ -392,39 +398,52 @@ def failure_analysis(
 
         scope_row = t.index(scope) if scope else None
         sym = Symmetry(t, [resolved[s] for s in selections], scope_row)
-    if mode == "enumerate":
-        total = sum(math.comb(n, j) for j in range(1, k + 1))
-        if total > MAX_CASES:
-            raise CandidateError(
-                f"{total:,} failure cases of up to {k} of {n:,} candidates are too many to "
-                f"enumerate (at most {MAX_CASES:,}); sample them with samples = N"
-            )
-        case_iter = itertools.chain.from_iterable(
-            itertools.combinations(range(n), j) for j in range(1, k + 1)
+    case_list = _cases(plan)
+    solver = _Cases(q, cands, sym, baseline, baseline.figures[field], prunable)
+    classes, case_class = solver.run(case_list, jobs)
+    result = _result(plan, case_list, classes, case_class, solver)
+    if keep_cases:
+        lo = np.array([c.outcome.lower for c in classes])[case_class]
+        hi = np.array([c.outcome.upper for c in classes])[case_class]
+        result = replace(result, case_list=tuple(case_list), case_values=np.column_stack([lo, hi]))
+    return replace(result, seconds=time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The checked question and how its cases are chosen."""
+
+    analysis: Analysis
+    field: str
+    worst_is: str
+    baseline: Any
+    candidates: CandidateSet
+    k: int
+    lost: str
+    mode: str
+    samples: int
+    seed: int
+    weighted: bool
+
+    @property
+    def figure(self) -> Figure:
+        """The baseline's figure followed."""
+        return self.baseline.figures[self.field]
+
+
+def _cases(plan: _Plan) -> list[tuple[int, ...]]:
+    """Every combination of 1 to k candidates, or the Monte Carlo samples."""
+    n, k = len(plan.candidates), plan.k
+    if plan.mode == "monte carlo":
+        return _sample(plan.candidates, k, plan.samples, plan.seed, plan.weighted)
+    total = sum(math.comb(n, j) for j in range(1, k + 1))
+    if total > MAX_CASES:
+        raise CandidateError(
+            f"{total:,} failure cases of up to {k} of {n:,} candidates are too many to "
+            f"enumerate (at most {MAX_CASES:,}); sample them with samples = N"
         )
-        case_list = list(case_iter)
-    else:
-        case_list = _sample(cands, k, samples, seed, weighted)
-    solver = _Cases(q, cands, sym, baseline, base_fig, prunable)
-    values = solver.run(case_list, jobs)
-    return _result(
-        a,
-        field,
-        baseline,
-        base_fig,
-        worst_is,
-        cands,
-        k,
-        lost,
-        mode,
-        case_list,
-        values,
-        solver,
-        samples,
-        seed,
-        weighted,
-        keep_cases,
-        started,
+    return list(
+        itertools.chain.from_iterable(itertools.combinations(range(n), j) for j in range(1, k + 1))
     )
 
 
@@ -736,34 +755,16 @@ def _stats(lo, hi, w, worst_is: str) -> dict[str, tuple[float, float]]:
 
 
 def _result(
-    a,
-    field,
-    baseline,
-    base_fig,
-    worst_is,
-    cands,
-    k,
-    lost,
-    mode,
-    case_list,
-    solved,
-    solver: _Cases,
-    samples,
-    seed,
-    weighted,
-    keep_cases,
-    started,
+    plan: _Plan, case_list, classes: list[_Class], case_class: np.ndarray, solver: _Cases
 ) -> FailureResult:
-    classes, case_class = solved
-    lo_c = np.array([c.outcome.lower for c in classes])
-    hi_c = np.array([c.outcome.upper for c in classes])
-    lo, hi = lo_c[case_class], hi_c[case_class]
+    worst_is = plan.worst_is
+    lo = np.array([c.outcome.lower for c in classes])[case_class]
+    hi = np.array([c.outcome.upper for c in classes])[case_class]
     sizes = np.array([len(c) for c in case_list], dtype=np.int64)
     ones = np.ones(len(case_list))
     # The worst case: the worst guaranteed bound; ties go to the smaller, then the first case.
     at = int(np.argmin(lo) if worst_is == "lowest" else np.argmax(hi))
-    worst_cls = classes[case_class[at]]
-    worst = _case_value(solver, worst_cls, case_list[at], exact_cut=True)
+    worst = _case_value(solver, classes[case_class[at]], case_list[at], exact_cut=True)
     overall = _stats(lo, hi, ones, worst_is)
     distribution = []
     for size in sorted(set(sizes.tolist())):
@@ -772,26 +773,25 @@ def _result(
         distribution.append(
             SizeStats(size, int(sel.sum()), st["worst"], st["p1"], st["p50"], st["best"])
         )
-    impact = _impact(solver, classes, case_list, case_class, worst_is)
     mc = None
-    if mode == "monte carlo":
-        mc = _monte_carlo(lo, hi, sizes, base_fig, worst_is, samples, seed, weighted)
+    if plan.mode == "monte carlo":
+        mc = _monte_carlo(lo, hi, sizes, plan)
     return FailureResult(
-        analysis=a.name,
-        field=field,
-        parameters=dict(baseline.parameters),
-        dim=base_fig.dim,
+        analysis=plan.analysis.name,
+        field=plan.field,
+        parameters=dict(plan.baseline.parameters),
+        dim=plan.figure.dim,
         worst_is=worst_is,
-        candidates=cands,
-        k=k,
-        lost=lost,
-        mode=mode,
-        baseline=base_fig,
+        candidates=plan.candidates,
+        k=plan.k,
+        lost=plan.lost,
+        mode=plan.mode,
+        baseline=plan.figure,
         worst=worst,
         worst_range=overall["worst"],
         percentiles={"p1": overall["p1"], "p50": overall["p50"]},
         distribution=tuple(distribution),
-        impact=impact,
+        impact=_impact(solver, classes, case_list, case_class, worst_is),
         cases=len(case_list),
         distinct=len(classes),
         solved=solver.solved,
@@ -799,9 +799,6 @@ def _result(
         symmetric=solver.sym is not None,
         superset=solver.superset,
         monte_carlo=mc,
-        seconds=time.perf_counter() - started,
-        case_list=tuple(case_list) if keep_cases else None,
-        case_values=np.column_stack([lo, hi]) if keep_cases else None,
         question=solver.q,
     )
 
@@ -843,9 +840,10 @@ def _impact(solver, classes, case_list, case_class, worst_is) -> tuple[CaseValue
     )
 
 
-def _monte_carlo(lo, hi, sizes, base_fig, worst_is, samples, seed, weighted) -> MonteCarlo:
+def _monte_carlo(lo, hi, sizes, plan: _Plan) -> MonteCarlo:
     from scipy.stats import binom
 
+    base_fig, worst_is = plan.figure, plan.worst_is
     n = len(lo)
     ordered_lo = np.sort(lo if worst_is == "lowest" else -lo)
     ordered_hi = np.sort(hi if worst_is == "lowest" else -hi)
@@ -870,8 +868,8 @@ def _monte_carlo(lo, hi, sizes, base_fig, worst_is, samples, seed, weighted) -> 
     x = int(worse.sum())
     return MonteCarlo(
         samples=n,
-        seed=seed,
-        weighted=weighted,
+        seed=plan.seed,
+        weighted=plan.weighted,
         p1_ci=ci(0.01),
         p50_ci=ci(0.5),
         mean=mean,
