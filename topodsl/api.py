@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import Diagnostic, ElaborationError
+from .limits import MAX_NODES
 from .topology import Topology
 
 __all__ = ["load", "loads", "DEFAULT_MAX_NODES"]
 
-#: The documented cap on components plus links one file may expand to.
-DEFAULT_MAX_NODES = 20_000_000
+#: The documented cap on the components one file may expand to (links: twice as many).
+DEFAULT_MAX_NODES = MAX_NODES
 
 
 def load(

@@ -81,12 +81,13 @@ class Diagnostic:
         lines = [f"{where}{self.severity}: {self.message}"]
         if self.span is not None and self.source_line is not None:
             text = self.source_line.rstrip("\n").expandtabs(1)
-            lines.append("    " + text)
             width = 1
             if self.span.end_line == self.span.line and self.span.end_col > self.span.col:
                 width = self.span.end_col - self.span.col
             width = max(1, min(width, len(text) - self.span.col + 2))
-            lines.append("    " + " " * (self.span.col - 1) + "^" + "~" * (width - 1))
+            text, col, width = _window(text, self.span.col, width)
+            lines.append("    " + text)
+            lines.append("    " + " " * (col - 1) + "^" + "~" * (width - 1))
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
@@ -99,6 +100,27 @@ class Diagnostic:
         if self.hint:
             out["hint"] = self.hint
         return out
+
+
+#: Longest source line shown under a diagnostic; longer lines are cut around the caret.
+SHOWN_LINE = 120
+
+
+def _window(text: str, col: int, width: int) -> tuple[str, int, int]:
+    """``text`` cut to at most about :data:`SHOWN_LINE` characters around column ``col``
+    (1-based), with ``...`` where it was cut; returns the text, the new column and width.
+
+    >>> _window("x" * 300, 200, 5)[1:]
+    (45, 5)
+    """
+    if len(text) <= SHOWN_LINE:
+        return text, col, width
+    width = min(width, SHOWN_LINE // 2)
+    start = max(0, col - 1 - 40)
+    end = min(len(text), start + SHOWN_LINE - 6)
+    head = "..." if start > 0 else ""
+    tail = "..." if end < len(text) else ""
+    return head + text[start:end] + tail, col - start + len(head), width
 
 
 class TopoError(Exception):
