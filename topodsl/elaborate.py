@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import ast, numeric
+from .api import UnreadableSource, read_source
 from .errors import (
     DiagnosticSink,
     LimitExceeded,
@@ -44,7 +45,14 @@ from .kinds import (
     LINK_ATTRIBUTES,
     ROLE_OF,
 )
-from .limits import LINKS_PER_COMPONENT, MAX_LANES, MAX_NODES, MAX_PORTS, MAX_STEPS
+from .limits import (
+    LINKS_PER_COMPONENT,
+    MAX_LANES,
+    MAX_NODES,
+    MAX_PORTS,
+    MAX_SOURCE_BYTES,
+    MAX_STEPS,
+)
 from .topology import NODE_FIELDS, FabricInfo, LinkTable, LinkType, NodeTable, Topology
 from .units import (
     BANDWIDTH,
@@ -246,6 +254,7 @@ class _Elaborator:
         allow_outside: bool,
         max_nodes: int,
         max_steps: int = MAX_STEPS,
+        max_bytes: int = MAX_SOURCE_BYTES,
     ):
         self.sink = DiagnosticSink(texts)
         self.texts = texts
@@ -255,6 +264,8 @@ class _Elaborator:
         self.max_links = LINKS_PER_COMPONENT * max_nodes
         self.max_steps = max_steps
         self.steps = 0
+        self.max_bytes = max_bytes  # for imports: what the main file left of the budget
+        self.bytes_read = 0
         self.link_types: dict[str, LinkType] = {}
         self.type_names: list[str] = []
         self.type_index: dict[str, int] = {}
@@ -355,17 +366,12 @@ class _Elaborator:
             raise self.error(item.span, f"import cycle: {chain}")
         if key in self.imported:
             return
-        try:
-            text = target.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if not target.exists():
             raise self.error(
                 item.span,
                 f"import not found: {item.path!r}",
                 "imports are resolved relative to the importing file",
-            ) from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise self.error(item.span, f"cannot read import {item.path!r}: {e}") from None
-        self.imported.add(key)
+            )
         # Name the imported file as the user would: beside the importer's name as written
         # (topologies/parts/nvidia.topo), never an absolute path of this machine.
         rel = (
@@ -373,6 +379,19 @@ class _Elaborator:
             if importer != "<string>"
             else item.path
         )
+        try:
+            left = self.max_bytes - self.bytes_read
+            text = read_source(target, rel, None, left, "what the file's imports may still read")
+        except UnreadableSource as e:
+            d = e.diagnostic
+            if d.span is not None:  # not UTF-8: the place in the imported file says it all
+                self.sink.errors.append(d)
+                raise _Abort() from None
+            raise self.error(
+                item.span, f"cannot import {item.path!r}: {d.message}", d.hint
+            ) from None
+        self.bytes_read += len(text)
+        self.imported.add(key)
         self.resolved[rel] = target
         self.texts[rel] = text
         self.sink.texts[rel] = text
@@ -762,9 +781,7 @@ class _Elaborator:
                 )
             )
         offsets = b.cursor + block.size * np.arange(count, dtype=np.int64)
-        self.add_member(
-            b, _Member(inst.name, lo, count, is_array, offsets, block, inst.name_span)
-        )
+        self.add_member(b, _Member(inst.name, lo, count, is_array, offsets, block, inst.name_span))
         b.parts.append(block)
         b.part_counts.append(count)
         b.cursor += new_rows
@@ -1385,9 +1402,7 @@ class _Elaborator:
             inner.cursor += count
         fab_block = self.finish(inner)
         base = b.cursor
-        self.add_member(
-            b, _Member(f.name, 0, 1, False, np.array([base]), fab_block, f.name_span)
-        )
+        self.add_member(b, _Member(f.name, 0, 1, False, np.array([base]), fab_block, f.name_span))
         b.parts.append(fab_block)
         b.part_counts.append(1)
         b.cursor += fab_block.size
@@ -1527,6 +1542,7 @@ def elaborate(
     allow_import_outside: bool = False,
     max_nodes: int = MAX_NODES,
     max_steps: int = MAX_STEPS,
+    max_bytes: int = MAX_SOURCE_BYTES,
 ) -> Topology:
     """Give a parsed module its meaning: a :class:`~topodsl.topology.Topology`.
 
@@ -1538,6 +1554,7 @@ def elaborate(
     allow_import_outside : lift that restriction.
     max_nodes : cap on components (links: twice as many).
     max_steps : cap on statements run by ``for`` loops.
+    max_bytes : cap on the bytes of source its imports may add.
 
     Raises
     ------
@@ -1556,7 +1573,7 @@ def elaborate(
     texts = dict(texts or {})
     if root is None:
         root = FsPath(module.file).resolve().parent if module.file != "<string>" else FsPath.cwd()
-    el = _Elaborator(texts, FsPath(root), allow_import_outside, max_nodes, max_steps)
+    el = _Elaborator(texts, FsPath(root), allow_import_outside, max_nodes, max_steps, max_bytes)
     stmts = el.load_module(module, (str(FsPath(module.file).resolve()),))
     top = _BodyBuilder("group", -1, el.template_id("<top>"))
     try:

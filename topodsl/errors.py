@@ -168,9 +168,12 @@ def source_line(file: str, line: int, text: str | None = None) -> str | None:
     if text is None:
         lines = _LINE_CACHE.get(file)
         if lines is None:
+            from .api import UnreadableSource, read_source
+            from .limits import MAX_JSON_BYTES
+
             try:
-                lines = Path(file).read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError:
+                lines = read_source(Path(file), file, None, MAX_JSON_BYTES).splitlines()
+            except UnreadableSource:
                 return None
             _LINE_CACHE[file] = lines
     else:
