@@ -26,10 +26,11 @@ True
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import DiagnosticSink, ElaborationError, Span
 from .kinds import KIND_ALIASES, KIND_CODE, KINDS, ROLE_OF
@@ -136,6 +137,14 @@ def _parse_constant(name: str) -> float:
     return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
 
 
+class _At(NamedTuple):
+    """The value of ``key`` in the object that starts at offset ``start``: found in the text
+    only when a diagnostic needs its place."""
+
+    start: int
+    key: str
+
+
 class _Json:
     """The text of a JSON document with the offsets of the elements read from it."""
 
@@ -145,12 +154,14 @@ class _Json:
         self.sink = sink
         self.decoder = json.JSONDecoder(parse_int=_parse_int, parse_constant=_parse_constant)
 
-    def span(self, offset: int) -> Span:
+    def span(self, offset: int | _At) -> Span:
+        if isinstance(offset, _At):
+            offset = self.key_offset(offset.start, offset.key)
         line = self.text.count("\n", 0, offset) + 1
         col = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
         return Span(self.file, line, col, line, col + 1)
 
-    def error(self, offset: int, message: str, hint: str | None = None) -> None:
+    def error(self, offset: int | _At, message: str, hint: str | None = None) -> None:
         self.sink.error(self.span(offset), message, hint)
 
     def fatal(self, offset: int, message: str, hint: str | None = None) -> ElaborationError:
@@ -304,7 +315,7 @@ def loads_json(text: str, file: str = "<json>", *, max_nodes: int = MAX_NODES) -
 
 def _read_link_types(doc: _Json, graph: dict, graph_at: int, b: TopologyBuilder) -> None:
     types = graph.get("link_types") or {}
-    at = doc.key_offset(graph_at, "link_types")
+    at = _At(graph_at, "link_types")
     if not isinstance(types, dict):
         doc.error(at, "'link_types' must be an object of link types by name")
         return
@@ -330,7 +341,7 @@ def _read_nodes(doc: _Json, nodes: list, offsets: list[int], b: TopologyBuilder)
     """Add the valid nodes to ``b``; return the ids of those refused (already reported)."""
     first_at: dict[str, int] = {}
     rejected: set[str] = set()
-    parents: list[tuple[int, str, int]] = []
+    parents: list[tuple[int, str, _At]] = []
     for i, (node, at) in enumerate(zip(nodes, offsets, strict=True)):
         if not isinstance(node, dict):
             doc.error(at, f"nodes[{i}] must be an object with an 'id' and a 'kind'")
@@ -356,9 +367,11 @@ def _read_nodes(doc: _Json, nodes: list, offsets: list[int], b: TopologyBuilder)
         kind = KIND_ALIASES.get(kind_raw, kind_raw) if isinstance(kind_raw, str) else None
         if kind not in KIND_CODE:
             doc.error(
-                doc.key_offset(at, "kind"),
-                f"{where}: 'kind' must name a kind, got {_shown(kind_raw)}",
-                f"kinds: {', '.join(KIND_CODE)}",
+                _At(at, "kind"),
+                f"{where}: unknown kind {_shown(kind_raw)}"
+                if isinstance(kind_raw, str)
+                else f"{where}: 'kind' must be the name of a kind, got {_shown(kind_raw)}",
+                _did_you_mean(kind_raw) or f"kinds: {', '.join(KIND_CODE)}",
             )
             rejected.add(node_id)
             continue
@@ -368,7 +381,7 @@ def _read_nodes(doc: _Json, nodes: list, offsets: list[int], b: TopologyBuilder)
             if key in ("id", "kind", "parent", "ports"):
                 continue
             if key in NODE_FIELDS:
-                x = _number(doc, doc.key_offset(at, key), where, key, value, key in _POSITIVE)
+                x = _number(doc, _At(at, key), where, key, value, key in _POSITIVE)
                 ok = ok and x is not None
                 attrs[key] = x
             elif value is None:
@@ -377,7 +390,7 @@ def _read_nodes(doc: _Json, nodes: list, offsets: list[int], b: TopologyBuilder)
                 isinstance(value, float) and not math.isfinite(value)
             ):
                 doc.error(
-                    doc.key_offset(at, key),
+                    _At(at, key),
                     f"{where}: {key!r} must be text, a finite number or true/false, "
                     f"got {_shown(value)}",
                 )
@@ -386,7 +399,7 @@ def _read_nodes(doc: _Json, nodes: list, offsets: list[int], b: TopologyBuilder)
                 attrs[key] = value
         ports = node.get("ports", -1)
         if ports != -1:
-            ports = _whole(doc, doc.key_offset(at, "ports"), where, "ports", ports, MAX_PORTS)
+            ports = _whole(doc, _At(at, "ports"), where, "ports", ports, MAX_PORTS)
             ok = ok and ports is not None
         if not ok:
             rejected.add(node_id)
@@ -394,9 +407,9 @@ def _read_nodes(doc: _Json, nodes: list, offsets: list[int], b: TopologyBuilder)
         first_at[node_id] = i
         row = b.add_node(node_id, kind, ports=ports, **attrs)
         if node.get("parent") is not None:
-            parent = _id(doc, doc.key_offset(at, "parent"), where, "parent", node["parent"])
+            parent = _id(doc, _At(at, "parent"), where, "parent", node["parent"])
             if parent is not None:
-                parents.append((row, parent, doc.key_offset(at, "parent")))
+                parents.append((row, parent, _At(at, "parent")))
     for row, parent, at in parents:
         if parent not in b._index:
             doc.error(at, f"node {b._ids[row]!r}: 'parent' names unknown node {parent!r}")
@@ -406,7 +419,7 @@ def _read_nodes(doc: _Json, nodes: list, offsets: list[int], b: TopologyBuilder)
     return rejected
 
 
-def _check_parent_cycles(doc: _Json, b: TopologyBuilder, parent_at: dict[int, int]) -> None:
+def _check_parent_cycles(doc: _Json, b: TopologyBuilder, parent_at: dict[int, _At]) -> None:
     """Parents must form a forest: a node that is its own ancestor would send every walk up
     the containment tree round for ever."""
     state = [0] * len(b._ids)  # 0 unseen, 1 on the current walk, 2 known to reach a root
@@ -442,13 +455,11 @@ def _read_links(
             continue
         ends = []
         for end in ("source", "target"):
-            node_id = _id(doc, doc.key_offset(at, end), where, end, link.get(end))
+            node_id = _id(doc, _At(at, end), where, end, link.get(end))
             if node_id in rejected:
                 node_id = None  # the node's own error says it all
             elif node_id is not None and node_id not in b._index:
-                doc.error(
-                    doc.key_offset(at, end), f"{where}: {end!r} names unknown node {node_id!r}"
-                )
+                doc.error(_At(at, end), f"{where}: {end!r} names unknown node {node_id!r}")
                 node_id = None
             ends.append(node_id)
         if None in ends:
@@ -467,32 +478,24 @@ def _read_links(
                 "connect one of the devices inside it",
             )
             continue
-        bw = _number(
-            doc, doc.key_offset(at, "bandwidth"), where, "bandwidth", link.get("bandwidth"), True
-        )
-        lat = _number(
-            doc, doc.key_offset(at, "latency"), where, "latency", link.get("latency", 0), False
-        )
-        lanes = _number(
-            doc, doc.key_offset(at, "lanes"), where, "lanes", link.get("lanes", 1), True
-        )
+        bw = _number(doc, _At(at, "bandwidth"), where, "bandwidth", link.get("bandwidth"), True)
+        lat = _number(doc, _At(at, "latency"), where, "latency", link.get("latency", 0), False)
+        lanes = _number(doc, _At(at, "lanes"), where, "lanes", link.get("lanes", 1), True)
         if lanes is not None and lanes > MAX_LANES:
-            doc.error(doc.key_offset(at, "lanes"), f"{where}: 'lanes' is more than {MAX_LANES:,}")
+            doc.error(_At(at, "lanes"), f"{where}: 'lanes' is more than {MAX_LANES:,}")
             lanes = None
         link_type = link.get("type")
         if link_type is not None and not isinstance(link_type, str):
-            doc.error(
-                doc.key_offset(at, "type"), f"{where}: 'type' must be text, got {_shown(link_type)}"
-            )
+            doc.error(_At(at, "type"), f"{where}: 'type' must be text, got {_shown(link_type)}")
             continue
         simplex = link.get("simplex", False)
         if not isinstance(simplex, bool):
-            doc.error(doc.key_offset(at, "simplex"), f"{where}: 'simplex' must be true or false")
+            doc.error(_At(at, "simplex"), f"{where}: 'simplex' must be true or false")
             continue
         duplex = link.get("duplex", "full")
         if duplex not in ("full", "half"):
             doc.error(
-                doc.key_offset(at, "duplex"),
+                _At(at, "duplex"),
                 f'{where}: \'duplex\' must be "full" or "half", got {_shown(duplex)}',
             )
             continue
@@ -510,7 +513,7 @@ def _read_links(
         )
 
 
-def _id(doc: _Json, at: int, where: str, key: str, value: Any) -> str | None:
+def _id(doc: _Json, at: int | _At, where: str, key: str, value: Any) -> str | None:
     """A node id: text, or a whole number as NetworkX allows (kept as its text)."""
     if isinstance(value, str) and value:
         return value
@@ -520,7 +523,9 @@ def _id(doc: _Json, at: int, where: str, key: str, value: Any) -> str | None:
     return None
 
 
-def _number(doc: _Json, at: int, where: str, key: str, value: Any, positive: bool) -> float | None:
+def _number(
+    doc: _Json, at: int | _At, where: str, key: str, value: Any, positive: bool
+) -> float | None:
     """A quantity in SI base units: finite, in the language's range; ``"inf"`` (the export's
     word for no limit) only for a device bandwidth."""
     if value == "inf" and key in _POSITIVE and where.startswith("node"):
@@ -554,7 +559,7 @@ def _number(doc: _Json, at: int, where: str, key: str, value: Any, positive: boo
     return x
 
 
-def _whole(doc: _Json, at: int, where: str, key: str, value: Any, limit: int) -> int | None:
+def _whole(doc: _Json, at: int | _At, where: str, key: str, value: Any, limit: int) -> int | None:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
@@ -563,6 +568,13 @@ def _whole(doc: _Json, at: int, where: str, key: str, value: Any, limit: int) ->
         )
         return None
     return value
+
+
+def _did_you_mean(kind: Any) -> str | None:
+    if not isinstance(kind, str):
+        return None
+    close = difflib.get_close_matches(kind, [*KIND_CODE, *KIND_ALIASES], n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
 
 
 def _shown(value: Any) -> str:

@@ -19,7 +19,7 @@ import os
 import re
 import stat
 import tempfile
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any
@@ -595,6 +595,22 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
     ...
     topodsl.errors.TopoSyntaxError: bad.topo:1:18: error: unexpected ':'; ...
     """
+    if len(text) <= _MEMO_CHARS:
+        return _parse_memo(text, file)
+    return _parse(text, file)
+
+
+#: Small files (an imported parts library, above all) are parsed once per process: the AST is
+#: immutable, so every importer can share it.
+_MEMO_CHARS = 64 * 1024
+
+
+@lru_cache(maxsize=32)
+def _parse_memo(text: str, file: str) -> ast.Module:
+    return _parse(text, file)
+
+
+def _parse(text: str, file: str) -> ast.Module:
     try:
         tree = parser().parse(text)
     except UnexpectedInput as e:
