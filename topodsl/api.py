@@ -159,14 +159,14 @@ def read_source(
         raise refuse(f"no such file: {name}") from None
     except OSError as e:
         raise refuse(f"cannot read {name}: {e.strerror or e}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise refuse(
+            f"cannot read {name}: it is {_file_type(st.st_mode)}, not a regular file",
+            "topodsl reads regular files only; save the text to a file first",
+        )
     with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            what = _file_type(st.st_mode)
-            raise refuse(
-                f"cannot read {name}: it is {what}, not a regular file",
-                "topodsl reads regular files only; save the text to a file first",
-            )
         if st.st_size > limit:
             raise refuse(_too_big(name, st.st_size, limit, "bytes", limit_name), _SIZE_HINT)
         try:

@@ -352,7 +352,8 @@ class _Elaborator:
         if importer in self.resolved:
             base = self.resolved[importer].parent
         else:
-            base = FsPath(importer).resolve().parent if importer != "<string>" else self.root
+            # Beside the file as it was named: a symbolic link does not move its imports.
+            base = FsPath(os.path.abspath(importer)).parent if importer != "<string>" else self.root
         target = (base / item.path).resolve()
         if not self.allow_outside and not target.is_relative_to(self.root):
             raise self.error(

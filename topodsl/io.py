@@ -314,7 +314,8 @@ def loads_json(text: str, file: str = "<json>", *, max_nodes: int = MAX_NODES) -
 
 
 def _read_link_types(doc: _Json, graph: dict, graph_at: int, b: TopologyBuilder) -> None:
-    types = graph.get("link_types") or {}
+    types = graph.get("link_types")
+    types = {} if types is None else types
     at = _At(graph_at, "link_types")
     if not isinstance(types, dict):
         doc.error(at, "'link_types' must be an object of link types by name")
@@ -368,7 +369,7 @@ def _read_nodes(doc: _Json, nodes: list, offsets: list[int], b: TopologyBuilder)
         if kind not in KIND_CODE:
             doc.error(
                 _At(at, "kind"),
-                f"{where}: unknown kind {_shown(kind_raw)}"
+                f"{where}: 'kind' names an unknown kind, {_shown(kind_raw)}"
                 if isinstance(kind_raw, str)
                 else f"{where}: 'kind' must be the name of a kind, got {_shown(kind_raw)}",
                 _did_you_mean(kind_raw) or f"kinds: {', '.join(KIND_CODE)}",
@@ -587,6 +588,8 @@ def _shown(value: Any) -> str:
         return "an object"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 else repr(value[:37]) + "..."
     text = json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."
 

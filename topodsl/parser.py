@@ -72,8 +72,7 @@ def parser() -> Lark:
     worst fail to load, never run code (see docs/security.md). Loading it takes about 0.03 s.
     ``TOPODSL_NO_CACHE`` set, or no private cache directory, builds the tables each time.
     """
-    unit = UNIT_PATTERN.replace("/", "\\/")
-    text = grammar_text() + f"\nUNIT.2: /{unit}/\n"
+    text = _grammar_with_units()
     key = hashlib.sha256(
         (lark.__version__ + repr(sorted(_OPTIONS.items())) + text).encode()
     ).hexdigest()
@@ -86,6 +85,12 @@ def parser() -> Lark:
     if path is not None:
         _store_tables(built, path, key)
     return built
+
+
+def _grammar_with_units() -> str:
+    """The grammar with its UNIT terminal, generated from :data:`topodsl.units.UNITS`."""
+    unit = UNIT_PATTERN.replace("/", "\\/")
+    return grammar_text() + f"\nUNIT.2: /{unit}/\n"
 
 
 #: The options a loaded parser must have; lark lets ``_load`` override only these, so a
