@@ -1191,6 +1191,11 @@ class _Elaborator:
                     via.lanes.span, f"a lane count must be a positive number, got {shown}", hint
                 )
             lanes = float(q.value)
+            if lanes < numeric.MIN_QUANTITY:
+                raise self.error(
+                    via.lanes.span,
+                    f"a lane count of {_fmt_num(q.value)} is smaller than the limit of 1e-30",
+                )
             if lanes > MAX_LANES:
                 raise self.error(
                     via.lanes.span,

@@ -489,9 +489,24 @@ _EXAMPLES: dict[str, list[str]] = {
 
 def _classify(e: UnexpectedInput, text: str) -> str | None:
     try:
-        return e.match_examples(parser().parse, _EXAMPLES, use_accepts=True)
+        return e.match_examples(_parse_example, _EXAMPLES, use_accepts=True)
     except Exception:  # noqa: BLE001 - classification is best effort, the error stands anyway
         return None
+
+
+_EXAMPLE_ERRORS: dict[str, UnexpectedInput] = {}
+
+
+def _parse_example(snippet: str) -> None:
+    """Parse one of :data:`_EXAMPLES` for ``match_examples``; each snippet's error is kept,
+    so a syntax error costs one parse, not one per example."""
+    if snippet not in _EXAMPLE_ERRORS:
+        try:
+            parser().parse(snippet)
+            return
+        except UnexpectedInput as err:
+            _EXAMPLE_ERRORS[snippet] = err
+    raise _EXAMPLE_ERRORS[snippet].with_traceback(None)
 
 
 def _describe_expected(expected: set[str]) -> str:
