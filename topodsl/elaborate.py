@@ -726,7 +726,7 @@ class _Elaborator:
             if value > MAX_PORTS:
                 raise self.error(
                     a.value.span,
-                    f"ports = {value:g} is more than the limit of {MAX_PORTS:,}",
+                    f"ports = {int(value):,} is more than the limit of {MAX_PORTS:,}",
                     "a port count is stored as a 32-bit number",
                 )
             b.ports = int(value)
