@@ -29,7 +29,7 @@ from fuzz import generators as gen  # noqa: E402
 from fuzz.engine import Finding, run_case  # noqa: E402
 
 #: Share of each category in a campaign (the CLI runs whole analyses, so it is rarer).
-MIX = {"grammar": 20, "program": 20, "tokens": 20, "bytes": 15, "json": 20, "cli": 5}
+MIX = {"grammar": 30, "program": 10, "tokens": 20, "bytes": 20, "json": 17, "cli": 3}
 MEMORY_CAP = 8 * 2**30
 
 

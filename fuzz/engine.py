@@ -71,7 +71,7 @@ def check_topo(text: str | bytes, name: str, root: Path) -> str | None:
 
 
 #: Larger topologies skip the export round trip: exporting is slow and adds nothing new.
-ROUND_TRIP_NODES = 300
+ROUND_TRIP_NODES = 60
 
 
 def _round_trip(topo) -> str | None:

@@ -64,7 +64,7 @@ def json_seeds() -> tuple[str, ...]:
             topo = topodsl.loads(seed.text, file=seed.name, root=seed.root)
         except topodsl.TopoError:
             continue
-        if topo.num_nodes <= 400:
+        if topo.num_nodes <= 120:
             out.append(dumps_json(topo))
     return tuple(out)
 
