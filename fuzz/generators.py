@@ -49,7 +49,11 @@ def topo_seeds() -> tuple[Seed, ...]:
     paths += sorted((REPO / "topologies" / "parts").glob("*.topo"))
     paths += sorted((REPO / "tests" / "golden").glob("*/*.topo"))
     paths += sorted(CORPUS.glob("*.topo"))
-    return tuple(Seed(str(p.relative_to(REPO)), p.read_text("utf-8"), p.parent) for p in paths)
+    # A seed that is not UTF-8 (one golden case is Latin-1 on purpose) is read with U+FFFD.
+    return tuple(
+        Seed(str(p.relative_to(REPO)), p.read_bytes().decode("utf-8", "replace"), p.parent)
+        for p in paths
+    )
 
 
 @cache
