@@ -41,7 +41,7 @@ def load(
         outside the root.
     max_nodes : cap on the number of components (links: twice as many).
     max_steps : cap on the statements ``for`` loops may run.
-    max_bytes : cap on the bytes read (default 1 MiB of ``.topo`` source with its imports,
+    max_bytes : cap on the bytes read (default 256 KiB of ``.topo`` source with its imports,
         256 MiB of JSON).
 
     Raises

@@ -32,6 +32,7 @@ import numpy as np
 from . import ast, numeric
 from .api import UnreadableSource, read_source
 from .errors import (
+    MAX_DIAGNOSTICS,
     DiagnosticSink,
     LimitExceeded,
     Span,
@@ -1622,7 +1623,7 @@ def _assemble(el: _Elaborator, block: _Block, source: str) -> Topology:
         origin=L["origin"],
     )
     _check_ports(el, nodes, links)
-    warnings = list(el.sink.warnings) + _unconnected(el, nodes, links)
+    warnings = el.sink.all_warnings() + _unconnected(el, nodes, links)[:MAX_DIAGNOSTICS]
     fabrics = tuple(
         FabricInfo(
             info.name,
@@ -1642,7 +1643,7 @@ def _assemble(el: _Elaborator, block: _Block, source: str) -> Topology:
         asserts.append(AssertSpec(a, scopes, consts))
     if n == 0:
         el.sink.warning(None, "the file declares no components")
-        warnings = list(el.sink.warnings)
+        warnings = el.sink.all_warnings()
     return Topology(
         nodes=nodes,
         links=links,

@@ -193,6 +193,7 @@ class DiagnosticSink:
         self.texts: dict[str, str] = texts if texts is not None else {}
         self.errors: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
+        self.more_warnings = 0
 
     def make(
         self, span: Span | None, message: str, hint: str | None = None, severity: str = "error"
@@ -210,8 +211,18 @@ class DiagnosticSink:
             self.raise_if_errors()
 
     def warning(self, span: Span | None, message: str, hint: str | None = None) -> None:
-        """Record a warning."""
+        """Record a warning; past :data:`MAX_DIAGNOSTICS` warnings they are only counted."""
+        if len(self.warnings) >= MAX_DIAGNOSTICS:
+            self.more_warnings += 1
+            return
         self.warnings.append(self.make(span, message, hint, "warning"))
+
+    def all_warnings(self) -> list[Diagnostic]:
+        """The warnings kept, and one that counts those left out."""
+        if not self.more_warnings:
+            return list(self.warnings)
+        more = Diagnostic(None, "warning", f"... and {self.more_warnings} more warning(s)")
+        return [*self.warnings, more]
 
     def raise_if_errors(self, cls: type[TopoError] = ElaborationError) -> None:
         """Raise every recorded error together, if there is any."""

@@ -23,9 +23,10 @@ __all__ = [
     "BYTES_PER_LINK",
 ]
 
-#: Bytes of ``.topo`` source one run reads: the file named plus everything it imports.
-#: Parsing runs at about 1 MB in 2-4 s, so a refusal at the cap comes within seconds.
-MAX_SOURCE_BYTES = 2**20
+#: Bytes of ``.topo`` source one load reads: the file named plus everything it imports.
+#: Parsing and building the AST run at about 22,000 tokens (50 KB) per CPU second, so a file
+#: at the cap costs about 5 s (benchmarks/bench_limits.py); larger graphs belong in JSON.
+MAX_SOURCE_BYTES = 256 * 2**10
 #: Bytes of one node-link JSON file (a 64-ary fat tree exports to about 40 MB).
 MAX_JSON_BYTES = 256 * 2**20
 #: Components one file may make (``topodsl.load(..., max_nodes=N)`` raises it).
