@@ -34,8 +34,8 @@ MAX_NODES = 5_000_000
 #: Links per component allowed: the link cap is this times ``max_nodes``.
 LINKS_PER_COMPONENT = 2
 #: Peak bytes of elaboration per component and per link, measured (benchmarks/bench_limits.py).
-BYTES_PER_NODE = 340
-BYTES_PER_LINK = 150
+BYTES_PER_NODE = 346
+BYTES_PER_LINK = 161
 #: Statements ``for`` loops may run in one file, counted before each loop starts (each takes
 #: about 0.1 ms; a connection over an index makes all its links in one statement).
 MAX_STEPS = 100_000
