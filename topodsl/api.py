@@ -179,7 +179,7 @@ def read_source(
 
 
 def decode_utf8(data: bytes, name: str) -> str:
-    """``data`` as text (a leading byte-order mark dropped), or an error at the line and column
+    r"""``data`` as text (a leading byte-order mark dropped), or an error at the line and column
     of the first byte that is not UTF-8.
 
     >>> decode_utf8(b"ok\nab\xb3c", "f.topo")

@@ -111,7 +111,7 @@ def _window(text: str, col: int, width: int) -> tuple[str, int, int]:
     (1-based), with ``...`` where it was cut; returns the text, the new column and width.
 
     >>> _window("x" * 300, 200, 5)[1:]
-    (45, 5)
+    (44, 5)
     """
     if len(text) <= SHOWN_LINE:
         return text, col, width
