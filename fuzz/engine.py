@@ -18,8 +18,11 @@ from pathlib import Path
 
 from fuzz import generators as gen
 
-#: A case taking longer than this is a hang.
+#: A case taking more CPU time than this is a hang (CPU time, so that a loaded machine does
+#: not make a slow case look like a hang) ...
 HANG_SECONDS = 30
+#: ... and so is one that takes this long on the wall clock (a blocked read uses no CPU).
+HANG_WALL_SECONDS = 120
 
 
 class Hang(BaseException):
@@ -38,6 +41,11 @@ class Finding:
     case: str
     input: str | bytes
     args: tuple[str, ...] = ()
+
+
+def _stop_timers() -> None:
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _on_alarm(signum, frame):  # noqa: ARG001 - the signal handler's signature
@@ -127,7 +135,10 @@ def run_case(category: str, seed: str, n: int, workdir: Path) -> Finding | None:
     data: str | bytes = ""
     args: tuple[str, ...] = ()
     signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, HANG_SECONDS)
+    signal.signal(signal.SIGPROF, _on_alarm)
+    signal.setitimer(signal.ITIMER_PROF, HANG_SECONDS)
+    signal.setitimer(signal.ITIMER_REAL, HANG_WALL_SECONDS)
+    shown: list = [data, args]  # what a hang reports: filled in before the CLI runs
     try:
         if category in ("grammar", "program"):
             make = gen.grammar_program if category == "grammar" else gen.semantic_program
@@ -143,20 +154,22 @@ def run_case(category: str, seed: str, n: int, workdir: Path) -> Finding | None:
             data = gen.json_mutation(rng)
             why = check_json(data)
         else:
-            data, args, why = _cli_case(rng, workdir)
-        signal.setitimer(signal.ITIMER_REAL, 0)
+            data, args, why = _cli_case(rng, workdir, shown)
+        _stop_timers()
     except Hang:
-        detail = f"over {HANG_SECONDS} s"
+        _stop_timers()
+        detail = f"over {HANG_SECONDS} CPU s or {HANG_WALL_SECONDS} s"
+        data, args = data or shown[0], args or tuple(shown[1])
         return Finding("hang", f"hang:{category}", detail, category, case, data, args)
     except MemoryError as e:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        _stop_timers()
         return Finding("memory", f"memory:{_where(e)}", repr(e), category, case, data, args)
     except Exception as e:  # noqa: BLE001 - every escaping exception is a finding
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        _stop_timers()
         detail = "".join(traceback.format_exception(e))[-3000:]
         return Finding("traceback", f"traceback:{_where(e)}", detail, category, case, data, args)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        _stop_timers()
     if why is None:
         return None
     kind = why.split(":", 1)[0] if why.split(":", 1)[0] in ("export", "exit-code") else "broken"
@@ -168,7 +181,9 @@ def run_case(category: str, seed: str, n: int, workdir: Path) -> Finding | None:
     return Finding(kind, sig, why, category, case, data, args)
 
 
-def _cli_case(rng: random.Random, workdir: Path) -> tuple[str | bytes, tuple[str, ...], str | None]:
+def _cli_case(
+    rng: random.Random, workdir: Path, shown: list
+) -> tuple[str | bytes, tuple[str, ...], str | None]:
     pick = rng.random()
     if pick < 0.35:
         data: str | bytes = gen.semantic_program(rng)
@@ -190,6 +205,7 @@ def _cli_case(rng: random.Random, workdir: Path) -> tuple[str | bytes, tuple[str
     target.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
     other = gen.REPO / "topologies" / "small_pod.topo"
     args = gen.command_line(rng, str(target), str(other))
+    shown[:] = [data, tuple(args)]
     code, _out, err = run_cli(list(args))
     if code not in (0, 1, 2):
         return data, tuple(args), f"exit-code: {code!r}\n{err[-2000:]}"

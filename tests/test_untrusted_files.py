@@ -262,3 +262,10 @@ def test_bad_input_exits_2_with_a_diagnostic_in_every_command(
     r = run_topodsl(*command[:2], f, *command[2:], timeout=60)
     assert r.returncode == 2, r.stderr
     assert "error:" in r.stderr and "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_an_import_path_with_a_nul_byte_is_an_error(tmp_path: Path) -> None:
+    # Found by the fuzzing campaign: pathlib raised ValueError("embedded null byte").
+    f = tmp_path / "m.topo"
+    f.write_text('import "a\x00b.topo"\n' + OK)
+    assert "NUL character" in error_text(f)

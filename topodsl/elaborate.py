@@ -350,6 +350,8 @@ class _Elaborator:
     def do_import(self, item: ast.Import, importer: str, stack: tuple[str, ...]) -> None:
         from .parser import parse
 
+        if "\x00" in item.path:
+            raise self.error(item.span, "an import path cannot contain a NUL character")
         if importer in self.resolved:
             base = self.resolved[importer].parent
         else:
