@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import topodsl
 from topodsl import ast
+from topodsl.analyses.oversubscription import switch_tiers
 from topodsl.check import (
     ANALYSES,
     CheckError,
@@ -17,7 +18,6 @@ from topodsl.check import (
     check,
     compare,
     parse_assertion,
-    switch_tiers,
 )
 from topodsl.errors import TopoSyntaxError
 from topodsl.solvers.flow import max_flow

@@ -133,3 +133,34 @@ def test_export_dot_is_the_whole_graph() -> None:
     assert r.returncode == 0, r.stderr
     for node in ("server.gpu0.stack1", "server.big.stack2", "server.nic1"):
         assert node in r.stdout
+
+
+def test_the_command_line_starts_without_the_solvers() -> None:
+    code = (
+        "import sys, topodsl.cli; "
+        "print(sorted(m for m in ('scipy', 'networkx', 'pymetis', 'lark') if m in sys.modules))"
+    )
+    r = run_topodsl(code=code)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
+
+
+def test_structural_assertions_are_checked_without_the_solvers(tmp_path: Path) -> None:
+    f = tmp_path / "d.topo"
+    f.write_text(
+        "cluster c { hbm m[4] { capacity = 80 GB }\n assert capacity(kind:hbm) >= 320 GB }"
+    )
+    code = (
+        "import sys\nfrom topodsl.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n"
+        "    print('scipy' in sys.modules, e.code)"
+    )
+    r = run_topodsl("check", f, code=code)
+    assert r.stdout.endswith("1 passed, 0 failed, 0 unproven\nFalse 0\n"), r.stdout + r.stderr
+
+
+def test_analyze_lists_every_registered_analysis() -> None:
+    from topodsl.analyses import ANALYSES
+
+    r = run("analyze", "--help")
+    assert r.returncode == 0
+    for name in ANALYSES:
+        assert f"  {name} " in r.stdout

@@ -346,3 +346,83 @@ def test_pre_commit_hook_runs_topodsl_check_on_topo_files() -> None:
     assert hook["entry"] == "topodsl check"
     rx = re.compile(hook["files"])
     assert rx.search("topologies/dgx_h100.topo") and not rx.search("export.json")
+
+
+def test_an_assertion_error_is_printed_once(design: Path) -> None:
+    r = run("check", "design.topo", "--assert", "checkpoint(1 TB) <= 60 s", cwd=design)
+    assert r.returncode == 2
+    message = "checkpoint() defaults 'from' to kind:gpu"
+    both = r.stdout + r.stderr
+    assert both.count("defaults 'to' to kind:ssd, and there is none") == 1, both
+    assert message not in both  # the GPUs are there; the SSDs are not
+    assert "<assert 1>:1:8: error:" in r.stderr and "^~~" in r.stderr
+    assert "<assert 1>:1:1: ERROR: checkpoint(1 TB) <= 60 s: not evaluated" in r.stdout
+
+
+EXPORTED = """\
+const N = 2
+link l { bandwidth = 50 GB/s }
+def node Box(K = 2) {
+    gpu g[K]
+    nvswitch s
+    connect g[*] -- s via l
+    assert pair: flow(g[0] -> g[1]) >= 50 GB/s
+    assert count(gpu) == K
+}
+cluster c {
+    Box b[N]
+    Box(K = 3) big
+    assert links(type:l) == 7
+}
+assert total: count(kind:gpu) == N * 2 + 3
+"""
+
+
+def test_exported_json_keeps_the_assertions_and_checks_them(tmp_path: Path) -> None:
+    (tmp_path / "d.topo").write_text(EXPORTED)
+    assert run("export", "d.topo", "-o", "d.json", cwd=tmp_path).returncode == 0
+    assert run("export", "d.json", "-o", "again.json", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "d.json").read_bytes() == (tmp_path / "again.json").read_bytes()
+    graph = json.loads((tmp_path / "d.json").read_text())["graph"]
+    assert [a["name"] for a in graph["assertions"]] == ["pair", None, None, "total"]
+    assert graph["assertions"][3]["instances"][0]["constants"]["N"]["value"] == 2
+    assert graph["assertions"][0]["from"] == "d.topo:7:5"
+    src = run("check", "d.topo", "--format", "json", cwd=tmp_path)
+    exp = run("check", "d.json", "--format", "json", cwd=tmp_path)
+    assert src.returncode == exp.returncode == 0, exp.stderr
+
+    def figures(doc):
+        return [(a["name"], a["status"], a["measured"], a["instances"])
+                for a in json.loads(doc)["files"][0]["assertions"]]  # fmt: skip
+
+    assert figures(exp.stdout) == figures(src.stdout) and len(figures(src.stdout)) == 4
+    text = run("check", "d.json", cwd=tmp_path).stdout
+    assert "d.json#assertions:1:1: pass: pair: flow(g[0] -> g[1]) >= 50 GB/s" in text
+
+
+def test_an_exported_assertion_that_fails_is_reported_there(tmp_path: Path) -> None:
+    (tmp_path / "d.topo").write_text(EXPORTED.replace("== N * 2 + 3", "== 99"))
+    run("export", "d.topo", "-o", "d.json", cwd=tmp_path)
+    r = run("check", "d.json", cwd=tmp_path)
+    assert r.returncode == 1 and "FAIL: total: count(kind:gpu) == 99: measured 7" in r.stdout
+    doc = json.loads((tmp_path / "d.json").read_text())
+    doc["graph"]["assertions"][0]["instances"][0]["scopes"] = ["c.nowhere"]
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    r = run("check", "bad.json", cwd=tmp_path)
+    assert r.returncode == 2 and "unknown component 'c.nowhere'" in r.stderr
+    doc["graph"]["assertions"][0] = {"text": "count(kind:gpu) ==", "instances": []}
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    r = run("check", "bad.json", cwd=tmp_path)
+    assert r.returncode == 2 and "bad.json#assertions:1:" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_graphml_and_dot_exports_say_they_drop_the_assertions(tmp_path: Path) -> None:
+    (tmp_path / "d.topo").write_text(EXPORTED)
+    for fmt in ("graphml", "dot"):
+        r = run("export", "d.topo", "--format", fmt, "-o", f"d.{fmt}", cwd=tmp_path)
+        assert r.returncode == 0
+        assert r.stderr == (
+            f"note: {fmt} has no place for assertions; the 4 assertions of d.topo are not "
+            "exported (--format json keeps them)\n"
+        )

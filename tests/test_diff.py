@@ -198,3 +198,62 @@ def test_cli_diff_of_two_versions_of_the_dgx_example(tmp_path: Path) -> None:
     assert (nv["new"]["lower"], nv["new"]["upper"]) == (new.lower_bound, new.upper_bound)
     assert nv["new"]["upper"] < nv["old"]["lower"]
     assert rows[("bisection", "bisection(kind:gpu)")]["change"].startswith("-")
+
+
+def test_any_analysis_can_be_compared(tmp_path: Path) -> None:
+    old = topodsl.load(write(tmp_path / "a", nodes=2))
+    new = topodsl.load(write(tmp_path / "b", nodes=3))
+    specs = ["links:type=eth", ("count", {"components": "kind:nic"})]
+    d = diff_topologies(old, new, bisection=False, analyses=specs)
+    assert d.sections == ("components", "memory", "links", "count", "assertions")
+    links = rows_by_name(d, "links")
+    # Each box's four NICs have one eth link to a leaf: 8 links, then 12.
+    assert links["links(type:eth)"].change() == "+4 (+50%)"
+    assert links["links(type:eth).bandwidth"].new.lower == 12 * 50e9
+    assert rows_by_name(d, "count")["count(kind:nic)"].new.lower == 12
+
+
+def test_an_analysis_spec_is_checked() -> None:
+    from topodsl.analyses import ArgumentError
+    from topodsl.diff import parse_analysis_spec
+
+    assert parse_analysis_spec("ingest") == ("ingest", {})
+    with pytest.raises(ArgumentError, match="checkpoint takes no parameter 'sise'"):
+        parse_analysis_spec("checkpoint:sise=2TB")
+    with pytest.raises(ArgumentError, match="is a latency or time, expected a size"):
+        parse_analysis_spec("checkpoint:size=2us")
+    with pytest.raises(ArgumentError, match="unknown analysis 'chekpoint'"):
+        parse_analysis_spec("chekpoint:size=2TB")
+
+
+def test_regressions_are_failed_promises_and_figures_that_got_worse(tmp_path: Path) -> None:
+    old = topodsl.load(write(tmp_path / "a", nodes=2, lanes=4))
+    new = topodsl.load(write(tmp_path / "b", nodes=3, lanes=2))
+    d = diff_topologies(old, new)
+    why = {r.name: w for r, w in d.regressions()}
+    assert why["scale_up"] == "pass -> fail"
+    # more GPUs, more bisection bandwidth and a larger count: improvements or no direction
+    assert "bisection(kind:gpu)" not in why and "count(kind:gpu) == NODES * 4" not in why
+    back = diff_topologies(new, old)
+    assert "bisection(kind:gpu)" in {r.name for r, _ in back.regressions()}
+    assert {r.name for r, _ in back.regressions(tolerance=0.5)} == set()
+
+
+def test_cli_diff_fails_on_a_regression_only_when_asked(tmp_path: Path) -> None:
+    write(tmp_path / "a", nodes=2, lanes=4)
+    write(tmp_path / "b", nodes=2, lanes=2)
+    args = ["diff", "a/design.topo", "b/design.topo", "--no-bisection"]
+    r = run(*args, cwd=tmp_path)
+    assert r.returncode == 0 and "regression" not in r.stdout
+    r = run(*args, "--fail-on", "regression", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    assert r.stdout.endswith("1 regression (tolerance 0%):\n  assertions: scale_up: pass -> fail\n")
+    same = run("diff", "a/design.topo", "a/design.topo", "--fail-on", "change", cwd=tmp_path)
+    assert same.returncode == 0 and "no regression" in same.stdout
+    r = run(*args, "--fail-on", "regression", "--format", "json", cwd=tmp_path)
+    doc = json.loads(r.stdout)
+    assert r.returncode == 1 and doc["regressions"] == [
+        {"section": "assertions", "name": "scale_up", "why": "pass -> fail"}
+    ]
+    r = run(*args, "--tolerance", "ten", cwd=tmp_path)
+    assert r.returncode == 2 and "is not a fraction" in r.stderr

@@ -14,22 +14,65 @@ are in :mod:`topodsl.render` (a package, so its name is not rebound to a functio
 50.0
 """
 
-from .api import load, loads
-from .elaborate import elaborate
-from .errors import ElaborationError, SolverError, TopoError, TopoSyntaxError
-from .parser import parse
-from .solvers.bisection import bisection
-from .solvers.dataflow import (
-    checkpoint_drain,
-    checkpoint_write,
-    cxl_spill,
-    data_flow,
-    ingest,
-    uniform_flow,
-)
-from .solvers.flow import max_flow
-from .solvers.reach import capacity_staircase, memory_reach
-from .topology import Topology, TopologyBuilder
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# The public names and the modules they live in, imported on first use: ``topodsl --help``
+# and a ``check`` that runs no flow must not pay for scipy. ``elaborate`` is bound eagerly
+# because a function of that name shadows its module once bound.
+_LAZY = {
+    "load": ".api",
+    "loads": ".api",
+    "parse": ".parser",
+    "Topology": ".topology",
+    "TopologyBuilder": ".topology",
+    "TopoError": ".errors",
+    "TopoSyntaxError": ".errors",
+    "ElaborationError": ".errors",
+    "SolverError": ".errors",
+    "max_flow": ".solvers.flow",
+    "bisection": ".solvers.bisection",
+    "memory_reach": ".solvers.reach",
+    "capacity_staircase": ".solvers.reach",
+    "data_flow": ".solvers.dataflow",
+    "uniform_flow": ".solvers.dataflow",
+    "checkpoint_write": ".solvers.dataflow",
+    "checkpoint_drain": ".solvers.dataflow",
+    "ingest": ".solvers.dataflow",
+    "cxl_spill": ".solvers.dataflow",
+}
+
+if TYPE_CHECKING:
+    from .api import load, loads
+    from .errors import ElaborationError, SolverError, TopoError, TopoSyntaxError
+    from .parser import parse
+    from .solvers.bisection import bisection
+    from .solvers.dataflow import (
+        checkpoint_drain,
+        checkpoint_write,
+        cxl_spill,
+        data_flow,
+        ingest,
+        uniform_flow,
+    )
+    from .solvers.flow import max_flow
+    from .solvers.reach import capacity_staircase, memory_reach
+    from .topology import Topology, TopologyBuilder
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'topodsl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+from .elaborate import elaborate  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -36,13 +36,14 @@ def load(
 
     Parameters
     ----------
-    path : the file. A ``.json`` suffix reads NetworkX node-link JSON (see :mod:`topodsl.io`).
+    path : the file. A ``.json`` suffix reads NetworkX node-link JSON (see :mod:`topodsl.io`);
+        ``.xml`` reads hwloc or NCCL/RCCL topology XML (see :mod:`topodsl.interop`).
     allow_import_outside : allow imports, and a symbolic link named as ``path``, that lead
         outside the root.
     max_nodes : cap on the number of components (links: twice as many).
     max_steps : cap on the statements ``for`` loops may run.
     max_bytes : cap on the bytes read (default 256 KiB of ``.topo`` source with its imports,
-        256 MiB of JSON).
+        256 MiB of JSON or XML).
 
     Raises
     ------
@@ -51,9 +52,11 @@ def load(
     """
     path = Path(path)
     is_json = path.suffix.lower() == ".json"
-    limit = (
-        max_bytes if max_bytes is not None else (MAX_JSON_BYTES if is_json else MAX_SOURCE_BYTES)
-    )
+    is_xml = path.suffix.lower() == ".xml"
+    if max_bytes is not None:
+        limit = max_bytes
+    else:  # machine-written formats decode at C speed: a larger cap
+        limit = MAX_JSON_BYTES if is_json or is_xml else MAX_SOURCE_BYTES
     root = Path(os.path.realpath(path.absolute().parent))
     try:
         text = read_source(path, str(path), None if allow_import_outside else root, limit)
@@ -63,6 +66,10 @@ def load(
         from .io import loads_json
 
         return loads_json(text, str(path), max_nodes=max_nodes)
+    if is_xml:  # hwloc or NCCL/RCCL, told apart by content
+        from .interop import loads_xml
+
+        return loads_xml(text, str(path))
     return loads(
         text,
         file=str(path),

@@ -16,7 +16,7 @@ __all__ = [
     "Member", "Direction", "KeywordArg", "CallArg",
     "Star", "IndexRange", "Index", "Segment", "Path",
     "Attr", "Param", "Arg", "ArraySpec", "Instance", "Connect", "Pattern", "Fabric", "For",
-    "Const", "Assert", "Stmt", "LinkDecl", "Def", "Import", "Module",
+    "Const", "Assert", "Meta", "Stmt", "LinkDecl", "Def", "Import", "Module",
 ]  # fmt: skip
 
 
@@ -89,7 +89,8 @@ class Tuple:
 
 @dataclass(frozen=True, slots=True)
 class SelectorLit:
-    """``kind:gpu`` or ``role:memory`` written in an expression."""
+    """``kind:gpu``, ``role:memory`` or ``type:nvlink4`` (links of a type) written in an
+    expression."""
 
     text: str
     span: Span
@@ -162,7 +163,7 @@ class Direction:
 
 @dataclass(frozen=True, slots=True)
 class KeywordArg:
-    """``from X``, ``to X`` or ``within X`` as a call argument."""
+    """``from X``, ``to X``, ``within X`` or ``name = X`` as a call argument."""
 
     name: str
     value: Expr
@@ -305,7 +306,17 @@ class Assert:
     span: Span
 
 
-Stmt = Union[Const, Instance, Attr, Connect, Pattern, Fabric, For, Assert]  # noqa: UP007
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """``meta [path] { key = value, ... }``: free-form metadata (text or plain numbers) for the
+    enclosing component or connection, or for the members ``path`` names."""
+
+    path: Path | None
+    entries: tuple[Attr, ...]
+    span: Span
+
+
+Stmt = Union[Const, Instance, Attr, Connect, Pattern, Fabric, For, Assert, Meta]  # noqa: UP007
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,11 @@ An assertion states a promise about a design and is kept in the ``.topo`` file b
 ones given as text) and returns a :class:`CheckReport`: for each assertion the measured value,
 the threshold, the status and, for a flow or a bisection, the limiting cut.
 
+The functions an assertion calls are the registered analyses
+(:data:`topodsl.analyses.ANALYSES`); :mod:`topodsl.analyses.assertion` binds their arguments
+and resolves names relative to the component the assertion is written in. Arithmetic is
+:mod:`topodsl.interval`. This module compares and reports.
+
 Uncertain figures
 -----------------
 Every measured figure is an interval ``[lower, upper]`` that contains the true value (a point
@@ -22,15 +27,8 @@ guarantee.
 
 Names in an assertion
 ---------------------
-Selections are resolved against the component ids relative to the component the assertion is
-written in: inside ``cluster pod { ... }``, ``node[*].gpu[*]`` means ``pod.node*.gpu*``. A
-path that matches nothing there is looked up one level further out, up to the top level. A bare
-kind name (``count(gpu)``) or a ``kind:``/``role:`` selector selects within the assertion's
-component. A quoted string is a selector in the command-line language (``"pod.node*.gpu*"``,
-``"kind:gpu & pod.**"``), read from the top level and restricted to the assertion's component.
-Other bare names are the file's top-level constants.
-
-An assertion written in a definition holds for every instance; the report shows the worst one.
+Bare names are the file's top-level constants and, inside a definition, its parameters. An
+assertion written in a definition holds for every instance; the report shows the worst one.
 Above :data:`MAX_INSTANCES` instances only one instance per distinct definition-and-arguments
 is evaluated (they are built identically), and the result says so.
 
@@ -58,21 +56,22 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from . import ast
+from .analyses import ANALYSES, Context
+from .analyses.assertion import AssertionCalls, path_text
+from .analyses.figures import Measure, unit_of
 from .errors import Diagnostic, ElaborationError, Span, TopoError, source_line
-from .kinds import KIND_ALIASES, KIND_CODE, ROLES
-from .solvers.flow import CutItem
+from .interval import MATH_FUNCTIONS, EvaluationError, Interval, IntervalEvaluator, Record
 from .topology import Topology
+from .units import BANDWIDTH, Dim, dim_name, example_unit
 
 if TYPE_CHECKING:
     from .solvers.dataflow import Bottleneck
-from .units import BANDWIDTH, COUNT, SIZE, TIME, Dim, dim_name, example_unit, format_quantity
+    from .solvers.flow import CutItem
 
 __all__ = [
     "Measure",
@@ -80,7 +79,9 @@ __all__ = [
     "CheckReport",
     "CheckError",
     "check",
+    "compare",
     "parse_assertion",
+    "unit_of",
     "ANALYSES",
     "MAX_INSTANCES",
     "STATUSES",
@@ -99,8 +100,6 @@ _RTOL = 1e-9
 
 _MIRROR = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
 
-_SWITCH_KINDS = ("switch", "nvswitch", "pcie_switch", "cxl_switch")
-
 
 class CheckError(ElaborationError):
     """An assertion cannot be evaluated: unknown analysis, units that do not compare, an empty
@@ -108,85 +107,6 @@ class CheckError(ElaborationError):
 
 
 # -- results -------------------------------------------------------------------------------------
-
-
-_BASE_UNITS = ((COUNT, ""), (SIZE, "B"), (BANDWIDTH, "B/s"), (TIME, "s"))
-
-
-def unit_of(dim: Dim) -> str:
-    """The SI base unit a value of ``dim`` is stored in, as text (``""`` for plain numbers).
-
-    >>> unit_of(BANDWIDTH), unit_of(Dim(byte=1, second=-2))
-    ('B/s', 'B s^-2')
-    """
-    for d, u in _BASE_UNITS:
-        if d == dim:
-            return u
-    parts = []
-    for name, exp in (("B", dim.byte), ("s", dim.second), ("FLOP", dim.flop), ("W", dim.watt)):
-        if exp:
-            parts.append(name if exp == 1 else f"{name}^{exp}")
-    return " ".join(parts)
-
-
-@dataclass(frozen=True, slots=True)
-class Measure:
-    """A figure in SI base units whose true value lies in ``[lower, upper]`` (equal if exact).
-
-    >>> Measure(2e12, 2e12, BANDWIDTH).format()
-    '2 TB/s'
-    >>> Measure(1.8e12, 2.4e12, BANDWIDTH).format()
-    '1.8 TB/s .. 2.4 TB/s'
-    """
-
-    lower: float
-    upper: float
-    dim: Dim
-
-    @property
-    def exact(self) -> bool:
-        """Whether the figure is known exactly."""
-        return self.lower == self.upper
-
-    @property
-    def unit(self) -> str:
-        """The SI base unit of :attr:`lower` and :attr:`upper`."""
-        return unit_of(self.dim)
-
-    def format(self) -> str:
-        """The figure for people: ``'50 GB/s'``, or ``'lower .. upper'`` when uncertain (and the
-        bounds differ in the digits shown)."""
-        lo, hi = _format(self.lower, self.dim), _format(self.upper, self.dim)
-        return lo if lo == hi else f"{lo} .. {hi}"
-
-    def to_dict(self) -> dict:
-        """JSON-ready form: ``value`` (``None`` unless exact), ``lower``, ``upper``, ``unit``."""
-        return {
-            "value": _json_float(self.lower) if self.exact else None,
-            "lower": _json_float(self.lower),
-            "upper": _json_float(self.upper),
-            "unit": self.unit,
-        }
-
-
-def _json_float(x: float) -> float | int | str:
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if float(x).is_integer() and abs(x) < 2**53:
-        return int(x)
-    return float(x)
-
-
-def _format(x: float, dim: Dim) -> str:
-    if dim == COUNT:
-        if math.isinf(x):
-            return "inf"
-        if float(x).is_integer() and abs(x) < 1e15:
-            return str(int(x))
-        return f"{x:.4g}"
-    if dim in (SIZE, BANDWIDTH, TIME) or dim_name(dim) != f"a quantity of dimension {dim}":
-        return format_quantity(x, dim)
-    return f"{x:.4g} {unit_of(dim)}"
 
 
 @dataclass(frozen=True)
@@ -361,23 +281,27 @@ def parse_assertion(text: str, file: str = "<assert>") -> ast.Assert:
 
 
 def check(
-    topology: Topology,
+    topology: Topology | Context,
     assertions: Iterable[str | ast.Assert] = (),
     *,
     raise_errors: bool = True,
     max_instances: int = MAX_INSTANCES,
+    options: Mapping[str, str] | None = None,
 ) -> CheckReport:
     """Evaluate the assertions declared in ``topology`` plus ``assertions``.
 
     Parameters
     ----------
-    topology : Topology
-        Its :attr:`~topodsl.topology.Topology.assertions` are checked in source order.
+    topology : Topology or Context
+        Its :attr:`~topodsl.topology.Topology.assertions` are checked in source order. A
+        :class:`~topodsl.analyses.Context` shares solver results with other calls.
     assertions : extra assertions, as text (``"bisection() >= 1 TB/s"``, evaluated at the top
         level and reported from the pseudo file ``<assert N>``) or parsed nodes.
     raise_errors : raise :class:`CheckError` when an assertion cannot be evaluated (default);
         with ``False`` such assertions come back with status ``"error"`` instead.
     max_instances : see :data:`MAX_INSTANCES`.
+    options : common analysis options for every assertion (``{"forwarding": "ideal"}``),
+        given to each analysis that takes them; an assertion's own ``forwarding = ...`` wins.
 
     Returns
     -------
@@ -401,7 +325,9 @@ def check(
     topodsl.check.CheckError: <assert 1>:1:8: error: cannot compare a plain number with a size
     ...
     """
-    ev = _Evaluator(topology)
+    ctx = topology if isinstance(topology, Context) else Context(topology)
+    topology = ctx.topology
+    ev = _Evaluator(ctx, options or {})
     # One assertion written in a definition used with different arguments comes as several
     # specs (one per variant); it is one promise, checked in every instance.
     grouped: dict[tuple, tuple[ast.Assert, list[str]]] = {}
@@ -444,50 +370,6 @@ def _span_key(span: Span | None) -> tuple:
     return (span.file, span.line, span.col)
 
 
-# -- values during evaluation --------------------------------------------------------------------
-
-
-class _Abort(Exception):
-    """Stop evaluating this assertion; the diagnostic is recorded."""
-
-    def __init__(self, diagnostic: Diagnostic):
-        super().__init__(diagnostic.message)
-        self.diagnostic = diagnostic
-
-
-@dataclass(frozen=True)
-class _Val:
-    """A figure during evaluation: an interval, its dimension, where it came from."""
-
-    lo: float
-    hi: float
-    dim: Dim
-    analysis: str | None = None
-    cut: tuple[CutItem | Bottleneck, ...] = ()
-    notes: tuple[str, ...] = ()
-
-    @staticmethod
-    def exact(x: float, dim: Dim, **kw: Any) -> _Val:
-        return _Val(float(x), float(x), dim, **kw)
-
-
-@dataclass(frozen=True)
-class _Record:
-    """An analysis result with several figures: ``reach(...).capacity``."""
-
-    analysis: str
-    fields: dict[str, _Val]
-    default: str | None = None
-
-
-def _merge(a: _Val, b: _Val) -> dict:
-    return {
-        "analysis": a.analysis or b.analysis,
-        "cut": a.cut or b.cut,
-        "notes": a.notes + tuple(n for n in b.notes if n not in a.notes),
-    }
-
-
 def _tol(*xs: float) -> float:
     finite = [abs(x) for x in xs if math.isfinite(x)]
     return _RTOL * max(finite, default=0.0)
@@ -523,58 +405,28 @@ def compare(op: str, a: Measure, b: Measure) -> str:
     raise ValueError(f"unknown comparison {op!r}")
 
 
-# -- analyses ------------------------------------------------------------------------------------
-
-Handler = Callable[["_Evaluator", ast.Call, str], "_Val | _Record"]
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """An analysis usable in an assertion: its signature (for messages and docs) and help."""
-
-    name: str
-    signature: str
-    help: str
-    handler: Handler = field(repr=False)
-
-
-#: Analyses by name; filled below. :mod:`topodsl.report.check` and ``docs/ci.md`` list them.
-ANALYSES: dict[str, Analysis] = {}
-
-
-def _analysis(signature: str, help: str):
-    def register(fn: Handler) -> Handler:
-        name = signature.split("(", 1)[0]
-        ANALYSES[name] = Analysis(name, signature, help, fn)
-        return fn
-
-    return register
-
-
-_MATH = ("min", "max", "abs")
-
-
 # -- the evaluator -------------------------------------------------------------------------------
 
 
-class _Evaluator:
-    def __init__(self, topology: Topology):
-        self.t = topology
-        self.texts: dict[str, str] = dict(topology.source_texts)
+class _Evaluator(IntervalEvaluator):
+    """Assertions: the arithmetic of :class:`IntervalEvaluator`, plus constants, analyses
+    (:class:`~topodsl.analyses.assertion.AssertionCalls`) and ``.field`` access."""
+
+    def __init__(self, ctx: Context, options: Mapping[str, str]):
+        self.t = ctx.topology
+        self.texts: dict[str, str] = dict(self.t.source_texts)
         self._consts: dict[str, ast.Const] | None = None
-        self._const_values: dict[str, _Val] = {}
+        self._const_values: dict[str, Interval] = {}
         self._const_stack: list[str] = []
-        self._subtree: dict[str, np.ndarray] = {}
         # Numbers visible where an assertion stands (a definition's parameters...), by scope.
         self.scope_constants: dict[str, dict[str, tuple[float, Dim]]] = {}
-        self.memo: dict[tuple, Any] = {}
+        self.calls = AssertionCalls(self, ctx, options)
 
-    # diagnostics
-    def error(self, span: Span | None, message: str, hint: str | None = None) -> _Abort:
+    def error(self, span: Span | None, message: str, hint: str | None = None) -> EvaluationError:
         line = None
         if span is not None:
             line = source_line(span.file, span.line, self.texts.get(span.file))
-        return _Abort(Diagnostic(span, "error", message, hint, line))
+        return EvaluationError(Diagnostic(span, "error", message, hint, line))
 
     # -- one assertion --------------------------------------------------------------------------
 
@@ -590,7 +442,7 @@ class _Evaluator:
                 rank = STATUSES.index(got[0])
                 if worst is None or rank > STATUSES.index(worst[0]):
                     worst = (*got, scope)
-        except _Abort as a:
+        except EvaluationError as a:
             return AssertionResult(
                 name, node.text, node.span, "error", node.op, None, None,
                 diagnostics=(a.diagnostic,), origin=origin,
@@ -643,95 +495,12 @@ class _Evaluator:
         status = compare(op, measured, threshold)
         return status, op, measured, threshold, left.analysis, left.cut, left.notes
 
-    # -- expressions ----------------------------------------------------------------------------
+    # -- names, calls and fields ----------------------------------------------------------------
 
-    def value(self, e: ast.Expr, scope: str) -> _Val:
-        v = self.eval(e, scope)
-        if isinstance(v, _Record):
-            if v.default is not None:
-                return v.fields[v.default]
-            fields = ", ".join("." + f for f in v.fields)
-            raise self.error(
-                e.span, f"{v.analysis}(...) gives several figures; pick one of {fields}",
-                f"e.g. {v.analysis}(...).{next(iter(v.fields))}",
-            )  # fmt: skip
-        return v
-
-    def eval(self, e: Any, scope: str) -> _Val | _Record:
-        if isinstance(e, ast.Number):
-            return self.number(e)
-        if isinstance(e, ast.BinOp):
-            return self.binop(e, scope)
-        if isinstance(e, ast.Unary):
-            v = self.value(e.operand, scope)
-            return _Val(-v.hi, -v.lo, v.dim, v.analysis, v.cut, v.notes)
-        if isinstance(e, ast.Call):
-            return self.call(e, scope)
-        if isinstance(e, ast.Member):
-            return self.member(e, scope)
-        if isinstance(e, ast.Ref):
-            return self.ref(e, scope)
-        if isinstance(e, ast.SelectorLit):
-            raise self.error(
-                e.span, f"a selector ({e.text}) names components, not a figure",
-                f"pass it to an analysis, e.g. count({e.text})",
-            )  # fmt: skip
-        if isinstance(e, ast.String):
-            raise self.error(
-                e.span, "a string names components, not a figure",
-                f'pass it to an analysis, e.g. count("{e.value}")',
-            )  # fmt: skip
-        raise self.error(getattr(e, "span", None), "this expression has no value in an assertion")
-
-    def number(self, e: ast.Number) -> _Val:
-        if e.unit is None:
-            return _Val.exact(e.value, COUNT)
-        from .units import parse_unit
-
-        scale, dim = parse_unit(e.unit)
-        return _Val.exact(_scaled(e.value, scale), dim)
-
-    def binop(self, e: ast.BinOp, scope: str) -> _Val:
-        a, b = self.value(e.left, scope), self.value(e.right, scope)
-        op = e.op
-        meta = _merge(a, b)
-        if op in ("+", "-"):
-            if a.dim != b.dim:
-                raise self.error(
-                    e.span, f"cannot {'add' if op == '+' else 'subtract'} {dim_name(a.dim)} "
-                    f"and {dim_name(b.dim)}",
-                )  # fmt: skip
-            if op == "+":
-                return _Val(a.lo + b.lo, a.hi + b.hi, a.dim, **meta)
-            return _Val(a.lo - b.hi, a.hi - b.lo, a.dim, **meta)
-        if op == "*":
-            p = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi]
-            p = [x for x in p if not math.isnan(x)] or [math.nan]
-            return _Val(min(p), max(p), a.dim * b.dim, **meta)
-        if op == "/":
-            if b.lo <= 0 <= b.hi:
-                raise self.error(e.span, "division by zero (or by a figure that may be zero)")
-            q = [a.lo / b.lo, a.lo / b.hi, a.hi / b.lo, a.hi / b.hi]
-            return _Val(min(q), max(q), a.dim / b.dim, **meta)
-        if op == "%":
-            if a.lo != a.hi or b.lo != b.hi or a.dim != b.dim or b.lo == 0:
-                raise self.error(e.span, "'%' needs two exact figures of one dimension, not zero")
-            return _Val.exact(a.lo % b.lo, a.dim, **meta)
-        if op == "**":
-            if b.dim != COUNT or b.lo != b.hi or not float(b.lo).is_integer():
-                raise self.error(e.span, "an exponent must be an exact whole number")
-            n = int(b.lo)
-            ends = [a.lo**n, a.hi**n]
-            lo, hi = min(ends), max(ends)
-            if n % 2 == 0 and a.lo < 0 < a.hi:
-                lo = 0.0
-            return _Val(lo, hi, a.dim**n, **meta)
-        raise self.error(e.span, f"unknown operator {op!r}")  # pragma: no cover
-
-    def ref(self, e: ast.Ref, scope: str = "") -> _Val:
+    def ref(self, e: ast.Ref, scope: str = "") -> Interval:
         name = e.path.simple_name
         if name is None:
-            text = _path_text(e.path)
+            text = path_text(e.path)
             raise self.error(
                 e.span, f"{text} names components, not a figure",
                 f"pass it to an analysis, e.g. count({text})",
@@ -739,7 +508,7 @@ class _Evaluator:
         local = self.scope_constants.get(scope, {})
         if name in local:
             value, dim = local[name]
-            return _Val.exact(value, dim)
+            return Interval.exact(value, dim)
         consts = self.constants()
         if name not in consts:
             hint = _did_you_mean(name, list(consts) + list(local) + list(ANALYSES))
@@ -751,43 +520,19 @@ class _Evaluator:
             raise self.error(e.span, f"unknown name {name!r}", hint)
         return self.constant(name, e.span)
 
-    def call(self, e: ast.Call, scope: str) -> _Val | _Record:
+    def analysis(self, e: ast.Call, scope: str) -> Interval | Record:
         if e.func in ANALYSES:
-            return ANALYSES[e.func].handler(self, e, scope)
-        if e.func in _MATH:
-            return self.math(e, scope)
-        hint = _did_you_mean(e.func, list(ANALYSES) + list(_MATH))
+            return self.calls.call(e, scope)
+        hint = _did_you_mean(e.func, list(ANALYSES) + list(MATH_FUNCTIONS))
         raise self.error(
             e.span, f"unknown analysis {e.func!r}",
             hint or "analyses: " + ", ".join(sorted(ANALYSES)),
         )  # fmt: skip
 
-    def math(self, e: ast.Call, scope: str) -> _Val:
-        args = []
-        for a in e.args:
-            if isinstance(a, ast.Direction | ast.KeywordArg):
-                raise self.error(a.span, f"{e.func}() takes figures, not {_arg_kind(a)}")
-            args.append(self.value(a, scope))
-        if not args or (e.func == "abs" and len(args) != 1):
-            raise self.error(e.span, f"{e.func}() needs {'one' if e.func == 'abs' else 'a'} figure")
-        if any(a.dim != args[0].dim for a in args):
-            raise self.error(e.span, f"{e.func}() needs figures of one dimension")
-        meta = {
-            "analysis": next((a.analysis for a in args if a.analysis), None),
-            "cut": next((a.cut for a in args if a.cut), ()),
-            "notes": tuple(dict.fromkeys(n for a in args for n in a.notes)),
-        }
-        if e.func == "abs":
-            a = args[0]
-            lo = 0.0 if a.lo <= 0 <= a.hi else min(abs(a.lo), abs(a.hi))
-            return _Val(lo, max(abs(a.lo), abs(a.hi)), a.dim, **meta)
-        pick = min if e.func == "min" else max
-        return _Val(pick(a.lo for a in args), pick(a.hi for a in args), args[0].dim, **meta)
-
-    def member(self, e: ast.Member, scope: str) -> _Val:
+    def member(self, e: ast.Member, scope: str) -> Interval:
         v = self.eval(e.value, scope)
         func = e.value.func
-        if not isinstance(v, _Record):
+        if not isinstance(v, Record):
             raise self.error(
                 e.name_span,
                 f"{func}(...) is a single figure; it has no .{e.name}",
@@ -801,6 +546,20 @@ class _Evaluator:
                 _did_you_mean(e.name, list(v.fields)) or f"it has {fields}",
             )
         return v.fields[e.name]
+
+    def quantity(self, e: Any, scope: str, dim: Dim, what: str) -> float:
+        """An exact figure of dimension ``dim`` (an analysis's size or budget)."""
+        v = self.value(e, scope)
+        if v.dim != dim:
+            unit = example_unit(dim)
+            raise self.error(
+                e.span,
+                f"{what} must be {dim_name(dim)}, got {dim_name(v.dim)}",
+                f"e.g. with unit {unit}" if unit else None,
+            )
+        if v.lo != v.hi:
+            raise self.error(e.span, f"{what} must be an exact figure")
+        return v.lo
 
     # -- constants ------------------------------------------------------------------------------
 
@@ -822,7 +581,7 @@ class _Evaluator:
             self._consts = consts
         return self._consts
 
-    def constant(self, name: str, span: Span) -> _Val:
+    def constant(self, name: str, span: Span) -> Interval:
         if name in self._const_values:
             return self._const_values[name]
         if name in self._const_stack:
@@ -832,228 +591,9 @@ class _Evaluator:
             v = self.value(self.constants()[name].value, "")
         finally:
             self._const_stack.pop()
-        v = _Val(v.lo, v.hi, v.dim)
+        v = Interval(v.lo, v.hi, v.dim)
         self._const_values[name] = v
         return v
-
-    # -- selections -----------------------------------------------------------------------------
-
-    def rows(
-        self, e: Any, scope: str, what: str = "selection", allow_empty: bool = False
-    ) -> np.ndarray:
-        """Rows selected by an analysis argument (a path, a selector or a string).
-
-        A selection that matches nothing is an input error (a misspelt path), except with
-        ``allow_empty`` for a kind or role (``count(kind:hbm) == 0`` is a fair promise).
-        """
-        rows = self._rows(e, scope)
-        if len(rows) == 0 and not (allow_empty and self._is_kind_selection(e)):
-            where = f" in {scope}" if scope else ""
-            raise self.error(
-                e.span, f"the {what} {_expr_text(e)} matches no component{where}",
-                "paths are relative to the component the assertion is written in",
-            )  # fmt: skip
-        return rows
-
-    @staticmethod
-    def _is_kind_selection(e: Any) -> bool:
-        if isinstance(e, ast.SelectorLit):
-            return True
-        if isinstance(e, ast.Ref) and e.path.simple_name is not None:
-            name = e.path.simple_name
-            return KIND_ALIASES.get(name, name) in KIND_CODE or name in ROLES
-        return False
-
-    def _rows(self, e: Any, scope: str) -> np.ndarray:
-        from .select import SelectorError, select
-
-        try:
-            if isinstance(e, ast.SelectorLit):
-                return self._in_scope(select(self.t, e.text), scope)
-            if isinstance(e, ast.String):
-                return self._in_scope(select(self.t, e.value), scope)
-            if isinstance(e, ast.Ref):
-                return self._path_rows(e.path, scope)
-        except SelectorError as err:
-            raise self.error(e.span, err.diagnostics[0].message) from None
-        if isinstance(e, ast.Direction | ast.KeywordArg):
-            raise self.error(e.span, f"expected components here, not {_arg_kind(e)}")
-        raise self.error(
-            getattr(e, "span", None), f"expected components (a path such as node[*].gpu[*], or "
-            f"kind:gpu), got {_expr_text(e)}",
-        )  # fmt: skip
-
-    def _path_rows(self, path: ast.Path, scope: str) -> np.ndarray:
-        from .select import select
-
-        pattern = ".".join(self._segment(s, scope) for s in path.segments)
-        bare = path.simple_name
-        levels = _scope_chain(scope)
-        for level in levels:
-            prefix = level + "." if level else ""
-            for pat in (pattern, pattern + "[*]") if bare else (pattern,):
-                rows = select(self.t, prefix + pat)
-                if len(rows):
-                    return rows
-        if bare is not None:
-            kind = KIND_ALIASES.get(bare, bare)
-            if kind in KIND_CODE:
-                return self._in_scope(self.t.rows_of_kind(kind), scope)
-            if bare in ROLES:
-                return self._in_scope(self.t.rows_of_role(bare), scope)
-        return np.zeros(0, dtype=np.int64)
-
-    def _segment(self, seg: ast.Segment, scope: str) -> str:
-        if seg.index is None:
-            return seg.name
-        if isinstance(seg.index, ast.Star):
-            return f"{seg.name}[*]"
-        if isinstance(seg.index, ast.IndexRange):
-            lo = self._index(seg.index.lo, scope)
-            hi = self._index(seg.index.hi, scope)
-            return f"{seg.name}[{lo}..{hi}]"
-        return f"{seg.name}[{self._index(seg.index, scope)}]"
-
-    def _index(self, e: Any, scope: str) -> int:
-        v = self.value(e, scope)
-        if v.dim != COUNT or v.lo != v.hi or not float(v.lo).is_integer() or v.lo < 0:
-            raise self.error(e.span, "an index must be a whole number >= 0")
-        return int(v.lo)
-
-    def _in_scope(self, rows: np.ndarray, scope: str) -> np.ndarray:
-        if not scope:
-            return rows
-        sub = self._subtree.get(scope)
-        if sub is None:
-            sub = self._subtree[scope] = subtree_mask(self.t, [self.t.index(scope)])
-        return rows[sub[rows]]
-
-    # -- shared argument handling ---------------------------------------------------------------
-
-    def bind(
-        self,
-        e: ast.Call,
-        positional: Sequence[str],
-        keywords: Sequence[str] = (),
-        required: int | None = None,
-    ) -> dict[str, Any]:
-        """Match ``e``'s arguments to names: positional ones in order, then ``from``/``to``/
-        ``within``; a ``a -> b`` argument binds ``from`` and ``to``."""
-        out: dict[str, Any] = {}
-        pos = [a for a in e.args if not isinstance(a, ast.KeywordArg | ast.Direction)]
-        usage = f"usage: {ANALYSES[e.func].signature}" if e.func in ANALYSES else None
-        if len(pos) > len(positional):
-            raise self.error(
-                pos[len(positional)].span,
-                f"{e.func}() takes at most {len(positional)} plain argument(s)",
-                usage,
-            )
-        for name, a in zip(positional, pos, strict=False):
-            out[name] = a
-        for a in e.args:
-            if isinstance(a, ast.Direction):
-                if "from" not in keywords:
-                    raise self.error(a.span, f"{e.func}() takes no 'a -> b' argument", usage)
-                if a.op != "->":
-                    raise self.error(a.span, "write a flow's direction with '->'", usage)
-                if "from" in out or "to" in out:
-                    raise self.error(a.span, "the direction is given twice", usage)
-                out["from"], out["to"] = a.source, a.target
-            elif isinstance(a, ast.KeywordArg):
-                if a.name not in keywords:
-                    raise self.error(a.span, f"{e.func}() takes no '{a.name}' argument", usage)
-                if a.name in out:
-                    raise self.error(a.span, f"'{a.name}' is given twice", usage)
-                out[a.name] = a.value
-        need = positional[: required if required is not None else len(positional)]
-        for name in need:
-            if name not in out:
-                raise self.error(e.span, f"{e.func}() needs {name}", usage)
-        return out
-
-    def endpoints(
-        self,
-        e: ast.Call,
-        args: dict[str, Any],
-        scope: str,
-        default_from: str | None,
-        default_to: str | None,
-    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Source and sink rows of a flow-like analysis, with notes naming defaults used."""
-        notes = []
-        usage = f"usage: {ANALYSES[e.func].signature}"
-        out = []
-        for key, default in (("from", default_from), ("to", default_to)):
-            if key in args:
-                out.append(self.rows(args[key], scope, f"'{key}' selection"))
-                continue
-            if default is None:
-                raise self.error(e.span, f"{e.func}() needs '{key}' components", usage)
-            rows = self._in_scope(self.t.select(default), scope)
-            if len(rows) == 0:
-                where = f" in {scope}" if scope else ""
-                raise self.error(
-                    e.span,
-                    f"{e.func}() defaults '{key}' to {default}, and there is none{where}",
-                    usage,
-                )
-            notes.append(f"{key} {default} ({len(rows)})")
-            out.append(rows)
-        src, dst = out
-        if len(np.intersect1d(src, dst)):
-            raise self.error(e.span, f"{e.func}(): the 'from' and 'to' selections overlap")
-        return src, dst, notes
-
-    def quantity(self, e: Any, scope: str, dim: Dim, what: str) -> float:
-        v = self.value(e, scope)
-        if v.dim != dim:
-            unit = example_unit(dim)
-            raise self.error(
-                e.span,
-                f"{what} must be {dim_name(dim)}, got {dim_name(v.dim)}",
-                f"e.g. with unit {unit}" if unit else None,
-            )
-        if v.lo != v.hi:
-            raise self.error(e.span, f"{what} must be an exact figure")
-        return v.lo
-
-
-# -- helpers -------------------------------------------------------------------------------------
-
-
-def _scaled(value: float, scale: float) -> float:
-    # 25.6 * 1e12 is 25600000000000.004 in binary floating point; round to 15 significant
-    # digits, which every literal has, so thresholds equal the sums they are compared with.
-    x = float(value) * scale
-    return float(f"{x:.15g}") if x else 0.0
-
-
-def _scope_chain(scope: str) -> list[str]:
-    if not scope:
-        return [""]
-    parts = scope.split(".")
-    return [".".join(parts[:k]) for k in range(len(parts), 0, -1)] + [""]
-
-
-def subtree_mask(topology: Topology, roots: Sequence[int] | np.ndarray) -> np.ndarray:
-    """Boolean mask over rows: the ``roots`` and everything inside them.
-
-    >>> from topodsl.topology import TopologyBuilder
-    >>> b = TopologyBuilder(); _ = b.add_node("n", "node"); _ = b.add_node("n.g", "gpu", "n")
-    >>> _ = b.add_node("m", "node")
-    >>> subtree_mask(b.build(), [0]).tolist()
-    [True, True, False]
-    """
-    parent = topology.nodes.parent
-    mask = np.zeros(topology.num_nodes, dtype=bool)
-    mask[np.asarray(roots, dtype=np.int64)] = True
-    has_parent = parent >= 0
-    while True:
-        grown = mask.copy()
-        grown[has_parent] |= mask[parent[has_parent]]
-        if np.array_equal(grown, mask):
-            return mask
-        mask = grown
 
 
 def _at(d: Diagnostic, span: Span | None, texts: dict[str, str]) -> Diagnostic:
@@ -1067,404 +607,3 @@ def _at(d: Diagnostic, span: Span | None, texts: dict[str, str]) -> Diagnostic:
 def _did_you_mean(name: str, options: Iterable[str]) -> str | None:
     close = difflib.get_close_matches(name, list(options), n=1)
     return f"did you mean {close[0]!r}?" if close else None
-
-
-def _arg_kind(a: Any) -> str:
-    if isinstance(a, ast.Direction):
-        return "a direction 'a -> b'"
-    return f"'{a.name} ...'"
-
-
-def _path_text(p: ast.Path) -> str:
-    out = []
-    for s in p.segments:
-        if s.index is None:
-            out.append(s.name)
-        elif isinstance(s.index, ast.Star):
-            out.append(f"{s.name}[*]")
-        else:
-            out.append(f"{s.name}[...]")
-    return ".".join(out)
-
-
-def _expr_text(e: Any) -> str:
-    if isinstance(e, ast.Ref):
-        return _path_text(e.path)
-    if isinstance(e, ast.SelectorLit):
-        return e.text
-    if isinstance(e, ast.String):
-        return repr(e.value)
-    return "this"
-
-
-def _flow_interval(r) -> tuple[float, float]:
-    """A max-flow value as an interval: exact unless the integer backend had to round
-    capacities (then each cut arc may have lost up to one unit of its resolution)."""
-    value = float(r.throughput)
-    if r.flow.exact:
-        return value, value
-    return value, value + float(r.resolution) * len(r.flow.cut)
-
-
-# -- structural analyses -------------------------------------------------------------------------
-
-
-@_analysis("count(SELECTION)", "number of components selected")
-def _count(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
-    args = ev.bind(e, ["components"])
-    rows = ev.rows(args["components"], scope, allow_empty=True)
-    return _Val.exact(len(rows), COUNT, analysis="count")
-
-
-@_analysis(
-    "capacity(SELECTION)",
-    "total bytes held by the selected components and everything inside them",
-)
-def _capacity(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
-    args = ev.bind(e, ["components"])
-    rows = ev.rows(args["components"], scope, allow_empty=True)
-    mask = subtree_mask(ev.t, rows)
-    total = float(ev.t.nodes.capacity[mask].sum())
-    return _Val.exact(total, SIZE, analysis="capacity")
-
-
-def _lanes_used(t: Topology) -> np.ndarray:
-    L = t.links
-    n = t.num_nodes
-    return np.bincount(L.src, weights=L.lanes, minlength=n) + np.bincount(
-        L.dst, weights=L.lanes, minlength=n
-    )
-
-
-@_analysis("ports_used(SELECTION)", "most link lanes connected to any one selected component")
-def _ports_used(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
-    args = ev.bind(e, ["components"])
-    rows = ev.rows(args["components"], scope)
-    used = _lanes_used(ev.t)[rows]
-    k = int(np.argmax(used))
-    note = f"most used: {ev.t.nodes.ids[int(rows[k])]} ({used[k]:g} lanes)"
-    return _Val.exact(float(used[k]), COUNT, analysis="ports_used", notes=(note,))
-
-
-@_analysis(
-    "ports_free(SELECTION)",
-    "fewest declared ports left unused on any selected component that declares ports",
-)
-def _ports_free(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
-    args = ev.bind(e, ["components"])
-    rows = ev.rows(args["components"], scope)
-    ports = ev.t.nodes.ports[rows]
-    rows = rows[ports >= 0]
-    if len(rows) == 0:
-        raise ev.error(
-            args["components"].span,
-            "none of the selected components declares ports",
-            "declare them, e.g. switch leaf[8] { ports = 64 }",
-        )
-    free = ev.t.nodes.ports[rows] - _lanes_used(ev.t)[rows]
-    k = int(np.argmin(free))
-    note = f"fullest: {ev.t.nodes.ids[int(rows[k])]} ({free[k]:g} free)"
-    return _Val.exact(float(free[k]), COUNT, analysis="ports_free", notes=(note,))
-
-
-def switch_tiers(topology: Topology) -> np.ndarray:
-    """Tier of every switch row: its hop distance from the nearest host; 0 for non-switches,
-    -1 for a switch no host reaches.
-
-    Hosts are the components that are neither switches nor storage and do not sit in a
-    ``storage_node``: storage attached to a spine must not make the spine look like a leaf.
-
-    >>> from topodsl.topology import TopologyBuilder
-    >>> b = TopologyBuilder()
-    >>> for name, kind in (("h", "nic"), ("leaf", "switch"), ("spine", "switch"),
-    ...                    ("st", "storage_node"), ("st.nic", "nic")):
-    ...     _ = b.add_node(name, kind, parent="st" if name == "st.nic" else None)
-    >>> for a, z in (("h", "leaf"), ("leaf", "spine"), ("spine", "st.nic")):
-    ...     _ = b.add_link(a, z, 1.0)
-    >>> switch_tiers(b.build()).tolist()
-    [0, 1, 2, 0, 0]
-    """
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import shortest_path
-
-    t = topology
-    n = t.num_nodes
-    is_switch = np.isin(t.nodes.kind, [KIND_CODE[k] for k in _SWITCH_KINDS])
-    tiers = np.where(is_switch, -1, 0).astype(np.int64)
-    if not is_switch.any():
-        return tiers
-    storage_nodes = np.flatnonzero(t.nodes.kind == KIND_CODE["storage_node"])
-    hosts = ~is_switch & (t.role_codes != ROLES.index("storage"))
-    if len(storage_nodes):
-        hosts &= ~subtree_mask(t, storage_nodes)
-    if not hosts.any():
-        hosts = ~is_switch
-    L = t.links
-    # A virtual root joined to every host; a switch's tier is its distance to it, minus one.
-    h = np.flatnonzero(hosts)
-    rows = np.concatenate([L.src, L.dst, np.full(len(h), n)])
-    cols = np.concatenate([L.dst, L.src, h])
-    g = sp.csr_array((np.ones(len(rows)), (rows, cols)), shape=(n + 1, n + 1))
-    dist = shortest_path(g, directed=False, unweighted=True, indices=n)[:n]
-    reach = is_switch & np.isfinite(dist)
-    tiers[reach] = dist[reach].astype(np.int64) - 1
-    return tiers
-
-
-@_analysis(
-    "oversubscription(SWITCHES, to UPLINKED)",
-    "worst ratio of downlink to uplink bandwidth over the selected switches. Without 'to', a "
-    "switch's uplinks go to switches of its tier or above (tier: hops from the nearest host) "
-    "and switches without uplinks, the top tier, are skipped; with 'to', uplinks are the links "
-    "to those components",
-)
-def _oversubscription(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
-    args = ev.bind(e, ["switches"], ["to"])
-    rows = ev.rows(args["switches"], scope)
-    t = ev.t
-    L = t.links
-    n = t.num_nodes
-    is_switch = np.isin(t.nodes.kind, [KIND_CODE[k] for k in _SWITCH_KINDS])
-    if "to" in args:
-        upward = np.zeros(n, dtype=bool)
-        upward[ev.rows(args["to"], scope, "'to' selection")] = True
-
-        def is_up(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            return upward[b]
-    else:
-        if ("tiers",) not in ev.memo:
-            ev.memo[("tiers",)] = switch_tiers(t)
-        tier = ev.memo[("tiers",)]
-
-        def is_up(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-            return is_switch[b] & (tier[b] >= tier[a])
-
-    down = np.zeros(n)
-    up = np.zeros(n)
-    for a, b in ((L.src, L.dst), (L.dst, L.src)):
-        u = is_up(a, b)
-        np.add.at(up, a, np.where(u, L.bandwidth, 0.0))
-        np.add.at(down, a, np.where(u, 0.0, L.bandwidth))
-    ok = is_switch[rows] & (up[rows] > 0) & (down[rows] > 0)
-    rows = rows[ok]
-    if len(rows) == 0:
-        raise ev.error(
-            args["switches"].span,
-            "none of the selected components is a switch with both downlinks and uplinks",
-            "select the lower tiers of a fabric, e.g. oversubscription(leaf[*]), or name the "
-            "uplinked tier: oversubscription(leaf[*], to spine[*])",
-        )
-    ratio = down[rows] / up[rows]
-    k = int(np.argmax(ratio))
-    r = int(rows[k])
-    note = (
-        f"worst: {t.nodes.ids[r]}, {format_quantity(down[r], BANDWIDTH)} down / "
-        f"{format_quantity(up[r], BANDWIDTH)} up"
-    )
-    return _Val.exact(float(ratio[k]), COUNT, analysis="oversubscription", notes=(note,))
-
-
-# -- flow analyses -------------------------------------------------------------------------------
-
-
-@_analysis(
-    "flow(FROM -> TO)",
-    "maximum flow from one selection to another, per direction (also flow(from A, to B)); "
-    "storage sends at its read bandwidth and receives at its write bandwidth",
-)
-def _flow(ev: _Evaluator, e: ast.Call, scope: str) -> _Val:
-    args = ev.bind(e, [], ["from", "to"])
-    src, dst, notes = ev.endpoints(e, args, scope, None, None)
-    key = ("flow", src.tobytes(), dst.tobytes())
-    if key not in ev.memo:
-        from .solvers.dataflow import data_flow
-
-        ev.memo[key] = data_flow(ev.t, src, dst)
-    r = ev.memo[key]
-    lo, hi = _flow_interval(r)
-    return _Val(lo, hi, BANDWIDTH, "flow", tuple(r.bottleneck), tuple(notes))
-
-
-# -- storage scenarios (topodsl.solvers.dataflow) --------------------------------------------------
-
-
-def _scenario(ev: _Evaluator, e: ast.Call, scope: str, name: str, size_required: bool):
-    """Run a data-path scenario; returns the solver's ScenarioResult, the size and notes."""
-    from .solvers.dataflow import SCENARIOS
-
-    fn, default_from, default_to = SCENARIOS[name]
-    args = ev.bind(e, ["size"], ["from", "to"], required=1 if size_required else 0)
-    size = None
-    if "size" in args:
-        size = ev.quantity(args["size"], scope, SIZE, f"the size to move in {name}()")
-        if not size > 0:
-            raise ev.error(args["size"].span, "the size must be more than 0 B")
-    src, dst, notes = ev.endpoints(e, args, scope, default_from, default_to)
-    key = (name, src.tobytes(), dst.tobytes(), size)
-    if key not in ev.memo:
-        if name == "ingest":
-            ev.memo[key] = fn(ev.t, src, dst, size)
-        else:
-            ev.memo[key] = fn(ev.t, size, src, dst)
-    return ev.memo[key], size, notes
-
-
-def _leg_fields(leg, size: float | None, prefix: str, analysis: str, notes) -> dict[str, _Val]:
-    """Rate per endpoint, total throughput and (with a size) time of one scenario leg, each an
-    interval between the achievable rate and the rate no schedule can beat."""
-    u = leg.uniform
-    cut = tuple(u.bottleneck)
-    kw = {"analysis": analysis, "cut": cut}
-    n = u.endpoints
-    lo, hi = float(u.rate), float(max(u.rate_bound, u.rate))
-    extra = (
-        f"{n} {'sources' if u.even == 'sources' else 'sinks'} in equal shares; "
-        f"{u.behind} behind the bottleneck",
-    )
-    notes = tuple(notes) + extra
-    if _format(lo, BANDWIDTH) != _format(hi, BANDWIDTH):
-        notes += (
-            f"rate between {format_quantity(lo, BANDWIDTH)} and "
-            f"{format_quantity(hi, BANDWIDTH)} per endpoint",
-        )
-    out = {
-        prefix + "rate": _Val(lo, hi, BANDWIDTH, notes=notes, **kw),
-        prefix + "throughput": _Val(n * lo, n * hi, BANDWIDTH, notes=notes, **kw),
-    }
-    if size is not None:
-        t_lo = size / (n * hi) if hi > 0 else math.inf
-        t_hi = size / (n * lo) if lo > 0 else math.inf
-        out[prefix + "time"] = _Val(t_lo, t_hi, TIME, notes=notes, **kw)
-    return out
-
-
-@_analysis(
-    "checkpoint(SIZE, from GPUS, to SSDS)",
-    "time for the GPUs (default: every GPU here) to write SIZE in equal shards to the SSDs "
-    "(default: every SSD here) at once, SSD write bandwidth applying; also .rate (per GPU) and "
-    ".throughput",
-)
-def _checkpoint(ev: _Evaluator, e: ast.Call, scope: str) -> _Record:
-    r, size, notes = _scenario(ev, e, scope, "checkpoint", True)
-    return _Record("checkpoint", _leg_fields(r.legs[0], size, "", "checkpoint", notes), "time")
-
-
-@_analysis(
-    "drain(SIZE, from SSDS, to HDDS)",
-    "time to move SIZE spread evenly over the SSDs (default: every SSD here) to the HDDs "
-    "(default: every HDD here); also .rate (per SSD) and .throughput",
-)
-def _drain(ev: _Evaluator, e: ast.Call, scope: str) -> _Record:
-    r, size, notes = _scenario(ev, e, scope, "drain", True)
-    return _Record("drain", _leg_fields(r.legs[0], size, "", "drain", notes), "time")
-
-
-@_analysis(
-    "ingest(SIZE, from STORAGE, to GPUS)",
-    "rate every GPU (default: every GPU here) can read from storage (default: every SSD and HDD "
-    "here) at the same time, per GPU; also .throughput and, with the optional SIZE (a data set "
-    "read once in equal shares), .time",
-)
-def _ingest(ev: _Evaluator, e: ast.Call, scope: str) -> _Record:
-    r, size, notes = _scenario(ev, e, scope, "ingest", False)
-    return _Record("ingest", _leg_fields(r.legs[0], size, "", "ingest", notes), "rate")
-
-
-@_analysis(
-    "spill(SIZE, from GPUS, to CXL_MEMORY)",
-    "rate per GPU spilling to CXL memory (default: every GPU and CXL memory here) with every GPU "
-    "at once; .fetch_rate the way back; .throughput, .fetch_throughput and, with the optional "
-    "SIZE, .time and .fetch_time",
-)
-def _spill(ev: _Evaluator, e: ast.Call, scope: str) -> _Record:
-    r, size, notes = _scenario(ev, e, scope, "spill", False)
-    fields = _leg_fields(r.legs[0], size, "", "spill", notes)
-    fields |= _leg_fields(r.legs[1], size, "fetch_", "spill", notes)
-    return _Record("spill", fields, "rate")
-
-
-# -- bisection -----------------------------------------------------------------------------------
-
-
-@_analysis(
-    "bisection(ENDPOINTS)",
-    "bisection bandwidth over the endpoints (default: every GPU in the assertion's component), "
-    "per direction; a bound pair, so '>=' is proven by the lower bound and refuted by the upper "
-    "bound; .lower and .upper are the bounds themselves",
-)
-def _bisection(ev: _Evaluator, e: ast.Call, scope: str) -> _Record:
-    args = ev.bind(e, ["endpoints"], required=0)
-    if "endpoints" in args:
-        rows = ev.rows(args["endpoints"], scope, "endpoint selection")
-    else:
-        rows = ev._in_scope(ev.t.rows_of_kind("gpu"), scope)
-    if len(rows) < 2:
-        raise ev.error(
-            e.span, f"bisection needs at least two endpoints, got {len(rows)}",
-            "name them, e.g. bisection(kind:gpu) or bisection(node[*].gpu[*])",
-        )  # fmt: skip
-    key = ("bisection", rows.tobytes())
-    if key not in ev.memo:
-        from .solvers.bisection import bisection
-
-        ev.memo[key] = bisection(ev.t, rows)
-    r = ev.memo[key]
-    lo, hi = float(r.lower_bound), float(r.upper_bound)
-    if r.exact:
-        how = r.upper_method
-        if r.lower_method != r.upper_method:
-            how = f"{r.upper_method} split, {r.lower_method} bound"
-        notes: tuple[str, ...] = (f"exact ({how}), {r.endpoints} endpoints",)
-    else:
-        notes = (
-            f"lower bound {format_quantity(lo, BANDWIDTH)} ({r.lower_method}), upper bound "
-            f"{format_quantity(hi, BANDWIDTH)} ({r.upper_method}), {r.endpoints} endpoints",
-        )
-    cut = tuple(r.cut)
-    fields = {
-        "value": _Val(lo, hi, BANDWIDTH, "bisection", cut, notes),
-        "lower": _Val.exact(lo, BANDWIDTH, analysis="bisection", notes=notes),
-        "upper": _Val.exact(hi, BANDWIDTH, analysis="bisection", cut=cut, notes=notes),
-    }
-    return _Record("bisection", fields, default="value")
-
-
-# -- memory reach --------------------------------------------------------------------------------
-
-
-@_analysis(
-    "reach(ELEMENTS, within LATENCY)",
-    "memory the selected compute elements reach within a latency budget: .capacity (bytes) and "
-    ".memories (count); over several elements, the least any of them reaches",
-)
-def _reach(ev: _Evaluator, e: ast.Call, scope: str) -> _Record:
-    args = ev.bind(e, ["elements"], ["within"], required=0)
-    if "elements" in args:
-        rows = ev.rows(args["elements"], scope, "element selection")
-    else:
-        rows = ev._in_scope(ev.t.rows_of_role("compute"), scope)
-        if len(rows) == 0:
-            raise ev.error(e.span, "reach() found no compute element here to start from")
-    within = None
-    if "within" in args:
-        within = ev.quantity(args["within"], scope, TIME, "the latency budget")
-    key = ("reach", rows.tobytes(), within)
-    if key not in ev.memo:
-        from .solvers.reach import memory_reach
-
-        ev.memo[key] = memory_reach(ev.t, rows, within=within)
-    r = ev.memo[key]
-    budget = np.inf if within is None else within
-    capacity = r.capacity_within(budget)
-    pos = np.searchsorted(r.sources, r.source)
-    ok = r.latency <= budget * (1 + 1e-9)
-    memories = np.bincount(pos[ok], minlength=len(r.sources))
-    k = int(np.argmin(capacity))
-    notes = ()
-    if len(r.sources) > 1:
-        notes = (f"least: {ev.t.nodes.ids[int(r.sources[k])]} of {len(r.sources)} elements",)
-    fields = {
-        "capacity": _Val.exact(float(capacity[k]), SIZE, analysis="reach", notes=notes),
-        "memories": _Val.exact(float(memories.min()), COUNT, analysis="reach", notes=notes),
-    }
-    return _Record("reach", fields)

@@ -1,10 +1,17 @@
 """Design diffs: what a change did to the numbers of a topology.
 
 :func:`diff_topologies` compares two elaborated topologies, old beside new: component counts per
-kind, links, total memory and storage per kind, bisection bandwidth over every GPU, and the value
-of every assertion (matched by name, or by source text when unnamed). It is a pure function;
-:func:`checkout_revision` is the one piece of I/O, fetching a file and its imports as they were
-at a git revision.
+kind, links, total memory and storage per kind, the figures of registered analyses (bisection
+bandwidth over every GPU by default; any analysis on request, e.g. ``checkpoint:size=2TB``),
+and the value of every assertion (matched by name, or by source text when unnamed). It is a pure
+function; :func:`checkout_revision` is the one piece of I/O, fetching a file and its imports as
+they were at a git revision.
+
+:meth:`DesignDiff.regressions` names what got worse, for a pull-request gate (``topodsl diff
+--fail-on regression``): an assertion that passed and no longer does, or a figure with a better
+direction (a bisection up, a checkpoint time down, an assertion's measured side by its
+comparison) that moved the wrong way by more than a relative tolerance, judged by the bound
+that is guaranteed (the lower bound where higher is better, the upper where lower is).
 
 Examples
 --------
@@ -21,29 +28,43 @@ from __future__ import annotations
 
 import math
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from .analyses import ANALYSES, ArgumentError, Context, run
+from .analyses.result import call_text, describe_value
 from .check import AssertionResult, Measure, check
 from .errors import Diagnostic, ElaborationError, TopoError
 from .kinds import KINDS, ROLE_OF
 from .topology import Topology
-from .units import BANDWIDTH, COUNT, SIZE
+from .units import COUNT, SIZE
 
-__all__ = ["DiffRow", "DesignDiff", "diff_topologies", "checkout_revision", "SECTIONS"]
+__all__ = [
+    "DiffRow",
+    "DesignDiff",
+    "diff_topologies",
+    "checkout_revision",
+    "parse_analysis_spec",
+    "SECTIONS",
+]
 
-#: Row sections, in the order they are reported.
-SECTIONS = ("components", "memory", "bisection", "assertions")
+#: Sections that every diff has, in order; the sections of the analyses compared (named after
+#: them: ``bisection``) come between ``memory`` and ``assertions``.
+SECTIONS = ("components", "memory", "assertions")
+
+_BETTER_BY_OP = {">=": "higher", ">": "higher", "<=": "lower", "<": "lower"}
 
 
 @dataclass(frozen=True)
 class DiffRow:
     """One figure, old beside new. ``old``/``new`` are ``None`` where the figure does not exist
     (a kind that appears, an assertion that was added); ``old_status``/``new_status`` are the
-    assertion statuses (``None`` for other sections)."""
+    assertion statuses (``None`` for other sections); ``better`` is ``"higher"`` or
+    ``"lower"`` where the figure improves in one direction."""
 
     section: str
     name: str
@@ -51,6 +72,7 @@ class DiffRow:
     new: Measure | None
     old_status: str | None = None
     new_status: str | None = None
+    better: str | None = None
 
     @property
     def changed(self) -> bool:
@@ -79,6 +101,28 @@ class DiffRow:
         lo = _delta(self.old.lower, self.new.lower, self.new.dim)
         hi = _delta(self.old.upper, self.new.upper, self.new.dim)
         return f"lower {lo or '='}, upper {hi or '='}"
+
+    def regression(self, tolerance: float = 0.0) -> str | None:
+        """Why this row is a regression, or ``None``: a passing assertion that no longer
+        passes, or a guaranteed bound that got worse by more than ``tolerance`` (relative).
+
+        >>> from topodsl.units import BANDWIDTH
+        >>> row = DiffRow("bisection", "b", Measure(8e11, 8e11, BANDWIDTH),
+        ...               Measure(7e11, 7e11, BANDWIDTH), better="higher")
+        >>> row.regression(), row.regression(tolerance=0.2)
+        ('800 GB/s -> 700 GB/s, -100 GB/s (-12.5%)', None)
+        """
+        if self.old_status == "pass" and self.new_status not in (None, "pass"):
+            return f"{self.old_status} -> {self.new_status}"
+        if self.better is None or self.old is None or self.new is None:
+            return None
+        if self.better == "higher":
+            a, b, worse = self.old.lower, self.new.lower, self.new.lower < self.old.lower
+        else:
+            a, b, worse = self.old.upper, self.new.upper, self.new.upper > self.old.upper
+        if not worse or (math.isfinite(a) and abs(b - a) <= tolerance * abs(a)):
+            return None
+        return f"{self.old.format()} -> {self.new.format()}, {self.change()}"
 
     def to_dict(self) -> dict:
         """JSON-ready form (SI base units)."""
@@ -118,6 +162,20 @@ class DesignDiff:
         """The rows whose figure or status changed."""
         return tuple(r for r in self.rows if r.changed)
 
+    @property
+    def sections(self) -> tuple[str, ...]:
+        """The sections present, in order."""
+        return tuple(dict.fromkeys(r.section for r in self.rows))
+
+    def regressions(self, tolerance: float = 0.0) -> tuple[tuple[DiffRow, str], ...]:
+        """Every row that got worse, with why (see :meth:`DiffRow.regression`)."""
+        out = []
+        for r in self.rows:
+            why = r.regression(tolerance)
+            if why is not None:
+                out.append((r, why))
+        return tuple(out)
+
     def to_dict(self) -> dict:
         """JSON-ready form."""
         return {
@@ -153,18 +211,78 @@ def _exact(x: float | None, dim) -> Measure | None:
     return None if x is None else Measure(float(x), float(x), dim)
 
 
-def _bisection(t: Topology) -> Measure | None:
-    """Bisection over every GPU (the solver's default endpoints), or ``None`` with < 2 GPUs."""
-    from .solvers.bisection import bisection
+def parse_analysis_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"checkpoint:size=2TB,from=kind:gpu"`` -> ``("checkpoint", {"size": 2e12, ...})``.
 
-    if len(t.rows_of_kind("gpu")) < 2:
-        return None
-    r = bisection(t)
-    return Measure(float(r.lower_bound), float(r.upper_bound), BANDWIDTH)
+    Parameters are named as on the command line or in an assertion; values are text (a comma
+    starts a new parameter only before ``NAME=``, so selector unions stay whole).
+
+    >>> parse_analysis_spec("checkpoint:size=2TB,from=kind:gpu,kind:cpu")
+    ('checkpoint', {'size': 2000000000000.0, 'sources': 'kind:gpu,kind:cpu'})
+    """
+    import re
+
+    name, _, rest = spec.partition(":")
+    from .analyses import get
+
+    a = get(name.strip())
+    params: dict[str, Any] = {}
+    for item in re.split(r",(?=\s*[A-Za-z_][\w-]*\s*=)", rest) if rest.strip() else []:
+        key, eq, value = item.partition("=")
+        p = a.param(key.strip())
+        if not eq or p is None:
+            raise ArgumentError(
+                f"{spec!r}: {a.name} takes no parameter {key.strip()!r}",
+                "write NAME:PARAM=VALUE,..., e.g. checkpoint:size=2TB; parameters: "
+                + ", ".join(q.spelling for q in a.params),
+            )
+        try:
+            params[p.name] = p.from_text(value.strip())
+        except ValueError as e:
+            raise ArgumentError(f"{spec!r}: {p.spelling}: {e}") from None
+    return a.name, params
 
 
-def _assertion_results(t: Topology, extra: Iterable[str]) -> dict[str, AssertionResult]:
-    report = check(t, list(extra), raise_errors=False)
+def _analysis_rows(
+    old: Context, new: Context, name: str, params: Mapping[str, Any], explicit: bool, options
+) -> list[DiffRow]:
+    """Rows of one analysis on both sides: one per compared field."""
+    a = ANALYSES[name]
+    opts = {k: v for k, v in options.items() if k in a.common}
+    shown = {p.name: describe_value(p, params.get(p.name, p.default)) for p in a.params}
+    label = call_text(a, shown | opts)
+    results, errors = [], []
+    for ctx in (old, new):
+        try:
+            results.append(run(ctx, name, scope="", options=opts, **params))
+        except ArgumentError as e:
+            results.append(None)
+            errors.append(e)
+        except TopoError as e:
+            if not explicit:
+                raise
+            results.append(None)
+            errors.append(e)
+    if explicit and len(errors) == 2:
+        raise errors[0]
+    fields = a.diff_fields or tuple(f.name for f in a.fields)
+    fields = tuple(sorted(fields, key=lambda f: f != a.default_field))  # the default first
+    present = [f for f in fields if any(r is not None and f in r.figures for r in results)]
+    if not present and not explicit:
+        present = [a.default_field or fields[0]]
+    rows = []
+    for f in present:
+        row_name = label if f == a.default_field else f"{label}.{f}"
+        sides = [r[f].measure if r is not None and f in r.figures else None for r in results]
+        better = a.field(f).better if a.field(f) else None
+        rows.append(DiffRow(name, row_name, sides[0], sides[1], better=better))
+    return rows
+
+
+def _assertion_results(
+    t: Context, extra: Iterable[str], options: Mapping[str, str]
+) -> dict[str, AssertionResult]:
+    report = check(t, list(extra), raise_errors=False, options=options)
     out: dict[str, AssertionResult] = {}
     for r in report.results:
         key = r.name
@@ -184,6 +302,8 @@ def diff_topologies(
     new_name: str | None = None,
     bisection: bool = True,
     assertions: Iterable[str] = (),
+    analyses: Iterable[str | tuple[str, Mapping[str, Any]]] = (),
+    options: Mapping[str, str] | None = None,
 ) -> DesignDiff:
     """Compare two designs figure by figure.
 
@@ -191,15 +311,27 @@ def diff_topologies(
     ----------
     old, new : Topology
     old_name, new_name : labels for the two sides (default: their source files).
-    bisection : also compare bisection bandwidth over every GPU (per direction, both bounds).
+    bisection : also compare bisection bandwidth over every GPU (per direction, both bounds):
+        the analyses the registry marks for every diff.
     assertions : extra assertions (text) evaluated on both sides, as ``topodsl check --assert``.
+    analyses : more analyses to compare, as specs (``"checkpoint:size=2TB"``, see
+        :func:`parse_analysis_spec`) or ``(name, params)``; every field becomes a row.
+    options : common analysis options (``{"forwarding": "ideal"}``) for every figure.
 
     Returns
     -------
     DesignDiff
-        Rows in :data:`SECTIONS` order; kinds in the order of :data:`topodsl.kinds.KINDS`;
-        assertions in the new design's order, then those only the old one has.
+        Rows in section order (components, memory, each analysis, assertions); kinds in the
+        order of :data:`topodsl.kinds.KINDS`; assertions in the new design's order, then those
+        only the old one has.
+
+    Raises
+    ------
+    ArgumentError
+        A malformed analysis spec, or an analysis asked for that fails on both sides.
     """
+    options = dict(options or {})
+    octx, nctx = Context(old), Context(new)
     rows: list[DiffRow] = []
     oc, nc = _counts(old), _counts(new)
     for kind in KINDS:
@@ -218,12 +350,20 @@ def diff_topologies(
             rows.append(
                 DiffRow("memory", key, _exact(om.get(key), SIZE), _exact(nm.get(key), SIZE))
             )
+    specs: list[tuple[str, Mapping[str, Any], bool]] = []
     if bisection:
-        rows.append(DiffRow("bisection", "bisection(kind:gpu)", _bisection(old), _bisection(new)))
+        specs += [(a.name, {}, False) for a in ANALYSES.values() if a.diff_default]
+    for spec in analyses:
+        name, params = parse_analysis_spec(spec) if isinstance(spec, str) else spec
+        specs.append((name, dict(params), True))
+    for name, params, explicit in specs:
+        rows += _analysis_rows(octx, nctx, name, params, explicit, options)
     extra = list(assertions)
-    oa, na = _assertion_results(old, extra), _assertion_results(new, extra)
+    oa = _assertion_results(octx, extra, options)
+    na = _assertion_results(nctx, extra, options)
     for key in [*na, *(k for k in oa if k not in na)]:
         a, b = oa.get(key), na.get(key)
+        op = (b or a).op
         rows.append(
             DiffRow(
                 "assertions",
@@ -232,6 +372,7 @@ def diff_topologies(
                 b.measured if b else None,
                 a.status if a else None,
                 b.status if b else None,
+                _BETTER_BY_OP.get(op) if (a or b).measured is not None else None,
             )
         )
     return DesignDiff(old_name or old.source, new_name or new.source, tuple(rows))

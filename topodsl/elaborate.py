@@ -166,7 +166,9 @@ class _Member:
     span: Span
 
 
-_LINK_COLS = ("src", "dst", "bandwidth", "latency", "lanes", "type", "simplex", "half", "origin")
+_LINK_COLS = (
+    "src", "dst", "bandwidth", "latency", "lanes", "type", "simplex", "half", "origin", "meta",
+)  # fmt: skip
 _LINK_DTYPES = (
     np.int64,
     np.int64,
@@ -177,6 +179,7 @@ _LINK_DTYPES = (
     bool,
     bool,
     np.int32,
+    np.int32,  # index into _Elaborator.link_metas, -1 for none
 )
 
 
@@ -231,6 +234,7 @@ class _BodyBuilder:
         self._codes: tuple[int, np.ndarray] | None = None
         self.fabrics: list[tuple[FabricInfo, np.ndarray, np.ndarray, np.ndarray]] = []
         self.asserts: list[tuple[ast.Assert, np.ndarray, tuple]] = []
+        self.member_metas: list[tuple[np.ndarray, dict[str, Any]]] = []  # `meta PATH { }`
         self.num_links = 0
 
     def kind_codes(self) -> np.ndarray:
@@ -284,6 +288,7 @@ class _Elaborator:
         self.imported: set[str] = set()
         self.resolved: dict[str, FsPath] = {}
         self.broken_link_types: set[str] = set()
+        self.link_metas: list[dict[str, Any]] = []  # one per connection with a meta block
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
@@ -705,8 +710,47 @@ class _Elaborator:
                     self.add_links_stmt(b, s, local)
                 elif isinstance(s, ast.Assert):
                     b.asserts.append((s, np.zeros(1, dtype=np.int64), _constants(local)))
+                elif isinstance(s, ast.Meta):
+                    self.add_meta(b, s, local)
             except _Abort:
                 pass
+
+    def meta_entries(self, m: ast.Meta, scope: _Scope) -> dict[str, Any]:
+        """The ``key = value`` entries of a ``meta { }`` block: text or plain numbers."""
+        out: dict[str, Any] = {}
+        for a in m.entries:
+            if not isinstance(a, ast.Attr):
+                raise self.error(a.span, "a meta block holds only key = value entries")
+            if a.name in out:
+                raise self.error(a.name_span, f"meta key {a.name!r} is given twice")
+            v = self.eval(a.value, scope)
+            if isinstance(v, _Q) and v.dim == COUNT and not isinstance(v.value, np.ndarray):
+                v = v.value
+            elif not isinstance(v, str):
+                raise self.error(
+                    a.value.span,
+                    f"meta values are text or plain numbers, got {_describe(v)}",
+                    'quote it: key = "25 GB/s"',
+                )
+            out[a.name] = v
+        return out
+
+    def add_meta(self, b: _BodyBuilder, m: ast.Meta, scope: _Scope) -> None:
+        """``meta { }`` for the enclosing component, ``meta PATH { }`` for members of it."""
+        entries = self.meta_entries(m, scope)
+        if m.path is None:
+            if b.origin < 0:
+                raise self.error(
+                    m.span,
+                    "a meta block at the top level needs a path",
+                    'e.g. meta node[0].gpu[3] { serial = "..." }',
+                )
+            b.extra["meta"] = {**b.extra.get("meta", {}), **entries}
+            return
+        (rows,), _ = self.resolve(b, [m.path], scope)
+        if np.any(rows == 0):
+            raise self.error(m.path.span, "write meta { } without a path for the component itself")
+        b.member_metas.append((rows, entries))
 
     def set_attr(self, b: _BodyBuilder, a: ast.Attr, scope: _Scope) -> None:
         specs = ATTRIBUTES[b.kind]
@@ -961,6 +1005,10 @@ class _Elaborator:
                         links[c].append(np.tile(col, count))
             for a, rows, consts in blk.asserts:
                 asserts.append((a, (rows[None, :] + offs[:, None]).ravel(), consts))
+        for rows, entries in b.member_metas:
+            for r in rows.tolist():
+                d = extra.get(r, {})
+                extra[r] = {**d, "meta": {**d.get("meta", {}), **entries}}
         n_child_links = sum(len(x) for x in links["src"])
         fabrics = self._relocate_fabrics(members_by_start)
         for part in b.link_parts:
@@ -1208,7 +1256,14 @@ class _Elaborator:
         return bw, lat, lanes, t, half
 
     def add_links(
-        self, b: _BodyBuilder, src: np.ndarray, dst: np.ndarray, props, simplex: bool, span: Span
+        self,
+        b: _BodyBuilder,
+        src: np.ndarray,
+        dst: np.ndarray,
+        props,
+        simplex: bool,
+        span: Span,
+        meta: int = -1,
     ) -> int:
         bw, lat, lanes, t, half = props
         if len(src) == 0:
@@ -1260,6 +1315,7 @@ class _Elaborator:
             "simplex": np.full(len(src), simplex),
             "half": np.full(len(src), half),
             "origin": np.full(len(src), self.span_id(span), dtype=np.int32),
+            "meta": np.full(len(src), meta, dtype=np.int32),
         }
         start = b.part_links
         b.part_links += len(src)
@@ -1286,9 +1342,17 @@ class _Elaborator:
                         self.add_links_stmt(b, body_stmt, inner)
             return
         if isinstance(s, ast.Connect):
-            props = self.link_props(s.via, s.attrs, scope, s.span)
+            metas = [a for a in s.attrs if isinstance(a, ast.Meta)]
+            attrs = tuple(a for a in s.attrs if not isinstance(a, ast.Meta))
+            props = self.link_props(s.via, attrs, scope, s.span)
+            meta = -1
+            for m in metas:
+                if m.path is not None:
+                    raise self.error(m.path.span, "a connection's meta block takes no path")
+                meta = len(self.link_metas)
+                self.link_metas.append(self.meta_entries(m, scope))
             (src, dst), _ = self.resolve(b, [s.left, s.right], scope)
-            self.add_links(b, src, dst, props, s.op == "->", s.span)
+            self.add_links(b, src, dst, props, s.op == "->", s.span, meta)
             return
         self.add_pattern(b, s, scope)
 
@@ -1623,6 +1687,7 @@ def _assemble(el: _Elaborator, block: _Block, source: str) -> Topology:
         simplex=L["simplex"],
         half_duplex=L["half"],
         origin=L["origin"],
+        extra={e: {"meta": el.link_metas[m]} for e, m in enumerate(L["meta"].tolist()) if m >= 0},
     )
     _check_ports(el, nodes, links)
     warnings = el.sink.all_warnings() + _unconnected(el, nodes, links)[:MAX_DIAGNOSTICS]

@@ -10,11 +10,15 @@ reads what topodsl writes::
                 "type": "nvlink4", "lanes": 18}]}
 
 Units are SI base units: bandwidths in bytes per second (per direction, for links), capacities
-in bytes, latencies in seconds. A link with ``"simplex": true`` carries data from source to
-target only; ``"duplex": "half"`` shares its bandwidth between the two directions.
+in bytes, latencies in seconds. Free-form metadata (``meta { ... }`` in the language: PCI bus
+ids, serials, NUMA nodes) is a ``"meta"`` object of text or plain numbers on a node or a link.
+A link with ``"simplex": true`` carries data from source to target only; ``"duplex": "half"``
+shares its bandwidth between the two directions.
 
 A hand-written file needs only node ``id`` and ``kind`` and link ``source``, ``target`` and
-``bandwidth``. Export then import then export gives the same bytes.
+``bandwidth``. Export then import then export gives the same bytes. The file's assertions go
+to ``graph.assertions`` (see :func:`topodsl.assertion_io.assertions_to_json`), so that checking the
+exported file checks them.
 
 >>> from topodsl.topology import TopologyBuilder
 >>> b = TopologyBuilder(); _ = b.add_node("a", "gpu"); _ = b.add_node("b", "gpu")
@@ -79,6 +83,9 @@ def to_json_dict(topology: Topology) -> dict[str, Any]:
             entry["simplex"] = True
         if L.half_duplex[e]:
             entry["duplex"] = "half"
+        meta = topology.link_meta(e)
+        if meta:
+            entry["meta"] = dict(meta)
         entry["key"] = e
         links.append(entry)
     link_types = {
@@ -90,13 +97,14 @@ def to_json_dict(topology: Topology) -> dict[str, Any]:
         }
         for name, lt in sorted(topology.link_types.items())
     }
-    return {
-        "directed": False,
-        "multigraph": True,
-        "graph": {"topodsl": FORMAT_VERSION, "source": topology.source, "link_types": link_types},
-        "nodes": nodes,
-        "links": links,
-    }
+    graph: dict[str, Any] = {
+        "topodsl": FORMAT_VERSION, "source": topology.source, "link_types": link_types
+    }  # fmt: skip
+    if topology.assertions:
+        from .assertion_io import assertions_to_json
+
+        graph["assertions"] = assertions_to_json(topology)
+    return {"directed": False, "multigraph": True, "graph": graph, "nodes": nodes, "links": links}
 
 
 def dumps_json(topology: Topology) -> str:
@@ -310,7 +318,12 @@ def loads_json(text: str, file: str = "<json>", *, max_nodes: int = MAX_NODES) -
     _read_links(doc, links, link_offsets or [], b, link_key, rejected)
     sink.raise_if_errors()
     source = graph.get("source", file)
-    return b.build(source=source if isinstance(source, str) else file)
+    topology = b.build(source=source if isinstance(source, str) else file)
+    if graph.get("assertions"):
+        from .assertion_io import with_assertions_from_json
+
+        topology = with_assertions_from_json(topology, graph["assertions"], file)
+    return topology
 
 
 def _read_link_types(doc: _Json, graph: dict, graph_at: int, b: TopologyBuilder) -> None:
@@ -385,6 +398,10 @@ def _read_nodes(doc: _Json, nodes: list, offsets: list[int], b: TopologyBuilder)
                 x = _number(doc, _At(at, key), where, key, value, key in _POSITIVE)
                 ok = ok and x is not None
                 attrs[key] = x
+            elif key == "meta":
+                meta = _meta(doc, _At(at, key), where, value)
+                ok = ok and meta is not None
+                attrs[key] = meta
             elif value is None:
                 continue
             elif not isinstance(value, _SCALAR) or (
@@ -500,7 +517,8 @@ def _read_links(
                 f'{where}: \'duplex\' must be "full" or "half", got {_shown(duplex)}',
             )
             continue
-        if bw is None or lat is None or lanes is None:
+        meta = _meta(doc, _At(at, "meta"), where, link["meta"]) if "meta" in link else {}
+        if bw is None or lat is None or lanes is None or meta is None:
             continue
         b.add_link(
             a,
@@ -511,6 +529,7 @@ def _read_links(
             lanes=lanes,
             simplex=simplex,
             half_duplex=duplex == "half",
+            meta=meta or None,
         )
 
 
@@ -560,6 +579,20 @@ def _number(
     return x
 
 
+def _meta(doc: _Json, at: _At, where: str, value: Any) -> dict[str, Any] | None:
+    """A ``meta`` object: text or finite plain numbers by key (``meta { ... }`` in the
+    language), or ``None`` after reporting what is wrong."""
+    if not isinstance(value, dict):
+        doc.error(at, f"{where}: 'meta' must be an object of text or numbers, got {_shown(value)}")
+        return None
+    for k, x in value.items():
+        bad = isinstance(x, bool) or not isinstance(x, str | int | float)
+        if bad or (isinstance(x, float) and not math.isfinite(x)):
+            doc.error(at, f"{where}: 'meta' {k!r} must be text or a finite number, got {_shown(x)}")
+            return None
+    return dict(value)
+
+
 def _whole(doc: _Json, at: int | _At, where: str, key: str, value: Any, limit: int) -> int | None:
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
@@ -601,9 +634,10 @@ def write_graphml(topology: Topology, path_or_buffer) -> None:
     g = nx.MultiGraph()
     for row, node_id in enumerate(topology.nodes.ids):
         attrs = {k: v for k, v in topology.attributes(row).items() if v is not None}
-        g.add_node(node_id, **attrs)
+        g.add_node(node_id, **_flat_meta(attrs))
     for e, entry in enumerate(to_json_dict(topology)["links"]):
         attrs = {k: v for k, v in entry.items() if k not in ("source", "target", "key")}
+        attrs = _flat_meta(attrs)
         attrs = {k: (float(v) if v == "inf" else v) for k, v in attrs.items()}
         g.add_edge(entry["source"], entry["target"], key=e, **attrs)
     for _, data in g.nodes(data=True):
@@ -611,3 +645,10 @@ def write_graphml(topology: Topology, path_or_buffer) -> None:
             if v == "inf":
                 data[k] = float("inf")
     nx.write_graphml(g, path_or_buffer)
+
+
+def _flat_meta(attrs: dict[str, Any]) -> dict[str, Any]:
+    """GraphML has no nested values: ``meta`` entries become ``meta.KEY`` attributes."""
+    meta = attrs.pop("meta", None) or {}
+    attrs.update({f"meta.{k}": v for k, v in meta.items()})
+    return attrs

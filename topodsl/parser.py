@@ -37,7 +37,9 @@ __all__ = ["parse", "grammar_text", "parser"]
 
 _MAX_LITERAL_DIGITS = 400
 
-KEYWORDS = ("import", "link", "def", "const", "connect", "via", "fabric", "for", "in", "assert")
+KEYWORDS = (
+    "import", "link", "def", "const", "connect", "via", "fabric", "for", "in", "assert", "meta",
+)  # fmt: skip
 
 
 def grammar_text() -> str:
@@ -359,6 +361,10 @@ class _ToAst(Transformer):
             span,
         )
 
+    @v_args(meta=True)
+    def meta_stmt(self, meta, items):
+        return ast.Meta(items[0], self._stmts(items[1:]), self._span(meta))
+
     # paths
     @v_args(meta=True)
     def path(self, meta, items):
@@ -426,6 +432,10 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def keyword_arg(self, meta, items):
+        return ast.KeywordArg(str(items[0]), items[1], self._span(meta))
+
+    @v_args(meta=True)
+    def named_arg(self, meta, items):
         return ast.KeywordArg(str(items[0]), items[1], self._span(meta))
 
     @v_args(meta=True)

@@ -96,7 +96,8 @@ class LinkTable:
     A link carries ``bandwidth`` from ``src`` to ``dst`` and, unless ``simplex``, the same from
     ``dst`` to ``src`` at the same time (full duplex). A ``half_duplex`` link shares its
     bandwidth between the two directions. ``type`` indexes :attr:`Topology.link_type_names`
-    (-1 for an untyped link).
+    (-1 for an untyped link). ``extra`` holds rare per-link values by link row, such as the
+    free-form ``meta`` dict (text or plain numbers) a connection's ``meta { ... }`` gave it.
     """
 
     src: np.ndarray  # int32
@@ -108,6 +109,7 @@ class LinkTable:
     simplex: np.ndarray  # bool
     half_duplex: np.ndarray  # bool
     origin: np.ndarray  # int32
+    extra: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.src)
@@ -253,6 +255,19 @@ class Topology:
         t = int(self.links.type[link])
         return self.link_type_names[t] if t >= 0 else None
 
+    def meta(self, row: int) -> Mapping[str, Any]:
+        """Free-form metadata of component ``row`` (``meta { ... }`` in the language), or ``{}``.
+
+        >>> b = TopologyBuilder(); _ = b.add_node("g", "gpu", meta={"pci_busid": "0000:18:00.0"})
+        >>> dict(b.build().meta(0))
+        {'pci_busid': '0000:18:00.0'}
+        """
+        return self.nodes.extra.get(row, {}).get("meta", {})
+
+    def link_meta(self, link: int) -> Mapping[str, Any]:
+        """Free-form metadata of link ``link``, or ``{}``."""
+        return self.links.extra.get(link, {}).get("meta", {})
+
     def attributes(self, row: int) -> dict[str, Any]:
         """All attributes of row ``row`` as a dict (SI units), for reports and exports."""
         n = self.nodes
@@ -340,6 +355,8 @@ class Topology:
             }
             if L.half_duplex[e]:
                 attrs["half_duplex"] = True
+            if e in L.extra:
+                attrs.update(L.extra[e])
             a, b = ids[L.src[e]], ids[L.dst[e]]
             g.add_edge(a, b, key=e, **attrs)
             if not L.simplex[e]:
@@ -364,6 +381,7 @@ class TopologyBuilder:
         self._ports: list[int] = []
         self._extra: dict[int, dict[str, Any]] = {}
         self._links: list[tuple] = []
+        self._link_extra: dict[int, dict[str, Any]] = {}
         self._type_names: list[str] = []
         self._type_index: dict[str, int] = {}
         self.link_types: dict[str, LinkType] = {}
@@ -371,7 +389,8 @@ class TopologyBuilder:
     def add_node(
         self, node_id: str, kind: str, parent: str | None = None, ports: int = -1, **attrs: Any
     ) -> int:
-        """Add a component; returns its row. Unknown float attributes go to ``extra``."""
+        """Add a component; returns its row. Other attributes (``model``, a ``meta`` dict of
+        free-form metadata) go to ``extra``."""
         if node_id in self._index:
             raise ValueError(f"duplicate component id {node_id!r}")
         kind = KIND_ALIASES.get(kind, kind)
@@ -401,8 +420,11 @@ class TopologyBuilder:
         lanes: float = 1.0,
         simplex: bool = False,
         half_duplex: bool = False,
+        meta: Mapping[str, Any] | None = None,
     ) -> int:
-        """Add a link between ``a`` and ``b`` (ids or rows); ``bandwidth`` per direction, B/s."""
+        """Add a link between ``a`` and ``b`` (ids or rows); ``bandwidth`` per direction, B/s.
+
+        ``meta`` is free-form metadata (text or plain numbers) kept with the link."""
         ra = self._index[a] if isinstance(a, str) else int(a)
         rb = self._index[b] if isinstance(b, str) else int(b)
         t = -1
@@ -414,6 +436,8 @@ class TopologyBuilder:
         self._links.append(
             (ra, rb, float(bandwidth), float(latency), float(lanes), t, simplex, half_duplex)
         )
+        if meta:
+            self._link_extra[len(self._links) - 1] = {"meta": dict(meta)}
         return len(self._links) - 1
 
     def build(self, **kwargs: Any) -> Topology:
@@ -440,6 +464,7 @@ class TopologyBuilder:
             simplex=np.array(cols[6], dtype=bool),
             half_duplex=np.array(cols[7], dtype=bool),
             origin=np.full(len(self._links), -1, dtype=np.int32),
+            extra=dict(self._link_extra),
         )
         kwargs.setdefault("source", self.source)
         kwargs.setdefault("link_types", dict(self.link_types))

@@ -8,6 +8,7 @@ import click
 
 from ..report.summary import format_summary, summarize
 from .common import emit_json, file_options, load_or_exit, main
+from .interop import TOOL_FORMATS, export_for_tool
 
 
 @main.command()
@@ -28,18 +29,36 @@ def show(file: str, as_json: bool, allow_import_outside: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json", "graphml", "dot"]),
+    type=click.Choice(["json", "graphml", "dot", *TOOL_FORMATS]),
     default="json",
     show_default=True,
+    help="json, graphml, dot: the whole graph; nccl: an NCCL_TOPO_FILE for one server; "
+    "infragraph: an InfraGraph infrastructure; astra-sim: ASTRA-sim's network configuration.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+@click.option("--server", metavar="SEL", help="For --format nccl: the server to write.")
 @file_options
-def export(file: str, fmt: str, output: str | None, allow_import_outside: bool) -> None:
-    """Export FILE's graph as node-link JSON, GraphML or DOT (SI units)."""
+def export(
+    file: str, fmt: str, output: str | None, server: str | None, allow_import_outside: bool
+) -> None:
+    """Export FILE's graph for other tools (SI units unless the format says otherwise).
+
+    JSON keeps FILE's assertions (checking the exported file checks them); the other formats
+    have no place for them and say so on stderr.
+    """
     from ..io import dumps_json, write_graphml
 
     topo = load_or_exit(file, allow_import_outside)
-    if fmt == "json":
+    if fmt != "json" and topo.assertions:
+        n = len({(s.node.span, s.node.text) for s in topo.assertions})
+        click.echo(
+            f"note: {fmt} has no place for assertions; the {n} assertion{'s' if n != 1 else ''} "
+            f"of {file} are not exported (--format json keeps them)",
+            err=True,
+        )
+    if fmt in TOOL_FORMATS:
+        text = export_for_tool(topo, fmt, server)
+    elif fmt == "json":
         text = dumps_json(topo)
     elif fmt == "graphml":
         import io

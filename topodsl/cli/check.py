@@ -9,7 +9,7 @@ import tempfile
 import click
 
 from ..errors import TopoError
-from .common import EXIT_INPUT, file_options, main
+from .common import EXIT_FAILED, EXIT_INPUT, common_options, file_options, given_options, main
 
 
 def _load(path: str, allow_import_outside: bool):
@@ -74,6 +74,18 @@ def _use_colour() -> bool:
     help="Whether an assertion the solvers can neither prove nor refute (a bisection threshold "
     "between its lower and upper bound) fails the check.",
 )
+@click.option(
+    "--as-built",
+    "as_built",
+    metavar="MACHINE.xml",
+    help="Also compare each design with this machine (hwloc or NCCL/RCCL XML, or any topology "
+    "file): missing GPUs or NICs, narrower PCIe links, missing NVLinks, slower NICs, smaller "
+    "memory; exit 1 when the machine falls short.",
+)
+@click.option(
+    "--server", metavar="SEL", help="With --as-built: the server of the design to compare."
+)
+@common_options
 @file_options
 def check(
     files: tuple[str, ...],
@@ -82,6 +94,9 @@ def check(
     output: str | None,
     unproven: str,
     allow_import_outside: bool,
+    as_built: str | None = None,
+    server: str | None = None,
+    **common: str | None,
 ) -> None:
     """Validate FILES and check their assertions.
 
@@ -109,7 +124,8 @@ def check(
     for path in files:
         topo, err = _load(path, allow_import_outside)
         if err is None:
-            reports.append(run_checks(topo, extra, raise_errors=False))
+            options = given_options(common)
+            reports.append(run_checks(topo, extra, raise_errors=False, options=options))
         if err is not None:
             click.echo(err.render(), err=True)
             reports.append(CheckReport.input_error(path, err))
@@ -123,7 +139,12 @@ def check(
         _write(FORMATS[fmt](reports, unproven), output)
         if output:
             sys.stdout.write(format_text(reports, unproven, color=_use_colour()))
-    sys.exit(run_exit_code(reports, unproven))
+    code = run_exit_code(reports, unproven)
+    if as_built:
+        from .interop import as_built_exit_code
+
+        code = max(code, as_built_exit_code(files, as_built, server, allow_import_outside, fmt))
+    sys.exit(code)
 
 
 @main.command()
@@ -146,13 +167,38 @@ def check(
 @click.option("--changed-only", is_flag=True, help="Show only figures that changed.")
 @click.option("--no-bisection", is_flag=True, help="Skip the bisection bandwidth (faster).")
 @click.option(
+    "--analysis",
+    "analyses",
+    multiple=True,
+    metavar="NAME[:PARAM=VALUE,...]",
+    help="Also compare every figure of this analysis (repeatable), e.g. "
+    "'checkpoint:size=2TB' or 'reach:from=kind:cpu,within=1us'.",
+)
+@click.option(
     "--assert",
     "extra",
     multiple=True,
     metavar="EXPR",
     help="Also compare this assertion's value (repeatable).",
 )
+@click.option(
+    "--fail-on",
+    type=click.Choice(["never", "regression", "change"]),
+    default="never",
+    show_default=True,
+    help="Exit 1 on a regression (an assertion that passed and no longer does, or a figure that "
+    "got worse by more than --tolerance) or on any change; the report lists them.",
+)
+@click.option(
+    "--tolerance",
+    default="0%",
+    show_default=True,
+    callback=lambda ctx, param, value: _fraction(value),
+    metavar="PERCENT",
+    help="How much worse a figure may get before it is a regression, e.g. '2%' or '0.02'.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here, not stdout.")
+@common_options
 @file_options
 def diff(
     old: str,
@@ -161,14 +207,19 @@ def diff(
     fmt: str,
     changed_only: bool,
     no_bisection: bool,
+    analyses: tuple[str, ...],
     extra: tuple[str, ...],
+    fail_on: str,
+    tolerance: float,
     output: str | None,
     allow_import_outside: bool,
+    **common: str | None,
 ) -> None:
     """Compare two designs: OLD and NEW, or OLD at --rev REV and OLD now.
 
-    Shows component counts per kind, total memory, bisection bandwidth and every assertion's
-    value, old beside new, with the change. Exit code 0 (2 on an input error).
+    Shows component counts per kind, total memory, bisection bandwidth (and any --analysis)
+    and every assertion's value, old beside new, with the change. Exit code 0; 1 with
+    --fail-on when there is a regression (or a change); 2 on an input error.
     """
     from ..diff import checkout_revision, diff_topologies
     from ..report.diff import DIFF_FORMATS
@@ -196,9 +247,32 @@ def diff(
         try:
             result = diff_topologies(
                 topos[0], topos[1], old_name=old_name, new_name=new_name,
-                bisection=not no_bisection, assertions=extra,
+                bisection=not no_bisection, assertions=extra, analyses=analyses,
+                options=given_options(common),
             )  # fmt: skip
         except TopoError as e:
             click.echo(e.render(), err=True)
             sys.exit(EXIT_INPUT)
-    _write(DIFF_FORMATS[fmt](result, all_rows=not changed_only), output)
+    regressions = None
+    if fail_on == "regression":
+        regressions = result.regressions(tolerance)
+    elif fail_on == "change":
+        regressions = tuple((r, "changed: " + (r.change() or "status")) for r in result.changed)
+    report = DIFF_FORMATS[fmt](
+        result, all_rows=not changed_only, regressions=regressions, tolerance=tolerance
+    )
+    _write(report, output)
+    if regressions:
+        sys.exit(EXIT_FAILED)
+
+
+def _fraction(text: str) -> float:
+    """``'2%'`` or ``'0.02'`` -> 0.02 (a usage error, exit 2, when malformed)."""
+    body = text.strip()
+    try:
+        value = float(body[:-1]) / 100 if body.endswith("%") else float(body)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a fraction such as '2%' or '0.02'") from None
+    if not 0 <= value < float("inf"):
+        raise click.BadParameter(f"{text!r} must be zero or more")
+    return value

@@ -12,15 +12,27 @@ import json
 import os
 import sys
 import traceback
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from .. import __version__
 from ..errors import TopoError
-from ..topology import Topology
 
-__all__ = ["main", "analyze", "load_or_exit", "fail", "emit_json", "file_options", "selection"]
+if TYPE_CHECKING:
+    from ..topology import Topology
+
+__all__ = [
+    "main",
+    "analyze",
+    "load_or_exit",
+    "fail",
+    "emit_json",
+    "file_options",
+    "common_options",
+    "common_option_params",
+    "given_options",
+]
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
@@ -97,7 +109,10 @@ def main() -> None:
 
 @main.group()
 def analyze() -> None:
-    """Run an analysis: bisection, reach, flow."""
+    """Run an analysis of FILE: one subcommand per analysis, each with --json.
+
+    The same analyses are the functions of assertions (topodsl check); see docs/ci.md.
+    """
 
 
 def fail(error: TopoError | str) -> NoReturn:
@@ -118,6 +133,34 @@ def file_options(f):
     return f
 
 
+def common_option_params(names) -> list[click.Option]:
+    """The click options of the analyses' common options (``--forwarding``) named."""
+    from ..analyses import COMMON_OPTIONS
+
+    return [
+        click.Option([c.flag, c.name], type=click.Choice(c.choices), help=c.help)
+        for c in (COMMON_OPTIONS[n] for n in names)
+    ]
+
+
+def common_options(f):
+    """Every common option any analysis takes, for a command that runs many analyses
+    (``check``, ``diff``): each reaches every analysis that takes it. Collect them with
+    :func:`given_options`."""
+    from ..analyses import ANALYSES
+
+    names = dict.fromkeys(n for a in ANALYSES.values() for n in a.common)
+    f.__click_params__ = getattr(f, "__click_params__", []) + common_option_params(names)
+    return f
+
+
+def given_options(values: dict[str, Any]) -> dict[str, str]:
+    """The common options a user gave, from a command's keyword arguments."""
+    from ..analyses import COMMON_OPTIONS
+
+    return {k: v for k, v in values.items() if k in COMMON_OPTIONS and v is not None}
+
+
 def load_or_exit(path: str, allow_import_outside: bool = False) -> Topology:
     """Load ``path`` or exit 2 with its diagnostics; warnings go to stderr."""
     from ..api import load
@@ -131,17 +174,6 @@ def load_or_exit(path: str, allow_import_outside: bool = False) -> Topology:
     for w in topo.warnings:
         click.echo(w.render(), err=True)
     return topo
-
-
-def selection(topology: Topology, selector: str, what: str = "selection"):
-    """Rows matched by ``selector``, or exit 2 when it is malformed or matches nothing."""
-    try:
-        rows = topology.select(selector)
-    except TopoError as e:
-        fail(e)
-    if len(rows) == 0:
-        fail(f"the {what} {selector!r} matches no component")
-    return rows
 
 
 def emit_json(obj: Any) -> None:

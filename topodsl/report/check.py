@@ -13,12 +13,15 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..check import STATUSES, AssertionResult, CheckReport
 from ..errors import Diagnostic
-from ..solvers.dataflow import Bottleneck
-from ..solvers.flow import CutItem
 from ..units import BANDWIDTH, format_quantity
+
+if TYPE_CHECKING:  # the report reads cut elements; it needs no solver
+    from ..solvers.dataflow import Bottleneck
+    from ..solvers.flow import CutItem
 
 __all__ = [
     "CutGroup",
@@ -33,6 +36,9 @@ __all__ = [
 
 #: Cut groups shown in text; the JSON report always lists every cut element.
 MAX_CUT_GROUPS = 8
+
+# The text report's line for an assertion with an input error: its message is on stderr.
+_NOT_EVALUATED = "not evaluated (input error, on stderr)"
 
 _LABEL = {"pass": "pass", "fail": "FAIL", "unproven": "UNPROVEN", "error": "ERROR"}
 _COLOUR = {"pass": "green", "fail": "red", "unproven": "yellow", "error": "red"}
@@ -96,6 +102,7 @@ def _pattern(ids: Sequence[str]) -> str:
 def group_cut(cut: Sequence[CutItem | Bottleneck]) -> tuple[CutGroup, ...]:
     """Group cut elements that differ only in their indices; largest total bandwidth first.
 
+    >>> from topodsl.solvers.flow import CutItem
     >>> items = [CutItem("link", k, f"leaf{k}", "spine0", 50e9, "eth400") for k in range(4)]
     >>> [g.describe() for g in group_cut(items)]
     ['4 x link eth400 leaf* -> spine0: 50 GB/s each = 200 GB/s']
@@ -168,7 +175,8 @@ def format_text(reports: Sequence[CheckReport], unproven: str = "fail", color: b
     """Human-readable report; ``color`` adds ANSI colours to the status words.
 
     A file that could not be read contributes nothing here (its diagnostics belong on stderr);
-    an assertion that cannot be evaluated gets one ``ERROR`` line.
+    an assertion that cannot be evaluated gets one ``ERROR`` line that points there, so its
+    message is printed once (``topodsl check`` writes every diagnostic to stderr).
     """
 
     def paint(status: str, text: str) -> str:
@@ -185,9 +193,11 @@ def format_text(reports: Sequence[CheckReport], unproven: str = "fail", color: b
         out.append(f"{rep.source}: ok ({rep.components} components, {rep.links} links)")
         for r in rep.results:
             label = paint(r.status, _LABEL[r.status])
+            if r.status == "error":
+                out.append(f"{_where(r)}{label}: {_title(r)}: {_NOT_EVALUATED}")
+                continue
             out.append(f"{_where(r)}{label}: {_title(r)}: {r.message()}")
-            if r.status != "error":
-                out += ["    " + line for line in _details(r)]
+            out += ["    " + line for line in _details(r)]
     results = [r for rep in reports for r in rep.results]
     if results:
         counts = {s: sum(1 for r in results if r.status == s) for s in STATUSES}

@@ -195,7 +195,7 @@ def scenario_to_dict(result: ScenarioResult) -> dict[str, Any]:
     ``label``, ``from``, ``to``, ``time`` (s, every endpoint moving an equal share; null without
     a size), ``best_time`` (s, if shares could be rebalanced), ``rate`` (B/s per endpoint),
     ``throughput`` (B/s, all endpoints at the uniform rate), ``max_throughput``, ``cut`` (the
-    bottleneck) and the rest of the uniform-flow result.
+    bottleneck) and the rest of the uniform-flow result; ``units`` names the unit of each.
     """
     legs = []
     for leg in result.legs:
@@ -217,7 +217,21 @@ def scenario_to_dict(result: ScenarioResult) -> dict[str, Any]:
         "description": result.description,
         "size": result.size,
         "legs": legs,
+        "units": _SCENARIO_UNITS,
     }
+
+
+#: The unit of every figure of a scenario's JSON (``units`` in the document).
+_SCENARIO_UNITS = {
+    "size": "B",
+    "time": "s",
+    "best_time": "s",
+    "rate": "B/s per endpoint",
+    "rate_bound": "B/s per endpoint",
+    "throughput": "B/s",
+    "max_throughput": "B/s",
+    "cut.bandwidth": "B/s",
+}
 
 
 _ENDPOINT = {"sources": ("source", "sends"), "sinks": ("sink", "receives")}

@@ -1,0 +1,102 @@
+"""``flow(FROM -> TO)``: the maximum flow from one selection to another, per direction.
+
+Storage sends at its read bandwidth and receives at its write bandwidth. The figure is exact
+unless the max-flow backend had to round capacities to its integer unit; then it is the
+interval the rounding allows. With a size (``flow(a -> b, size = 2 TB).time``), ``.time`` is
+the time to move it at that flow.
+Solver: :func:`topodsl.solvers.dataflow.data_flow`.
+
+>>> from topodsl import loads
+>>> from topodsl.analyses import run
+>>> t = loads("link l { bandwidth = 50 GB/s }; node n { gpu g[2]; connect g[0] -- g[1] via l }")
+>>> r = run(t, "flow", sources="n.g0", sinks="n.g1", size="1 TB")
+>>> r.value.format(), r["time"].measure.format()
+('50 GB/s', '20 s')
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..units import BANDWIDTH, TIME
+from .figures import Figure
+from .registry import Analysis, Field, ReportOption, endpoint_param, register, size_param
+
+
+def flow_interval(r) -> tuple[float, float]:
+    """A max-flow value as an interval: exact unless the integer backend had to round
+    capacities (then each cut arc may have lost up to one unit of its resolution)."""
+    value = float(r.throughput)
+    if r.flow.exact:
+        return value, value
+    return value, value + float(r.resolution) * len(r.flow.cut)
+
+
+def time_interval(size: float, lo: float, hi: float) -> tuple[float, float]:
+    """The time to move ``size`` at a rate in ``[lo, hi]``: ``[size / hi, size / lo]``."""
+    return (size / hi if hi > 0 else math.inf), (size / lo if lo > 0 else math.inf)
+
+
+def _compute(solve, ctx, args):
+    return solve(ctx.topology, args["sources"], args["sinks"], size=args.get("size"))
+
+
+def _figures(ctx, args, r) -> dict[str, Figure]:
+    lo, hi = flow_interval(r)
+    cut = tuple(r.bottleneck)
+    out = {"throughput": Figure(lo, hi, BANDWIDTH, cut, args.notes)}
+    if "size" in args:
+        t_lo, t_hi = time_interval(args["size"], lo, hi)
+        out["time"] = Figure(t_lo, t_hi, TIME, cut, args.notes)
+    return out
+
+
+def _text(result, links: int = 20) -> str:
+    from ..report.flow import format_flow
+
+    return format_flow(result, links=links)
+
+
+def _json(result, links: int = 20) -> dict:
+    from ..report.flow import flow_to_dict
+
+    return flow_to_dict(result, links=links or None)
+
+
+register(
+    Analysis(
+        name="flow",
+        signature="flow(FROM -> TO)",
+        help="maximum flow from one selection to another, per direction (also flow(from A, to "
+        "B)); storage sends at its read bandwidth and receives at its write bandwidth",
+        summary="Max flow in FILE from --from to --to (B/s), its bottleneck and the busiest "
+        "links.\n\nStorage devices are capped by their read bandwidth as sources and their write "
+        "bandwidth as sinks. The bottleneck is a minimum cut: links and devices, each with its "
+        "share.",
+        params=(
+            size_param("Bytes to move, e.g. '2TB'."),
+            endpoint_param("sources", "from", "Where data starts.", required=True),
+            endpoint_param("sinks", "to", "Where data goes.", required=True),
+        ),
+        fields=(
+            Field("throughput", BANDWIDTH, "max flow, per direction", exact=False, better="higher"),
+            Field("time", TIME, "time to move the size at that flow", exact=False, better="lower"),
+        ),
+        compute=_compute,
+        figures=_figures,
+        default_field="throughput",
+        solver="topodsl.solvers.dataflow:data_flow",
+        text=_text,
+        json=_json,
+        report_options=(
+            ReportOption(
+                "links",
+                "--links",
+                20,
+                "Busiest links to list (text and JSON); 0 lists none in text and all in JSON.",
+            ),
+        ),
+        common=("forwarding",),
+        disjoint=("sources", "sinks"),
+    )
+)
