@@ -269,3 +269,11 @@ def test_an_import_path_with_a_nul_byte_is_an_error(tmp_path: Path) -> None:
     f = tmp_path / "m.topo"
     f.write_text('import "a\x00b.topo"\n' + OK)
     assert "NUL character" in error_text(f)
+
+
+def test_rendering_a_file_without_components_is_no_internal_error(tmp_path: Path) -> None:
+    # Found by the fuzzing campaign: the layout took log(0) of an empty picture's width.
+    f = tmp_path / "empty.topo"
+    f.write_text("link l { bandwidth = 1 GB/s }\n")
+    r = run_topodsl("render", f, "-o", tmp_path / "empty.dot")
+    assert r.returncode == 0 and "internal error" not in r.stderr, r.stderr
