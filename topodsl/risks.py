@@ -60,15 +60,32 @@ from .select_links import select_links
 from .topology import RiskGroup, Topology
 from .units import COUNT
 
-__all__ = ["risk_groups", "risks_to_json", "with_risks_from_json", "RISK_ATTRIBUTES"]
+__all__ = [
+    "risk_groups",
+    "risks_to_json",
+    "with_risks_from_json",
+    "RISK_ATTRIBUTES",
+    "MAX_RISK_GROUPS",
+]
 
 #: What a risk group takes.
 RISK_ATTRIBUTES = ("members", "links", "probability")
+#: Most risk groups a topology may declare (a group in a definition counts once per instance).
+MAX_RISK_GROUPS = 100_000
 
 
 def risk_groups(topology: Topology, specs: Sequence[Any], sink: DiagnosticSink) -> Topology:
     """``topology`` with the risk groups of ``specs`` (``(ast.Risk, scopes, constants)``: the
     statements and the components they were declared in); problems go to ``sink``."""
+    total = sum(len(scopes) for _, scopes, _ in specs)
+    if total > MAX_RISK_GROUPS:
+        node = max(specs, key=lambda s: len(s[1]))[0]
+        sink.error(
+            node.span,
+            f"{total:,} risk groups; the limit is {MAX_RISK_GROUPS:,}",
+            "declare groups per rack or per row, not per component",
+        )
+        return topology
     ids = set(topology.nodes.ids)
     groups: list[RiskGroup] = []
     seen: dict[str, Span] = {}
@@ -305,14 +322,21 @@ def risks_to_json(topology: Topology) -> list[dict[str, Any]]:
     return out
 
 
-def with_risks_from_json(topology: Topology, entries: Any, file: str) -> Topology:
-    """``topology`` with the risk groups of a JSON file's ``graph.risks``, checked."""
+def with_risks_from_json(
+    topology: Topology, entries: Any, file: str, error: Any = None
+) -> Topology:
+    """``topology`` with the risk groups of a JSON file's ``graph.risks``, checked; ``error``
+    makes the exception for a message (placed at ``graph.risks`` by the JSON reader)."""
 
     def bad(message: str) -> ElaborationError:
+        if error is not None:
+            return error(message)
         return ElaborationError(Diagnostic(Span(file, 1, 1, 1, 2), "error", message))
 
     if not isinstance(entries, list):
         raise bad("graph.risks must be a list of risk groups")
+    if len(entries) > MAX_RISK_GROUPS:
+        raise bad(f"{len(entries):,} risk groups; the limit is {MAX_RISK_GROUPS:,}")
     groups = []
     names: set[str] = set()
     for k, entry in enumerate(entries):
