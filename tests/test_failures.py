@@ -484,6 +484,20 @@ def test_assertions_under_failures_name_the_failure_set(fabric) -> None:
     assert rs[3].notes[0] == "worst case: c.leaf0 -- c.spine0, c.leaf0 -- c.spine1 failed"
 
 
+def test_a_condition_reads_its_selectors_from_the_assertions_component() -> None:
+    t = topodsl.loads(
+        RACKS.replace(
+            "risk cables",
+            "assert bisection() >= 100 GB/s under "
+            'failures(risks = "rack[*].pdu", links = "end:spine[0]")\n'
+            "    risk cables",
+        )
+    )
+    (r,) = check(t).results
+    assert r.status == "pass", r.message()
+    assert "of 2 links, 2 risk groups failed" in r.notes[-1]
+
+
 def test_a_bad_condition_is_an_input_error_at_its_place(fabric) -> None:
     bad = {
         "bisection() >= 1 B/s under failures(links = type:up, samples = 10)": "takes no 'samples'",

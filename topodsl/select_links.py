@@ -45,8 +45,10 @@ __all__ = ["select_links", "link_names"]
 _TIER = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
 
 
-def select_links(topology: Topology, selector: str) -> np.ndarray:
+def select_links(topology: Topology, selector: str, scope: str = "") -> np.ndarray:
     """Link rows of ``topology`` matched by ``selector``, ascending and without repeats.
+    With ``scope`` (an assertion's component), an ``end:`` pattern is read relative to it
+    first, as an assertion's paths are, then from the top level.
 
     Raises :class:`~topodsl.select.SelectorError` for a malformed selector or an unknown link
     type. An empty result is not an error here.
@@ -58,12 +60,12 @@ def select_links(topology: Topology, selector: str) -> np.ndarray:
     for term in selector.split(","):
         keep = np.ones(n, dtype=bool)
         for atom in term.split("&"):
-            keep &= _atom(topology, atom.strip())
+            keep &= _atom(topology, atom.strip(), scope)
         result |= keep
     return np.flatnonzero(result)
 
 
-def _atom(t: Topology, atom: str) -> np.ndarray:
+def _atom(t: Topology, atom: str, scope: str = "") -> np.ndarray:
     L = t.links
     if atom == "*":
         return np.ones(t.num_links, dtype=bool)
@@ -82,7 +84,12 @@ def _atom(t: Topology, atom: str) -> np.ndarray:
                 codes.append(t.link_type_names.index(name))
         return np.isin(L.type, codes)
     if atom.startswith("end:"):
-        rows = select(t, atom[4:])
+        pattern = atom[4:].strip()
+        rows = np.zeros(0, dtype=np.int64)
+        if scope and not pattern.startswith(("kind:", "role:")):
+            rows = select(t, f"{scope}.{pattern}")
+        if len(rows) == 0:
+            rows = select(t, pattern)
         at = np.zeros(t.num_nodes, dtype=bool)
         at[rows] = True
         return at[L.src] | at[L.dst]

@@ -108,13 +108,15 @@ def select_candidates(
     *,
     probability: float | None = None,
     inside: np.ndarray | None = None,
+    scope: str = "",
 ) -> CandidateSet:
     """The failure candidates: the links ``links`` selects, the components ``devices``
     selects (a selector or rows) and the risk groups whose id matches ``risks`` (a dotted-id
     pattern, ``c.rack*.pdu``; ``*`` alone names every group). ``inside`` (a mask over rows)
     keeps only links with both ends inside and components inside (an assertion's component).
     ``probability`` is the chance a link or component fails; a group's own declared
-    probability wins.
+    probability wins. With ``scope`` (an assertion's component), ``end:`` patterns and risk
+    patterns are read relative to it first, then from the top level.
 
     Raises
     ------
@@ -126,7 +128,7 @@ def select_candidates(
         raise CandidateError("no failure candidates: name links, devices or risk groups")
     link_rows = np.zeros(0, dtype=np.int64)
     if links is not None:
-        link_rows = select_links(t, links)
+        link_rows = select_links(t, links, scope)
         if inside is not None:
             link_rows = link_rows[inside[t.links.src[link_rows]] & inside[t.links.dst[link_rows]]]
         if len(link_rows) == 0:
@@ -143,8 +145,14 @@ def select_candidates(
             raise CandidateError(f"the device selector {devices!r} matches no component")
     groups: tuple[RiskGroup, ...] = ()
     if risks is not None:
-        rx = pattern_regex("**" if risks.strip() == "*" else risks.strip())
-        groups = tuple(g for g in t.risks if rx.fullmatch(g.name))
+        pattern = "**" if risks.strip() == "*" else risks.strip()
+        groups = ()
+        if scope and pattern != "**":
+            rx = pattern_regex(f"{scope}.{pattern}")
+            groups = tuple(g for g in t.risks if rx.fullmatch(g.name))
+        if not groups:
+            rx = pattern_regex(pattern)
+            groups = tuple(g for g in t.risks if rx.fullmatch(g.name))
         if inside is not None:
             groups = tuple(g for g in groups if _within(t, g, inside))
         if not groups:

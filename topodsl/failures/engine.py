@@ -357,7 +357,9 @@ def failure_analysis(
     field = _field(a, baseline, field)
     fdecl = a.field(field)
     inside = ctx.subtree([t.index(scope)]) if scope else None
-    cands = select_candidates(t, links, devices, risks, probability=probability, inside=inside)
+    cands = select_candidates(
+        t, links, devices, risks, probability=probability, inside=inside, scope=scope or ""
+    )
     declared = not np.isnan(cands.probability).any()
     weighted = probability is not None or (samples > 0 and declared)
     sampled = samples > 0 or weighted or (k > 2 and not keep_cases)
