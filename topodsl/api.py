@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import Diagnostic, ElaborationError
@@ -23,6 +24,7 @@ def load(
     *,
     allow_import_outside: bool = False,
     max_nodes: int = DEFAULT_MAX_NODES,
+    overrides: Iterable = (),
 ) -> Topology:
     """Read a ``.topo`` file (or a node-link ``.json`` file) and return its :class:`Topology`.
 
@@ -32,6 +34,8 @@ def load(
         ``.xml`` reads hwloc or NCCL/RCCL topology XML (see :mod:`topodsl.interop`).
     allow_import_outside : allow ``import`` of files outside the directory of ``path``.
     max_nodes : cap on the number of components and of links the file may expand to.
+    overrides : ``"NAME=VALUE"`` texts setting top-level constants of a ``.topo`` file, as
+        ``-D`` does (see :mod:`topodsl.params`); refused for JSON and XML.
 
     Raises
     ------
@@ -45,6 +49,12 @@ def load(
         raise ElaborationError([Diagnostic(None, "error", f"no such file: {path}")]) from None
     except (OSError, UnicodeDecodeError) as e:
         raise ElaborationError([Diagnostic(None, "error", f"cannot read {path}: {e}")]) from None
+    overrides = tuple(overrides)
+    if overrides and path.suffix.lower() in (".json", ".xml"):
+        raise ElaborationError(
+            [Diagnostic(None, "error", f"-D sets constants of a .topo file; {path} has none",
+                        "a JSON or XML topology is already elaborated: give the .topo file")]
+        )  # fmt: skip
     if path.suffix.lower() == ".json":
         from .io import loads_json
 
@@ -59,6 +69,7 @@ def load(
         root=path.resolve().parent,
         allow_import_outside=allow_import_outside,
         max_nodes=max_nodes,
+        overrides=overrides,
     )
 
 
@@ -69,10 +80,12 @@ def loads(
     root: str | Path | None = None,
     allow_import_outside: bool = False,
     max_nodes: int = DEFAULT_MAX_NODES,
+    overrides: Iterable = (),
 ) -> Topology:
     """Parse and elaborate topology source ``text``; ``file`` names it in messages.
 
-    Imports are resolved relative to ``root`` (default: the current directory).
+    Imports are resolved relative to ``root`` (default: the current directory); ``overrides``
+    set top-level constants (``["NIC=800Gb/s"]``, see :mod:`topodsl.params`).
     """
     from .elaborate import elaborate
     from .parser import parse
@@ -85,6 +98,7 @@ def loads(
             root=Path(root) if root is not None else Path.cwd(),
             allow_import_outside=allow_import_outside,
             max_nodes=max_nodes,
+            overrides=overrides,
         )
     except RecursionError:
         raise ElaborationError(

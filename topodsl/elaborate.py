@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
@@ -43,6 +43,7 @@ from .kinds import (
     LINK_ATTRIBUTES,
     ROLE_OF,
 )
+from .params import ConstantHook
 from .topology import NODE_FIELDS, FabricInfo, LinkTable, LinkType, NodeTable, Topology
 from .units import (
     COUNT,
@@ -231,8 +232,12 @@ class _BodyBuilder:
 
 
 class _Elaborator:
-    def __init__(self, texts: dict[str, str], root: FsPath, allow_outside: bool, max_nodes: int):
+    def __init__(
+        self, texts: dict[str, str], root: FsPath, allow_outside: bool, max_nodes: int,
+        overrides: Iterable = (),
+    ):  # fmt: skip
         self.sink = DiagnosticSink(texts)
+        self.top_constants = ConstantHook(overrides, self.sink)  # -D NAME=VALUE, recorded values
         self.texts = texts
         self.root = root.resolve()
         self.allow_outside = allow_outside
@@ -428,7 +433,10 @@ class _Elaborator:
     def declare_const(self, c: ast.Const, scope: _Scope) -> None:
         if c.name in scope.values:
             raise self.error(c.span, f"constant {c.name!r} is declared twice")
-        scope.values[c.name] = self.eval(c.value, scope)
+        value = self.eval(c.value, scope)
+        if scope is self.globals:
+            value = self.top_constants.declared(self, c, value, scope)
+        scope.values[c.name] = value
 
     # -- expressions ----------------------------------------------------------------------------
 
@@ -1434,6 +1442,7 @@ def elaborate(
     root: FsPath | None = None,
     allow_import_outside: bool = False,
     max_nodes: int = 20_000_000,
+    overrides: Iterable = (),
 ) -> Topology:
     """Give a parsed module its meaning: a :class:`~topodsl.topology.Topology`.
 
@@ -1444,6 +1453,8 @@ def elaborate(
     root : directory imports must stay inside (default: the module file's directory).
     allow_import_outside : lift that restriction.
     max_nodes : cap on components and on links.
+    overrides : ``"NAME=VALUE"`` texts (or :class:`~topodsl.params.Override`) setting top-level
+        constants, as ``-D`` does (see :mod:`topodsl.params`).
 
     Raises
     ------
@@ -1462,8 +1473,9 @@ def elaborate(
     texts = dict(texts or {})
     if root is None:
         root = FsPath(module.file).resolve().parent if module.file != "<string>" else FsPath.cwd()
-    el = _Elaborator(texts, FsPath(root), allow_import_outside, max_nodes)
+    el = _Elaborator(texts, FsPath(root), allow_import_outside, max_nodes, overrides)
     stmts = el.load_module(module, (str(FsPath(module.file).resolve()),))
+    el.top_constants.check_used()
     top = _BodyBuilder("group", -1, el.template_id("<top>"))
     try:
         el.run_body(top, tuple(stmts), el.globals)
@@ -1539,6 +1551,8 @@ def _assemble(el: _Elaborator, block: _Block, source: str) -> Topology:
         assertions=tuple(asserts),
         fabrics=fabrics,
         source_texts=dict(el.texts),
+        constants=el.top_constants.constants(),
+        overrides=el.top_constants.settings(),
     )
 
 

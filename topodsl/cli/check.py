@@ -9,16 +9,26 @@ import tempfile
 import click
 
 from ..errors import TopoError
-from .common import EXIT_FAILED, EXIT_INPUT, common_options, file_options, given_options, main
+from .common import (
+    EXIT_FAILED,
+    EXIT_INPUT,
+    common_options,
+    file_options,
+    given_options,
+    given_overrides,
+    main,
+    settings_note,
+)
 
 
 def _load(path: str, allow_import_outside: bool):
-    """Load ``path``; return ``(topology, None)`` or ``(None, error)``. Warnings go to stderr."""
+    """Load ``path`` (with ``-D``); return ``(topology, None)`` or ``(None, error)``. Warnings
+    go to stderr."""
     from ..api import load
     from ..errors import ElaborationError
 
     try:
-        topo = load(path, allow_import_outside=allow_import_outside)
+        topo = load(path, allow_import_outside=allow_import_outside, overrides=given_overrides())
     except TopoError as e:
         return None, e
     except RecursionError:
@@ -244,6 +254,10 @@ def diff(
                 click.echo(err.render(), err=True)
                 sys.exit(EXIT_INPUT)
             topos.append(topo)
+        old_name, new_name = (
+            f"{name} {note}" if (note := settings_note(t)) else name
+            for name, t in zip((old_name, new_name), topos, strict=True)
+        )
         try:
             result = diff_topologies(
                 topos[0], topos[1], old_name=old_name, new_name=new_name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from ..errors import TopoError
-from .common import fail, file_options, load_or_exit, main
+from .common import fail, file_options, load_or_exit, main, settings_note
 
 
 class _DefaultGroup(click.Group):
@@ -79,7 +79,7 @@ def diagram(
         what += " (automatic)"
     click.echo(
         f"{output}: {what}, {len(view.boxes)} boxes, {len(view.clusters)} containers, "
-        f"{len(view.edges)} edges"
+        f"{len(view.edges)} edges" + (f", {note}" if (note := settings_note(topo)) else "")
     )
 
 
@@ -115,4 +115,8 @@ def reach(
     except TopoError as e:
         fail(e)
     n = sum(len(s.elements) for s in stairs)
-    click.echo(f"{output}: {len(stairs)} distinct staircase(s) for {n} element(s)")
+    note = settings_note(topo)
+    click.echo(
+        f"{output}: {len(stairs)} distinct staircase(s) for {n} element(s)"
+        + (f", {note}" if note else "")
+    )
