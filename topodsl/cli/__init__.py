@@ -16,5 +16,6 @@ from . import basic  # noqa: E402,F401  isort: skip
 from . import check  # noqa: E402,F401  isort: skip
 from . import interop  # noqa: E402,F401  isort: skip
 from . import render  # noqa: E402,F401  isort: skip
+from . import sweep  # noqa: E402,F401  isort: skip
 
 __all__ = ["main", "analyze"]

@@ -228,7 +228,8 @@ def diff(
     """Compare two designs: OLD and NEW, or OLD at --rev REV and OLD now.
 
     Shows component counts per kind, total memory, bisection bandwidth (and any --analysis)
-    and every assertion's value, old beside new, with the change. Exit code 0; 1 with
+    and every assertion's value, old beside new, with the change. Two tables written by
+    `topodsl sweep` (CSV or JSON) are compared point by point instead. Exit code 0; 1 with
     --fail-on when there is a regression (or a change); 2 on an input error.
     """
     from ..diff import checkout_revision, diff_topologies
@@ -236,6 +237,11 @@ def diff(
 
     if (rev is None) == (new is None):
         raise click.UsageError("give either two files, OLD NEW, or one file with --rev REV")
+    from ..sweep.table import is_sweep_table
+
+    if new is not None and is_sweep_table(old) and is_sweep_table(new):
+        _diff_sweeps(old, new, fmt, changed_only, fail_on, tolerance, output)
+        return
     with tempfile.TemporaryDirectory(prefix="topodsl-diff-") as tmp:
         if rev is not None:
             try:
@@ -273,6 +279,32 @@ def diff(
     elif fail_on == "change":
         regressions = tuple((r, "changed: " + (r.change() or "status")) for r in result.changed)
     report = DIFF_FORMATS[fmt](
+        result, all_rows=not changed_only, regressions=regressions, tolerance=tolerance
+    )
+    _write(report, output)
+    if regressions:
+        sys.exit(EXIT_FAILED)
+
+
+def _diff_sweeps(
+    old: str, new: str, fmt: str, changed_only: bool, fail_on: str, tolerance: float, output
+) -> None:
+    """``diff`` of two sweep tables (see :mod:`topodsl.sweep.diff`)."""
+    from ..report.sweep import SWEEP_DIFF_FORMATS
+    from ..sweep import diff_tables, read_table
+
+    try:
+        result = diff_tables(read_table(old), read_table(new), old, new)
+    except TopoError as e:
+        click.echo(e.render(), err=True)
+        sys.exit(EXIT_INPUT)
+    regressions = None
+    if fail_on == "regression":
+        regressions = result.regressions(tolerance)
+    elif fail_on == "change":
+        regressions = tuple((r, "changed: " + (r.change() or "status")) for r in result.changed)
+        regressions += tuple((r, why) for r, why in result.regressions() if r.section == "points")
+    report = SWEEP_DIFF_FORMATS[fmt](
         result, all_rows=not changed_only, regressions=regressions, tolerance=tolerance
     )
     _write(report, output)
