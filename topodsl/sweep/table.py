@@ -253,7 +253,7 @@ def read_table(path: str) -> SweepTable:
             raise ElaborationError(f"{path}:{k}: {len(r)} cells, the header has {len(cols)}")
         rows.append(
             tuple(
-                v if c.role in ("status",) or c.name.startswith("assert") else _number(v)
+                (v or None) if c.role in ("status", "assertion") else _number(v)
                 for c, v in zip(cols, r, strict=True)
             )
         )
