@@ -282,6 +282,11 @@ def make_executor(
     ------
     ExecutorError
         ``distributed`` is not installed, or the scheduler cannot be reached.
+
+    Examples
+    --------
+    >>> make_executor(jobs=1).description, make_executor(jobs=4).description
+    ('this process (1 core)', 'a local pool of 4 processes')
     """
     if scheduler:
         return DaskExecutor(scheduler)
@@ -299,7 +304,14 @@ def run_all(
     on_done: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Every item's outcome, in the order of ``items``; ``on_done`` is called as each
-    finishes (in order of completion), e.g. to advance a progress bar."""
+    finishes (in order of completion), e.g. to advance a progress bar.
+
+    >>> seen = []
+    >>> [o.value for o in run_all(SerialExecutor(), pow, 2, [3, 10], on_done=seen.append)]
+    [8, 1024]
+    >>> len(seen)
+    2
+    """
     out: list[Outcome | None] = [None] * len(items)
     for o in executor.map_unordered(fn, shared, items, chunksize):
         out[o.index] = o

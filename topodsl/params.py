@@ -118,7 +118,12 @@ class Setting:
 
 
 def format_settings(settings: Iterable[Setting]) -> str:
-    """``'NIC = 100 GB/s, SPINES = 8'`` (``''`` when there are none)."""
+    """``'NIC = 100 GB/s, SPINES = 8'`` (``''`` when there are none).
+
+    >>> from topodsl.units import BANDWIDTH, COUNT
+    >>> format_settings([Setting("NIC", "800Gb/s", 1e11, BANDWIDTH), Setting("S", "8", 8.0, COUNT)])
+    'NIC = 100 GB/s, S = 8'
+    """
     return ", ".join(s.format() for s in settings)
 
 

@@ -171,7 +171,7 @@ def sweep(
         hint = "pip install 'topodsl[dask]'" if "not installed" in str(e) else None
         fail(f"{e}" + (f"\n  hint: {hint}" if hint else ""))
     start = time.perf_counter()
-    with executor, _progress(len(plan.tasks)) as advance:
+    with executor, _Progress(len(plan.tasks)) as advance:
         table, stats = run_sweep(plan, executor, on_done=lambda o: advance())
     wall = time.perf_counter() - start
     text = table.to_json() if fmt == "json" else table.to_csv()
@@ -208,7 +208,7 @@ def _chart_axes(plan, chart: str) -> tuple[str, str]:
     raise AssertionError  # pragma: no cover
 
 
-class _progress:
+class _Progress:
     """A tqdm bar on stderr while points finish (only on a terminal, after a second)."""
 
     def __init__(self, total: int):

@@ -73,7 +73,13 @@ class PointResult:
 
 def error_text(error: TopoError, names: Mapping[str, str]) -> str:
     """The first diagnostic of ``error`` on one line, files named as the user wrote them:
-    ``'design.topo:12:5: error: ... (hint: ...)'``, ``' (and 2 more)'`` when there are more."""
+    ``'design.topo:12:5: error: ... (hint: ...)'``, ``' (and 2 more)'`` when there are more.
+
+    >>> from topodsl.errors import Diagnostic, Span
+    >>> e = TopoError([Diagnostic(Span("/abs/d.topo", 3, 5, 3, 9), "error", "bad", "fix it")])
+    >>> error_text(e, {"/abs/d.topo": "d.topo"})
+    'd.topo:3:5: error: bad (hint: fix it)'
+    """
     if not error.diagnostics:
         return str(error)
     d = error.diagnostics[0]

@@ -211,6 +211,15 @@ def _figure_column(name: str, unit: str) -> Column:
 def read_table(path: str) -> SweepTable:
     """A table written by ``topodsl sweep`` (CSV or JSON).
 
+    >>> import os, tempfile
+    >>> t = SweepTable((Column("point", role="point"), Column("N", role="parameter"),
+    ...                 Column("count.value"), Column("status", role="status")),
+    ...                ((0, 2, 16, "ok"), (1, 4, 32, "ok")))
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> _ = open(path, "w").write(t.to_csv())
+    >>> is_sweep_table(path), read_table(path).rows == t.rows
+    (True, True)
+
     Raises
     ------
     ElaborationError
