@@ -429,3 +429,39 @@ def test_json_output_and_a_chart(design, tmp_path: Path) -> None:
     assert [row["pareto"] for row in doc["rows"]].count(True) >= 1
     png = tmp_path / "t.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_progress_bar_on_a_terminal_and_none_in_ci(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from cli_support import REPO
+
+    args = [sys.executable, "-m", "topodsl", "sweep", "topologies/cluster_256.topo",
+            "--param", "STORES=1,2,3,4,5,6", "--analysis", "bisection", "--jobs", "1",
+            "-o", str(tmp_path / "t.csv")]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["PYTHONPATH"] = str(REPO)
+    seen = {}
+    for name, extra in (("terminal", {}), ("ci", {"CI": "true"})):
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen(args, cwd=REPO, env=env | extra, stdout=subprocess.DEVNULL,
+                                stderr=follower)  # fmt: skip
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:  # the child closed its end
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.wait(timeout=300)
+        os.close(leader)
+        seen[name] = b"".join(chunks).decode("utf-8", "replace")
+        assert proc.returncode == 0, seen[name]
+    assert "6/6" in seen["terminal"] and "point/s" in seen["terminal"]
+    assert "6/6" not in seen["ci"] and "6 points" in seen["ci"]

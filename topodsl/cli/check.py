@@ -273,15 +273,19 @@ def diff(
         except TopoError as e:
             click.echo(e.render(), err=True)
             sys.exit(EXIT_INPUT)
+    _gate(result, DIFF_FORMATS[fmt], changed_only, fail_on, tolerance, output)
+
+
+def _gate(result, report, changed_only: bool, fail_on: str, tolerance: float, output) -> None:
+    """Write ``report`` of a diff (a design's or a sweep's) and exit 1 on what ``--fail-on``
+    names: a regression (judged with ``tolerance``) or any change."""
     regressions = None
     if fail_on == "regression":
         regressions = result.regressions(tolerance)
     elif fail_on == "change":
-        regressions = tuple((r, "changed: " + (r.change() or "status")) for r in result.changed)
-    report = DIFF_FORMATS[fmt](
-        result, all_rows=not changed_only, regressions=regressions, tolerance=tolerance
-    )
-    _write(report, output)
+        regressions = result.changes()
+    text = report(result, all_rows=not changed_only, regressions=regressions, tolerance=tolerance)
+    _write(text, output)
     if regressions:
         sys.exit(EXIT_FAILED)
 
@@ -298,18 +302,7 @@ def _diff_sweeps(
     except TopoError as e:
         click.echo(e.render(), err=True)
         sys.exit(EXIT_INPUT)
-    regressions = None
-    if fail_on == "regression":
-        regressions = result.regressions(tolerance)
-    elif fail_on == "change":
-        regressions = tuple((r, "changed: " + (r.change() or "status")) for r in result.changed)
-        regressions += tuple((r, why) for r, why in result.regressions() if r.section == "points")
-    report = SWEEP_DIFF_FORMATS[fmt](
-        result, all_rows=not changed_only, regressions=regressions, tolerance=tolerance
-    )
-    _write(report, output)
-    if regressions:
-        sys.exit(EXIT_FAILED)
+    _gate(result, SWEEP_DIFF_FORMATS[fmt], changed_only, fail_on, tolerance, output)
 
 
 def _fraction(text: str) -> float:

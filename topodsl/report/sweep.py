@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from ..diff import DiffRow
 from ..sweep.diff import SweepDiff
+from .diff import _markdown_regressions, _md, _regression_lines
 from .table import format_table
 
 __all__ = ["SWEEP_DIFF_FORMATS"]
@@ -92,22 +93,12 @@ def format_sweep_diff_text(
         out += [f"  {what}: {p}" for p in pts]
     n = len(diff.changed)
     out += ["", f"{n} cell{'s' if n != 1 else ''} changed" if n else "no cell changed"]
-    if regressions is not None:
-        pct = f"{tolerance * 100:.3g}%"
-        if not regressions:
-            out += ["", f"no regression (tolerance {pct})"]
-        else:
-            out += ["", f"{len(regressions)} regression(s) (tolerance {pct}):"]
-            out += [f"  {r.name}: {r.section}: {why}" for r, why in regressions]
+    out += _regression_lines(regressions, tolerance)
     if all_rows and diff.changed:
         rows = [[r.section, r.name, _cell(r, "old"), _cell(r, "new"), r.change() or "status"]
                 for r in diff.changed]  # fmt: skip
         out += ["", format_table(["column", "point", "old", "new", "change"], rows, "llrrr")]
     return "\n".join(out) + "\n"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
 
 
 def format_sweep_diff_markdown(
@@ -121,13 +112,7 @@ def format_sweep_diff_markdown(
         "|---|---:|---:|---:|---|",
     ]
     out += [f"| {' | '.join(_md(x) for x in row)} |" for row in _summary_rows(diff)]
-    if regressions is not None:
-        pct = f"{tolerance * 100:.3g}%"
-        if not regressions:
-            out += ["", f"No regression (tolerance {pct})."]
-        else:
-            out += ["", f"**{len(regressions)} regression(s)** (tolerance {pct}):"]
-            out += [f"- {_md(r.name)}: `{_md(r.section)}`: {_md(why)}" for r, why in regressions]
+    out += _markdown_regressions(regressions, tolerance)
     if all_rows and diff.changed:
         out += ["", "<details><summary>changed cells</summary>", ""]
         out += ["| column | point | old | new | change |", "|---|---|---:|---:|---:|"]

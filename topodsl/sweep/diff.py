@@ -15,8 +15,8 @@ and no longer does, a point that evaluated and now fails.
 >>> old = SweepTable(cols, ((0, 1, 8e12, 8e12, "ok", None), (1, 2, 8e12, 8e12, "ok", None)))
 >>> new = SweepTable(cols, ((0, 1, 8e12, 8e12, "ok", None), (1, 2, 4e12, 4e12, "ok", None)))
 >>> d = diff_tables(old, new)
->>> [(r.name, r.section, why) for r, why in d.regressions()]
-[('N=2', 'bisection.value', '8 TB/s -> 4 TB/s, -4 TB/s (-50%)')]
+>>> [(r.section, r.name, why) for r, why in d.regressions()]
+[('bisection.value', 'N=2', '8 TB/s -> 4 TB/s, -4 TB/s (-50%)')]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..analyses.figures import Measure, format_figure
-from ..diff import DiffRow
+from ..diff import DesignDiff, DiffRow
 from ..units import COUNT, UNITS, Dim
 from .table import Column, SweepTable
 
@@ -34,34 +34,28 @@ __all__ = ["SweepDiff", "diff_tables"]
 
 
 @dataclass(frozen=True)
-class SweepDiff:
+class SweepDiff(DesignDiff):
     """Every compared cell: ``rows`` (one :class:`~topodsl.diff.DiffRow` per figure, assertion
-    or status and matched point, its ``section`` the column, its ``name`` the point), and the
-    points only one side has."""
+    or status and matched point, its ``section`` the column, its ``name`` the point; the
+    columns in table order are :attr:`sections`), and the points only one side has."""
 
-    old: str
-    new: str
-    parameters: tuple[str, ...]
-    points: int
-    only_old: tuple[str, ...]
-    only_new: tuple[str, ...]
-    rows: tuple[DiffRow, ...]
+    parameters: tuple[str, ...] = ()
+    points: int = 0
+    only_old: tuple[str, ...] = ()
+    only_new: tuple[str, ...] = ()
 
-    @property
-    def changed(self) -> tuple[DiffRow, ...]:
-        """The cells that changed."""
-        return tuple(r for r in self.rows if r.changed)
+    def _gone(self) -> list[tuple[DiffRow, str]]:
+        return [(DiffRow("points", p, None, None), "only in the old table") for p in self.only_old]
 
-    @property
-    def sections(self) -> tuple[str, ...]:
-        """The columns compared, in table order."""
-        return tuple(dict.fromkeys(r.section for r in self.rows))
+    def changes(self) -> tuple[tuple[DiffRow, str], ...]:
+        """Every changed cell and every point only one table has."""
+        added = [(DiffRow("points", p, None, None), "only in the new table") for p in self.only_new]
+        return super().changes() + tuple(self._gone() + added)
 
     def regressions(self, tolerance: float = 0.0) -> tuple[tuple[DiffRow, str], ...]:
         """Every cell that got worse, with why; a point that disappeared counts too."""
         out = [(r, why) for r in self.rows if (why := _regression(r, tolerance)) is not None]
-        out += [(DiffRow("points", p, None, None), "only in the old table") for p in self.only_old]
-        return tuple(out)
+        return tuple(out + self._gone())
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -181,11 +175,11 @@ def diff_tables(
     return SweepDiff(
         old_name,
         new_name,
-        tuple(c.name for c in pn),
-        len(both),
-        tuple(_label(po, k) for k in ro if k not in rn),
-        tuple(_label(pn, k) for k in rn if k not in ro),
         tuple(rows),
+        parameters=tuple(c.name for c in pn),
+        points=len(both),
+        only_old=tuple(_label(po, k) for k in ro if k not in rn),
+        only_new=tuple(_label(pn, k) for k in rn if k not in ro),
     )
 
 

@@ -41,12 +41,11 @@ _STATUS_ORDER = ("pass", "unproven", "fail", "error")
 
 @dataclass(frozen=True)
 class ParamInfo:
-    """A swept constant: its name, its dimension (``None`` for text) and the SI value of each
-    value text."""
+    """A swept constant: its name, its dimension (``None`` for text) and how it was given.
+    (The table holds the value each point used, which may depend on another swept constant.)"""
 
     name: str
     dim: Dim | None
-    values: Mapping[str, Any]
     spec: ParamSpec
 
 
@@ -205,7 +204,8 @@ def plan_sweep(
 
 
 def _param_info(sources: Sources, s: ParamSpec) -> tuple[ParamInfo, RangeValues | None]:
-    """Evaluate each value of ``s`` as the file would (errors: unknown name, dimension)."""
+    """Evaluate each value of ``s`` as the file would, alone (errors: an unknown name, a
+    dimension); a range's ends give the range."""
     values: dict[str, Any] = {}
     dims = set()
     texts = list(s.values) if not s.is_range else [s.low, s.high]
@@ -221,7 +221,7 @@ def _param_info(sources: Sources, s: ParamSpec) -> tuple[ParamInfo, RangeValues 
             dims.add(None)
     dim = dims.pop() if len(dims) == 1 else None
     if not s.is_range:
-        return ParamInfo(s.name, dim, values, s), None
+        return ParamInfo(s.name, dim, s), None
     lo, hi = values[s.low], values[s.high]
     unit = sample_unit(dim) if dim is not None else None
     if unit is None or not isinstance(lo, float):
@@ -231,7 +231,7 @@ def _param_info(sources: Sources, s: ParamSpec) -> tuple[ParamInfo, RangeValues 
     if not lo < hi:
         raise _fail(f"--param {s.name}={s.low}..{s.high}: the range is empty")
     integral = dim == COUNT and float(lo).is_integer() and float(hi).is_integer()
-    return ParamInfo(s.name, dim, values, s), RangeValues(s.name, lo, hi, unit, integral)
+    return ParamInfo(s.name, dim, s), RangeValues(s.name, lo, hi, unit, integral)
 
 
 def _param_meta(info: ParamInfo) -> dict[str, Any]:
@@ -378,8 +378,8 @@ def assemble(plan: SweepPlan, results: Sequence[PointResult]) -> SweepTable:
         statuses = {a[0]: a[1] for a in r.assertions}
         row += [statuses.get(n) for n in assert_names]
         if assert_names:
-            worst = [s for s in statuses.values()]
-            row.append(max(worst, key=_STATUS_ORDER.index) if worst else None)
+            worst = max(statuses.values(), key=_STATUS_ORDER.index, default=None)
+            row.append(worst)
         rows.append(row)
     table = SweepTable(tuple(columns), tuple(tuple(r) for r in rows), dict(plan.meta))
     if plan.objectives:
