@@ -177,6 +177,13 @@ cluster c { nic n[4]; fabric leaf_spine f { hosts = n[*], leaves = 2, spines = 1
     assert "fabric or pattern" in d.reasons["BW"] or "named in an expression" in d.reasons["BW"]
     d = classify([parse(src.replace("link = m", "link = l").replace("via l", "via m"))], ["BW"])
     assert d.structure == {"BW"}
+    # A constant naming the link type carries the taint to the fabric that uses it.
+    named = src.replace("link = m }", "link = L }").replace("const K = 4", "const L = m")
+    named = named.replace("const L = m", "link m2 { bandwidth = 1 GB/s }\nconst L = m")
+    d = classify([parse(named.replace("link m { bandwidth = BW }", ""))], ["BW"])
+    assert d.value == {"BW"}  # m is not the BW one any more: l is, and only `connect` uses it
+    d = classify([parse(named)], ["BW"])
+    assert d.structure == {"BW"} and "L is used" in d.reasons["BW"]
     d = classify([parse(DESIGN)], ["BW", "N", "LAT", "CAP"])
     assert d.value == {"BW", "LAT", "CAP"} and d.structure == {"N"}
     assert d.probes == ("BW", "LAT", "CAP", "HALF")

@@ -222,7 +222,12 @@ def classify(modules: Sequence[ast.Module], swept: Sequence[str]) -> Dependence:
     '<string>:5:18: N is used in an array size, an index, a count or a setting'
     """
     uses, consts, structural_types = _uses(modules)
-    deps = {name: _names(c.value) for name, c in consts.items()}
+    # What a name's value flows into: a top-level constant from its declaration, a link type
+    # from its attributes (a constant may name a link type: `const L = eth400`).
+    deps: dict[str, set[str]] = {name: _names(c.value) for name, c in consts.items()}
+    for u in uses:
+        if u.where == "link" and u.link_type:
+            deps.setdefault(u.link_type, set()).update(_names(u.expr))
     value: set[str] = set()
     structure: set[str] = set()
     reasons: dict[str, str] = {}
@@ -239,7 +244,7 @@ def classify(modules: Sequence[ast.Module], swept: Sequence[str]) -> Dependence:
         why = _structural_use(uses, tainted, structural_types)
         if why is None:
             value.add(c)
-            probes |= tainted
+            probes |= tainted & consts.keys()  # constants; a link type is not probed itself
         else:
             structure.add(c)
             reasons[c] = why
@@ -253,14 +258,12 @@ def classify(modules: Sequence[ast.Module], swept: Sequence[str]) -> Dependence:
 
 
 def _structural_use(uses: list[_Use], tainted: set[str], structural_types: set[str]) -> str | None:
-    """The first use of a tainted name that is not a whole value attribute, as text."""
-    tainted_types: set[str] = set()
-    for u in uses:
-        if u.where == "link" and u.link_type and _names(u.expr) & tainted:
-            tainted_types.add(u.link_type)
+    """The first use of a tainted name (a constant, or a link type whose attributes use one)
+    that is not a whole value attribute, as text."""
+    tainted_types = {u.link_type for u in uses if u.link_type and u.link_type in tainted}
     for u in uses:
         names = _names(u.expr)
-        hit = (names & tainted) or (names & tainted_types)
+        hit = names & tainted
         if "*" in names:
             hit = hit or {"*"}
         if not hit or u.where in ("assert", "const"):
