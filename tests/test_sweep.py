@@ -439,10 +439,13 @@ def test_json_output_and_a_chart(design, tmp_path: Path) -> None:
 
 
 def test_a_progress_bar_on_a_terminal_and_none_in_ci(tmp_path: Path) -> None:
+    import fcntl
     import os
     import pty
+    import struct
     import subprocess
     import sys
+    import termios
 
     from cli_support import REPO
 
@@ -454,6 +457,7 @@ def test_a_progress_bar_on_a_terminal_and_none_in_ci(tmp_path: Path) -> None:
     seen = {}
     for name, extra in (("terminal", {}), ("ci", {"CI": "true"})):
         leader, follower = pty.openpty()
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
         proc = subprocess.Popen(args, cwd=REPO, env=env | extra, stdout=subprocess.DEVNULL,
                                 stderr=follower)  # fmt: skip
         os.close(follower)
