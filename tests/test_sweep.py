@@ -476,3 +476,27 @@ def test_a_progress_bar_on_a_terminal_and_none_in_ci(tmp_path: Path) -> None:
         assert proc.returncode == 0, seen[name]
     assert "6/6" in seen["terminal"] and "point/s" in seen["terminal"]
     assert "6/6" not in seen["ci"] and "6 points" in seen["ci"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"topodsl_sweep": 1, "columns": 3}',
+        '{"topodsl_sweep": 1, "columns": [{"name": "point", "role": "point"}], "rows": [5]}',
+        '{"topodsl_sweep": 1, "columns": [{"name": 1, "role": "point"}], "rows": []}',
+        '{"topodsl_sweep": 1, "columns": [{"name": "point", "role": "point"}],'
+        ' "rows": [{"point": [1]}]}',
+        "[1, 2]",
+    ],
+)
+def test_a_hostile_table_is_an_input_error_not_a_traceback(tmp_path: Path, text: str) -> None:
+    from topodsl.sweep.table import read_table
+
+    path = tmp_path / "t.json"
+    path.write_text(text)
+    with pytest.raises(ElaborationError, match="not a topodsl sweep table"):
+        read_table(str(path))
+    csv_path = tmp_path / "t.csv"
+    csv_path.write_text("point,N\n0," + "x" * 200_000 + "\n")
+    with pytest.raises(ElaborationError):
+        read_table(str(csv_path))

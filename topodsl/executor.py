@@ -231,7 +231,7 @@ class DaskExecutor(Executor):
             ) from None
         try:
             self.client = Client(address, timeout=timeout, set_as_default=False)
-        except (OSError, TimeoutError) as e:
+        except (OSError, TimeoutError, ValueError) as e:
             raise ExecutorError(f"cannot reach the Dask scheduler at {address}: {e}") from None
         info = self.client.scheduler_info()
         threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values())

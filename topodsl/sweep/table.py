@@ -229,26 +229,53 @@ def read_table(path: str) -> SweepTable:
 
     try:
         with open(path, encoding="utf-8", newline="") as fh:
-            text = fh.read()
+            text = fh.read(MAX_TABLE_BYTES + 1)
     except (OSError, UnicodeDecodeError) as e:
         raise ElaborationError(f"cannot read {path}: {e}") from None
+    if len(text) > MAX_TABLE_BYTES:
+        raise ElaborationError(f"{path} is larger than {MAX_TABLE_BYTES // 2**20} MiB")
     if path.lower().endswith(".json"):
         try:
-            doc = json.loads(text)
-            cols = tuple(
-                Column(c["name"], c.get("unit", ""), c["role"], c.get("better"), c.get("bound"))
-                for c in doc["columns"]
-            )
-            rows = tuple(tuple(r.get(c.name) for c in cols) for r in doc["rows"])
-        except (ValueError, KeyError, TypeError) as e:
+            return _from_json(json.loads(text))
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise ElaborationError(f"{path}: not a topodsl sweep table ({e})") from None
-        meta = {k: v for k, v in doc.items() if k not in ("topodsl_sweep", "columns", "rows")}
-        return SweepTable(cols, rows, meta)
-    reader = csv.reader(io.StringIO(text))
     try:
-        header = next(reader)
-    except StopIteration:
-        raise ElaborationError(f"{path}: empty file, not a sweep table") from None
+        return _from_csv(path, list(csv.reader(io.StringIO(text))))
+    except csv.Error as e:
+        raise ElaborationError(f"{path}: not a readable CSV table ({e})") from None
+
+
+#: The largest table :func:`read_table` reads (tables arrive in pull requests).
+MAX_TABLE_BYTES = 256 * 2**20
+
+_CELL = (str, int, float, bool, type(None))
+
+
+def _from_json(doc: Any) -> SweepTable:
+    if not isinstance(doc, dict) or not isinstance(doc.get("columns"), list):
+        raise ValueError("no 'columns' list")
+    cols = []
+    for c in doc["columns"]:
+        fields = (c["name"], c.get("unit", ""), c["role"], c.get("better"), c.get("bound"))
+        if not all(isinstance(x, str | type(None)) for x in fields) or not fields[0]:
+            raise ValueError("a column description is not text")
+        cols.append(Column(*fields))
+    rows = []
+    for r in doc.get("rows", []):
+        cells = tuple(r.get(c.name) for c in cols)
+        if not all(isinstance(v, _CELL) for v in cells):
+            raise ValueError("a cell is neither a number nor text")
+        rows.append(cells)
+    meta = {k: v for k, v in doc.items() if k not in ("topodsl_sweep", "columns", "rows")}
+    return SweepTable(tuple(cols), tuple(rows), meta)
+
+
+def _from_csv(path: str, records: list[list[str]]) -> SweepTable:
+    from ..errors import ElaborationError
+
+    if not records:
+        raise ElaborationError(f"{path}: empty file, not a sweep table")
+    header, body = records[0], records[1:]
     if not header or header[0] != "point":
         raise ElaborationError(f"{path}: not a topodsl sweep table (no 'point' column first)")
     cols = []
@@ -257,7 +284,7 @@ def read_table(path: str) -> SweepTable:
         role = _role(name)
         cols.append(_figure_column(name, unit) if role == "figure" else Column(name, unit, role))
     rows = []
-    for k, r in enumerate(reader, start=2):
+    for k, r in enumerate(body, start=2):
         if len(r) != len(cols):
             raise ElaborationError(f"{path}:{k}: {len(r)} cells, the header has {len(cols)}")
         rows.append(
