@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
@@ -299,8 +300,6 @@ class Sources:
 
     def display_names(self) -> dict[str, str]:
         """Absolute file names -> the names the user would write (relative like the file)."""
-        import os
-
         base, shown = os.path.dirname(self.file), os.path.dirname(self.display)
         return {
             name: os.path.normpath(os.path.join(shown, os.path.relpath(name, base)))
@@ -319,14 +318,21 @@ class _Reader:
     MAX_SHAPES = 4
 
     def __init__(self, sources: Sources):
+        from ..api import UnreadableSource, read_source
+        from ..limits import MAX_SOURCE_BYTES
         from ..parser import parse
 
         self.sources = sources
         path = Path(sources.file)
-        try:
-            self.text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise ElaborationError(f"cannot read {sources.display}: {e}") from None
+        self.root = Path(os.path.realpath(path.parent))
+        try:  # as `load` reads a file: no FIFO, no link outside, a size cap
+            self.text = read_source(
+                path, sources.display, None if sources.allow_import_outside else self.root,
+                MAX_SOURCE_BYTES,
+            )  # fmt: skip
+        except UnreadableSource as e:
+            raise ElaborationError([e.diagnostic]) from None
+        self.max_bytes = MAX_SOURCE_BYTES - len(self.text)
         self.module = parse(self.text, sources.file)
         decl_items = tuple(
             i for i in self.module.items if isinstance(i, ast.Import | ast.LinkDecl | ast.Const)
@@ -345,8 +351,9 @@ class _Reader:
         topo = elaborate(
             self.decl_module if declarations_only else self.module,
             texts={s.file: self.text},
-            root=Path(s.file).parent,
+            root=self.root,
             allow_import_outside=s.allow_import_outside,
+            max_bytes=self.max_bytes,
             overrides=tuple(merged.values()),
         )
         if s.digests:
