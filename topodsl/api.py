@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import Diagnostic, ElaborationError, Span
