@@ -183,6 +183,10 @@ class Topology:
     fabrics : what each fabric generator or connection pattern built.
     source_texts : source text of every file read, for diagnostics.
     risks : shared-risk groups (``risk NAME { ... }``), see :mod:`topodsl.risks`.
+    constants : every top-level constant that is a plain number, ``name -> (value in SI base
+        units, Dim)``, as elaborated (``-D`` included): what assertions read.
+    overrides : the constants ``-D NAME=VALUE`` set (:class:`topodsl.params.Setting`), for
+        reports to echo.
     """
 
     nodes: NodeTable
@@ -197,6 +201,8 @@ class Topology:
     fabrics: tuple[FabricInfo, ...] = ()
     source_texts: Mapping[str, str] = field(default_factory=dict)
     risks: tuple[RiskGroup, ...] = ()
+    constants: Mapping[str, tuple[float, Any]] = field(default_factory=dict)
+    overrides: tuple[Any, ...] = ()
 
     # -- sizes and lookups ------------------------------------------------------------------
 

@@ -13,11 +13,21 @@ import click
 from ..analyses import ANALYSES, Analysis, Param
 from ..analyses.registry import CHOICE, FLAG, SELECTION
 from ..errors import TopoError
-from .common import analyze, common_option_params, emit_json, fail, file_options, load_or_exit
+from .common import (
+    analyze,
+    common_option_params,
+    emit_json,
+    fail,
+    file_options,
+    load_or_exit,
+    settings_note,
+    with_settings,
+)
 
 __all__ = ["analysis_command"]
 
 _JSON_HELP = "Print one JSON object instead of text."
+_SCHEDULER_HELP = "Solve the cases on this Dask scheduler, tcp://HOST:PORT (topodsl[dask])."
 
 
 def _from_text(p: Param):
@@ -77,27 +87,32 @@ def analysis_command(a: Analysis) -> click.Command:
         )
         params.append(click.Option(["--jobs"], type=click.IntRange(min=1),
                                    help="Worker processes (default: every core)."))  # fmt: skip
+        params.append(click.Option(["--scheduler"], metavar="ADDRESS", help=_SCHEDULER_HELP))
         extra = {"context_settings": {"ignore_unknown_options": True}}
 
     def callback(file: str, as_json: bool, allow_import_outside: bool, **values: Any) -> None:
         report = {o.name: values.pop(o.name) for o in a.report_options}
         options = {n: v for n in a.common if (v := values.pop(n)) is not None}
-        jobs = values.pop("jobs", None)
+        jobs, scheduler = values.pop("jobs", None), values.pop("scheduler", None)
         if a.wraps is not None:
             values.update(_wrapped_values(a, values, values.pop("wrapped")))
         topo = load_or_exit(file, allow_import_outside)
         from ..analyses import run
-        from ..executor import executor_settings
+        from ..executor import ExecutorError, executor_settings
 
         try:
-            with executor_settings(jobs):
+            with executor_settings(jobs, scheduler):
                 result = run(topo, a.name, options=options, **values)
         except TopoError as e:
             fail(e)
+        except ExecutorError as e:
+            hint = "pip install 'topodsl[dask]'" if "not installed" in str(e) else None
+            fail(f"{e}" + (f"\n  hint: {hint}" if hint else ""))
         if as_json:
-            emit_json(result.to_dict(**report))
+            emit_json(with_settings(result.to_dict(**report), topo, after="parameters"))
         else:
-            click.echo(result.format(**report))
+            note = settings_note(topo)
+            click.echo((f"{note}\n" if note else "") + result.format(**report))
 
     first, _, rest = a.summary.partition("\n\n")
     command = click.Command(a.name, params=params, callback=callback, help=a.summary,
