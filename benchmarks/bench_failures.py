@@ -9,8 +9,12 @@ to the storage tier) under every single link failure (N-1), then, with SAMPLES >
 many Monte Carlo cases of two simultaneous link failures; and it measures what applying one
 failure costs as a mask (the damaged copy and its derived flow network) against rebuilding the
 flow network of the damaged topology from scratch, on the same cases side by side. Prints one
-JSON line: wall and CPU seconds (this process and its workers), cases, classes after symmetry,
+JSON line: wall and CPU seconds (this process), cases, classes after symmetry,
 solves, pruned cases, the baseline and the worst figure.
+
+CPU seconds count this process and the children it has reaped. The executor's pool workers
+are children of its fork server, not of this process, so with JOBS > 1 their CPU is not in
+the figure: take CPU seconds from a run with JOBS = 1 and wall time from both.
 """
 
 from __future__ import annotations

@@ -4,9 +4,13 @@
 
 Routes the all-to-all of ``benchmarks/clusters.py`` (default 10,240 GPUs: 104.8 million pairs)
 with shortest-path ECMP under the hardware forwarding model and bounds its ceiling, and prints
-one JSON line: wall and CPU seconds (this process and its workers) of building the routing
+one JSON line: wall and CPU seconds (this process) of building the routing
 graph, routing every sink's shortest-path tree, and the ceiling (cut bounds at this size),
 beside the figures. ``JOBS`` workers route the sinks (default: every core).
+
+CPU seconds count this process and the children it has reaped. The executor's pool workers
+are children of its fork server, not of this process, so with JOBS > 1 their CPU is not in
+the figure: take CPU seconds from a run with JOBS = 1 and wall time from both.
 """
 
 from __future__ import annotations

@@ -17,14 +17,12 @@ import random
 import networkx as nx
 import numpy as np
 import pytest
-from cli_support import run_topodsl
-from click.testing import CliRunner
+from cli_support import cli, invoke, run_topodsl
 from rebuild import rebuilt_without
 
 import topodsl
 from topodsl.analyses import ArgumentError, run
 from topodsl.check import check
-from topodsl.cli import main
 from topodsl.errors import ElaborationError, TopoError
 from topodsl.failures.candidates import CandidateError, select_candidates
 from topodsl.failures.damage import damaged, lost_endpoints
@@ -34,20 +32,6 @@ from topodsl.select import SelectorError
 from topodsl.select_links import link_names, select_links
 from topodsl.solvers.flow import build_network, max_flow
 from topodsl.topology import TopologyBuilder
-
-
-def cli(command: str):
-    """``topodsl COMMAND`` in process (words split on spaces)."""
-    return invoke(*command.split())
-
-
-def invoke(*args: str):
-    try:
-        runner = CliRunner(mix_stderr=False)  # click < 8.2
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(main, list(args), catch_exceptions=False)
-
 
 # A two-tier fabric: 4 servers of 2 GPUs (one NIC each) on 2 leaves, 2 spines.
 FABRIC = """\
@@ -443,23 +427,10 @@ def test_too_many_cases_to_enumerate_ask_for_sampling(fabric) -> None:
 
 
 def test_workers_give_the_same_result_as_one_process(fabric) -> None:
-    one = failure_analysis(
-        fabric,
-        "flow",
-        {"sources": "c.n0.g*", "sinks": "c.n3.g*"},
-        links="*",
-        k=2,
-        lost="keep",
-        jobs=1,
-    )
-    two = failure_analysis(
-        fabric,
-        "flow",
-        {"sources": "c.n0.g*", "sinks": "c.n3.g*"},
-        links="*",
-        k=2,
-        lost="keep",
-        jobs=2,
+    question = {"sources": "c.n0.g*", "sinks": "c.n3.g*"}
+    one, two = (
+        failure_analysis(fabric, "flow", question, links="*", k=2, lost="keep", jobs=jobs)
+        for jobs in (1, 2)
     )
     assert one.impact == two.impact and one.distribution == two.distribution
 

@@ -14,13 +14,12 @@ import random
 import networkx as nx
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from cli_support import cli, invoke
 from rebuild import rebuilt_without
 
 import topodsl
 from topodsl.analyses import ArgumentError, run
 from topodsl.check import check
-from topodsl.cli import main
 from topodsl.failures.engine import failure_analysis
 from topodsl.patterns import PatternError, demand_from_csv, make_demand
 from topodsl.solvers.concurrent import concurrent_ceiling
@@ -30,19 +29,6 @@ from topodsl.solvers.traffic import traffic
 from topodsl.topology import TopologyBuilder
 
 C = 10e9  # the link bandwidth of the closed forms
-
-
-def cli(command: str):
-    """``topodsl COMMAND`` in process (words split on spaces)."""
-    return invoke(*command.split())
-
-
-def invoke(*args: str):
-    try:
-        runner = CliRunner(mix_stderr=False)  # click < 8.2
-    except TypeError:
-        runner = CliRunner()
-    return runner.invoke(main, list(args), catch_exceptions=False)
 
 
 def ring(n: int, extra: str = "") -> topodsl.Topology:
