@@ -52,7 +52,7 @@ _ZEROED = ("bandwidth", "read_bandwidth", "write_bandwidth", "capacity")
 # Cached properties of a Topology that depend only on the node table (shared, not recomputed).
 _NODE_CACHES = ("_index", "children", "children_csr", "depth", "role_codes")
 # Arc arrays of a flow network (one entry per arc); every other field is per vertex or scalar.
-_ARC_FIELDS = ("tail", "head", "capacity", "what", "ref", "forward", "bundle")
+_ARC_FIELDS = ("tail", "head", "capacity", "what", "ref", "forward", "bundle", "through")
 
 
 class NetworkCache:
@@ -112,7 +112,7 @@ class DamagedTopology(Topology):
         renumber = np.cumsum(~self.failed_links) - 1
         changes: dict[str, np.ndarray] = {}
         for name in _ARC_FIELDS:
-            if hasattr(net, name):
+            if getattr(net, name, None) is not None:  # ``through`` only for gated CPUs
                 changes[name] = getattr(net, name)[keep]
         ref = changes["ref"].copy()
         kept_link_arc = link_arc[keep]
