@@ -64,7 +64,7 @@ def test_failing_assertion_exits_1_and_names_the_cut(design: Path) -> None:
         " expected >= 100 GB/s",
         "    limiting cut: 10 GB/s per direction across 1 element (raise these to raise the "
         "figure):",
-        "      link thin c.spine -> c.lb: 10 GB/s",
+        "      c.spine -> c.lb (thin): 10 GB/s, 100.0% of the cut",
         "2 assertions: 1 passed, 1 failed, 0 unproven",
     ]
     assert "\x1b[" not in r.stdout  # no colour when stdout is not a terminal
@@ -132,6 +132,20 @@ def test_json_is_one_document(design: Path) -> None:
             "element": "link",
             "limit": "link",
             "type": "thin",
+            "group": 0,
+        }
+    ]
+    assert flow["cut_total"] == 1
+    assert flow["cut_groups"] == [
+        {
+            "count": 1,
+            "element": "link",
+            "from": "c.spine",
+            "to": "c.lb",
+            "type": "thin",
+            "each": 10e9,
+            "bandwidth": 10e9,
+            "share": 1.0,
         }
     ]
     assert doc["files"][1]["assertions"] == []
@@ -190,7 +204,7 @@ def test_junit_parses_with_one_testcase_per_assertion(design: Path) -> None:
     assert cases[0].find("failure") is None and cases[0].find("error") is None
     failure = cases[1].find("failure")
     assert failure.get("message") == "measured 10 GB/s per direction, expected >= 100 GB/s"
-    assert "link thin c.spine -> c.lb: 10 GB/s" in failure.text
+    assert "c.spine -> c.lb (thin): 10 GB/s, 100.0% of the cut" in failure.text
     assert cases[1].get("file") == "design.topo" and cases[1].get("line") == "15"
     assert cases[2].find("error").get("type") == "input-error"
     load = suites[1].find("testcase")
@@ -205,8 +219,8 @@ def test_github_workflow_commands_match_exactly(design: Path) -> None:
         "::error file=design.topo,line=15,col=5,endLine=15,endColumn=42,"
         "title=topodsl%3A assertion failed::flow(a[*] -> b[*]) >= 100 GB/s: measured 10 GB/s "
         "per direction, expected >= 100 GB/s%0Alimiting cut: 10 GB/s per direction "
-        "across 1 element (raise these to raise the figure):%0A  link thin c.spine -> c.lb: "
-        "10 GB/s",
+        "across 1 element (raise these to raise the figure):%0A  c.spine -> c.lb (thin): "
+        "10 GB/s, 100.0%25 of the cut",
         "::error file=<assert 1>,line=1,col=8,endLine=1,endColumn=23,title=topodsl%3A input "
         "error::unknown analysis 'cuont' (hint: did you mean 'count'?)",
         "topodsl check: 1 file(s), 3 assertion(s): 1 passed, 1 failed, 0 unproven, "

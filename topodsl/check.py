@@ -166,8 +166,10 @@ class AssertionResult:
             text += " (unproven: the bounds straddle the threshold)"
         return text
 
-    def to_dict(self) -> dict:
-        """JSON-ready form (SI base units)."""
+    def to_dict(self, cut_rows: int | None = None) -> dict:
+        """JSON-ready form (SI base units). A limiting cut gives ``cut`` (its elements, group by
+        group: the first ``cut_rows``, every one when ``None``), ``cut_total`` and
+        ``cut_groups`` (see :func:`topodsl.report.cut.cut_to_dict`)."""
         out: dict[str, Any] = {
             "name": self.name,
             "text": self.text,
@@ -190,8 +192,10 @@ class AssertionResult:
             instances=self.instances,
             evaluated=self.evaluated,
             notes=list(self.notes),
-            cut=[c.to_dict() for c in self.cut],
         )
+        from .report.cut import cut_to_dict, group_cut
+
+        out.update(cut_to_dict(group_cut(self.cut), cut_rows))
         return out
 
 
@@ -230,14 +234,14 @@ class CheckReport:
             return 2
         return 1 if self.failing(unproven) else 0
 
-    def to_dict(self) -> dict:
-        """JSON-ready form."""
+    def to_dict(self, cut_rows: int | None = None) -> dict:
+        """JSON-ready form; ``cut_rows`` caps each limiting cut's element list."""
         return {
             "source": self.source,
             "components": self.components,
             "links": self.links,
             "summary": {s: self.count(s) for s in STATUSES},
-            "assertions": [r.to_dict() for r in self.results],
+            "assertions": [r.to_dict(cut_rows) for r in self.results],
             "errors": [d.to_dict() for d in self.errors],
         }
 

@@ -13,7 +13,15 @@ import click
 from ..analyses import ANALYSES, Analysis, Param
 from ..analyses.registry import CHOICE, FLAG, SELECTION
 from ..errors import TopoError
-from .common import analyze, common_option_params, emit_json, fail, file_options, load_or_exit
+from .common import (
+    ROWS,
+    analyze,
+    common_option_params,
+    emit_json,
+    fail,
+    file_options,
+    load_or_exit,
+)
 
 __all__ = ["analysis_command"]
 
@@ -61,8 +69,8 @@ def analysis_command(a: Analysis) -> click.Command:
     params: list[click.Parameter] = [click.Argument(["file"], type=click.Path(dir_okay=False))]
     params += [_option(p) for p in a.params]
     params += [
-        click.Option([o.flag, o.name], type=click.IntRange(min=0), default=o.default,
-                     show_default=True, help=o.help)
+        click.Option([o.flag, o.name], type=ROWS, default=o.default, show_default=True,
+                     help=o.help)
         for o in a.report_options
     ]  # fmt: skip
     params += common_option_params(a.common)

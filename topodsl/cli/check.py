@@ -9,7 +9,15 @@ import tempfile
 import click
 
 from ..errors import TopoError
-from .common import EXIT_FAILED, EXIT_INPUT, common_options, file_options, given_options, main
+from .common import (
+    EXIT_FAILED,
+    EXIT_INPUT,
+    ROWS,
+    common_options,
+    file_options,
+    given_options,
+    main,
+)
 
 
 def _load(path: str, allow_import_outside: bool):
@@ -75,6 +83,14 @@ def _use_colour() -> bool:
     "between its lower and upper bound) fails the check.",
 )
 @click.option(
+    "--cut-rows",
+    type=ROWS,
+    default=8,
+    show_default=True,
+    help="Rows of each limiting cut: groups of alike elements in text, JUnit and GitHub "
+    "reports, elements in JSON (which lists every group); 'all' for every one.",
+)
+@click.option(
     "--as-built",
     "as_built",
     metavar="MACHINE.xml",
@@ -94,6 +110,7 @@ def check(
     output: str | None,
     unproven: str,
     allow_import_outside: bool,
+    cut_rows: int | None = 8,
     as_built: str | None = None,
     server: str | None = None,
     **common: str | None,
@@ -134,11 +151,12 @@ def check(
             click.echo(d.render(), err=True)
 
     if fmt == "text":
-        _write(format_text(reports, unproven, color=_use_colour() and not output), output)
+        colour = _use_colour() and not output
+        _write(format_text(reports, unproven, color=colour, cut_rows=cut_rows), output)
     else:
-        _write(FORMATS[fmt](reports, unproven), output)
+        _write(FORMATS[fmt](reports, unproven, cut_rows=cut_rows), output)
         if output:
-            sys.stdout.write(format_text(reports, unproven, color=_use_colour()))
+            sys.stdout.write(format_text(reports, unproven, _use_colour(), cut_rows))
     code = run_exit_code(reports, unproven)
     if as_built:
         from .interop import as_built_exit_code
