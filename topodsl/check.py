@@ -66,6 +66,8 @@ from .analyses.assertion import AssertionCalls, path_text
 from .analyses.figures import Measure, unit_of
 from .errors import Diagnostic, ElaborationError, Span, TopoError, source_line
 from .interval import MATH_FUNCTIONS, EvaluationError, Interval, IntervalEvaluator, Record
+from .progress import Progress
+from .progress import report as report_progress
 from .topology import Topology
 from .units import BANDWIDTH, REL_TOL, Dim, digits_apart, dim_name, example_unit
 
@@ -293,6 +295,7 @@ def check(
     raise_errors: bool = True,
     max_instances: int = MAX_INSTANCES,
     options: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
 ) -> CheckReport:
     """Evaluate the assertions declared in ``topology`` plus ``assertions``.
 
@@ -308,6 +311,8 @@ def check(
     max_instances : see :data:`MAX_INSTANCES`.
     options : common analysis options for every assertion (``{"forwarding": "ideal"}``),
         given to each analysis that takes them; an assertion's own ``forwarding = ...`` wins.
+    progress : a :data:`topodsl.progress.Progress` callback: told how many assertions are
+        done (stage ``"checking assertions"``) and given to the solvers that report.
 
     Returns
     -------
@@ -358,8 +363,13 @@ def check(
             ev.texts[file] = body
             node = parse_assertion(item, file)
         specs.append((node, ("",), "command line"))
-    results = tuple(ev.run(node, scopes, origin, max_instances) for node, scopes, origin in specs)
-    report = CheckReport(topology.source, topology.num_nodes, topology.num_links, results)
+    ev.calls.progress = progress
+    results = []
+    for k, (node, scopes, origin) in enumerate(specs):
+        report_progress(progress, "checking assertions", k, len(specs))
+        results.append(ev.run(node, scopes, origin, max_instances))
+    report_progress(progress, "checking assertions", len(specs), len(specs))
+    report = CheckReport(topology.source, topology.num_nodes, topology.num_links, tuple(results))
     if raise_errors and report.count("error"):
         raise CheckError(list(report.diagnostics))
     return report

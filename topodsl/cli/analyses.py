@@ -22,6 +22,7 @@ from .common import (
     file_options,
     load_or_exit,
 )
+from .progress import terminal_progress, wanted
 
 __all__ = ["analysis_command"]
 
@@ -83,7 +84,8 @@ def analysis_command(a: Analysis) -> click.Command:
         from ..analyses import run
 
         try:
-            result = run(topo, a.name, options=options, **values)
+            with terminal_progress(wanted(as_json)) as progress:
+                result = run(topo, a.name, options=options, progress=progress, **values)
         except TopoError as e:
             fail(e)
         if as_json:

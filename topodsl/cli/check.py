@@ -18,6 +18,7 @@ from .common import (
     given_options,
     main,
 )
+from .progress import terminal_progress, wanted
 
 
 def _load(path: str, allow_import_outside: bool):
@@ -142,7 +143,10 @@ def check(
         topo, err = _load(path, allow_import_outside)
         if err is None:
             options = given_options(common)
-            reports.append(run_checks(topo, extra, raise_errors=False, options=options))
+            with terminal_progress(wanted(as_json=fmt != "text")) as progress:
+                report = run_checks(topo, extra, raise_errors=False, options=options,
+                                    progress=progress)  # fmt: skip
+            reports.append(report)
         if err is not None:
             click.echo(err.render(), err=True)
             reports.append(CheckReport.input_error(path, err))
