@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 # An array index: the digits that end a dotted segment (``node12`` in ``pod.node12.nic3``).
-_INDEX = re.compile(r"(\d+)(?=\.|$)")
+_INDEX = re.compile(r"([0-9]+)(?=\.|$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +163,11 @@ class GroupedCut:
         return tuple(floor)
 
 
-def _element_key(c: Element) -> tuple:
-    return (natural_key(c.source), natural_key(c.target), c.row)
+def _member_order(entry: tuple[Element, list[str], list[str]]) -> tuple:
+    """Natural order within a group, whose ids share the text between their indices: by the
+    source's indices as numbers, then the target's (the text breaks ties: ``gpu01``, ``gpu1``)."""
+    c, src, dst = entry
+    return (tuple(map(int, src[1::2])), c.source, tuple(map(int, dst[1::2])), c.target, c.row)
 
 
 def group_cut(cut: Sequence[Element]) -> GroupedCut:
@@ -206,7 +209,7 @@ def group_cut(cut: Sequence[Element]) -> GroupedCut:
     total = math.fsum(c.bandwidth for c in cut)
     groups = []
     for (element, type_, kind, limit, each, _, _), entries in buckets.items():
-        entries.sort(key=lambda e: _element_key(e[0]))
+        entries.sort(key=_member_order)
         items = tuple(e[0] for e in entries)
         bandwidth = math.fsum(c.bandwidth for c in items)
         source = _pattern([e[1] for e in entries])
