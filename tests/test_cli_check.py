@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from cli_support import run_topodsl
+from cli_support import run_on_a_terminal, run_topodsl
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -157,27 +155,9 @@ def test_json_is_one_document(design: Path) -> None:
 
 
 def test_colour_only_on_a_terminal(design: Path) -> None:
-    import pty
-
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("NO_COLOR", None)
-    leader, follower = pty.openpty()
-    proc = subprocess.run(
-        [sys.executable, "-m", "topodsl", "check", "design.topo"],
-        stdout=follower, stderr=subprocess.PIPE, cwd=design, env=env, timeout=120,
-    )  # fmt: skip
-    os.close(follower)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(leader)
-    assert proc.returncode == 1
+    code, out, _ = run_on_a_terminal("check", "design.topo", cwd=design, drop_env=("NO_COLOR",),
+                                     stderr_too=False, timeout=120)  # fmt: skip
+    assert code == 1
     assert b"\x1b[31m\x1b[1mFAIL\x1b[0m" in out and b"\x1b[32mpass\x1b[0m" in out
     plain = run("check", "design.topo", cwd=design).stdout
     assert "\x1b" not in plain and "FAIL" in plain

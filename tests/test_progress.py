@@ -7,19 +7,15 @@ appear for a person at a terminal and nowhere else (pipes, files, CI logs, JSON)
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import os
-import pty
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
-from cli_support import REPO
+from cli_support import REPO, run_on_a_terminal
 
 import topodsl
 from topodsl.analyses import run
@@ -184,28 +180,11 @@ def test_no_bar_before_the_delay(monkeypatch) -> None:
 
 
 def _on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
-    """Run ``topodsl ARGS`` with stdout and stderr on one pseudo-terminal (100 columns, as a
-    terminal window has); return the exit code and everything it wrote."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    env = dict(os.environ, PYTHONPATH=str(REPO), TERM="xterm", NO_COLOR="1")
-    env.pop("CI", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "topodsl", *args],
-        stdout=follower, stderr=follower, cwd=cwd, env=env,
-    )  # fmt: skip
-    os.close(follower)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(leader)
-    return proc.wait(timeout=300), out.decode("utf-8", "replace")
+    """Run ``topodsl ARGS`` with stdout and stderr on one pseudo-terminal; return the exit
+    code and everything it wrote."""
+    code, out, _ = run_on_a_terminal(*args, cwd=cwd, env_extra={"TERM": "xterm", "NO_COLOR": "1"},
+                                     drop_env=("CI",))  # fmt: skip
+    return code, out.decode("utf-8", "replace")
 
 
 def _piped(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
