@@ -210,6 +210,7 @@ class CheckReport:
     links: int
     results: tuple[AssertionResult, ...] = ()
     errors: tuple[Diagnostic, ...] = ()
+    settings: tuple[Any, ...] = ()  # the -D overrides (topodsl.params.Setting) it was built with
 
     @classmethod
     def input_error(cls, source: str, error: TopoError) -> CheckReport:
@@ -237,11 +238,18 @@ class CheckReport:
         return 1 if self.failing(unproven) else 0
 
     def to_dict(self, cut_rows: int | None = None) -> dict:
-        """JSON-ready form; ``cut_rows`` caps each limiting cut's element list."""
-        return {
+        """JSON-ready form; ``cut_rows`` caps each limiting cut's element list, ``overrides``
+        only when ``-D`` set any."""
+        from .params import settings_to_dict
+
+        out: dict[str, Any] = {
             "source": self.source,
             "components": self.components,
             "links": self.links,
+        }
+        if self.settings:
+            out["overrides"] = settings_to_dict(self.settings)
+        return out | {
             "summary": {s: self.count(s) for s in STATUSES},
             "assertions": [r.to_dict(cut_rows) for r in self.results],
             "errors": [d.to_dict() for d in self.errors],
@@ -369,7 +377,10 @@ def check(
         report_progress(progress, "checking assertions", k, len(specs))
         results.append(ev.run(node, scopes, origin, max_instances))
     report_progress(progress, "checking assertions", len(specs), len(specs))
-    report = CheckReport(topology.source, topology.num_nodes, topology.num_links, tuple(results))
+    report = CheckReport(
+        topology.source, topology.num_nodes, topology.num_links, tuple(results),
+        settings=tuple(topology.overrides),
+    )  # fmt: skip
     if raise_errors and report.count("error"):
         raise CheckError(list(report.diagnostics))
     return report
@@ -600,6 +611,9 @@ class _Evaluator(IntervalEvaluator):
     def constant(self, name: str, span: Span) -> Interval:
         if name in self._const_values:
             return self._const_values[name]
+        if name in self.t.constants:  # the value elaborated (a -D override included)
+            value, dim = self.t.constants[name]
+            return Interval.exact(value, dim)
         if name in self._const_stack:
             raise self.error(span, f"constant {name!r} is defined in terms of itself")
         self._const_stack.append(name)

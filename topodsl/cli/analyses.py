@@ -21,6 +21,8 @@ from .common import (
     fail,
     file_options,
     load_or_exit,
+    settings_note,
+    with_settings,
 )
 from .progress import terminal_progress, wanted
 
@@ -89,9 +91,10 @@ def analysis_command(a: Analysis) -> click.Command:
         except TopoError as e:
             fail(e)
         if as_json:
-            emit_json(result.to_dict(**report))
+            emit_json(with_settings(result.to_dict(**report), topo, after="parameters"))
         else:
-            click.echo(result.format(**report))
+            note = settings_note(topo)
+            click.echo((f"{note}\n" if note else "") + result.format(**report))
 
     first, _, rest = a.summary.partition("\n\n")
     command = click.Command(a.name, params=params, callback=callback, help=a.summary,
