@@ -176,19 +176,39 @@ def test_no_bar_before_the_delay(monkeypatch) -> None:
     assert err.getvalue() == ""
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("0", 0.0), ("2.5", 2.5), ("", cli_progress.DELAY), ("soon", cli_progress.DELAY),
+     ("-1", cli_progress.DELAY), ("inf", cli_progress.DELAY), ("nan", cli_progress.DELAY)],
+)  # fmt: skip
+def test_the_delay_from_the_environment(monkeypatch, value: str, expected: float) -> None:
+    monkeypatch.setenv("TOPODSL_PROGRESS_DELAY", value)
+    assert cli_progress.terminal_progress(True).delay == expected
+    assert cli_progress.terminal_progress(True, delay=7.0).delay == 7.0  # an explicit one wins
+
+
+def test_a_stage_counts_in_its_own_unit(monkeypatch) -> None:
+    err = _Stream(True)
+    monkeypatch.setattr(sys, "stderr", err)
+    with cli_progress.terminal_progress(True, delay=0.0, units={"sweep": "point"}) as progress:
+        progress("sweep", 1, 4)
+        progress("reach: elements", 1, 4)
+    assert "point/s]" in err.getvalue() and "it/s]" in err.getvalue()
+
+
 # -- on a real pseudo-terminal -------------------------------------------------------------------
 
 
 def _on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
     """Run ``topodsl ARGS`` with stdout and stderr on one pseudo-terminal; return the exit
-    code and everything it wrote."""
-    code, out, _ = run_on_a_terminal(*args, cwd=cwd, env_extra={"TERM": "xterm", "NO_COLOR": "1"},
-                                     drop_env=("CI",))  # fmt: skip
+    code and everything it wrote. Bars start at once, however fast the machine."""
+    env = {"TERM": "xterm", "NO_COLOR": "1", "TOPODSL_PROGRESS_DELAY": "0"}
+    code, out, _ = run_on_a_terminal(*args, cwd=cwd, env_extra=env, drop_env=("CI",))
     return code, out.decode("utf-8", "replace")
 
 
 def _piped(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(REPO), TOPODSL_PROGRESS_DELAY="0")  # a bar could start
     env.pop("CI", None)
     cmd = [sys.executable, "-m", "topodsl", *args]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=300)

@@ -1,11 +1,18 @@
-"""Progress bars on a terminal for long analyses (the callback of :mod:`topodsl.progress`).
+"""Progress bars on a terminal for long analyses and sweeps (the callback of
+:mod:`topodsl.progress`).
 
 Bars are for a person watching: they are drawn on stderr only when both stdout and stderr are
-a terminal, ``CI`` is not set and the output is not JSON, and only once the command has run
-for :data:`DELAY` seconds, so a quick analysis prints exactly what it printed before. Each
+a terminal, ``CI`` is not set, ``TERM`` is not ``dumb`` and the output is not JSON, and only
+once the command has run for :data:`DELAY` seconds, so a quick analysis prints exactly what it
+printed before. Each
 stage a solver reports gets its own bar (a stage inside ``check``'s assertions below the
 assertions' bar); a bar is erased when its stage completes and all are erased at the end, so
 the report that follows is the same on a terminal as in a file.
+
+Every command that draws a bar (the analyses, ``check``, ``sweep``) asks :func:`wanted` and
+draws through :class:`terminal_progress`: one policy for when a bar appears. The environment
+variable ``TOPODSL_PROGRESS_DELAY`` (seconds) replaces :data:`DELAY`, for a person who wants
+bars sooner or later, and for tests, which must not depend on how fast a machine is.
 """
 
 from __future__ import annotations
@@ -13,14 +20,24 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from ..progress import Progress
 
 __all__ = ["DELAY", "wanted", "terminal_progress"]
 
-#: Seconds a command runs before any bar is drawn.
+#: Seconds a command runs before any bar is drawn (``TOPODSL_PROGRESS_DELAY`` overrides it).
 DELAY = 1.0
+
+
+def _delay() -> float:
+    text = os.environ.get("TOPODSL_PROGRESS_DELAY", "")
+    try:
+        seconds = float(text)
+    except ValueError:
+        return DELAY  # unset or not a number: a progress bar is not worth an error
+    return seconds if 0 <= seconds < float("inf") else DELAY
 
 
 def wanted(as_json: bool = False) -> bool:
@@ -39,11 +56,22 @@ def _isatty(stream: Any) -> bool:
 
 class terminal_progress:
     """``with terminal_progress(enabled) as progress:`` gives the callback to pass to solvers
-    (``None`` when not ``enabled``, so solvers make no call at all)."""
+    (``None`` when not ``enabled``, so solvers make no call at all).
 
-    def __init__(self, enabled: bool, delay: float = DELAY):
+    ``delay`` is the seconds before a first bar (default: ``TOPODSL_PROGRESS_DELAY``, else
+    :data:`DELAY`); ``units`` names what a stage counts, for its rate (``{"sweep": "point"}``
+    shows ``point/s``; default ``it``).
+    """
+
+    def __init__(
+        self,
+        enabled: bool,
+        delay: float | None = None,
+        units: Mapping[str, str] | None = None,
+    ):
         self.enabled = enabled
-        self.delay = delay
+        self.delay = _delay() if delay is None else delay
+        self.units = dict(units or {})
         self.bars: dict[str, Any] = {}
         self.start = 0.0
 
@@ -64,6 +92,7 @@ class terminal_progress:
 
             bar = self.bars[stage] = tqdm(
                 desc=stage,
+                unit=self.units.get(stage, "it"),
                 total=total or None,
                 initial=done,
                 file=sys.stderr,
