@@ -268,31 +268,42 @@ def test_two_socket_cxl_switch_does_not_route_host_to_host(two_socket) -> None:
     assert CLASSES[plan.klass[t.index("server.sw")]] == "sided"
 
 
-def test_two_socket_cxl_tier(two_socket) -> None:
+def test_two_socket_cxl_tier_is_read_through_the_sockets_own_port(two_socket) -> None:
     t = two_socket
     r = memory_reach(t, "server.cpu0")
     tiers = {TIERS[k]: bw for k, bw in zip(r.tiers.tier, r.tiers.bandwidth, strict=True)}
-    # Both expanders at once: 64 GB/s through the socket's own CXL port, and 64 GB/s more
-    # through socket 1's port and the UPI links. That second path goes device to host at the
-    # switch (which it routes) and then over the socket link (a CPU forwards): it is a remote
-    # NUMA access, not host to host through the switch, so it stays.
-    assert tiers["cxl"] == 128 * GB
-    assert flow(t, "server.exp[*]", "server.cpu0") == 128 * GB
-    # With the UPI links gone only the socket's own port is left: 64 GB/s, and the ideal
-    # ceiling's host-to-host route through the switch gives nothing more (it reaches the
-    # socket over the same port).
-    no_upi = topodsl.loads(TWO_SOCKET_CXL.replace("connect cpu[0] -- cpu[1]  via upi x3", ""))
-    assert flow(no_upi, "server.exp[*]", "server.cpu0") == 64 * GB
-    assert flow(no_upi, "server.exp[*]", "server.cpu0", "ideal") == 64 * GB
-    # Socket 1's DIMMs from socket 0: 96 GB/s over UPI; the path through the switch is not a
-    # path at all.
-    rows = {r.names[m]: (bw, lat) for m, bw, lat in zip(r.memory, r.bandwidth, r.latency,
-                                                          strict=True)}  # fmt: skip
-    assert rows["server.dimm1"][0] == 96 * GB
+    # Issue 10: 128 GB/s, 64 through the socket's own port plus 64 through socket 1's port and
+    # UPI. Each upstream port of a CXL switch has its own virtual switch and a device region is
+    # bound to one of them: socket 0 reads its CXL tier through its own x16, 64 GB/s. What
+    # socket 1's port reaches is socket 1's memory (a remote NUMA access), not socket 0's tier.
+    assert tiers["cxl"] == 64 * GB
+    assert flow(t, "server.exp[*]", "server.cpu0") == 64 * GB
+    assert flow(t, "server.cpu0", "server.exp[*]") == 64 * GB  # writes the same way
+    # Everything behind socket 0 goes through socket 0's port: DIMM 0 from the expanders too.
+    assert flow(t, "server.exp[*]", "server.dimm0") == 64 * GB
+    assert flow(t, "server.dimm1", "server.exp[*]") == 64 * GB
+    # Device to device through one host is a copy by that host: allowed.
+    assert flow(t, "server.exp0", "server.exp1") == 64 * GB
+    # Socket 1's DIMMs from socket 0: 96 GB/s over UPI (no CXL involved).
+    rows = {r.names[m]: bw for m, bw in zip(r.memory, r.bandwidth, strict=True)}
+    assert rows == {"server.dimm0": 307.2 * GB, "server.dimm1": 96 * GB,
+                    "server.exp0": 64 * GB, "server.exp1": 64 * GB}  # fmt: skip
+    # The ideal ceiling lets socket 1 forward: 128 GB/s, relayed through cpu1.
+    r = max_flow(t, t.select("server.exp[*]"), [t.index("server.cpu0")], forwarding="ideal")
+    assert r.value == 128 * GB and r.relay_gain == 64 * GB and r.relays == ("server.cpu1",)
     ideal = memory_reach(t, "server.cpu0", forwarding="ideal")
     got = {ideal.names[m]: x for m, x in zip(ideal.memory, ideal.relayed, strict=True)}
     assert got == {"server.dimm0": False, "server.dimm1": True, "server.exp0": False,
                    "server.exp1": False}  # fmt: skip
+    i_tiers = {TIERS[k]: (bw, x) for k, bw, x in zip(
+        ideal.tiers.tier, ideal.tiers.bandwidth, ideal.tiers.relayed, strict=True)}  # fmt: skip
+    assert i_tiers["cxl"] == (128 * GB, True)
+    # With the UPI links gone only the socket's own port is left either way.
+    no_upi = topodsl.loads(TWO_SOCKET_CXL.replace("connect cpu[0] -- cpu[1]  via upi x3", ""))
+    assert flow(no_upi, "server.exp[*]", "server.cpu0") == 64 * GB
+    assert flow(no_upi, "server.exp[*]", "server.cpu0", "ideal") == 64 * GB
+    plan = forwarding_plan(t)
+    assert CLASSES[plan.klass[t.index("server.cpu0")]] == "gated"
 
 
 def test_cxl_switch_sides_come_from_the_kinds_at_each_end() -> None:
@@ -351,15 +362,17 @@ def test_dgx_gpu_reads_host_dram_at_its_own_pcie_link(dgx) -> None:
     assert set(r.relays) <= {f"dgx.gpu{g}" for g in range(1, 8)} and len(r.relays) == 3
     reach = memory_reach(dgx, "dgx.gpu0")
     tiers = dict(zip((TIERS[k] for k in reach.tiers.tier), reach.tiers.bandwidth, strict=True))
-    assert tiers == {"local": 3350 * GB, "peer": 513 * GB, "host": 63 * GB}
+    assert tiers == {"local": 3350 * GB, "peer": 450 * GB, "host": 63 * GB}
 
 
-def test_dgx_peer_hbm_is_nvlink_plus_pcie_peer_to_peer(dgx) -> None:
-    # 450 GB/s of NVLink (18 x 25 GB/s) and 63 GB/s of PCIe peer to peer: GPU 1 sits on GPU
-    # 0's PCIe switch, and a PCIe switch forwards between its devices (as it must for
-    # GPUDirect RDMA to the NICs). No GPU relays anything: the ideal ceiling gives the same.
+def test_dgx_peer_hbm_is_nvlink_only(dgx) -> None:
+    # Issue 10: 513 GB/s = 450 GB/s of NVLink (18 x 25 GB/s) + 63 GB/s of PCIe peer to peer
+    # through the PCIe switch the two GPUs share. The CUDA driver maps peer access between
+    # NVLink-connected GPUs over NVLink only, so no software gets 513: 450, and the result
+    # says what the fabric rule left out.
     r = max_flow(dgx, dgx.select("dgx.gpu1.stack[*]"), [dgx.index("dgx.gpu0")])
-    assert r.value == 513 * GB and r.relay_gain == 0
+    assert r.value == 450 * GB and r.exact and r.relay_gain == 0
+    assert r.fabric == ("dgx",) and r.fabric_excluded == 63 * GB
     lf = r.link_flow
     L = dgx.links
     nvlink = [e for e in range(dgx.num_links) if dgx.link_type_of(e) == "nvlink4"]
@@ -367,29 +380,52 @@ def test_dgx_peer_hbm_is_nvlink_plus_pcie_peer_to_peer(dgx) -> None:
         lf[e, 1] for e in nvlink if dgx.nodes.ids[L.src[e]] == "dgx.gpu0"
     )
     assert into_gpu0 == pytest.approx(450 * GB)
-    assert flow(dgx, "dgx.gpu1.stack[*]", "dgx.gpu0", "ideal") == 513 * GB
-    # Without the shared PCIe switch (relay = false: ACS redirecting peer traffic), NVLink's
-    # 450 GB/s alone... and peer to peer through the CPU's root complex instead: still 63.
-    assert flow(dgx, "dgx.gpu[1..7].stack[*]", "dgx.gpu0") == 513 * GB
+    # Nothing on PCIe, the CPUs or UPI: only NVLink and the HBM stacks carry it.
+    other = [e for e in range(dgx.num_links) if dgx.link_type_of(e) not in ("nvlink4", "hbm3")]
+    assert lf[other].sum() == 0
+    # The ideal ceiling counts every path, PCIe peer to peer included; no GPU relays in it.
+    ideal = max_flow(dgx, dgx.select("dgx.gpu1.stack[*]"), [dgx.index("dgx.gpu0")],
+                     forwarding="ideal")  # fmt: skip
+    assert ideal.value == 513 * GB and ideal.relay_gain == 0 and ideal.fabric == ()
+    # All seven peers at once: still the 18 NVLink links into gpu0.
+    assert flow(dgx, "dgx.gpu[1..7].stack[*]", "dgx.gpu0") == 450 * GB
+    # Traffic leaving the domain is unaffected: a GPU to the NICs, to host DRAM.
+    assert flow(dgx, "dgx.gpu0", "dgx.nic[*]") == 63 * GB
+    assert max_flow(dgx, dgx.select("dgx.gpu[*]"), dgx.select("dgx.nic[*]")).fabric == ()
 
 
-def test_mi300x_die_reads_a_peer_at_the_direct_link_and_pcie(mi300x) -> None:
+def test_dgx_bisection_is_nvlink_only(dgx) -> None:
+    # 4 GPUs x 18 links x 25 GB/s = 1.8 TB/s (the reference figure); it was 1.926 TB/s with
+    # 126 GB/s of PCIe peer to peer through the CPUs and UPI.
+    b = bisection(dgx)
+    assert b.exact and b.upper_bound == pytest.approx(1.8e12)
+    assert all(c.type == "nvlink4" for c in b.cut)
+    assert bisection(dgx, forwarding="ideal").upper_bound == pytest.approx(1.926e12)
+
+
+def test_mi300x_die_reads_a_peer_at_the_direct_link(mi300x) -> None:
     # Issue 10: 511 GB/s, eight times the direct x16 link, by relaying through six other
-    # packages. Now: the direct Infinity Fabric link (64 GB/s) plus 63 GB/s of PCIe peer to
-    # peer through the shared PCIe switch: 127 GB/s, and no other package relays.
+    # packages; then 127 GB/s with PCIe peer to peer through the shared PCIe switch. ROCm maps
+    # peer access between xGMI-connected GPUs over xGMI: the direct 64 GB/s link.
     t = mi300x
     xcd = t.index("server.gpu0.iod0.xcd0")
     r = max_flow(t, t.select("server.gpu1.**.stack[*]"), [xcd])
-    assert r.value == 127 * GB
+    assert r.value == 64 * GB and r.fabric == ("server",) and r.fabric_excluded == 63 * GB
     L = t.links
-    fabric = [e for e in range(t.num_links) if t.link_type_of(e) == "if_x16"]
     used = {
-        (t.nodes.ids[L.src[e]], t.nodes.ids[L.dst[e]]) for e in fabric if r.link_flow[e].max() > 0
+        (t.nodes.ids[L.src[e]], t.nodes.ids[L.dst[e]])
+        for e in range(t.num_links)
+        if r.link_flow[e].max() > 0 and t.link_type_of(e) == "if_x16"
     }
     assert used == {("server.gpu0.iod0", "server.gpu1.iod3")}  # the direct link only
     ideal = max_flow(t, t.select("server.gpu1.**.stack[*]"), [xcd], forwarding="ideal")
     assert ideal.value == 511 * GB
     assert set(ideal.relays) >= {f"server.gpu{g}" for g in range(2, 8)}
+    # The fabric bisection over the I/O dies: the 16 x16 links between two halves of 4
+    # packages, 1.024 TB/s (it counted 126 GB/s more through the host before).
+    b = bisection(t, "server.gpu[*].iod[*]")
+    assert b.upper_bound == pytest.approx(16 * 64 * GB)
+    assert all(c.type == "if_x16" for c in b.cut)
 
 
 def test_mi300x_package_reach_includes_its_chiplets_memory(mi300x) -> None:
@@ -464,7 +500,71 @@ def _oracle_rules(t: Topology, forwarding: str, strict: bool = False):
     return sealed, lone, sided, host
 
 
-def _allowed(t, path, sealed, lone, sided, host) -> bool:
+def _oracle_domains(t: Topology, forwarding: str) -> dict[int, int]:
+    """Per row of an accelerator (its package, chiplets, memory) or fabric switch: its fabric
+    domain, as docs/solvers.md defines it (a connected group of accelerators and NVSwitches
+    over links between them), with the relay attributes as declared. Negative keys name the
+    switches' rows as ``-1 - row`` so that members and switches can be told apart."""
+    if forwarding == "ideal":
+        return {}
+    sealed, lone, _, _ = _oracle_rules(t, forwarding)
+    kind = [t.kind_of(r) for r in range(t.num_nodes)]
+    parent = t.nodes.parent.tolist()
+
+    def in_compute(r: int) -> bool:
+        while r >= 0:
+            if t.role_of(r) == "compute":
+                return True
+            r = parent[r]
+        return False
+
+    acc = {r: p for r, p in sealed.items() if kind[p] != "cpu"}
+    switches = {r for r in range(t.num_nodes)
+                if kind[r] == "nvswitch" and r not in lone and not in_compute(r)}  # fmt: skip
+    g = nx.Graph()
+    g.add_nodes_from(("p", p) for p in set(acc.values()))
+    g.add_nodes_from(("s", r) for r in switches)
+
+    def vertex(r: int):
+        return ("p", acc[r]) if r in acc else ("s", r) if r in switches else None
+
+    for a, b in zip(t.links.src.tolist(), t.links.dst.tolist(), strict=True):
+        va, vb = vertex(a), vertex(b)
+        if va is not None and vb is not None and va != vb:
+            g.add_edge(va, vb)
+    label = {}
+    for i, comp in enumerate(nx.connected_components(g)):
+        if any(v[0] == "p" for v in comp):
+            for v in comp:
+                label[v] = i
+    out = {r: label[("p", p)] for r, p in acc.items()}
+    out.update({-1 - r: label[("s", r)] for r in switches if ("s", r) in label})
+    return out
+
+
+def _oracle_cxl(t: Topology, forwarding: str, strict: bool = False) -> list[tuple[set, set]]:
+    """Per shared CXL domain (a connected group of CXL switches and memory that two or more
+    CPUs bound by the rule link to): its rows and those CPUs (every CPU but one that declares
+    relay = true, unless ``strict``)."""
+    if forwarding == "ideal":
+        return []
+    kind = [t.kind_of(r) for r in range(t.num_nodes)]
+    relay = [None if strict else t.nodes.extra.get(r, {}).get("relay") for r in range(t.num_nodes)]
+    L = list(zip(t.links.src.tolist(), t.links.dst.tolist(), strict=True))
+    cxl = {r for r in range(t.num_nodes) if kind[r] in ("cxl_switch", "cxl_memory")}
+    g = nx.Graph()
+    g.add_nodes_from(cxl)
+    g.add_edges_from((a, b) for a, b in L if a in cxl and b in cxl)
+    out = []
+    for rows in nx.connected_components(g):
+        cpus = {c for a, b in L for c, x in ((a, b), (b, a))
+                if x in rows and kind[c] == "cpu" and relay[c] is not True}  # fmt: skip
+        if len(cpus) >= 2:
+            out.append((set(rows), cpus))
+    return out
+
+
+def _allowed(t, path, sealed, lone, sided, host, domains=None, gates=None) -> bool:
     """Whether a path (list of rows) obeys the rules."""
     roles = [t.role_of(r) for r in path]
     for k in range(1, len(path) - 1):
@@ -481,15 +581,37 @@ def _allowed(t, path, sealed, lone, sided, host) -> bool:
                 entered = True
             if a and not b and entered:
                 return False
+    for rows, cpus in gates or ():
+        # A path that crosses between the CXL domain and one of its CPUs touches no other.
+        hops = {a if a in cpus else b for a, b in itertools.pairwise(path)
+                if (a in cpus and b in rows) or (b in cpus and a in rows)}  # fmt: skip
+        if hops and len(cpus & set(path)) > 1:
+            return False
+    if domains:
+        d = domains.get(path[0])
+        if d is not None and domains.get(path[-1]) == d:
+            # Between two members of one fabric domain: its rows only (members, switches).
+            if any(domains.get(r, domains.get(-1 - r)) != d for r in path):
+                return False
     return True
 
 
 def brute_force(
-    t: Topology, sources, sinks, forwarding: str = "hardware", strict: bool = False
+    t: Topology,
+    sources,
+    sinks,
+    forwarding: str = "hardware",
+    strict: bool = False,
+    domains_of: str | None = None,
 ) -> float:
     """The max flow over every simple path that obeys the forwarding rules: a linear program
-    with one variable per path and one constraint per link direction, device and endpoint."""
+    with one variable per path and one constraint per link direction, device and endpoint.
+    The fabric domains are those of the model ``domains_of`` (``forwarding`` by default) with
+    its relay attributes, also when ``strict`` ignores them for the rest: relaying is measured
+    against the domains of the figure it is measured for (none for the ideal ceiling)."""
     sealed, lone, sided, host = _oracle_rules(t, forwarding, strict)
+    domains = _oracle_domains(t, domains_of or forwarding)
+    gates = _oracle_cxl(t, forwarding, strict)
     L = t.links
     arcs: dict[int, list[tuple[int, int]]] = {}
     for e in range(t.num_links):
@@ -502,21 +624,31 @@ def brute_force(
     paths: list[tuple[list[int], list[int]]] = []
     sinks_set = set(sinks)
 
-    def walk(path: list[int], used: list[int]) -> None:
+    def visit(w: int, v: int | None):
+        # A CXL switch is passed at most once from each side: a device's data may go up to a
+        # host and back down through it (a copy by the host). Everything else at most once.
+        return (w, v is None or v in host[w]) if w in sided else w
+
+    def walk(path: list[int], used: list[int], seen: set) -> None:
         v = path[-1]
-        if v in sinks_set and len(path) > 1 and _allowed(t, path, sealed, lone, sided, host):
+        if v in sinks_set and len(path) > 1 and _allowed(
+            t, path, sealed, lone, sided, host, domains, gates
+        ):
             paths.append((list(path), list(used)))
         for w, key in arcs.get(v, ()):
-            if w in path:
+            here = visit(w, v)
+            if here in seen or (w in sided and w == path[0]):
                 continue
             path.append(w)
             used.append(key)
-            walk(path, used)
+            seen.add(here)
+            walk(path, used, seen)
+            seen.discard(here)
             path.pop()
             used.pop()
 
     for s in sources:
-        walk([s], [])
+        walk([s], [], {visit(s, None)})
     if not paths:
         return 0.0
     n = t.nodes
@@ -608,10 +740,188 @@ def test_random_graphs_match_the_brute_force_oracle(seed: int) -> None:
         expected = brute_force(t, sources, sinks, forwarding)
         assert r.value == pytest.approx(expected, rel=1e-7, abs=1.0), forwarding
         assert r.lower <= r.value * (1 + 1e-9) + 1.0 and r.value <= r.upper * (1 + 1e-9) + 1.0
-        # What relaying adds: against the hardware defaults with every relay attribute ignored.
-        strict = brute_force(t, sources, sinks, "hardware", strict=True)
+        # What relaying adds: against the hardware defaults with every relay attribute ignored
+        # (and the same fabric domains as the figure itself).
+        strict = brute_force(t, sources, sinks, "hardware", strict=True, domains_of=forwarding)
         assert r.relay_gain == pytest.approx(max(expected - strict, 0.0), rel=1e-7, abs=1.0)
         assert bool(r.relays) == (r.relay_gain > 0)
+
+
+def fabric_case(seed: int) -> tuple[Topology, list[int], list[int]]:
+    """Two or three small servers: GPU packages (some with chiplets or HBM, some relaying) on an
+    NVSwitch or linked directly, a PCIe switch or two, a CPU, a NIC; the NICs on one network
+    switch; a few random extra links. Sources and sinks among GPUs, chiplets, HBM, NICs, CPUs."""
+    rng = np.random.default_rng(seed)
+    b = TopologyBuilder()
+    ends: list[str] = []
+    bw = lambda lo, hi: float(rng.integers(lo, hi)) * GB  # noqa: E731
+    b.add_node("net", "switch", bandwidth=bw(20, 200) if rng.random() < 0.3 else None)
+    for s_ in range(int(rng.integers(2, 4))):
+        n = f"n{s_}"
+        b.add_node(n, "node")
+        fabric = rng.choice(["nvswitch", "direct", "none"], p=[0.5, 0.3, 0.2])
+        if fabric == "nvswitch":
+            b.add_node(f"{n}.nvs", "nvswitch", parent=n)
+        pex = [f"{n}.pex{k}" for k in range(int(rng.integers(1, 3)))]
+        for x in pex:
+            b.add_node(x, "pcie_switch", parent=n)
+        b.add_node(f"{n}.cpu", "cpu", parent=n)
+        b.add_node(f"{n}.nic", "nic", parent=n, bandwidth=bw(10, 60))
+        for x in pex:
+            b.add_link(x, f"{n}.cpu", bandwidth=bw(10, 70))
+        b.add_link(f"{n}.nic", str(rng.choice(pex)), bandwidth=bw(10, 70))
+        b.add_link(f"{n}.nic", "net", bandwidth=bw(10, 60))
+        gpus = [f"{n}.g{g}" for g in range(int(rng.integers(1, 4)))]
+        for g in gpus:
+            b.add_node(g, "gpu", parent=n, relay=True if rng.random() < 0.1 else None)
+            port = g
+            if rng.random() < 0.4:  # a chiplet carries the GPU's links
+                port = f"{g}.die"
+                b.add_node(port, "chiplet", parent=g)
+                b.add_link(port, g, bandwidth=bw(50, 500))
+                ends.append(port)
+            if rng.random() < 0.6:
+                b.add_node(f"{g}.hbm", "hbm", parent=g, capacity=GB, bandwidth=bw(50, 300))
+                b.add_link(g, f"{g}.hbm", bandwidth=bw(50, 500))
+                ends.append(f"{g}.hbm")
+            b.add_link(port, str(rng.choice(pex)), bandwidth=bw(10, 70))
+            if fabric == "nvswitch":
+                b.add_link(port, f"{n}.nvs", bandwidth=bw(5, 120))
+            ends.append(g)
+        if fabric == "direct":
+            for a, c in itertools.combinations(gpus, 2):
+                if rng.random() < 0.7:
+                    b.add_link(a, c, bandwidth=bw(5, 120))
+        ends += [f"{n}.nic", f"{n}.cpu"]
+    t = b.build()
+    for _ in range(int(rng.integers(0, 3))):  # a stray link anywhere
+        u, v = rng.choice(t.num_nodes, size=2, replace=False)
+        if t.role_of(int(u)) != "container" and t.role_of(int(v)) != "container":
+            b.add_link(t.nodes.ids[int(u)], t.nodes.ids[int(v)], bandwidth=bw(1, 40))
+    t = b.build()
+    # Most questions stay in one server (its accelerators' traffic among themselves, or with
+    # its NIC), some reach another one too.
+    near = [x for x in ends if x.startswith("n0.")] if rng.random() < 0.6 else ends
+    if rng.random() < 0.6:  # accelerators and their memory only
+        near = [x for x in near if not x.endswith((".nic", ".cpu"))]
+    if len(near) < 2:
+        near = ends
+    far = [x for x in ends if x not in near]
+    perm = [t.index(x) for x in rng.permutation(near)]
+    k = int(rng.integers(1, min(3, len(perm) - 1) + 1))
+    m = int(rng.integers(1, min(3, len(perm) - k) + 1))
+    sinks = perm[k : k + m] + ([t.index(str(rng.choice(far)))] if far and rng.random() < 0.3 else [])
+    return t, sorted(perm[:k]), sorted(sinks)
+
+
+def cxl_case(seed: int) -> tuple[Topology, list[int], list[int]]:
+    """Two to four CPUs, some linked to each other, on one or two CXL switches (cascaded or
+    not) and multi-headed expanders, with DIMMs and a GPU or two."""
+    rng = np.random.default_rng(seed)
+    b = TopologyBuilder()
+    bw = lambda lo, hi: float(rng.integers(lo, hi)) * GB  # noqa: E731
+    cpus = [f"c{i}" for i in range(int(rng.integers(2, 5)))]
+    for c in cpus:
+        b.add_node(c, "cpu", relay=(rng.random() < 0.5) if rng.random() < 0.15 else None,
+                   bandwidth=bw(50, 200) if rng.random() < 0.15 else None)  # fmt: skip
+        b.add_node(f"{c}.dimm", "dram", capacity=GB, bandwidth=bw(50, 300))
+        b.add_link(c, f"{c}.dimm", bandwidth=bw(50, 300))
+    for a, c in itertools.combinations(cpus, 2):
+        if rng.random() < 0.6:
+            b.add_link(a, c, bandwidth=bw(10, 100))
+    sws = [f"sw{i}" for i in range(int(rng.integers(1, 3)))]
+    for x in sws:
+        b.add_node(x, "cxl_switch")
+    if len(sws) == 2 and rng.random() < 0.4:
+        b.add_link(sws[0], sws[1], bandwidth=bw(20, 80))
+    exps = [f"x{i}" for i in range(int(rng.integers(1, 4)))]
+    for x in exps:
+        b.add_node(x, "cxl_memory", capacity=GB, bandwidth=bw(20, 80))
+        for y in rng.choice(sws, size=int(rng.integers(1, len(sws) + 1)), replace=False):
+            b.add_link(str(y), x, bandwidth=bw(20, 80))
+        if rng.random() < 0.3:  # a head straight to a CPU
+            b.add_link(x, str(rng.choice(cpus)), bandwidth=bw(20, 80))
+    for c in cpus:
+        for y in sws:
+            if rng.random() < 0.6:
+                b.add_link(c, y, bandwidth=bw(20, 80))
+    ends = cpus + [f"{c}.dimm" for c in cpus] + exps
+    if rng.random() < 0.6:
+        b.add_node("g", "gpu")
+        b.add_link("g", str(rng.choice(cpus)), bandwidth=bw(20, 70))
+        ends.append("g")
+    t = b.build()
+    rows = [t.index(x) for x in ends]
+    perm = rng.permutation(rows)
+    k = int(rng.integers(1, 3))
+    m = int(rng.integers(1, 3))
+    return t, sorted(perm[:k].tolist()), sorted(perm[k : k + m].tolist())
+
+
+def _check_against_oracle(t: Topology, sources, sinks) -> None:
+    for forwarding in ("hardware", "ideal"):
+        try:
+            r = max_flow(t, sources, sinks, forwarding=forwarding)
+        except SolverError as e:
+            assert "unbounded" in str(e)
+            continue
+        expected = brute_force(t, sources, sinks, forwarding)
+        assert r.value == pytest.approx(expected, rel=1e-7, abs=1.0), forwarding
+        assert r.exact
+        strict = brute_force(t, sources, sinks, "hardware", strict=True, domains_of=forwarding)
+        assert r.relay_gain == pytest.approx(max(expected - strict, 0.0), rel=1e-7, abs=1.0)
+        if forwarding == "hardware":
+            # What the fabric rule took away: the same model with no fabric domains at all.
+            free = brute_force(t, sources, sinks, "hardware", domains_of="ideal")
+            assert r.fabric_excluded == pytest.approx(max(free - expected, 0.0), rel=1e-7, abs=1.0)
+            assert bool(r.fabric) or r.fabric_excluded == 0
+
+
+@pytest.mark.parametrize("seed", range(250))
+def test_fabric_domains_match_the_brute_force_oracle(seed: int) -> None:
+    _check_against_oracle(*fabric_case(seed))
+
+
+@pytest.mark.parametrize("seed", range(250))
+def test_cxl_binding_matches_the_brute_force_oracle(seed: int) -> None:
+    _check_against_oracle(*cxl_case(seed))
+
+
+def test_the_oracle_cases_exercise_the_rules() -> None:
+    # Not vacuous: the rules change the answer on a good share of the random cases.
+    fabric = sum(
+        brute_force(*c) < brute_force(*c, domains_of="ideal") - 1.0
+        for c in map(fabric_case, range(100))
+    )
+    # Some of them mix the pairs of one domain with others: the linear program's case.
+    mixed = sum(
+        max_flow(*c).linear_program and bool(max_flow(*c).fabric)
+        for c in map(fabric_case, range(250))
+    )
+    assert mixed >= 5, mixed
+    cxl = sum(
+        brute_force(t, s, d) < brute_force(t, s, d, "ideal") - 1.0
+        and brute_force(t, s, d) < _without_cxl_rule(t, s, d) - 1.0
+        for t, s, d in map(cxl_case, range(60))
+    )
+    assert fabric >= 10 and cxl >= 5, (fabric, cxl)  # 18 and 12 today
+
+
+def _without_cxl_rule(t: Topology, sources, sinks) -> float:
+    """The oracle with every CPU declared relay = true (which lifts the CXL binding rule only:
+    CPUs forward anyway)."""
+    b = TopologyBuilder()
+    for r in range(t.num_nodes):
+        relay = True if t.kind_of(r) == "cpu" else t.nodes.extra.get(r, {}).get("relay")
+        parent = int(t.nodes.parent[r])
+        b.add_node(t.nodes.ids[r], t.kind_of(r), parent=t.nodes.ids[parent] if parent >= 0 else None,
+                   bandwidth=float(t.nodes.bandwidth[r]), capacity=float(t.nodes.capacity[r]),
+                   relay=relay)  # fmt: skip
+    L = t.links
+    for e in range(t.num_links):
+        b.add_link(t.nodes.ids[L.src[e]], t.nodes.ids[L.dst[e]], bandwidth=float(L.bandwidth[e]),
+                   simplex=bool(L.simplex[e]))  # fmt: skip
+    return brute_force(b.build(), sources, sinks)
 
 
 def test_relay_survives_the_networkx_json_round_trip() -> None:
