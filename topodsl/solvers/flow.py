@@ -1369,8 +1369,7 @@ def _linear_program(t, net, tail, head, capacity, S, T, bound, delta=None) -> Fl
         first = np.full(len(ub_rows), -1)
         np.maximum.at(first, inv, shared)
         binding[first[hot]] = True
-    if q == 1:
-        binding[(np.abs(res.upper.marginals) > 1e-9) & one[arc]] = True
+    binding[arc[(np.abs(res.upper.marginals) > 1e-9) & one[arc]]] = True
     load = np.bincount(bundle, weights=x, minlength=len(limit))
     room = load[bundle] < limit[bundle] * (1 - 1e-9)
     side = _reachable(nv + 2, tail, head, room & inner | (head == T) & room, x > 1e-12 * unit, S)

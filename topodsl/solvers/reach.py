@@ -356,7 +356,11 @@ def memory_reach(
     result = _ReachSolver(topology, budget, storage, direction, forwarding).run(rows)
     if not forwarding_plan(topology, forwarding).beyond.any():
         return result
-    base = _ReachSolver(topology, budget, storage, direction, "hardware", strict=True).run(rows)
+    # Relaying is measured against the strict hardware defaults with the same fabric domains
+    # (none for the ideal ceiling), as for max_flow.
+    base = _ReachSolver(
+        topology, budget, storage, direction, "hardware", strict=True, fabric_of=forwarding
+    ).run(rows)
     return _mark_relayed(result, base)
 
 
@@ -427,7 +431,12 @@ class _Structure:
     """Per-topology arrays the reach needs: containment facts and the latency arcs."""
 
     def __init__(
-        self, topology: Topology, storage: bool, forwarding: str = "hardware", strict: bool = False
+        self,
+        topology: Topology,
+        storage: bool,
+        forwarding: str = "hardware",
+        strict: bool = False,
+        fabric_of: str | None = None,
     ):
         self.t = topology
         n = self.n = topology.num_nodes
@@ -477,7 +486,7 @@ class _Structure:
         self.plan = forwarding_plan(topology, forwarding, strict=strict)
         # Fabric domains are those of the model itself, also for the strict comparison (see
         # max_flow): per row, and per vertex for the fabric-only latency paths.
-        fab = forwarding_plan(topology, forwarding)
+        fab = forwarding_plan(topology, fabric_of or forwarding)
         self.domain, self.member = fab.domain, fab.member
         self.vdomain = fab.domain[net.owner]
         self.nv = net.num_vertices
@@ -676,11 +685,12 @@ class _ReachSolver:
         direction: str,
         forwarding: str,
         strict: bool = False,
+        fabric_of: str | None = None,
     ):
         self.t = topology
         self.forwarding = forwarding
         self.strict = strict
-        self.s = _Structure(topology, storage, forwarding, strict)
+        self.s = _Structure(topology, storage, forwarding, strict, fabric_of)
         self.groups: dict[int, np.ndarray] = {}
         self.budget = budget
         self.limit = budget * (1 + _BUDGET_REL) if np.isfinite(budget) else np.inf
