@@ -339,6 +339,259 @@ def test_a_cxl_switch_that_declares_relay_routes_everything() -> None:
     assert flow(t, "v0", "v2") == 10 * GB
 
 
+# -- CXL binding: each CPU reaches a shared CXL domain through its own port ------------------
+
+
+def socket_pair(extra: str = "") -> Topology:
+    """Two sockets on one CXL switch with one expander; ``extra`` adds parts and links."""
+    return topodsl.loads(f"""
+    link l {{ bandwidth = 64 GB/s }}
+    node s {{
+        cpu c[2]
+        cxl_switch sw
+        cxl_memory x {{ capacity = 256 GB, bandwidth = 200 GB/s }}
+        dram d[2] {{ capacity = 64 GB, bandwidth = 300 GB/s }}
+        connect c[i] -- d[i] via l x4
+        connect c[0] -- c[1] via l x2
+        connect c[*] -- sw via l
+        connect sw -- x via l x4
+        {extra}
+    }}
+    """)
+
+
+def test_cxl_binding_hand_worked() -> None:
+    t = socket_pair()
+    assert flow(t, "s.x", "s.c0") == 64 * GB  # its own x16, not 64 more through s.c1 + UPI
+    assert flow(t, "s.x", "s.c[*]") == 128 * GB  # each socket its own port
+    assert flow(t, "s.x", "s.d0") == 64 * GB  # into socket 0's DIMMs: socket 0's port
+    assert flow(t, "s.d1", "s.c0") == 128 * GB  # no CXL: socket 1's DIMMs over the socket link
+    assert flow(t, "s.x", "s.c0", "ideal") == 128 * GB
+    # relay = true on socket 1 lifts the rule for it: it forwards what its port reads.
+    t = relaying_socket()
+    r = max_flow(t, t.select("s.x"), [t.index("s.c0")])
+    assert r.value == 128 * GB and r.relays == ("s.c1",) and r.relay_gain == 64 * GB
+
+
+def relaying_socket() -> Topology:
+    """The socket pair with socket 1 declaring relay = true."""
+    return topodsl.loads("""
+    link l { bandwidth = 64 GB/s }
+    node s {
+        cpu c0
+        cpu c1 { relay = true }
+        cxl_switch sw
+        cxl_memory x { capacity = 256 GB, bandwidth = 200 GB/s }
+        connect c0 -- c1 via l x2
+        connect c0 -- sw via l
+        connect c1 -- sw via l
+        connect sw -- x via l x4
+    }
+    """)
+
+
+def test_cxl_binding_closes_detours_round_a_pcie_switch_and_the_network() -> None:
+    # A turn rule inside the CPU alone would let socket 1 send what its port reads out to its
+    # PCIe switch and take it back in (or round the network through two NICs), then over UPI
+    # to socket 0: the same forbidden route with a detour. The rule is about the path.
+    t = socket_pair("""
+        pcie_switch p[2]
+        nic n[2] { bandwidth = 50 GB/s }
+        switch tor
+        connect c[i] -- p[i] via l
+        connect n[i] -- p[i] via l
+        connect n[*] -- tor via l
+    """)
+    assert flow(t, "s.x", "s.c0") == 64 * GB
+    assert flow(t, "s.x", "s.d0") == 64 * GB
+    # What the detour would add: the ideal ceiling counts it.
+    assert flow(t, "s.x", "s.c0", "ideal") == 128 * GB
+    # Traffic to something behind a socket's PCIe switch goes through that socket's port.
+    assert flow(t, "s.x", "s.n0") == 50 * GB
+    assert flow(t, "s.x", "s.n[*]") == 100 * GB
+    r = max_flow(t, t.select("s.x"), t.select("s.n0"))
+    assert r.exact and r.value == brute_force(t, t.select("s.x").tolist(), [t.index("s.n0")])
+
+
+def test_cxl_binding_with_a_multi_headed_expander_and_a_cpu_limit() -> None:
+    # An expander with a head on each socket (no switch): the same rule, each socket its head.
+    t = topodsl.loads("""
+    link l { bandwidth = 64 GB/s }
+    node s {
+        cpu c[2] { bandwidth = 100 GB/s }
+        cxl_memory x { capacity = 256 GB, bandwidth = 200 GB/s }
+        connect c[0] -- c[1] via l x2
+        connect c[*] -- x via l
+    }
+    """)
+    assert flow(t, "s.x", "s.c0") == 64 * GB
+    assert flow(t, "s.x", "s.c0", "ideal") == 100 * GB  # 64 + 64 through c1, capped at 100
+    assert CLASSES[forwarding_plan(t).klass[t.index("s.c0")]] == "gated"
+
+
+def test_cxl_binding_lets_a_third_socket_use_both_ports() -> None:
+    # Socket 2 is not attached: it reaches the memory through either attached socket.
+    t = socket_pair("""
+        cpu c2
+        connect c2 -- c[0] via l
+        connect c2 -- c[1] via l
+    """)
+    assert flow(t, "s.x", "s.c2") == 128 * GB
+    assert flow(t, "s.x", "s.c0") == 64 * GB  # still not round c1 -> c2 -> c0
+    plan = forwarding_plan(t)
+    assert plan.cxl_cpus[0].tolist() == [t.index("s.c0"), t.index("s.c1")]
+
+
+# -- fabric domains: peer traffic of NVLink-connected GPUs stays on NVLink --------------------
+
+
+def two_gpus(fabric: str = "nvswitch", relay: bool | None = None) -> Topology:
+    """Two GPUs (HBM inside) on one PCIe switch with a NIC, and an NVSwitch or a direct
+    link between them (or none)."""
+    b = TopologyBuilder()
+    b.add_node("n", "node")
+    b.add_node("n.pex", "pcie_switch", parent="n")
+    b.add_node("n.nic", "nic", parent="n", bandwidth=50 * GB)
+    b.add_link("n.nic", "n.pex", bandwidth=63 * GB)
+    if fabric == "nvswitch":
+        b.add_node("n.nvs", "nvswitch", parent="n")
+    for g in range(2):
+        b.add_node(f"n.g{g}", "gpu", parent="n", relay=relay)
+        b.add_node(f"n.g{g}.hbm", "hbm", parent=f"n.g{g}", capacity=80 * GB)
+        b.add_link(f"n.g{g}", f"n.g{g}.hbm", bandwidth=3000 * GB)
+        b.add_link(f"n.g{g}", "n.pex", bandwidth=63 * GB)
+        if fabric == "nvswitch":
+            b.add_link(f"n.g{g}", "n.nvs", bandwidth=450 * GB)
+    if fabric == "direct":
+        b.add_link("n.g0", "n.g1", bandwidth=64 * GB)
+    return b.build()
+
+
+def test_fabric_rule_hand_worked() -> None:
+    t = two_gpus()
+    r = max_flow(t, t.select("n.g1.hbm"), t.select("n.g0"))
+    assert r.value == 450 * GB and r.fabric == ("n",) and r.fabric_excluded == 63 * GB
+    assert flow(t, "n.g1.hbm", "n.g0", "ideal") == 513 * GB
+    # Out of the domain it is PCIe as before: to the NIC, from the NIC.
+    assert flow(t, "n.g[*]", "n.nic") == 50 * GB
+    assert max_flow(t, t.select("n.g[*]"), t.select("n.nic")).fabric == ()
+    # A direct link (Infinity Fabric, ICI) makes a domain just as well.
+    t = two_gpus("direct")
+    assert flow(t, "n.g1.hbm", "n.g0") == 64 * GB
+    assert forwarding_plan(t).domain[[t.index("n.g0"), t.index("n.g1")]].tolist() == [0, 0]
+
+
+def test_gpus_without_a_fabric_keep_pcie_peer_to_peer() -> None:
+    # A PCIe-only server: every GPU is a domain of its own, and GPU to GPU goes over PCIe.
+    t = two_gpus("none")
+    plan = forwarding_plan(t)
+    assert plan.domain[t.index("n.g0")] != plan.domain[t.index("n.g1")]
+    r = max_flow(t, t.select("n.g1.hbm"), t.select("n.g0"))
+    assert r.value == 63 * GB and r.fabric == () and r.fabric_excluded == 0
+
+
+def test_relaying_gpus_keep_their_paths() -> None:
+    # relay = true (NCCL PXN): the GPUs route; they are no accelerators of a domain and every
+    # path counts, PCIe peer to peer included, as before the rule.
+    t = two_gpus(relay=True)
+    assert not forwarding_plan(t).member.any()
+    assert flow(t, "n.g1.hbm", "n.g0") == 513 * GB
+
+
+def test_a_mixed_question_is_exact() -> None:
+    # Two servers: n0.g0 sends to n0.g1 (same domain: NVLink only) and to n1.g0 (over the
+    # NICs) at once. One flow cannot tell the pairs apart; the linear program can. n0.g0's
+    # PCIe link carries the 50 GB/s for the NIC; NVLink the 450 for its peer.
+    b = TopologyBuilder()
+    for s_ in range(2):
+        n = f"n{s_}"
+        b.add_node(n, "node")
+        b.add_node(f"{n}.pex", "pcie_switch", parent=n)
+        b.add_node(f"{n}.nvs", "nvswitch", parent=n)
+        b.add_node(f"{n}.nic", "nic", parent=n, bandwidth=50 * GB)
+        b.add_link(f"{n}.nic", f"{n}.pex", bandwidth=63 * GB)
+        for g in range(2):
+            b.add_node(f"{n}.g{g}", "gpu", parent=n)
+            b.add_link(f"{n}.g{g}", f"{n}.pex", bandwidth=63 * GB)
+            b.add_link(f"{n}.g{g}", f"{n}.nvs", bandwidth=450 * GB)
+    b.add_node("tor", "switch")
+    for s_ in range(2):
+        b.add_link(f"n{s_}.nic", "tor", bandwidth=50 * GB)
+    t = b.build()
+    S, T = t.select("n0.g0"), t.select("n0.g1,n1.g0")
+    r = max_flow(t, S, T)
+    assert r.value == 500 * GB and r.exact and r.fabric == ("n0",)
+    assert r.fabric_excluded == 13 * GB  # the ceiling lets n0.g0's PCIe carry 13 more to n0.g1
+    assert r.value == brute_force(t, S.tolist(), T.tolist())
+    # Both servers mixed: NVLink inside each (450 + 450), and across, the two NICs, whose
+    # limit (50 GB/s) bounds both directions through each: 950.
+    S, T = t.select("n0.g0,n1.g1"), t.select("n0.g1,n1.g0")
+    r = max_flow(t, S, T)
+    assert r.value == 950 * GB and r.exact and r.fabric == ("n0", "n1")
+    assert r.value == brute_force(t, S.tolist(), T.tolist())
+
+
+def test_bisection_of_two_servers_under_the_fabric_rule() -> None:
+    from topodsl.solvers.flow import TerminalCuts
+
+    t = two_gpus_cluster()
+    b = bisection(t)
+    assert b.exact and b.upper_bound == 50 * GB  # one server per half: the network
+    tc = TerminalCuts(t, t.select("kind:gpu"))
+    mixed = np.array([True, False, True, False])  # n0.g0, n1.g0 | n0.g1, n1.g1
+    cut = tc.cut(mixed)
+    assert cut.fabric and cut.value >= tc.flow_value(mixed)
+    # The truth for that split lies between the two: the exact flow (linear program).
+    E = t.select("kind:gpu")
+    truth = max_flow(t, E[mixed], E[~mixed], source_limit=np.inf, sink_limit=np.inf).value
+    assert tc.flow_value(mixed) <= truth * (1 + 1e-9) and truth <= cut.value * (1 + 1e-9)
+    whole = np.array([True, True, False, False])
+    assert not tc.cut(whole).fabric and tc.cut(whole).value == tc.flow_value(whole) == 50 * GB
+
+
+def two_gpus_cluster() -> Topology:
+    b = TopologyBuilder()
+    for s_ in range(2):
+        n = f"n{s_}"
+        b.add_node(n, "node")
+        b.add_node(f"{n}.pex", "pcie_switch", parent=n)
+        b.add_node(f"{n}.nvs", "nvswitch", parent=n)
+        b.add_node(f"{n}.nic", "nic", parent=n, bandwidth=50 * GB)
+        b.add_link(f"{n}.nic", f"{n}.pex", bandwidth=63 * GB)
+        for g in range(2):
+            b.add_node(f"{n}.g{g}", "gpu", parent=n)
+            b.add_link(f"{n}.g{g}", f"{n}.pex", bandwidth=63 * GB)
+            b.add_link(f"{n}.g{g}", f"{n}.nvs", bandwidth=100 * GB)
+    b.add_node("tor", "switch")
+    for s_ in range(2):
+        b.add_link(f"n{s_}.nic", "tor", bandwidth=50 * GB)
+    return b.build()
+
+
+def test_gb200_tray_mates_read_each_other_over_nvlink(gb200) -> None:
+    # Two GPUs on one Grace: their C2C links meet at the CPU, a path out of the NVLink domain.
+    # Peer reads stay on NVLink (18 x 50 GB/s); the Grace's LPDDR is another matter (C2C).
+    t = gb200
+    r = max_flow(t, t.select("nvl72.tray0.gpu1.stack[*]"), [t.index("nvl72.tray0.gpu0")])
+    assert r.value == 900 * GB and r.fabric == ("nvl72",) and r.fabric_excluded == 225 * GB
+    assert flow(t, "nvl72.tray0.lpddr0", "nvl72.tray0.gpu0") == 225 * GB
+
+
+def test_domains_and_their_names(dgx, mi300x) -> None:
+    from topodsl.solvers.forwarding import domain_name
+
+    p = forwarding_plan(dgx)
+    gpus = dgx.select("dgx.gpu[*]")
+    assert set(p.domain[gpus].tolist()) == {0} and p.member[gpus].all()
+    assert p.domain[dgx.select("dgx.nvs[*]")].tolist() == [0] * 4  # the switches, not members
+    assert not p.member[dgx.select("dgx.nvs[*]")].any()
+    assert p.domain[dgx.select("dgx.cpu[*],dgx.pex[*],dgx.nic[*]")].max() == -1
+    assert domain_name(dgx, p.domain, p.member, 0) == "dgx"
+    q = forwarding_plan(mi300x)
+    assert set(q.domain[mi300x.select("server.gpu[*].**")].tolist()) == {0}
+    assert not forwarding_plan(dgx, "ideal").member.any()
+
+
 # -- the issue's figures on the shipped examples -------------------------------------------------
 
 
@@ -350,6 +603,11 @@ def dgx() -> Topology:
 @pytest.fixture(scope="module")
 def mi300x() -> Topology:
     return topodsl.load(ROOT / "mi300x.topo")
+
+
+@pytest.fixture(scope="module")
+def gb200() -> Topology:
+    return topodsl.load(ROOT / "gb200_nvl72.topo")
 
 
 def test_dgx_gpu_reads_host_dram_at_its_own_pcie_link(dgx) -> None:

@@ -1374,6 +1374,10 @@ def _linear_program(t, net, tail, head, capacity, S, T, bound, delta=None) -> Fl
     room = load[bundle] < limit[bundle] * (1 - 1e-9)
     side = _reachable(nv + 2, tail, head, room & inner | (head == T) & room, x > 1e-12 * unit, S)
     r = _interpret(t, net, tail, head, capacity, x, side, S, cut_arcs=np.flatnonzero(binding))
+    # When the limiting elements add up to the optimum (to the solver's tolerance), the figure
+    # is their capacity: a sum of real link and device capacities, not the solver's float.
+    if figures_agree(r.cut_capacity, value):
+        value = r.cut_capacity
     return replace(
         r, value=value, lower=value, upper=value, forwarding=net.forwarding, linear_program=True
     )

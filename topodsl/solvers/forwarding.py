@@ -33,16 +33,18 @@ network of :mod:`topodsl.solvers.flow` must treat it. Two models:
       Type 1/2 device, a NIC, storage) is on the device side. ``relay = true`` makes a CXL
       switch forward between all its links.
     * **CXL binding.** A *CXL domain* is a connected group of CXL switches and CXL memory
-      (joined by links between them). Each CPU reaches a CXL domain through its own links to
-      it: a CPU does not forward traffic between a CXL domain and another CPU that is itself
-      attached to that domain (in CXL 2.0/3.x every upstream port of a switch has its own
-      virtual CXL switch and a logical device is bound to one of them, so a device region is
-      reached through exactly one host port; memory reached through the other socket is that
-      socket's memory, a remote NUMA access). Such a CPU is ``gated``: its links to the CXL
-      domain and to the co-attached CPUs are *ports* (:attr:`ForwardingPlan.port`), and the
-      pairs of ports it does not forward between are :attr:`ForwardingPlan.forbid`. Everything
-      else (its DIMMs, PCIe, another CPU not on that domain, one CXL domain to another, a
-      device back to its own domain) it forwards. ``relay = true`` on the CPU lifts the rule.
+      (joined by links between them); it is *shared* when two or more CPUs are attached to it
+      (linked to one of its rows; not counting CPUs with ``relay = true``). Each CPU reaches a
+      shared CXL domain through its own port: a path that crosses between the domain and one
+      of its CPUs touches no other of them (in CXL 2.0/3.x every upstream port of a switch
+      has its own virtual CXL switch and a logical device is bound to one of them, so a
+      device region is reached through exactly one host port; memory reached through the
+      other socket is that socket's, a remote NUMA access). This is a rule about paths (see
+      :mod:`topodsl.solvers.pathrules`); the plan labels the shared domains
+      (:attr:`ForwardingPlan.cxl`, :attr:`ForwardingPlan.cxl_cpus`) and makes every attached
+      CPU that forwards ``gated``: its links to the domain and to the co-attached CPUs are
+      *ports* (:attr:`ForwardingPlan.port`), and the flow network forbids the direct turn
+      between the domain's port and a co-attached CPU's (:attr:`ForwardingPlan.forbid`).
     * **Fabric domains.** An *accelerator* is a package that does not forward and is not a CPU
       (a GPU with its HBM, an MI300X with its chiplets). A *fabric link* joins two different
       accelerators, an accelerator and a fabric switch (``nvswitch``), or two fabric switches:
@@ -54,8 +56,9 @@ network of :mod:`topodsl.solvers.flow` must treat it. Two models:
       GPUs over NVLink only, not PCIe peer to peer; ROCm does the same over xGMI). Traffic
       between an accelerator and anything outside its domain is unaffected. The rule is about
       paths, not components, so the flow core applies it per question
-      (:mod:`topodsl.solvers.flow`); the plan only labels the domains (:attr:`ForwardingPlan.
-      domain`). A package with ``relay = true`` is no accelerator here: it routes, as declared.
+      (:mod:`topodsl.solvers.pathrules`); the plan only labels the domains
+      (:attr:`ForwardingPlan.domain`). A package with ``relay = true`` is no accelerator here:
+      it routes, as declared.
 
 ``"ideal"``
     Every component except memory and storage forwards between all its links, and there are

@@ -20,8 +20,10 @@ element (HBM, DRAM, CXL memory; SSD and HDD too with ``storage=True``) it can re
     does. So a GPU's own HBM is measured inside the GPU, a peer's HBM and host DRAM inside the
     server, a sibling die's HBM inside the package, memory in another server across the whole
     topology. Paths that leave the scope and come back (out through one NIC, a switch, and in
-    through another NIC) are not counted; every path inside it is, peer GPUs relaying
-    included, as in any max flow.
+    through another NIC) are not counted; every path inside it that the forwarding model
+    allows is, as in any max flow. The memory of an element's own fabric domain (a peer's HBM
+    over NVLink) is reached over that domain's fabric only, for latency too, with the domains
+    of the whole topology (a scope may hold only part of one).
 ``capacity`` (bytes), ``hops`` and ``tier``
     ``hops`` counts the links of the lowest-latency path (the fewest among equally fast paths).
     The tier is one of :data:`TIERS`, decided from the containment tree (see :func:`tier_of`).
