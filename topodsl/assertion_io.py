@@ -8,15 +8,16 @@ reads them back (from :func:`topodsl.io.loads_json`).
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
-from . import ast
+from . import ast, numeric
 from .analyses import Context
 from .analyses.figures import json_float, unit_of
 from .check import _Evaluator, _span_key
 from .errors import Diagnostic, ElaborationError, Span, source_line
-from .interval import EvaluationError
+from .evaluate import EvaluationError
 from .topology import Topology
 from .units import Dim
 
@@ -58,7 +59,7 @@ def assertions_to_json(topology: Topology) -> list[dict[str, Any]]:
             instances.append({
                 "scopes": list(spec.scopes),
                 "constants": {
-                    name: {"value": json_float(v), "unit": unit_of(d), "dim": _dim_dict(d)}
+                    name: {"value": _number(v), "unit": unit_of(d), "dim": _dim_dict(d)}
                     for name, (v, d) in sorted(consts.items())
                 },
             })  # fmt: skip
@@ -136,15 +137,29 @@ def with_assertions_from_json(topology: Topology, entries: Any, file: str) -> To
                     raise bad(f"graph.assertions[{k}] holds in unknown component {s!r}")
             try:
                 values = tuple(
-                    (str(n), float(c["value"]), Dim(**c.get("dim", {})))
+                    (str(n), _read_number(c["value"]), Dim(**c.get("dim", {})))
                     for n, c in sorted(consts.items())
                 )
-            except (TypeError, ValueError, KeyError, AttributeError):
+            except (TypeError, ValueError, KeyError, AttributeError, numeric.NumericError):
                 msg = f"graph.assertions[{k}]: a constant needs a 'value' and a 'dim'"
                 raise bad(msg) from None
             specs.append(AssertSpec(node, tuple(scopes), values))
     texts = dict(topology.source_texts) | {pseudo: source}
     return dataclasses.replace(topology, assertions=tuple(specs), source_texts=texts)
+
+
+def _number(v: int | float) -> int | float | str:
+    """A constant's value for JSON: whole numbers as ints and decimals as floats (``2.0``
+    stays ``2.0``), since whole numbers divide to whole numbers and decimals do not."""
+    return int(v) if numeric.is_whole(v) else json_float(v) if math.isinf(v) else float(v)
+
+
+def _read_number(v: Any) -> int | float:
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise TypeError(v)
+    if isinstance(v, int):
+        return numeric.literal(v, True)  # within 10**18, as every whole number is
+    return float(v)
 
 
 def _dim_dict(d: Dim) -> dict[str, int]:

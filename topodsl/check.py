@@ -15,7 +15,7 @@ the threshold, the status and, for a flow or a bisection, the limiting cut.
 The functions an assertion calls are the registered analyses
 (:data:`topodsl.analyses.ANALYSES`); :mod:`topodsl.analyses.assertion` binds their arguments
 and resolves names relative to the component the assertion is written in. Arithmetic is
-:mod:`topodsl.interval`. This module compares and reports.
+:mod:`topodsl.evaluate`, the evaluator elaboration uses too. This module compares and reports.
 
 Uncertain figures
 -----------------
@@ -53,7 +53,6 @@ Examples
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -65,7 +64,7 @@ from .analyses import ANALYSES, Context
 from .analyses.assertion import AssertionCalls, path_text
 from .analyses.figures import Measure, unit_of
 from .errors import Diagnostic, ElaborationError, Span, TopoError, source_line
-from .interval import MATH_FUNCTIONS, EvaluationError, Interval, IntervalEvaluator, Record
+from .evaluate import EvaluationError, Evaluator, Quantity, Record
 from .topology import Topology
 from .units import BANDWIDTH, REL_TOL, Dim, digits_apart, dim_name, example_unit
 
@@ -410,15 +409,17 @@ def compare(op: str, a: Measure, b: Measure) -> str:
 # -- the evaluator -------------------------------------------------------------------------------
 
 
-class _Evaluator(IntervalEvaluator):
-    """Assertions: the arithmetic of :class:`IntervalEvaluator`, plus constants, analyses
-    (:class:`~topodsl.analyses.assertion.AssertionCalls`) and ``.field`` access."""
+class _Evaluator(Evaluator):
+    """Assertions: the arithmetic of :class:`~topodsl.evaluate.Evaluator`, plus constants and
+    analyses (:class:`~topodsl.analyses.assertion.AssertionCalls`)."""
+
+    value_noun = "a figure"
 
     def __init__(self, ctx: Context, options: Mapping[str, str]):
         self.t = ctx.topology
         self.texts: dict[str, str] = dict(self.t.source_texts)
         self._consts: dict[str, ast.Const] | None = None
-        self._const_values: dict[str, Interval] = {}
+        self._const_values: dict[str, Quantity] = {}
         self._const_stack: list[str] = []
         # Numbers visible where an assertion stands (a definition's parameters...), by scope.
         self.scope_constants: dict[str, dict[str, tuple[float, Dim]]] = {}
@@ -492,76 +493,40 @@ class _Evaluator(IntervalEvaluator):
                 f"write the threshold as {dim_name(left.dim)}"
                 + (f", e.g. in {unit}" if unit else ", without a unit"),
             )
-        measured = Measure(left.lo, left.hi, left.dim)
-        threshold = Measure(right.lo, right.hi, right.dim)
+        measured = Measure(float(left.lo), float(left.hi), left.dim)
+        threshold = Measure(float(right.lo), float(right.hi), right.dim)
         status = compare(op, measured, threshold)
         return status, op, measured, threshold, left.analysis, left.cut, left.notes
 
-    # -- names, calls and fields ----------------------------------------------------------------
+    # -- names and calls ------------------------------------------------------------------------
 
-    def ref(self, e: ast.Ref, scope: str = "") -> Interval:
+    def components_hint(self, text: str) -> str:
+        return f"pass it to an analysis, e.g. count({text})"
+
+    def string(self, e: ast.String, scope: str) -> Quantity:
+        raise self.components(e, f'"{e.value}"')
+
+    def ref(self, e: ast.Ref, scope: str = "") -> Quantity:
         name = e.path.simple_name
         if name is None:
-            text = path_text(e.path)
-            raise self.error(
-                e.span, f"{text} names components, not a figure",
-                f"pass it to an analysis, e.g. count({text})",
-            )  # fmt: skip
+            raise self.components(e, path_text(e.path))
         local = self.scope_constants.get(scope, {})
         if name in local:
             value, dim = local[name]
-            return Interval.exact(value, dim)
+            return Quantity.exact(value, dim)
         consts = self.constants()
         if name not in consts:
-            hint = _did_you_mean(name, list(consts) + list(local) + list(ANALYSES))
-            if hint is None:
-                hint = (
-                    f"to select components write e.g. count({name}[*]); constants used in "
-                    "assertions are 'const' declarations and a definition's parameters"
-                )
-            raise self.error(e.span, f"unknown name {name!r}", hint)
+            hint = (
+                f"to select components write e.g. count({name}[*]); constants used in "
+                "assertions are 'const' declarations and a definition's parameters"
+            )
+            raise self.unknown_name(e, name, [*consts, *local, *ANALYSES], hint)
         return self.constant(name, e.span)
 
-    def analysis(self, e: ast.Call, scope: str) -> Interval | Record:
+    def analysis(self, e: ast.Call, scope: str) -> Quantity | Record:
         if e.func in ANALYSES:
             return self.calls.call(e, scope)
-        hint = _did_you_mean(e.func, list(ANALYSES) + list(MATH_FUNCTIONS))
-        raise self.error(
-            e.span, f"unknown analysis {e.func!r}",
-            hint or "analyses: " + ", ".join(sorted(ANALYSES)),
-        )  # fmt: skip
-
-    def member(self, e: ast.Member, scope: str) -> Interval:
-        v = self.eval(e.value, scope)
-        func = e.value.func
-        if not isinstance(v, Record):
-            raise self.error(
-                e.name_span,
-                f"{func}(...) is a single figure; it has no .{e.name}",
-                f"compare {func}(...) itself",
-            )
-        if e.name not in v.fields:
-            fields = ", ".join("." + f for f in v.fields)
-            raise self.error(
-                e.name_span,
-                f"{func}(...) has no figure {e.name!r}",
-                _did_you_mean(e.name, list(v.fields)) or f"it has {fields}",
-            )
-        return v.fields[e.name]
-
-    def quantity(self, e: Any, scope: str, dim: Dim, what: str) -> float:
-        """An exact figure of dimension ``dim`` (an analysis's size or budget)."""
-        v = self.value(e, scope)
-        if v.dim != dim:
-            unit = example_unit(dim)
-            raise self.error(
-                e.span,
-                f"{what} must be {dim_name(dim)}, got {dim_name(v.dim)}",
-                f"e.g. with unit {unit}" if unit else None,
-            )
-        if v.lo != v.hi:
-            raise self.error(e.span, f"{what} must be an exact figure")
-        return v.lo
+        raise self.unknown_function(e, ANALYSES)
 
     # -- constants ------------------------------------------------------------------------------
 
@@ -583,7 +548,7 @@ class _Evaluator(IntervalEvaluator):
             self._consts = consts
         return self._consts
 
-    def constant(self, name: str, span: Span) -> Interval:
+    def constant(self, name: str, span: Span) -> Quantity:
         if name in self._const_values:
             return self._const_values[name]
         if name in self._const_stack:
@@ -593,7 +558,7 @@ class _Evaluator(IntervalEvaluator):
             v = self.value(self.constants()[name].value, "")
         finally:
             self._const_stack.pop()
-        v = Interval(v.lo, v.hi, v.dim)
+        v = Quantity(v.lo, v.hi, v.dim)
         self._const_values[name] = v
         return v
 
@@ -604,8 +569,3 @@ def _at(d: Diagnostic, span: Span | None, texts: dict[str, str]) -> Diagnostic:
         return d
     line = source_line(span.file, span.line, texts.get(span.file))
     return Diagnostic(span, d.severity, d.message, d.hint, line)
-
-
-def _did_you_mean(name: str, options: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f"did you mean {close[0]!r}?" if close else None
