@@ -561,19 +561,33 @@ class _Evaluator(Evaluator):
     def constant(self, name: str, span: Span) -> Quantity:
         if name in self._const_values:
             return self._const_values[name]
-        if name in self.t.constants:  # the value elaborated (a -D override included)
-            value, dim = self.t.constants[name]
-            return Interval.exact(value, dim)
         if name in self._const_stack:
             raise self.error(span, f"constant {name!r} is defined in terms of itself")
+        if name in self.t.constants:  # the value elaborated (a -D override included)
+            value, dim = self.t.constants[name]
+            # The topology keeps floats; a whole number stays one (7 / 2 is 3 everywhere).
+            if name in self.constants() and float(value).is_integer() and self._whole(name):
+                value = int(value)
+            v = Quantity.exact(value, dim)
+        else:
+            v = self._declared(name)
+        self._const_values[name] = v
+        return v
+
+    def _declared(self, name: str) -> Quantity:
         self._const_stack.append(name)
         try:
             v = self.value(self.constants()[name].value, "")
         finally:
             self._const_stack.pop()
-        v = Quantity(v.lo, v.hi, v.dim)
-        self._const_values[name] = v
-        return v
+        return Quantity(v.lo, v.hi, v.dim)
+
+    def _whole(self, name: str) -> bool:
+        """Whether the file's declaration of ``name`` is a whole number."""
+        try:
+            return self._declared(name).integral
+        except EvaluationError:
+            return False
 
 
 def _at(d: Diagnostic, span: Span | None, texts: dict[str, str]) -> Diagnostic:
