@@ -20,10 +20,9 @@ and resolves names relative to the component the assertion is written in. Arithm
 Uncertain figures
 -----------------
 Every measured figure is an interval ``[lower, upper]`` that contains the true value (a point
-when exact). Bisection bandwidth is the case that matters: a ``>=`` promise is *proven* only by
-the lower bound and *refuted* only by the upper bound; in between the status is ``"unproven"``.
-Arithmetic on figures is interval arithmetic, so ``bisection(x) / 2 >= 1 TB/s`` keeps the same
-guarantee.
+when exact), and arithmetic keeps the guarantee (``bisection(x) / 2``). Bisection bandwidth is
+the case that matters: a ``>=`` promise is *proven* only by the lower bound and *refuted* only
+by the upper bound; in between the status is ``"unproven"``.
 
 Names in an assertion
 ---------------------
@@ -95,9 +94,9 @@ MAX_INSTANCES = 64
 #: Every status a result can have, best first.
 STATUSES = ("pass", "unproven", "fail", "error")
 
-# Relative tolerance of comparisons: 25.6 TB/s written in a file and 25.6e12 B/s computed from
-# link sums must compare equal.
-_RTOL = REL_TOL  # one tolerance for every figure (topodsl.units)
+#: Relative tolerance of comparisons (25.6 TB/s as written equals 25.6e12 B/s summed from links).
+_RTOL = REL_TOL
+
 
 _MIRROR = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
 
@@ -470,14 +469,13 @@ class _Evaluator(Evaluator):
                 rank = STATUSES.index(got[0])
                 if worst is None or rank > STATUSES.index(worst[0]):
                     worst = (*got, scope)
-        except EvaluationError as a:
-            return AssertionResult(
-                name, node.text, node.span, "error", node.op, None, None,
-                diagnostics=(a.diagnostic,), origin=origin,
+        except (EvaluationError, TopoError) as e:
+            # A meaningless expression, or a solver that refused the question (e.g. an
+            # unbounded flow): an input error here.
+            diags = (
+                (e.diagnostic,) if isinstance(e, EvaluationError)
+                else tuple(_at(d, node.span, self.texts) for d in e.diagnostics)
             )  # fmt: skip
-        except TopoError as e:
-            # A solver refused the question (e.g. an unbounded flow): an input error here.
-            diags = tuple(_at(d, node.span, self.texts) for d in e.diagnostics)
             return AssertionResult(
                 name, node.text, node.span, "error", node.op, None, None,
                 diagnostics=diags, origin=origin,
@@ -486,10 +484,8 @@ class _Evaluator(Evaluator):
         status, op, measured, threshold, analysis, cut, notes, scope = worst
         notes = tuple(notes)
         if len(evaluated) < len(scopes):
-            notes += (
-                f"evaluated on {len(evaluated)} of {len(scopes)} instances: one per distinct "
-                "definition and arguments",
-            )
+            notes += (f"evaluated on {len(evaluated)} of {len(scopes)} instances: one per "
+                      "distinct definition and arguments",)  # fmt: skip
         return AssertionResult(
             name, node.text, node.span, status, op, measured, threshold, analysis, cut, scope,
             len(scopes), len(evaluated), notes, (), origin,
@@ -578,31 +574,21 @@ class _Evaluator(Evaluator):
             return self._const_values[name]
         if name in self._const_stack:
             raise self.error(span, f"constant {name!r} is defined in terms of itself")
-        if name in self.t.constants:  # the value elaborated (a -D override included)
-            value, dim = self.t.constants[name]
-            # The topology keeps floats; a whole number stays one (7 / 2 is 3 everywhere).
-            if name in self.constants() and float(value).is_integer() and self._whole(name):
-                value = int(value)
-            v = Quantity.exact(value, dim)
-        else:
-            v = self._declared(name)
-        self._const_values[name] = v
-        return v
-
-    def _declared(self, name: str) -> Quantity:
+        elaborated = self.t.constants.get(name)  # the value used, a -D override included
         self._const_stack.append(name)
         try:
-            v = self.value(self.constants()[name].value, "")
+            v = self.value(self.constants()[name].value, "") if name in self.constants() else None
+        except EvaluationError:
+            if elaborated is None:
+                raise
+            v = None
         finally:
             self._const_stack.pop()
-        return Quantity(v.lo, v.hi, v.dim)
-
-    def _whole(self, name: str) -> bool:
-        """Whether the file's declaration of ``name`` is a whole number."""
-        try:
-            return self._declared(name).integral
-        except EvaluationError:
-            return False
+        if elaborated is not None:  # kept as a float: a whole number stays one (7 / 2 is 3)
+            whole = v is not None and v.integral and float(elaborated[0]).is_integer()
+            v = Quantity.exact(int(elaborated[0]) if whole else elaborated[0], elaborated[1])
+        v = self._const_values[name] = Quantity(v.lo, v.hi, v.dim)
+        return v
 
 
 def _at(d: Diagnostic, span: Span | None, texts: dict[str, str]) -> Diagnostic:
