@@ -136,3 +136,17 @@ def test_elaboration_and_assertions_give_the_same_errors(text: str, message: str
     with pytest.raises(CheckError) as c:
         check(t, [f"assert count(kind:gpu) >= {text}"])
     assert message.replace("function", "analysis") in c.value.diagnostics[0].message
+
+
+def test_assertion_constants_keep_whole_and_decimal_through_json() -> None:
+    from topodsl.io import dumps_json, loads_json
+
+    src = ("const N = 8\nconst R = 2.0\nconst M = 186 GB\n" + POD
+           + "assert count(kind:gpu) >= N / 3 + R / 4\n")  # fmt: skip
+    t = topodsl.loads(src)
+    text = dumps_json(t)
+    assert '"value": 186000000000,' in text  # a figure is written as every figure is
+    back = loads_json(text)
+    assert back.assertions[0].constants == t.assertions[0].constants
+    (r,) = check(back).results
+    assert r.threshold.lower == 2.5  # 8 / 3 is 2 (whole), 2.0 / 4 is 0.5 (decimal)
