@@ -61,6 +61,7 @@ __all__ = [
     "FUNCTIONS",
     "scaled",
     "format_number",
+    "path_text",
 ]
 
 #: Functions every expression may call.
@@ -253,7 +254,7 @@ class Evaluator:
         """The value of a name (the base knows none)."""
         name = e.path.simple_name
         if name is None:
-            raise self.components(e, _path_text(e.path))
+            raise self.components(e, path_text(e.path))
         raise self.unknown_name(e, name, ())
 
     def analysis(self, e: ast.Call, scope: Any) -> Any:
@@ -549,8 +550,8 @@ def _extreme(f: str, args: list[Quantity]) -> Quantity:
     return _pair(pick(a.lo for a in args), pick(a.hi for a in args), args[0].dim, meta)
 
 
-def _path_text(p: ast.Path) -> str:
-    """A path as written, indices other than ``*`` shown as ``[...]``."""
+def path_text(p: ast.Path) -> str:
+    """A path as written, indices other than ``*`` shown as ``[...]`` (for messages)."""
     out = []
     for s in p.segments:
         if s.index is None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import ast
-from ..evaluate import Quantity, Record
+from ..evaluate import Quantity, Record, path_text
 from ..kinds import KIND_ALIASES, KIND_CODE, ROLES
 from .registry import (
     ANALYSES,
@@ -296,19 +296,6 @@ def _scope_chain(scope: str) -> list[str]:
 def _did_you_mean(name: str, options) -> str | None:
     close = difflib.get_close_matches(name, list(options), n=1)
     return f"did you mean {close[0]!r}?" if close else None
-
-
-def path_text(p: ast.Path) -> str:
-    """A path as written, indices other than ``*`` shown as ``[...]``."""
-    out = []
-    for s in p.segments:
-        if s.index is None:
-            out.append(s.name)
-        elif isinstance(s.index, ast.Star):
-            out.append(f"{s.name}[*]")
-        else:
-            out.append(f"{s.name}[...]")
-    return ".".join(out)
 
 
 def _expr_text(e: Any) -> str:
