@@ -22,7 +22,7 @@ import difflib
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -643,7 +643,8 @@ class _Elaborator:
             try:
                 if isinstance(s, ast.Connect | ast.Pattern | ast.For):
                     self.add_links_stmt(b, s, local)
-                elif isinstance(s, ast.Assert):
+                elif isinstance(s, ast.Assert | ast.Workload):
+                    # Workloads travel with the assertions to learn where they were declared.
                     b.asserts.append((s, np.zeros(1, dtype=np.int64), _constants(local)))
                 elif isinstance(s, ast.Meta):
                     self.add_meta(b, s, local)
@@ -1474,6 +1475,14 @@ def elaborate(
         raise
     topo = _assemble(el, block, module.file)
     el.sink.raise_if_errors()
+    workloads = [(a.node, a.scopes, a.constants) for a in topo.assertions
+                 if isinstance(a.node, ast.Workload)]  # fmt: skip
+    if workloads:
+        from .workload import elaborate_workloads
+
+        asserts = tuple(a for a in topo.assertions if not isinstance(a.node, ast.Workload))
+        topo = elaborate_workloads(replace(topo, assertions=asserts), workloads, el.sink)
+        el.sink.raise_if_errors()
     return topo
 
 

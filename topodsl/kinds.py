@@ -87,7 +87,8 @@ class AttrSpec:
 
 _COMMON = (
     AttrSpec("model", None, "product name, free text"),
-    AttrSpec("power", POWER, "power draw"),
+    AttrSpec("power", POWER, "power draw; a component's own figure covers everything inside it"),
+    AttrSpec("cost", COUNT, "purchase cost, in one currency throughout the design"),
 )
 _DEVICE = (
     AttrSpec("bandwidth", BANDWIDTH, "throughput cap for all flow through the device"),

@@ -164,6 +164,7 @@ class Topology:
     assertions : design assertions declared in the file (see :mod:`topodsl.check`).
     fabrics : what each fabric generator or connection pattern built.
     source_texts : source text of every file read, for diagnostics.
+    workloads : the jobs declared to run on the design (see :mod:`topodsl.workload`).
     """
 
     nodes: NodeTable
@@ -177,6 +178,7 @@ class Topology:
     assertions: tuple[Any, ...] = ()
     fabrics: tuple[FabricInfo, ...] = ()
     source_texts: Mapping[str, str] = field(default_factory=dict)
+    workloads: tuple[Any, ...] = ()
 
     # -- sizes and lookups ------------------------------------------------------------------
 

@@ -1,0 +1,328 @@
+"""Inference memory fit: where weights and KV cache live, and the decode rate memory allows.
+
+Each of the ``n`` selected GPUs holds one shard of a replica of ``tp`` GPUs: ``need = (weights
++ kv) / tp`` bytes, where ``kv`` is one replica's KV cache (``kv_bytes_per_token * context *
+concurrency``). The model, in three steps:
+
+1. **Own memory first.** A GPU's own memory is what :func:`~topodsl.solvers.reach.
+   memory_reach` puts in its ``local`` and ``same-package`` tiers; it takes ``min(need, own)``.
+2. **Overflow, nearest first.** The rest goes to the memories the GPU reaches beyond its own
+   (a peer's HBM, host DRAM, CXL memory, remote memory), except memories that are another
+   workload GPU's own (they hold that GPU's shard). Memories reached by several GPUs are shared
+   between them: the bytes are placed by a linear program (HiGHS, through
+   :func:`scipy.optimize.linprog`) that minimises the bytes times the latency they are read at,
+   with each memory's capacity as a constraint. What no memory can take is *unplaced*: the
+   job does not fit.
+3. **Decode-rate bound.** Every decode step (one token of every sequence) reads each GPU's
+   whole shard, its weights and its sequences' KV at full context, once. Reads from different
+   memories may overlap, so the step takes at least the largest of: for each GPU and tier, its
+   bytes there over its bandwidth to the whole tier (reach's per-tier max flow); for each tier
+   shared by several GPUs, their bytes there together over the max flow from the tier's
+   memories in use to those GPUs (:func:`~topodsl.solvers.dataflow.data_flow`, a real cut);
+   for each GPU, everything it reads over the max flow from all its memories in use into it.
+   Tokens per second per sequence are at most ``1 / step``; the whole job serves at most
+   ``concurrency * n / tp`` times that. A target time per token below the step bound cannot be
+   met; above it, memory bandwidth does not rule it out (compute and communication may).
+
+>>> from topodsl.topology import TopologyBuilder
+>>> b = TopologyBuilder()
+>>> _ = b.add_node("g", "gpu", bandwidth=2e12)
+>>> _ = b.add_node("g.hbm", "hbm", parent="g", capacity=80e9, bandwidth=2e12, latency=1e-7)
+>>> _ = b.add_node("cpu", "cpu")
+>>> _ = b.add_node("dram", "dram", capacity=512e9, bandwidth=300e9, latency=1e-7)
+>>> _ = b.add_link("g", "g.hbm", bandwidth=2e12); _ = b.add_link("g", "cpu", bandwidth=63e9)
+>>> _ = b.add_link("cpu", "dram", bandwidth=300e9)
+>>> r = inference_fit(b.build(), "kind:gpu", weights=70e9, kv=30e9)
+>>> r.fits, r.fits_own, [(u.tier, u.bytes) for u in r.tiers]
+(True, False, [('local', 80000000000.0), ('host', 20000000000.0)])
+>>> r.step_time, round(r.decode_rate, 3)      # 20 GB over the 63 GB/s PCIe link
+(0.31746031746031744, 3.15)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import SolverError
+from ..topology import Topology
+from .dataflow import Selection, data_flow
+from .collective import flow_upper
+from .reach import TIERS, ReachResult, memory_reach
+
+__all__ = ["TierUse", "StepBound", "InferenceFit", "inference_fit"]
+
+_OWN_TIERS = (TIERS.index("local"), TIERS.index("same-package"))
+
+
+@dataclass(frozen=True, slots=True)
+class TierUse:
+    """What one tier holds for the job: ``bytes`` over ``gpus`` GPUs, the farthest of those
+    memories (``latency``, s), and the decode rate the tier alone allows (tokens/s per
+    sequence: ``1 / step``, with ``step`` the tier's share of the step bound)."""
+
+    tier: str
+    bytes: float
+    gpus: int
+    memories: int
+    latency: float
+    step: float
+
+    @property
+    def rate(self) -> float:
+        """Tokens per second per sequence that this tier's reads allow."""
+        return 1.0 / self.step if self.step > 0 else math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class StepBound:
+    """One reason a decode step takes at least ``time`` seconds: ``bytes`` read over a
+    bandwidth of ``bandwidth`` B/s, ``what`` says which."""
+
+    time: float
+    bytes: float
+    bandwidth: float
+    what: str
+
+
+@dataclass(frozen=True)
+class InferenceFit:
+    """Where an inference job's memory lives and the decode rate it allows.
+
+    Attributes
+    ----------
+    gpus : node rows of the GPUs; ``tp`` GPUs per replica, ``replicas = len(gpus) / tp``.
+    need : bytes each GPU holds (its shard of weights and KV cache); ``weights``, ``kv``: the
+        model's weights and one replica's KV cache, in bytes.
+    own : bytes of its own memory per GPU (local and same-package tiers).
+    fits_own : every GPU's shard fits in its own memory.
+    fits : everything found a place; ``unplaced`` bytes did not (over all GPUs).
+    tiers : :class:`TierUse` per tier holding bytes, nearest first.
+    farthest : the farthest tier holding bytes; ``overflow_latency`` the latency of the
+        farthest memory holding overflow (``None`` when nothing overflows).
+    step_time : seconds a decode step takes at least; ``bounds`` the largest reasons, largest
+        first (the first is the bottleneck).
+    sequences : sequences each replica serves at once.
+    target_latency : the time per token asked for, or ``None``.
+    placement : ``(gpu row, memory row, bytes)`` of every placement.
+    """
+
+    gpus: np.ndarray
+    tp: int
+    weights: float
+    kv: float
+    need: float
+    own: np.ndarray
+    fits_own: bool
+    fits: bool
+    unplaced: float
+    tiers: tuple[TierUse, ...]
+    farthest: str
+    overflow_latency: float | None
+    step_time: float
+    bounds: tuple[StepBound, ...]
+    sequences: int
+    target_latency: float | None
+    placement: tuple[tuple[int, int, float], ...]
+
+    @property
+    def replicas(self) -> int:
+        """Replicas of the model the GPUs serve."""
+        return len(self.gpus) // self.tp
+
+    @property
+    def decode_rate(self) -> float:
+        """Tokens per second per sequence, at most."""
+        return 1.0 / self.step_time if self.step_time > 0 else math.inf
+
+    @property
+    def throughput(self) -> float:
+        """Tokens per second over every sequence of every replica, at most."""
+        return self.decode_rate * self.sequences * self.replicas
+
+    @property
+    def target_possible(self) -> bool | None:
+        """Whether memory bandwidth leaves the target time per token possible."""
+        if self.target_latency is None:
+            return None
+        return self.step_time <= self.target_latency * (1 + 1e-12)
+
+
+def inference_fit(
+    topology: Topology,
+    gpus: Selection = "kind:gpu",
+    *,
+    weights: float,
+    kv: float = 0.0,
+    tp: int = 1,
+    sequences: int = 1,
+    target_latency: float | None = None,
+    **flow_options: Any,
+) -> InferenceFit:
+    """Fit an inference job's weights and KV cache in the memory its GPUs reach.
+
+    Parameters
+    ----------
+    topology : Topology
+    gpus : the GPUs serving (selector or rows), ``tp`` per replica, in order.
+    weights : bytes of the model's weights.
+    kv : bytes of one replica's KV cache (all its sequences at full context).
+    tp : GPUs per replica; each holds ``1 / tp`` of the weights and the KV cache.
+    sequences : sequences each replica serves at once (for the throughput).
+    target_latency : time per output token the service must meet (optional).
+    **flow_options : passed to the reach and flow solvers (``forwarding``).
+
+    Returns
+    -------
+    InferenceFit
+
+    Raises
+    ------
+    SolverError
+        Sizes that are not positive, or GPUs that ``tp`` does not divide.
+    """
+    if not (math.isfinite(weights) and weights > 0) or not (math.isfinite(kv) and kv >= 0):
+        raise SolverError("the weights must be more than zero bytes and the KV cache zero or more")
+    rows = topology.select(gpus) if isinstance(gpus, str) else np.asarray(gpus, dtype=np.int64)
+    rows = np.unique(rows)
+    if len(rows) == 0:
+        raise SolverError("the GPU selection is empty")
+    if tp < 1 or len(rows) % tp:
+        raise SolverError(f"{len(rows)} GPUs do not divide into replicas of tp = {tp}")
+    need = (weights + kv) / tp
+    reach = memory_reach(topology, rows, **flow_options)
+    pos = np.searchsorted(reach.sources, reach.source)
+    is_own = np.isin(reach.tier, _OWN_TIERS)
+    own = np.bincount(pos[is_own], weights=reach.capacity[is_own], minlength=len(rows))
+    own_memories = set(reach.memory[is_own].tolist())
+    overflow = np.maximum(need - own, 0.0)
+    placed_own = np.minimum(need, own)
+    # Candidate (GPU, memory) pairs for overflow: memories beyond the GPU's own, not another
+    # workload GPU's own.
+    cand = np.flatnonzero(~is_own & ~np.isin(reach.memory, list(own_memories)))
+    cand = cand[overflow[pos[cand]] > 0]
+    x, unplaced = _place(reach, pos, cand, overflow)
+    placement: list[tuple[int, int, float]] = []
+    for g in range(len(rows)):
+        mine = np.flatnonzero(is_own & (pos == g))
+        left = float(placed_own[g])
+        for i in mine.tolist():  # own memories, nearest first, up to the need
+            take = min(left, float(reach.capacity[i]))
+            if take > 0:
+                placement.append((int(rows[g]), int(reach.memory[i]), take))
+            left -= take
+    for k, i in enumerate(cand.tolist()):
+        if x[k] > 0:
+            placement.append((int(reach.source[i]), int(reach.memory[i]), float(x[k])))
+    tiers, bounds, far_latency = _tiers_and_bounds(topology, reach, rows, placement, flow_options)
+    used_tiers = [t.tier for t in tiers]
+    step = max((b.time for b in bounds), default=0.0)
+    return InferenceFit(
+        gpus=rows, tp=int(tp), weights=float(weights), kv=float(kv), need=float(need),
+        own=own, fits_own=bool(np.all(overflow <= 0)), fits=unplaced <= need * 1e-12,
+        unplaced=float(unplaced), tiers=tiers,
+        farthest=used_tiers[-1] if used_tiers else "local",
+        overflow_latency=far_latency, step_time=float(step),
+        bounds=tuple(sorted(bounds, key=lambda b: (-b.time, b.what)))[:8],
+        sequences=int(sequences), target_latency=target_latency, placement=tuple(placement),
+    )  # fmt: skip
+
+
+def _place(reach: ReachResult, pos: np.ndarray, cand: np.ndarray, overflow: np.ndarray):
+    """Bytes per candidate pair, nearest first, each memory's capacity shared; and what no
+    memory could take."""
+    total = float(overflow.sum())
+    if total <= 0:
+        return np.zeros(len(cand)), 0.0
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_array
+
+    gpus = np.flatnonzero(overflow > 0)
+    gpu_index = np.full(len(overflow), -1)
+    gpu_index[gpus] = np.arange(len(gpus))
+    mems, mem_index = np.unique(reach.memory[cand], return_inverse=True)
+    k, g = len(cand), len(gpus)
+    # Variables: one per candidate pair, then one "unplaced" per GPU (costlier than any memory).
+    lat = reach.latency[cand]
+    scale = max(float(lat.max(initial=0.0)), 1e-12)
+    cost = np.concatenate([1.0 + lat / scale, np.full(g, 1e6)])
+    eq_rows = np.concatenate([gpu_index[pos[cand]], np.arange(g)])
+    a_eq = coo_array((np.ones(k + g), (eq_rows, np.arange(k + g))), shape=(g, k + g))
+    a_ub = coo_array((np.ones(k), (mem_index, np.arange(k))), shape=(len(mems), k + g))
+    unit = total  # solve in units of the total overflow: well conditioned
+    res = linprog(
+        cost, A_ub=a_ub.tocsr(), b_ub=_capacities(reach, mems) / unit, A_eq=a_eq.tocsr(),
+        b_eq=overflow[gpus] / unit, bounds=(0, None), method="highs",
+    )  # fmt: skip
+    if res.status != 0:
+        raise SolverError(f"the placement of the KV cache failed: {res.message}")
+    sol = np.maximum(res.x, 0.0) * unit
+    return sol[:k], float(sol[k:].sum())
+
+
+def _capacities(reach: ReachResult, mems: np.ndarray) -> np.ndarray:
+    first = {}
+    for m, c in zip(reach.memory.tolist(), reach.capacity.tolist(), strict=True):
+        first.setdefault(m, c)
+    return np.array([first[m] for m in mems.tolist()], dtype=np.float64)
+
+
+def _tiers_and_bounds(topology, reach, rows, placement, flow_options):
+    """Bytes per tier, and every bound on the decode step."""
+    index = {}
+    for i, (s, m) in enumerate(zip(reach.source.tolist(), reach.memory.tolist(), strict=True)):
+        index[(s, m)] = i
+    per: dict[tuple[int, int], float] = {}  # (gpu row, tier) -> bytes
+    mem_of: dict[tuple[int, int], set[int]] = {}
+    latency: dict[int, float] = {}
+    for g, m, b in placement:
+        i = index[(g, m)]
+        t = int(reach.tier[i])
+        per[(g, t)] = per.get((g, t), 0.0) + b
+        mem_of.setdefault((g, t), set()).add(m)
+        latency[t] = max(latency.get(t, 0.0), float(reach.latency[i]))
+    tiers_bw = {}
+    tt = reach.tiers
+    for s, t, bw in zip(tt.source.tolist(), tt.tier.tolist(), tt.bandwidth.tolist(), strict=True):
+        tiers_bw[(s, t)] = bw
+    ids = topology.nodes.ids
+    bounds: list[StepBound] = []
+    step_of_tier: dict[int, float] = {}
+    for (g, t), b in per.items():
+        bw = tiers_bw.get((g, t), math.inf)
+        time = b / bw if bw > 0 else math.inf
+        bounds.append(StepBound(time, b, bw, f"{ids[g]} reading its {TIERS[t]} memory"))
+        step_of_tier[t] = max(step_of_tier.get(t, 0.0), time)
+    by_tier: dict[int, list[int]] = {}
+    for g, t in per:
+        by_tier.setdefault(t, []).append(g)
+    for t, gs in by_tier.items():
+        if t in _OWN_TIERS or len(gs) < 2:
+            continue
+        mems = sorted(set().union(*(mem_of[(g, t)] for g in gs)))
+        total = sum(per[(g, t)] for g in gs)
+        cap = flow_upper(data_flow(topology, mems, sorted(gs), **flow_options).flow)
+        time = total / cap if cap > 0 else math.inf
+        bounds.append(StepBound(time, total, cap,
+                                f"{len(gs)} GPUs reading the {TIERS[t]} tier together"))
+        step_of_tier[t] = max(step_of_tier[t], time)  # fmt: skip
+    for g in sorted({g for g, _ in per}):
+        ts = [t for (h, t) in per if h == g]
+        if len(ts) < 2:
+            continue
+        mems = sorted(set().union(*(mem_of[(g, t)] for t in ts)))
+        total = sum(per[(g, t)] for t in ts)
+        cap = flow_upper(data_flow(topology, mems, [g], **flow_options).flow)
+        time = total / cap if cap > 0 else math.inf
+        bounds.append(StepBound(time, total, cap, f"{ids[g]} reading all its tiers"))
+    tiers = []
+    for t in sorted(by_tier):
+        gs = by_tier[t]
+        mems = set().union(*(mem_of[(g, t)] for g in gs))
+        tiers.append(TierUse(TIERS[t], sum(per[(g, t)] for g in gs), len(gs), len(mems),
+                             latency[t], step_of_tier[t]))  # fmt: skip
+    over = [latency[t] for t in by_tier if t not in _OWN_TIERS]
+    return tuple(tiers), bounds, (max(over) if over else None)
