@@ -15,6 +15,7 @@ from . import analyses  # noqa: E402,F401  isort: skip
 from . import basic  # noqa: E402,F401  isort: skip
 from . import check  # noqa: E402,F401  isort: skip
 from . import interop  # noqa: E402,F401  isort: skip
+from . import lsp  # noqa: E402,F401  isort: skip
 from . import render  # noqa: E402,F401  isort: skip
 
 __all__ = ["main", "analyze"]

@@ -40,7 +40,8 @@ def render() -> None:
     "--output",
     required=True,
     type=click.Path(dir_okay=False),
-    help="Where to write; the suffix picks the format: .svg, .png, .pdf (Graphviz) or .dot.",
+    help="Where to write; the suffix picks the format: .svg, .png, .pdf (Graphviz), .dot, "
+    "or .html (the interactive view, one self-contained file).",
 )
 @click.option(
     "--depth",
@@ -74,6 +75,11 @@ def diagram(
         view = draw(topo, output, depth=depth, focus=focus, highlight=highlight, fold=not no_fold)
     except TopoError as e:
         fail(e)
+    for note in view.notes:
+        click.echo(f"warning: Graphviz: {note}", err=True)
+    if output.lower().endswith(".html"):
+        click.echo(f"{output}: interactive view of {topo.num_nodes:,} components")
+        return
     what = "full detail" if view.depth is None else f"depth {view.depth}"
     if view.auto and view.focus is None:
         what += " (automatic)"

@@ -1,11 +1,14 @@
-r"""Diagrams of a topology: DOT built with pydot, laid out by Graphviz.
+r"""Diagrams of a topology: boxes placed by structure, drawn by Graphviz; and an HTML view.
 
-:func:`to_dot` returns the DOT text; :func:`render` writes ``.svg``, ``.png``, ``.pdf`` (through
-the Graphviz ``dot`` program) or ``.dot`` (no Graphviz needed), chosen by the file's suffix.
-Containment is drawn as nested clusters; each kind has its own shape and colour (see the
-legend in every diagram); edges are labelled with link type, lanes and bandwidth per direction,
-one edge per bundle. Large topologies are collapsed to a readable depth and like arrays folded
-(see :mod:`topodsl.render.view`). The same topology always gives the same bytes.
+:func:`to_dot` returns the DOT text; :func:`render` writes ``.svg``, ``.png``, ``.pdf`` (drawn by
+Graphviz), ``.dot`` (no Graphviz needed) or ``.html`` (the interactive view of
+:mod:`topodsl.render.html`), chosen by the file's suffix. Containment is drawn as nested
+clusters; each kind has its own shape and colour (see the legend in every diagram); edges are
+labelled with link type, lanes and bandwidth per direction, one edge per bundle. Boxes are
+placed by the structure the topology was built with (:mod:`topodsl.render.layout`): tiers,
+grids for tori and meshes, circles for rings. Large topologies are collapsed to a readable
+depth and like arrays folded (see :mod:`topodsl.render.view`). The same topology always gives
+the same bytes.
 
 The capacity-versus-latency chart of memory reach is in :mod:`topodsl.render.chart`.
 
@@ -18,17 +21,18 @@ Examples
 >>> _ = b.add_node("srv.gpu1", "gpu", parent="srv")
 >>> _ = b.add_link("srv.gpu0", "srv.gpu1", bandwidth=450e9, type="nvlink4", lanes=18)
 >>> text = to_dot(b.build())
->>> 'subgraph cluster_srv {' in text, 'label="nvlink4 ×18\\n450 GB/s"' in text
+>>> 'subgraph "cluster_srv" {' in text, 'label="nvlink4 ×18\\n450 GB/s"' in text
 (True, True)
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..topology import Topology
-from .diagram import Highlight, diagram_graph, resolve_highlight
-from .graphviz import GRAPHVIZ_FORMATS, RenderError, find_dot, run_dot
+from .diagram import Highlight, diagram_dot, resolve_highlight
+from .graphviz import GRAPHVIZ_FORMATS, RenderError, find_dot, measure_nodes, run_layout
 from .view import Box, Budget, Edge, View, build_view
 
 __all__ = [
@@ -48,10 +52,13 @@ __all__ = [
 ]
 
 #: File suffixes :func:`render` writes.
-FORMATS = (".svg", ".png", ".pdf", ".dot")
+FORMATS = (".svg", ".png", ".pdf", ".dot", ".html")
 #: Largest view handed to Graphviz; beyond it layout takes minutes and draws a hairball.
 MAX_LAYOUT_SHAPES = 1_000
 MAX_LAYOUT_EDGES = 3_000
+#: The most an explicit ``--depth`` draws before identical parts are drawn once: about what
+#: reads on one slide.
+SLIDE = Budget(max_shapes=160, max_edges=240)
 
 
 def diagram(
@@ -62,11 +69,14 @@ def diagram(
     highlight: str | None = None,
     fold: bool = True,
     budget: Budget | None = None,
+    limit: Budget | None = None,
+    measure: bool = False,
 ) -> tuple[str, View]:
-    """The DOT text of ``topology`` and the :class:`View` it draws (see :func:`to_dot`)."""
-    view = build_view(topology, depth=depth, focus=focus, fold=fold, budget=budget)
+    """The DOT text of ``topology`` and the :class:`View` it draws (see :func:`to_dot`);
+    ``measure`` sizes boxes with Graphviz instead of estimating them."""
+    view = build_view(topology, depth=depth, focus=focus, fold=fold, budget=budget, limit=limit)
     mark = resolve_highlight(topology, highlight) if highlight else None
-    return diagram_graph(view, mark).to_string(), view
+    return diagram_dot(view, mark, measure=measure_nodes if measure else None), view
 
 
 def to_dot(
@@ -128,10 +138,15 @@ def render(
     fold: bool = True,
     budget: Budget | None = None,
 ) -> View:
-    """Draw ``topology`` into ``out_path``; its suffix (.svg, .png, .pdf, .dot) picks the format.
+    """Draw ``topology`` into ``out_path``; its suffix (.svg, .png, .pdf, .dot, .html) picks the
+    format.
 
     Arguments as for :func:`to_dot`. Returns the :class:`View` drawn (what was collapsed,
-    folded, and how many boxes and edges).
+    folded, and how many boxes and edges); its ``notes`` hold Graphviz's warnings and, when
+    curved edges could not be routed, the simpler routing used instead. An explicit ``depth``
+    whose view is larger than Graphviz lays out readably has arrays of like components
+    folded until it fits (``View.folded`` names them). ``.html`` writes the interactive view
+    (:func:`topodsl.render.html.write_html`; ``fold`` and ``budget`` do not apply).
 
     Raises
     ------
@@ -160,10 +175,24 @@ def render(
             f"cannot tell the format of {str(out)!r}: use a file name ending in "
             + ", ".join(FORMATS)
         )
+    if suffix == ".html":
+        from .html import write_html
+
+        return write_html(topology, out, depth=depth, focus=focus, highlight=highlight)
     if suffix != ".dot":
         find_dot()  # fail before any work when Graphviz is missing
+    # An explicit depth too large for a slide draws one of each array of identical parts in
+    # detail and folds the rest of the array, until it fits.
+    limit = SLIDE if fold else None
     text, view = diagram(
-        topology, depth=depth, focus=focus, highlight=highlight, fold=fold, budget=budget
+        topology,
+        depth=depth,
+        focus=focus,
+        highlight=highlight,
+        fold=fold,
+        budget=budget,
+        limit=limit,
+        measure=suffix != ".dot",
     )
     if suffix != ".dot" and (
         view.num_shapes > MAX_LAYOUT_SHAPES or len(view.edges) > MAX_LAYOUT_EDGES
@@ -171,10 +200,15 @@ def render(
         raise RenderError(
             f"this view has {view.num_shapes:,} shapes and {len(view.edges):,} edges, more than "
             f"Graphviz lays out readably ({MAX_LAYOUT_SHAPES:,} shapes, {MAX_LAYOUT_EDGES:,} "
-            "edges); use a smaller --depth, --focus on one part, or leave --depth out for the "
-            "automatic view (a .dot file is written whatever its size)"
+            "edges), even with arrays folded; use a smaller --depth or --focus on one part, "
+            "or write .html for the interactive view (a .dot file is written whatever its size)"
         )
-    data = text.encode("utf-8") if suffix == ".dot" else run_dot(text, GRAPHVIZ_FORMATS[suffix])
+    if suffix == ".dot":
+        data = text.encode("utf-8")
+    else:
+        drawn = run_layout(text, GRAPHVIZ_FORMATS[suffix])
+        data = drawn.data
+        view = replace(view, notes=drawn.warnings)
     try:
         out.write_bytes(data)
     except OSError as e:

@@ -1,7 +1,11 @@
-"""Turn a :class:`~topodsl.render.view.View` into a pydot graph: clusters, boxes, edges, legend.
+"""Turn a :class:`~topodsl.render.view.View` into DOT text: containers, boxes, edges, legend.
 
-Every box and edge carries an SVG ``class`` (``box``, ``kind-gpu``, ``group``, ``cut``...) so
-tests and style sheets can find them in the rendered SVG.
+The DOT is written directly (no intermediate graph objects), with every box at the place
+:mod:`topodsl.render.layout` chose for it. Labels say what each box is and holds, each edge
+its link type, lanes and bandwidth per direction; the figure of a structure's links (a torus,
+a ring, a mesh) is stated once beside it, per link. Every box and edge carries an SVG
+``class`` (``box``, ``kind-gpu``, ``group``, ``cut``...) so tests and style sheets can find
+them in the rendered SVG.
 """
 
 from __future__ import annotations
@@ -9,22 +13,36 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
 
 import numpy as np
-import pydot
 
 from ..errors import SolverError
 from ..kinds import KINDS, ROLE_OF, ROLES
+from ..natural import natural_sorted
 from ..topology import Topology
 from ..units import BANDWIDTH, SIZE, format_quantity
+from .layout import (
+    CAPTION_FONT_SIZE,
+    CLUSTER_FONT_SIZE,
+    EDGE_FONT_SIZE,
+    FONT_SIZE,
+    LABEL_H,
+    LINE,
+    Structure,
+    box_size,
+    layout_view,
+    slide_fit,
+    text_width,
+)
 from .style import CUT_COLOR, FONT, KIND_STYLE, UNTYPED_COLOR, link_colors
 from .view import View
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-__all__ = ["Highlight", "resolve_highlight", "diagram_graph"]
+__all__ = ["Highlight", "resolve_highlight", "diagram_dot", "MAX_PLACED_SHAPES"]
 
 
 @dataclass(frozen=True)
@@ -261,72 +279,99 @@ def _edge_label(edge, cut_links: int) -> str:
     return "\n".join(lines)
 
 
-# -- layout order ------------------------------------------------------------------------------
+# -- per-link figures --------------------------------------------------------------------------
 
 
-def _levels(view: View) -> list[int]:
-    """Layout level of each box: 0 holds compute, -1 memory or storage only, transit boxes
-    count hops from compute (the network is drawn above the servers, spines above leaves)."""
+def _per_link(view: View, edges) -> str:
+    """The figure of one link among ``edges`` (drawn edges): ``if_x16, 64 GB/s`` when every
+    link they stand for is alike, else the range (``64–128 GB/s``)."""
     topo = view.topology
-    nb = len(view.boxes)
-    roles = topo.role_codes
-    compute, memory, storage = ROLES.index("compute"), ROLES.index("memory"), ROLES.index("storage")
-    level = [None] * nb
-    for i in range(nb):
-        members = view.box_members[i]
-        box = view.boxes[i]
-        if box.form == "self":
-            members = np.array(box.rows, dtype=np.int64)
-        r = roles[members] if len(members) else np.zeros(0, dtype=np.uint8)
-        if (r == compute).any():
-            level[i] = 0
-        elif ((r == memory) | (r == storage)).any() and not np.isin(
-            r, [ROLES.index("transit")]
-        ).any():
-            level[i] = -1
-    adj: list[list[int]] = [[] for _ in range(nb)]
-    for e in view.edges:
-        adj[e.tail].append(e.head)
-        adj[e.head].append(e.tail)
-    frontier = [i for i in range(nb) if level[i] == 0]
-    dist = 0
-    while frontier:
-        dist += 1
-        nxt = []
-        for u in frontier:
-            for w in adj[u]:
-                if level[w] is None:
-                    level[w] = dist
-                    nxt.append(w)
-        frontier = sorted(set(nxt))
-    return [lv if lv is not None else 1 for lv in level]
+    rows = np.flatnonzero(np.isin(view.edge_of, np.asarray(list(edges), dtype=np.int64)))
+    if len(rows) == 0:
+        return ""
+    L = topo.links
+    bw, lanes = L.bandwidth[rows], L.lanes[rows]
+    types = {view.edges[e].type or "untyped" for e in edges}
+    head = "/".join(sorted(types))
+    if (lanes == lanes[0]).all() and lanes[0] != 1:
+        head += f" ×{_num(float(lanes[0]))}"
+    lo, hi = float(bw.min()), float(bw.max())
+    if math.isclose(lo, hi, rel_tol=1e-9):
+        return f"{head}, {format_quantity(hi, BANDWIDTH)}"
+    return f"{head}, {format_quantity(lo, BANDWIDTH)}–{format_quantity(hi, BANDWIDTH)}"
 
 
-# -- the graph ---------------------------------------------------------------------------------
+def _structure_note(view: View, s: Structure) -> str:
+    n = len(s.members)
+    if s.shape in ("torus", "grid"):
+        what = f"{s.dims[0]} × {s.dims[1]} {'torus' if s.shape == 'torus' else 'mesh'}"
+    else:
+        what = f"ring of {n}" if s.shape == "ring" else f"full mesh of {n}"
+    links = int(sum(view.edges[e].links for e in s.edges))
+    line2 = f"{links:,} links, each {_per_link(view, s.edges)} per direction"
+    if not s.chords:
+        line2 += " (links not drawn)"
+    return f"{what}\n{line2}"
+
+
+def _internal_notes(view: View) -> dict[int, list[str]]:
+    """Lines for each folded group whose members are linked among themselves: how many links
+    and the figure of one (never their sum drawn as a loop, which no link carries)."""
+    inner: dict[int, list[int]] = {}
+    for k, e in enumerate(view.edges):
+        if e.internal:
+            inner.setdefault(e.tail, []).append(k)
+    return {
+        box: [
+            f"among them: {int(sum(view.edges[k].links for k in edges)):,} links, "
+            f"each {_per_link(view, edges)}"
+        ]
+        for box, edges in inner.items()
+    }
+
+
+# -- the DOT text ------------------------------------------------------------------------------
+
+#: Views larger than this are written as plain DOT, without positions (for other tools).
+MAX_PLACED_SHAPES = 2_000
 
 
 def _q(name: str) -> str:
-    """A quoted DOT id (pydot would treat a bare ``node`` or ``edge`` as a keyword)."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A quoted DOT id or string."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def diagram_graph(view: View, highlight: Highlight | None = None) -> pydot.Dot:
-    """Build the pydot graph of ``view``, with ``highlight``'s cut in red when given."""
+def _attrs(attrs: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v if v.startswith('<') else _q(v)}" for k, v in attrs.items())
+
+
+def diagram_dot(
+    view: View,
+    highlight: Highlight | None = None,
+    *,
+    measure: Callable[[str], dict[str, tuple[float, float]]] | None = None,
+) -> str:
+    r"""The DOT text of ``view``, with ``highlight``'s cut in red when given.
+
+    Boxes carry fixed positions (``pos``, points) chosen by :mod:`topodsl.render.layout`;
+    Graphviz draws it with ``neato -n2`` (:func:`topodsl.render.graphviz.run_layout`), which
+    keeps them and routes the edges. Every box and edge carries an SVG ``class`` (``box``,
+    ``kind-gpu``, ``group``, ``link``, ``cut``...) so tests and style sheets can find them.
+    Box sizes are estimated from Helvetica's metrics, or, with ``measure`` (such as
+    :func:`topodsl.render.graphviz.measure_nodes`), taken from Graphviz itself.
+
+    Examples
+    --------
+    >>> from topodsl.topology import TopologyBuilder
+    >>> from topodsl.render.view import build_view
+    >>> b = TopologyBuilder()
+    >>> _ = b.add_node("a", "gpu"); _ = b.add_node("b", "gpu")
+    >>> _ = b.add_link("a", "b", bandwidth=450e9, type="nvlink4", lanes=18)
+    >>> text = diagram_dot(build_view(b.build()))
+    >>> text.startswith("graph topology {"), 'label="nvlink4 ×18\\n450 GB/s"' in text
+    (True, True)
+    """
     topo = view.topology
-    g = pydot.Dot("topology", graph_type="graph", strict=False)
-    g.set("rankdir", "TB")
-    g.set("newrank", "true")
-    g.set("compound", "true")
-    g.set("nodesep", "0.25")
-    g.set("ranksep", "0.55")
-    g.set("fontname", FONT)
-    g.set("fontsize", "12")
-    g.set("labelloc", "t")
-    g.set("labeljust", "l")
-    g.set("label", _caption(view, highlight))
-    g.set_node_defaults(fontname=FONT, fontsize="10", style="filled", margin="0.08,0.04")
-    g.set_edge_defaults(fontname=FONT, fontsize="8")
-
     cut_edge: Counter[int] = Counter()
     cut_box: Counter[int] = Counter()
     if highlight is not None:
@@ -337,204 +382,278 @@ def diagram_graph(view: View, highlight: Highlight | None = None) -> pydot.Dot:
             if b >= 0:
                 cut_box[b] += 1
 
-    # Clusters, nested as the containment is.
-    parents = {}
-    clusters: dict[int, pydot.Subgraph] = {}
+    inner = _internal_notes(view)
+    labels = [_box_label(view, i) + inner.get(i, []) for i in range(len(view.boxes))]
+    for i, n in cut_box.items():
+        labels[i].append(f"cut: {n:,} device limits inside" if n > 1 else "cut: device limit")
+    shapes = [
+        "box3d" if box.form == "collapsed" else KIND_STYLE[box.kind].shape for box in view.boxes
+    ]
+    placed = view.num_shapes <= MAX_PLACED_SHAPES
+    lay = None
+    cluster_text = {
+        row: _cluster_label(view, row, ROLE_OF[topo.kind_of(row)] != "container")
+        for row in view.clusters
+    }
+    if placed:
+        sizes = [box_size(lines, shape) for lines, shape in zip(labels, shapes, strict=True)]
+        if measure is not None and view.boxes:
+            nodes = [
+                _box_dot(view, i, labels[i], shapes[i], i in cut_box, None, None)
+                for i in range(len(view.boxes))
+            ]
+            measured = measure(
+                "graph measure {\n"
+                f'  node [fontname="{FONT}", fontsize="{FONT_SIZE:g}", style="filled", '
+                'margin="0.08,0.04"];\n  ' + "\n  ".join(nodes) + "\n}\n"
+            )
+            sizes = [measured.get(box.key, sizes[i]) for i, box in enumerate(view.boxes)]
+        lay = layout_view(view, sizes, {r: bool(t) for r, t in cluster_text.items()})
+
+    caption = _caption_lines(view, highlight)
+    caption_label = "<" + "".join(_html(t) + '<br align="left"/>' for t in caption) + ">"
+    legend, legend_size = _legend(view, highlight is not None, lay)
+    cw = max(text_width(t, CAPTION_FONT_SIZE) for t in caption)
+    cap_h = len(caption) * CAPTION_FONT_SIZE * LINE + 12
+    if lay is not None and measure is not None:
+        sizes = measure(
+            f'graph measure {{\n  node [fontname="{FONT}"];\n'
+            f'  "caption" [shape=plaintext, fontsize="{CAPTION_FONT_SIZE:g}", '
+            f"label={caption_label}];\n"
+            f'  "legend" [shape=plaintext, label={legend}];\n}}\n'
+        )
+        cw, cap_h = sizes.get("caption", (cw, cap_h))
+        legend_size = sizes.get("legend", legend_size)
+    width = height = 0.0
+    ox = oy = 0.0
+    legend_at = (0.0, 0.0)
+    if lay is not None:
+        oy = cap_h + 12
+        # The legend goes right of the drawing or below it, whichever keeps the whole
+        # picture nearer 16:9.
+        lw, lh = legend_size
+        right = (lay.width + 30 + lw, oy + max(lay.height, lh))
+        below = (max(lay.width, lw), oy + lay.height + 30 + lh)
+        if slide_fit(*right) <= slide_fit(*below):
+            legend_at = (lay.width + 30 + lw / 2, oy + lh / 2)
+            width, height = right
+        else:
+            legend_at = (lw / 2, oy + lay.height + 30 + lh / 2)
+            width, height = below
+        width = max(width, cw + 10)
+
+    def pt(x: float, y: float) -> str:
+        return f"{x + ox:.1f},{height - (y + oy) + 0:.1f}"
+
+    out = ["graph topology {"]
+    out.append(
+        "  // Boxes have fixed positions: draw with 'neato -n2' (topodsl render does)."
+        if placed
+        else "  // Too large to place: any Graphviz layout program can draw this."
+    )
+    graph_attrs = {
+        "fontname": FONT,
+        "outputorder": "edgesfirst",
+        "pad": "0.3",
+    }
+    if placed:
+        graph_attrs.update({"splines": "true", "bb": f"0,0,{width:.1f},{height:.1f}"})
+    else:
+        graph_attrs.update({"rankdir": "TB", "label": "\\l".join(caption) + "\\l"})
+        graph_attrs["labelloc"] = "t"
+        graph_attrs["labeljust"] = "l"
+    out.append(f"  graph [{_attrs(graph_attrs)}];")
+    out.append(
+        f'  node [fontname="{FONT}", fontsize="{FONT_SIZE:g}", style="filled", margin="0.08,0.04"];'
+    )
+    out.append(f'  edge [fontname="{FONT}", fontsize="{EDGE_FONT_SIZE:g}"];')
+    if lay is not None:
+        out.append(
+            f'  "caption" [shape=plaintext, style="", fontsize="{CAPTION_FONT_SIZE:g}", '
+            f'label={caption_label}, pos="{pt(cw / 2 - ox, cap_h / 2 - oy)}", class="caption"];'
+        )
+
+    # Containers, nested as the containment is.
+    children: dict[int, list[int]] = {}
     for row, parent in zip(view.clusters, view.cluster_parent, strict=True):
+        children.setdefault(parent if parent in view.clusters else -1, []).append(row)
+    box_lines: dict[int, list[str]] = {}
+    for i, box in enumerate(view.boxes):
+        box_lines.setdefault(box.cluster if box.cluster in view.clusters else -1, []).append(
+            _box_dot(view, i, labels[i], shapes[i], i in cut_box, lay, pt)
+        )
+
+    def emit(row: int, indent: str) -> None:
         kind = topo.kind_of(row)
         style = KIND_STYLE[kind]
         device = ROLE_OF[kind] != "container"
-        sub = pydot.Cluster(
-            topo.nodes.ids[row],
-            label=_cluster_label(view, row, device),
-            style="rounded,filled" if device else "filled",
-            fillcolor=_lighten(style.fill) if device else _container_fill(topo, row),
-            color=style.border,
-            fontname=FONT,
-            fontsize="10" if device else "11",
-            penwidth="1" if device else "1.4",
-            labeljust="l",
-        )
-        sub.set("class", f"container kind-{kind}")
-        clusters[row] = sub
-        parents[row] = parent
-    for row in view.clusters:
-        parent = parents[row]
-        (clusters.get(parent, g)).add_subgraph(clusters[row])
-
-    for i, box in enumerate(view.boxes):
-        kind = box.kind
-        style = KIND_STYLE[kind]
         attrs = {
-            "label": "\n".join(_box_label(view, i)),
-            "shape": style.shape,
-            "fillcolor": style.fill,
+            "label": cluster_text[row],
+            "style": "rounded,filled" if device else "filled",
+            "fillcolor": _lighten(style.fill) if device else _container_fill(topo, row),
             "color": style.border,
-            "class": f"box {box.form} kind-{kind}",
+            "fontname": FONT,
+            "fontsize": f"{CLUSTER_FONT_SIZE:g}",
+            "penwidth": "1" if device else "1.4",
+            "labeljust": "l",
+            "class": f"container kind-{kind}",
         }
-        if box.form == "collapsed":
-            attrs["shape"] = "box3d"
-        if box.form == "group":
-            attrs["peripheries"] = "2"
-        if i in cut_box:
-            attrs["color"] = CUT_COLOR
-            attrs["penwidth"] = "3"
-            attrs["class"] += " cut"
-            n = cut_box[i]
-            attrs["label"] += (
-                f"\ncut: {n:,} device limits inside" if n > 1 else "\ncut: device limit"
-            )
-        node = pydot.Node(_q(box.key), **attrs)
-        target = clusters.get(box.cluster, g)
-        target.add_node(node)
+        if lay is not None:
+            x0, y0, x1, y1 = lay.clusters[row]
+            attrs["bb"] = f"{pt(x0, y1)},{pt(x1, y0)}"
+            if cluster_text[row]:
+                tw = text_width(cluster_text[row], CLUSTER_FONT_SIZE)
+                attrs["lp"] = pt(x0 + 8 + tw / 2, y0 + LABEL_H / 2 + 1)
+        out.append(f"{indent}subgraph {_q('cluster_' + topo.nodes.ids[row])} {{")
+        out.append(f"{indent}  graph [{_attrs(attrs)}];")
+        for line in box_lines.get(row, []):
+            out.append(indent + "  " + line)
+        for child in children.get(row, []):
+            emit(child, indent + "  ")
+        out.append(f"{indent}}}")
 
-    levels = _levels(view)
+    for line in box_lines.get(-1, []):
+        out.append("  " + line)
+    for row in children.get(-1, []):
+        emit(row, "  ")
+
+    # Structure notes (a torus's figure, once for all its links).
+    if lay is not None:
+        for k, (text, x, y) in enumerate(lay.notes):
+            s = lay.structures[int(text.split(":")[1])]
+            note = _structure_note(view, s)
+            out.append(
+                f'  {_q(f"note:{k}")} [shape=plaintext, style="", margin="0.02,0.02", '
+                f'fontsize="{EDGE_FONT_SIZE:g}", label={_q(note)}, pos="{pt(x, y)}", '
+                f'class="note structure-{s.shape}"];'
+            )
+
     colors = link_colors(topo.link_type_names)
     bws = [e.bandwidth for e in view.edges if e.bandwidth > 0]
     lo_bw, hi_bw = (min(bws), max(bws)) if bws else (1.0, 1.0)
-    meshes = _meshes(view)
-    in_mesh = {i for m in meshes for i in m.edges}
+    in_structure: set[int] = set()
+    wrap_edges: set[int] = set()
+    if lay is not None:
+        for s in lay.structures:
+            in_structure.update(s.edges)
+            wrap_edges.update(s.wrap)
+    labelled = _edges_to_label(view, in_structure)
     for i, e in enumerate(view.edges):
-        if i in in_mesh:
-            continue
-        tail, head = e.tail, e.head
-        a, b = view.boxes[tail], view.boxes[head]
-        key_t = (levels[tail], -KIND_STYLE[a.kind].tier)
-        key_h = (levels[head], -KIND_STYLE[b.kind].tier)
+        if e.internal:
+            continue  # stated in the group's box, never drawn as a loop
         attrs = {
-            "label": _edge_label(e, cut_edge.get(i, 0)),
             "color": colors.get(e.type, UNTYPED_COLOR) if e.type else UNTYPED_COLOR,
             "penwidth": f"{_width(e.bandwidth, lo_bw, hi_bw):.2f}",
             "class": "link" + (f" type-{e.type}" if e.type else ""),
         }
+        text = labelled.get(i)
+        if text is not None or i in cut_edge:
+            text = _edge_label(e, cut_edge.get(i, 0)) + (text or "")
+            attrs["label"] = text
         if e.directed:
             attrs["dir"] = "forward"
-            if key_t < key_h:
-                attrs["dir"] = "back"
-                tail, head = head, tail
-        elif key_t < key_h:
-            tail, head = head, tail
-        if key_t == key_h and a.cluster == b.cluster and "self" not in (a.form, b.form):
-            # Peers (a ring of switches, two CPU sockets) side by side, not stacked. Only
-            # within one cluster: across nested clusters Graphviz 2.43 can lose such edges.
-            attrs["constraint"] = "false"
+        if lay is not None and i in lay.routes:
+            route = lay.routes[i]
+            attrs["pos"] = " ".join(pt(x, y) for x, y in route)
+            if e.directed:
+                # The curve stops short of the head box; Graphviz draws the arrowhead to it.
+                tip, before = route[-1], route[-2]
+                d = math.hypot(tip[0] - before[0], tip[1] - before[1]) or 1.0
+                short = (
+                    tip[0] - (tip[0] - before[0]) * 9 / d,
+                    tip[1] - (tip[1] - before[1]) * 9 / d,
+                )
+                body = [*route[:-1], short]
+                attrs["pos"] = f"e,{pt(*tip)} " + " ".join(pt(x, y) for x, y in body)
+            if i in wrap_edges:
+                attrs["style"] = "dashed"
+            if "label" in attrs:
+                pts = lay.routes[i]
+                attrs["lp"] = pt(*_bezier_mid(pts))
         if i in cut_edge:
-            _mark_cut(attrs)
-        g.add_edge(pydot.Edge(_q(view.boxes[tail].key), _q(view.boxes[head].key), **attrs))
-    for mesh in meshes:
-        _draw_mesh(g, view, mesh, clusters, colors, cut_edge, lo_bw, hi_bw)
+            attrs["color"] = CUT_COLOR
+            attrs["penwidth"] = "4"
+            attrs["fontcolor"] = CUT_COLOR
+            attrs["class"] += " cut"
+        tail, head = view.boxes[e.tail].key, view.boxes[e.head].key
+        out.append(f"  {_q(tail)} -- {_q(head)} [{_attrs(attrs)}];")
 
-    _add_legend(g, view, colors, highlight is not None, bool(meshes))
-    return g
-
-
-def _mark_cut(attrs: dict) -> None:
-    attrs["color"] = CUT_COLOR
-    attrs["penwidth"] = "4"
-    attrs["fontcolor"] = CUT_COLOR
-    attrs["class"] += " cut"
-
-
-@dataclass(frozen=True)
-class _Mesh:
-    """A full mesh: every pair of ``members`` (box indices) joined by ``type`` edges."""
-
-    type: str
-    members: tuple[int, ...]
-    edges: tuple[int, ...]
-
-
-#: A complete graph on this many boxes or more is drawn as a hub with one spoke per member.
-MESH_MIN = 4
-
-
-def _meshes(view: View) -> list[_Mesh]:
-    """Full meshes among the drawn edges: for each link type, each connected component of its
-    undirected edges that is a complete graph of at least :data:`MESH_MIN` boxes."""
-    by_type: dict[str, list[int]] = {}
-    for i, e in enumerate(view.edges):
-        if e.type and not e.directed and not e.internal:
-            by_type.setdefault(e.type, []).append(i)
-    meshes = []
-    for t in sorted(by_type):
-        adj: dict[int, set[int]] = {}
-        for i in by_type[t]:
-            e = view.edges[i]
-            adj.setdefault(e.tail, set()).add(e.head)
-            adj.setdefault(e.head, set()).add(e.tail)
-        seen: set[int] = set()
-        for start in sorted(adj):
-            if start in seen:
-                continue
-            comp, stack = set(), [start]
-            while stack:
-                u = stack.pop()
-                if u not in comp:
-                    comp.add(u)
-                    stack.extend(adj[u] - comp)
-            seen |= comp
-            k = len(comp)
-            if k < MESH_MIN or any(len(adj[u]) != k - 1 for u in comp):
-                continue
-            edges = tuple(i for i in by_type[t] if view.edges[i].tail in comp)
-            meshes.append(_Mesh(t, tuple(sorted(comp)), edges))
-    return meshes
-
-
-def _draw_mesh(g, view, mesh, clusters, colors, cut_edge, lo_bw, hi_bw) -> None:
-    """Draw ``mesh`` as a hub node with one spoke per member, labelled with the member's
-    links into the mesh (lanes and bandwidth per direction summed)."""
-    topo = view.topology
-    hub = _q(f"mesh:{mesh.type}:{view.boxes[mesh.members[0]].key}")
-    k = len(mesh.members)
-    # The hub goes in the innermost cluster holding every member.
-    chains = []
-    for b in mesh.members:
-        chain, c = [], view.boxes[b].cluster
-        while c >= 0:
-            chain.append(c)
-            c = int(topo.nodes.parent[c])
-        chains.append(chain[::-1])
-    common = -1
-    for level in zip(*chains, strict=False):
-        if len(set(level)) != 1:
-            break
-        common = level[0]
-    color = colors.get(mesh.type, UNTYPED_COLOR)
-    (clusters.get(common, g)).add_node(
-        pydot.Node(
-            hub,
-            label=f"full mesh\n{mesh.type}\n{k} × {k - 1} links",
-            shape="ellipse",
-            style="dashed",
-            color=color,
-            fontsize="9",
-            **{"class": f"mesh type-{mesh.type}"},
+    if lay is not None:
+        out.append(
+            f'  "legend" [shape=plaintext, style="", label={legend}, '
+            f'pos="{pt(*legend_at)}", class="legend"];'
         )
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _bezier_mid(pts: list[tuple[float, float]]) -> tuple[float, float]:
+    p0, p1, p2, p3 = pts[:4]
+    return (
+        0.125 * p0[0] + 0.375 * p1[0] + 0.375 * p2[0] + 0.125 * p3[0],
+        0.125 * p0[1] + 0.375 * p1[1] + 0.375 * p2[1] + 0.125 * p3[1] - 8,
     )
-    for b in mesh.members:
-        mine = [i for i in mesh.edges if b in (view.edges[i].tail, view.edges[i].head)]
-        lanes = sum(view.edges[i].lanes for i in mine)
-        bw = sum(view.edges[i].bandwidth for i in mine)
-        cut = sum(cut_edge.get(i, 0) for i in mine)
-        label = f"{mesh.type} ×{_num(lanes)}\n{format_quantity(bw, BANDWIDTH)}"
-        if cut:
-            label += f"\ncut: {cut:,} link" + ("s" if cut != 1 else "")
-        attrs = {
-            "label": label,
-            "color": color,
-            "penwidth": f"{_width(bw / max(len(mine), 1), lo_bw, hi_bw):.2f}",
-            "class": f"link type-{mesh.type}",
-        }
-        if cut:
-            _mark_cut(attrs)
-        g.add_edge(pydot.Edge(hub, _q(view.boxes[b].key), **attrs))
+
+
+def _box_dot(view, i, lines, shape, cut, lay, pt) -> str:
+    box = view.boxes[i]
+    style = KIND_STYLE[box.kind]
+    attrs = {
+        "label": "\n".join(lines),
+        "shape": shape,
+        "fillcolor": style.fill,
+        "color": style.border,
+        "class": f"box {box.form} kind-{box.kind}",
+    }
+    if box.form == "group":
+        attrs["peripheries"] = "2"
+    if cut:
+        attrs["color"] = CUT_COLOR
+        attrs["penwidth"] = "3"
+        attrs["class"] += " cut"
+    if lay is not None:
+        x, y, w, h = lay.boxes[i]
+        attrs["pos"] = pt(x, y)
+        attrs["width"] = f"{w / 72:.3f}"
+        attrs["height"] = f"{h / 72:.3f}"
+        attrs["fixedsize"] = "true"  # the size it was placed at: no box grows into another
+    return f"{_q(box.key)} [{_attrs(attrs)}];"
+
+
+def _edges_to_label(view: View, skip: set[int]) -> dict[int, str]:
+    """Which edges carry a label, and what it adds. Edges of one type and figure between two
+    arrays (every leaf to every spine) are labelled once, on the first in natural order, with
+    how many edges the label stands for; structure edges are labelled by the structure's note.
+    Returns edge index -> text appended to the edge's own label."""
+    groups: dict[tuple, list[int]] = {}
+    for i, e in enumerate(view.edges):
+        if i in skip or e.internal:
+            continue
+        a = _array_of(view.boxes[e.tail].key)
+        b = _array_of(view.boxes[e.head].key)
+        key = (min(a, b), max(a, b), e.type, e.lanes, e.bandwidth, e.directed)
+        groups.setdefault(key, []).append(i)
+    out = {}
+    for members in groups.values():
+        if len(members) >= 3:
+            out[members[0]] = f"\n(each of {len(members)})"
+        else:
+            out.update({m: "" for m in members})
+    return out
+
+
+def _array_of(key: str) -> str:
+    return re.sub(r"\d+$", "#", re.sub(r"\d+(?=\.)", "#", key))
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _width(bw: float, lo: float, hi: float) -> float:
     if hi <= lo or bw <= 0:
-        return 1.2
-    return 1.0 + 2.5 * math.log(bw / lo) / math.log(hi / lo)
+        return 1.6
+    return 1.2 + 2.8 * math.log(bw / lo) / math.log(hi / lo)
 
 
 def _lighten(color: str) -> str:
@@ -558,7 +677,7 @@ def _cluster_label(view: View, row: int, device: bool) -> str:
     return f"{name} ({_descriptor(topo, row)})"
 
 
-def _caption(view: View, highlight: Highlight | None) -> str:
+def _caption_lines(view: View, highlight: Highlight | None) -> list[str]:
     topo = view.topology
     source = PurePath(topo.source).name or topo.source
     lines = [f"{source}: {_plural(topo.num_nodes, 'component')}, {_plural(topo.num_links, 'link')}"]
@@ -579,68 +698,53 @@ def _caption(view: View, highlight: Highlight | None) -> str:
     lines.append(what)
     if highlight is not None:
         lines.append(highlight.caption)
-    # "\l" ends a left-justified line in Graphviz.
-    return "".join(line + "\\l" for line in lines)
+    return lines
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
-def _add_legend(
-    g: pydot.Dot, view: View, colors: dict[str, str], with_cut: bool, with_mesh: bool
-) -> None:
-    leg = pydot.Cluster(
-        "legend", label="legend", style="rounded", color="#bdbdbd", fontname=FONT, fontsize="10"
-    )
-    leg.set("class", "legend")
-    kinds: dict[str, str] = {}
+def _legend(view: View, with_cut: bool, lay) -> tuple[str, tuple[float, float]]:
+    """A compact legend (an HTML-like Graphviz label) and its size in points: the kinds drawn
+    in their colours, beside the link types in theirs, then how to read edges and boxes."""
+    kinds: list[str] = []
     for box in view.boxes:
-        shape = "box3d" if box.form == "collapsed" else KIND_STYLE[box.kind].shape
-        kinds.setdefault(box.kind, shape)
+        if box.kind not in kinds:
+            kinds.append(box.kind)
     for c in view.clusters:
         k = view.topology.kind_of(c)
-        if ROLE_OF[k] == "container":
-            kinds.setdefault(k, "box3d")
-    order = sorted(kinds, key=lambda k: (KIND_STYLE[k].tier, k))
-    names = []
-    for k in order:
-        style = KIND_STYLE[k]
-        name = _q(f"legend:{k}")
-        names.append(name)
-        leg.add_node(
-            pydot.Node(
-                name,
-                label=k,
-                shape=kinds[k],
-                fillcolor=style.fill,
-                color=style.border,
-                fontsize="9",
-            )
-        )
-    types = sorted({e.type for e in view.edges if e.type})
-    rows = "".join(
-        f'<tr><td align="left"><font color="{colors[t]}">━━━</font> {t}</td></tr>' for t in types
-    )
+        if ROLE_OF[k] == "container" and k not in kinds:
+            kinds.append(k)
+    kinds.sort(key=lambda k: (KIND_STYLE[k].tier, k))
+    colors = link_colors(view.topology.link_type_names)
+    links = [(colors[t], t) for t in natural_sorted({e.type for e in view.edges if e.type})]
     if any(e.type is None for e in view.edges):
-        rows += f'<tr><td align="left"><font color="{UNTYPED_COLOR}">━━━</font> untyped</td></tr>'
+        links.append((UNTYPED_COLOR, "untyped"))
     if with_cut:
-        rows += f'<tr><td align="left"><font color="{CUT_COLOR}">━━━</font> limiting cut</td></tr>'
-    note = (
-        '<tr><td align="left">edge label: type ×lanes, bandwidth per direction</td></tr>'
-        '<tr><td align="left">(summed over every link the edge stands for)</td></tr>'
-        '<tr><td align="left">3-D box: collapsed; double border: folded array</td></tr>'
+        links.append((CUT_COLOR, "limiting cut"))
+    notes = ["edge label: type ×lanes, bandwidth", "per direction, summed over its links"]
+    notes += ["3-D box: collapsed", "double border: an array drawn once"]
+    if lay is not None and any(e in lay.routes for s in lay.structures for e in s.wrap):
+        notes.append("dashed arc: wrap-around link")
+    size = 12.0
+    rows = []
+    for i in range(max(len(kinds), len(links))):
+        left = right = "<td></td>"
+        if i < len(kinds):
+            st = KIND_STYLE[kinds[i]]
+            left = f'<td bgcolor="{st.fill}" border="1" color="{st.border}">{kinds[i]}</td>'
+        if i < len(links):
+            c, t = links[i]
+            right = f'<td align="left"><font color="{c}">━━</font> {_html(t)}</td>'
+        rows.append(f"<tr>{left}{right}</tr>")
+    rows += [f'<tr><td colspan="2" align="left">{_html(n)}</td></tr>' for n in notes]
+    label = (
+        f'<<font point-size="{size:g}"><table border="0" cellspacing="2" cellpadding="2">'
+        f'<tr><td colspan="2" align="left"><b>legend</b></td></tr>{"".join(rows)}</table></font>>'
     )
-    if with_mesh:
-        note += '<tr><td align="left">dashed ellipse: full mesh, one spoke per member</td></tr>'
-    label = f'<<table border="0" cellspacing="0" cellpadding="1">{rows}{note}</table>>'
-    links_name = _q("legend:links")
-    leg.add_node(pydot.Node(links_name, label=label, shape="plaintext", style="", fontsize="9"))
-    names.append(links_name)
-    same = pydot.Subgraph(rank="same")
-    for n in names:
-        same.add_node(pydot.Node(n))
-    leg.add_subgraph(same)
-    for a, b in zip(names, names[1:], strict=False):
-        leg.add_edge(pydot.Edge(a, b, style="invis"))
-    g.add_subgraph(leg)
+    kind_w = max((text_width(k, size) for k in kinds), default=30.0) + 14
+    link_w = max((text_width("━━ " + t, size) for _, t in links), default=40.0) + 10
+    width = max(kind_w + link_w, max(text_width(n, size) for n in notes) + 10)
+    height = (len(rows) + 1) * (size * LINE + 4) + 8
+    return label, (width, height)

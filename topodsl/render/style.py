@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..kinds import KINDS
+from ..natural import natural_key
 
 __all__ = [
     "KindStyle",
@@ -82,7 +83,6 @@ UNTYPED_COLOR = "#404040"
 
 
 def link_colors(type_names: Iterable[str]) -> dict[str, str]:
-    """A colour for each link type, assigned in sorted order so it is stable for a file."""
-    return {
-        name: LINK_PALETTE[i % len(LINK_PALETTE)] for i, name in enumerate(sorted(set(type_names)))
-    }
+    """A colour for each link type, assigned in natural order so it is stable for a file."""
+    names = sorted(set(type_names), key=natural_key)
+    return {name: LINK_PALETTE[i % len(LINK_PALETTE)] for i, name in enumerate(names)}

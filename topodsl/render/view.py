@@ -53,6 +53,7 @@ import numpy as np
 
 from ..errors import SolverError
 from ..kinds import KINDS, ROLE_OF, ROLES
+from ..natural import natural_key
 from ..topology import Topology
 
 __all__ = ["Box", "Edge", "Budget", "View", "build_view", "FOLD_MIN"]
@@ -129,7 +130,8 @@ class View:
     ``depth`` is the depth used (``None`` for full detail); ``auto`` whether it was chosen
     automatically; ``full_shapes`` the number of shapes the full-detail view would have had.
     ``folded`` names the arrays folded to meet the budget, ``alike`` those drawn once because
-    their members are alike.
+    their members are alike. ``notes`` are what drawing it had to say (Graphviz's warnings, a
+    simpler edge routing used after a layout failure).
     """
 
     topology: Topology
@@ -146,6 +148,7 @@ class View:
     focus: int | None = None
     full_shapes: int = 0
     box_members: tuple[np.ndarray, ...] = field(default=(), repr=False)
+    notes: tuple[str, ...] = ()
 
     @property
     def num_shapes(self) -> int:
@@ -187,6 +190,9 @@ class _Tree:
         self.has_links[self.dst] = True
         self.is_container = _CONTAINER_CODES[topology.nodes.kind]
         self.count_at_or_above = np.cumsum(np.bincount(self.dep, minlength=self.max_depth + 1))
+        # row -> match of its last id segment as an array element (name, index), filled on
+        # demand: folding asks about the same visible rows again and again.
+        self.array_names: dict[int, re.Match | None] = {}
 
     def subtree_mask(self, row: int) -> np.ndarray:
         return self.anc[self.dep[row]] == row
@@ -294,16 +300,21 @@ class _Group:
     alike: bool = False  # folded because its members are alike, not to meet the budget
 
 
-def _array_groups(tree: _Tree, shape: _Shape, protected: np.ndarray) -> list[_Group]:
-    """Arrays of like visible siblings, the candidates for folding."""
+def _array_groups(
+    tree: _Tree, shape: _Shape, protected: np.ndarray, keep_first: bool = False
+) -> list[_Group]:
+    """Arrays of like visible siblings, the candidates for folding. With ``keep_first`` the
+    first member of each array stays out of the group, to be drawn in detail beside it."""
     topo = tree.topology
     ids = topo.nodes.ids
     kind = topo.nodes.kind
     template = topo.nodes.template
     buckets: dict[tuple, list[tuple[int, int]]] = {}
+    names = tree.array_names
     for r in np.flatnonzero(shape.visible & (shape.group_of < 0) & ~protected).tolist():
-        last = ids[r].rsplit(".", 1)[-1]
-        m = _TRAILING_INDEX.match(last)
+        m = names.get(r)
+        if m is None:
+            m = names[r] = _TRAILING_INDEX.match(ids[r].rsplit(".", 1)[-1])
         if not m:
             continue
         key = (int(tree.parent[r]), int(kind[r]), m.group(1), int(template[r]))
@@ -313,6 +324,8 @@ def _array_groups(tree: _Tree, shape: _Shape, protected: np.ndarray) -> list[_Gr
         if len(members) < FOLD_MIN:
             continue
         members.sort()
+        if keep_first:
+            members = members[1:]
         idx = [i for i, _ in members]
         prefix = ids[key[0]] + "." if key[0] >= 0 else ""
         contiguous = idx == list(range(idx[0], idx[0] + len(idx)))
@@ -321,8 +334,22 @@ def _array_groups(tree: _Tree, shape: _Shape, protected: np.ndarray) -> list[_Gr
             span = f"{idx[0]}..{idx[-1]}:{len(idx)}"
         short = f"{key[2]}[{span}]"
         groups.append(_Group(key, prefix + short, short, tuple(r for _, r in members)))
-    groups.sort(key=lambda g: g.name)
+    groups.sort(key=lambda g: natural_key(g.name))
     return groups
+
+
+def _linked_among(tree: _Tree, shape: _Shape, groups: list[_Group]) -> list[bool]:
+    """For each group, whether links join two different members (or their insides)."""
+    label = np.full(tree.n, -1, dtype=np.int64)
+    for k, g in enumerate(groups):
+        label[np.array(g.members, dtype=np.int64)] = k
+    # The visible member holding each row: its representative, when that is a member.
+    rs, rd = shape.rep[tree.src], shape.rep[tree.dst]
+    gs, gd = label[rs], label[rd]
+    hit = (gs >= 0) & (gs == gd) & (rs != rd)
+    found = np.zeros(len(groups), dtype=bool)
+    found[np.unique(gs[hit])] = True
+    return found.tolist()
 
 
 def _shapes_inside(tree: _Tree, shape: _Shape) -> np.ndarray:
@@ -347,6 +374,7 @@ def build_view(
     focus: str | None = None,
     fold: bool = True,
     budget: Budget | None = None,
+    limit: Budget | None = None,
 ) -> View:
     """Choose what to draw of ``topology``.
 
@@ -360,6 +388,10 @@ def build_view(
         linked to it are drawn, collapsed.
     fold : fold arrays (alike devices always; others when the automatic view is over budget).
     budget : the limits of a readable diagram (default :class:`Budget()`).
+    limit : the most an explicit ``depth`` may draw; past it arrays of like components are
+        folded (the largest first) until the view fits, each keeping its first member drawn
+        in detail (``node0`` beside ``node[1..7] ×7``); :attr:`View.folded` names them.
+        ``None``: an explicit depth is drawn whatever its size.
 
     Returns
     -------
@@ -423,29 +455,43 @@ def build_view(
             return _focused_size(tree, shape, focus_mask)
         return shape.shapes, _edge_count(tree, shape, _box_of_row(tree, shape), focus_mask)
 
-    def fold_until_fits(d: int | None):
+    def fold_until_fits(d: int | None, keep_first: bool = False):
         folded: list[_Group] = []
         shape, groups = evaluate(d, folded)
         while True:
             shapes, edges = size(shape)
             if budget.fits(shapes, edges) or not fold:
                 return shape, groups, budget.fits(shapes, edges)
-            candidates = _array_groups(tree, shape, protected)
+            candidates = _array_groups(tree, shape, protected, keep_first)
             if not candidates:
                 return shape, groups, False
             inside = _shapes_inside(tree, shape)
-            # max() keeps the first of equals and candidates are sorted by name: stable.
+            linked = _linked_among(tree, shape, candidates)
+            # Arrays whose members link among themselves (a mesh of GPUs, a torus) are folded
+            # last: folding them hides a structure. max() keeps the first of equals and
+            # candidates are sorted by name: stable.
             best = max(
-                candidates, key=lambda g: (int(inside[list(g.members)].sum()), len(g.members))
+                range(len(candidates)),
+                key=lambda k: (
+                    not linked[k],
+                    int(inside[list(candidates[k].members)].sum()),
+                    len(candidates[k].members),
+                ),
             )
+            best = candidates[best]
             folded.append(best)
             shape, groups = evaluate(d, folded)
 
     full_shapes = _apply(tree, base_stop, []).shapes
     auto = depth is None
     if not auto:
-        # An explicit depth is drawn as asked: only arrays of alike devices are folded.
+        # An explicit depth is drawn as asked: only arrays of alike devices are folded,
+        # unless the view would exceed ``limit``.
         shape, groups = evaluate(depth, [])
+        if limit is not None and fold and not limit.fits(*size(shape)):
+            # Identical parts are drawn once in detail; the rest of each array is one box.
+            budget = limit
+            shape, groups, _ = fold_until_fits(depth, keep_first=True)
         chosen = depth if depth < tree.max_depth else None
     else:
         chosen, shape, groups = _auto(tree, budget, evaluate, size, fold_until_fits, focus_row)
@@ -481,11 +527,18 @@ def _like_groups(tree: _Tree, shape: _Shape, protected: np.ndarray) -> list[_Gro
         return []
     box = _box_of_row(tree, shape)
     bs, bd = box[shape.rep[tree.src]], box[shape.rep[tree.dst]]
-    ok = (bs >= 0) & (bd >= 0) & (bs != bd)
     limit = tree.n + int(shape.group_of.max(initial=-1)) + 1
+    # Only the neighbours of candidate members matter: keep the links that touch one.
+    candidate = np.zeros(limit, dtype=bool)
+    candidate[box[np.concatenate([np.array(g.members, dtype=np.int64) for g in candidates])]] = True
+    ok = (bs >= 0) & (bd >= 0) & (bs != bd)
+    ok[ok] = candidate[bs[ok]] | candidate[bd[ok]]
     ends = np.concatenate([bs[ok], bd[ok]])
     others = np.concatenate([bd[ok], bs[ok]])
-    pairs = np.unique(ends * limit + others)  # sorted by end, then by neighbour
+    keys = ends * limit + others
+    keys = keys[candidate[ends]]
+    keys.sort()
+    pairs = keys[np.append(True, keys[1:] != keys[:-1])] if len(keys) else keys
     first, second = pairs // limit, pairs % limit
     start = np.searchsorted(first, np.arange(limit + 1))
     roles = tree.topology.role_codes
@@ -499,7 +552,11 @@ def _like_groups(tree: _Tree, shape: _Shape, protected: np.ndarray) -> list[_Gro
             continue
         b0 = box[members[0]]
         ref = second[start[b0] : start[b0 + 1]]
-        if not all(np.array_equal(second[start[b] : start[b + 1]], ref) for b in box[members]):
+        # Every member links to the same boxes: equal counts, then equal sorted lists.
+        lo = start[box[members]]
+        if not (start[box[members] + 1] - lo == len(ref)).all():
+            continue
+        if len(ref) and not (second[lo[:, None] + np.arange(len(ref))] == ref).all():
             continue
         if len(ref) <= 1 or (
             roles[members[0]] == transit and (ref < tree.n).all() and (roles[ref] == compute).all()
@@ -588,7 +645,7 @@ def _finish(tree, shape, folded, depth, auto, focus_row, focus_mask, full_shapes
         keep_box = inside | linked
     # Renumber boxes by key so the DOT text does not depend on the order rows were made in.
     kept = [i for i in range(len(boxes)) if keep_box[i]]
-    kept.sort(key=lambda i: (boxes[i].key, boxes[i].form))
+    kept.sort(key=lambda i: (natural_key(boxes[i].key), boxes[i].form))
     new_index = np.full(len(boxes), -1, dtype=np.int64)
     new_index[kept] = np.arange(len(kept))
     final_boxes = tuple(boxes[i] for i in kept)
@@ -602,7 +659,7 @@ def _finish(tree, shape, folded, depth, auto, focus_row, focus_mask, full_shapes
     for e in range(len(lo)):
         a, b = int(new_index[lo[e]]), int(new_index[hi[e]])
         directed = bool(simplex[e])
-        if not directed and final_boxes[a].key > final_boxes[b].key:
+        if not directed and natural_key(final_boxes[a].key) > natural_key(final_boxes[b].key):
             a, b = b, a
         edges.append(
             Edge(
@@ -619,8 +676,8 @@ def _finish(tree, shape, folded, depth, auto, focus_row, focus_mask, full_shapes
     order = sorted(
         range(len(edges)),
         key=lambda i: (
-            final_boxes[edges[i].tail].key,
-            final_boxes[edges[i].head].key,
+            natural_key(final_boxes[edges[i].tail].key),
+            natural_key(final_boxes[edges[i].head].key),
             edges[i].type or "",
             edges[i].directed,
         ),
@@ -639,7 +696,8 @@ def _finish(tree, shape, folded, depth, auto, focus_row, focus_mask, full_shapes
             holds[c] = True
             c = int(parent[c])
     clusters = sorted(
-        (r for r in expanded.tolist() if holds[r]), key=lambda r: (int(tree.dep[r]), ids[r])
+        (r for r in expanded.tolist() if holds[r]),
+        key=lambda r: (int(tree.dep[r]), natural_key(ids[r])),
     )
     drawn = np.flatnonzero(box_of >= 0)
     by_box = drawn[np.argsort(box_of[drawn], kind="stable")]
