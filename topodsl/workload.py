@@ -127,7 +127,8 @@ SCHEMA: dict[str, dict[str, Entry]] = {
         "dp": Entry(_WHOLE, "data-parallel degree (default: ranks / (tp * pp))"),
         "ep": Entry(_WHOLE, "expert-parallel degree, dividing dp (expert groups are consecutive "
                     "data-parallel ranks)", None, 1),
-        "order": Entry(_TEXT, "how ranks are laid out, innermost first", None, "tp, dp, pp"),
+        "order": Entry(_TEXT, "how ranks are laid out, innermost first (dimensions left out "
+                       "follow in the order tp, dp, pp)", None, "tp, dp, pp"),
     },
     "checkpoint": {
         "size": Entry(_NUMBER, "bytes per checkpoint (default: parameters * (weight_bytes + "
@@ -667,10 +668,12 @@ class _Elaborator:
                             "expert groups are made of data-parallel ranks")  # fmt: skip
         order_text = v.get("parallel.order", SCHEMA["parallel"]["order"].default)
         order = tuple(x.strip() for x in order_text.replace(",", " ").split())
-        if sorted(order) != ["dp", "pp", "tp"]:
+        if not set(order) <= {"tp", "dp", "pp"} or len(set(order)) != len(order):
             raise self._bad(spans.get("parallel.order", where),
-                            f"order must name tp, dp and pp once each, got {order_text!r}",
+                            f"order names tp, dp and pp, each at most once; got {order_text!r}",
                             'e.g. order = "tp, dp, pp" (innermost first)')  # fmt: skip
+        # Dimensions left out come after, in the default order (they may be of degree 1).
+        order += tuple(d for d in ("tp", "dp", "pp") if d not in order)
         return Parallel(tp, pp, dp, ep, order)
 
     def _error(self, span: Span | None, message: str, hint: str | None = None) -> None:

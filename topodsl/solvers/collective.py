@@ -151,11 +151,16 @@ class Load:
     bytes: float
     capacity: float
     direction: str = ""
+    type: str | None = None
 
     @property
     def time(self) -> float:
         """Seconds this element needs for its bytes."""
         return self.bytes / self.capacity if self.capacity > 0 else math.inf
+
+    def cut_item(self) -> CutItem:
+        """The element as an item of a limiting cut (what assertion reports list)."""
+        return CutItem(self.element, self.row, self.source, self.target, self.capacity, self.type)
 
 
 @dataclass(frozen=True)
@@ -756,28 +761,37 @@ class _Router:
     def step(self, step: Sequence[Transfer]) -> tuple[float, float, tuple[Load, ...]]:
         """Time of one step (every transfer at once): its bandwidth term, its latency, and
         the busiest elements."""
+        time, latency, keys, total, cap = self.loads(step)
+        if len(keys) == 0:
+            return time, latency, ()
+        times = total / cap
+        order = np.argsort(-times, kind="stable")[:5]
+        loads = tuple(self._load(int(keys[i]), float(total[i]), float(cap[i])) for i in order)
+        return time, latency, loads
+
+    def loads(self, step: Sequence[Transfer]):
+        """Bytes on every load key one step touches: ``(time, latency, keys, bytes,
+        capacities)``; the time is the largest bytes over capacity."""
         keys, amounts = [], []
         latency = 0.0
+        empty = np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
         for tr in step:
             if tr.bytes <= 0 or tr.src == tr.dst:
                 continue
             k, share, value, lat = self.path(tr.src, tr.dst)
             if value <= 0:
-                return math.inf, math.inf, ()
+                return (math.inf, math.inf, *empty)
             keys.append(k)
             amounts.append(tr.bytes * share)
             latency = max(latency, lat)
         if not keys:
-            return 0.0, latency, ()
+            return (0.0, latency, *empty)
         uniq, inv = np.unique(np.concatenate(keys), return_inverse=True)
         total = np.bincount(inv, weights=np.concatenate(amounts), minlength=len(uniq))
         bundle = np.where(uniq < self.n_bundles, uniq,
                           (uniq - self.n_bundles) // self.n_types)  # fmt: skip
         cap = self.bundle_capacity[bundle]
-        times = total / cap
-        order = np.argsort(-times, kind="stable")[:5]
-        loads = tuple(self._load(int(uniq[i]), float(total[i]), float(cap[i])) for i in order)
-        return float(times[order[0]]), latency, loads
+        return float(np.max(total / cap)), latency, uniq, total, cap
 
     def _load(self, key: int, amount: float, capacity: float) -> Load:
         net, t = self.net, self.t
@@ -788,7 +802,7 @@ class _Router:
             s, d = int(t.links.src[e]), int(t.links.dst[e])
             if not net.forward[a]:
                 s, d = d, s
-            return Load("link", e, ids[s], ids[d], amount, capacity)
+            return Load("link", e, ids[s], ids[d], amount, capacity, "", t.link_type_of(e))
         bundle, ty = divmod(key - self.n_bundles, self.n_types)
         row = int(self.owner[net.tail[self.first_arc[bundle]]])
         via = t.link_type_names[ty - 1] if ty > 0 else "untyped"

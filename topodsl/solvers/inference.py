@@ -43,8 +43,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
 from ..errors import SolverError
@@ -160,7 +158,7 @@ def inference_fit(
     tp: int = 1,
     sequences: int = 1,
     target_latency: float | None = None,
-    **flow_options: Any,
+    forwarding: str | None = None,
 ) -> InferenceFit:
     """Fit an inference job's weights and KV cache in the memory its GPUs reach.
 
@@ -173,7 +171,7 @@ def inference_fit(
     tp : GPUs per replica; each holds ``1 / tp`` of the weights and the KV cache.
     sequences : sequences each replica serves at once (for the throughput).
     target_latency : time per output token the service must meet (optional).
-    **flow_options : passed to the reach and flow solvers (``forwarding``).
+    forwarding : the forwarding model of the reach and flow solvers (default: theirs).
 
     Returns
     -------
@@ -193,6 +191,7 @@ def inference_fit(
     if tp < 1 or len(rows) % tp:
         raise SolverError(f"{len(rows)} GPUs do not divide into replicas of tp = {tp}")
     need = (weights + kv) / tp
+    flow_options = {} if forwarding is None else {"forwarding": forwarding}
     reach = memory_reach(topology, rows, **flow_options)
     pos = np.searchsorted(reach.sources, reach.source)
     is_own = np.isin(reach.tier, _OWN_TIERS)
@@ -204,7 +203,7 @@ def inference_fit(
     # workload GPU's own.
     cand = np.flatnonzero(~is_own & ~np.isin(reach.memory, list(own_memories)))
     cand = cand[overflow[pos[cand]] > 0]
-    x, unplaced = _place(reach, pos, cand, overflow)
+    x, unplaced = _place(topology, reach, pos, cand, overflow)
     placement: list[tuple[int, int, float]] = []
     for g in range(len(rows)):
         mine = np.flatnonzero(is_own & (pos == g))
@@ -231,36 +230,97 @@ def inference_fit(
     )  # fmt: skip
 
 
-def _place(reach: ReachResult, pos: np.ndarray, cand: np.ndarray, overflow: np.ndarray):
-    """Bytes per candidate pair, nearest first, each memory's capacity shared; and what no
-    memory could take."""
-    total = float(overflow.sum())
-    if total <= 0:
-        return np.zeros(len(cand)), 0.0
-    from scipy.optimize import linprog
-    from scipy.sparse import coo_array
+def _place(topology, reach: ReachResult, pos: np.ndarray, cand: np.ndarray, overflow):
+    """Bytes per candidate pair and what no memory could take.
 
+    Two linear programs: the first fills tiers nearest first (the bytes each GPU puts in each
+    tier); the second spreads each tier's bytes over its memories so that the busiest memory
+    (bytes over its own bandwidth) is as idle as it can be, capacities respected.
+    """
+    total = float(overflow.sum())
+    if total <= 0 or len(cand) == 0:
+        return np.zeros(len(cand)), max(total, 0.0)
     gpus = np.flatnonzero(overflow > 0)
     gpu_index = np.full(len(overflow), -1)
     gpu_index[gpus] = np.arange(len(gpus))
     mems, mem_index = np.unique(reach.memory[cand], return_inverse=True)
+    cap = _capacities(reach, mems) / total  # in units of the total overflow: well conditioned
+    g_of = gpu_index[pos[cand]]
+    tier = reach.tier[cand].astype(np.int64)
+    # 1. Nearest tier first: cost grows geometrically with the tier, so no byte moves out.
     k, g = len(cand), len(gpus)
-    # Variables: one per candidate pair, then one "unplaced" per GPU (costlier than any memory).
-    lat = reach.latency[cand]
-    scale = max(float(lat.max(initial=0.0)), 1e-12)
-    cost = np.concatenate([1.0 + lat / scale, np.full(g, 1e6)])
-    eq_rows = np.concatenate([gpu_index[pos[cand]], np.arange(g)])
+    rank = np.unique(tier, return_inverse=True)[1]
+    tier_cost = (2.0 * len(gpus) + 1) ** rank
+    cost = np.concatenate([tier_cost, np.full(g, 10.0 * tier_cost.max())])
+    x = _lp(cost, g_of, mem_index, cap, overflow[gpus] / total, k, g, len(mems))
+    unplaced = float(x[k:].sum()) * total
+    x = x[:k]
+    # 2. Within each tier, spread over the memories by their bandwidth.
+    bw = _memory_bandwidth(topology, reach, cand, mems, mem_index)
+    out = np.zeros(k)
+    for t in np.unique(tier).tolist():
+        sel = np.flatnonzero(tier == t)
+        need = np.bincount(g_of[sel], weights=x[sel], minlength=g)
+        if need.sum() <= 0:
+            continue
+        out[sel] = _spread(g_of[sel], mem_index[sel], need, cap, bw, len(mems))
+        cap = cap - np.bincount(mem_index[sel], weights=out[sel], minlength=len(mems))
+    return out * total, unplaced
+
+
+def _lp(cost, g_of, mem_index, cap, demand, k, g, m):
+    """min cost.x with each GPU's demand placed (or left unplaced) and capacities kept."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_array
+
+    eq_rows = np.concatenate([g_of, np.arange(g)])
     a_eq = coo_array((np.ones(k + g), (eq_rows, np.arange(k + g))), shape=(g, k + g))
-    a_ub = coo_array((np.ones(k), (mem_index, np.arange(k))), shape=(len(mems), k + g))
-    unit = total  # solve in units of the total overflow: well conditioned
-    res = linprog(
-        cost, A_ub=a_ub.tocsr(), b_ub=_capacities(reach, mems) / unit, A_eq=a_eq.tocsr(),
-        b_eq=overflow[gpus] / unit, bounds=(0, None), method="highs",
-    )  # fmt: skip
+    a_ub = coo_array((np.ones(k), (mem_index, np.arange(k))), shape=(m, k + g))
+    res = linprog(cost, A_ub=a_ub.tocsr(), b_ub=cap, A_eq=a_eq.tocsr(), b_eq=demand,
+                  bounds=(0, None), method="highs")  # fmt: skip
     if res.status != 0:
         raise SolverError(f"the placement of the KV cache failed: {res.message}")
-    sol = np.maximum(res.x, 0.0) * unit
-    return sol[:k], float(sol[k:].sum())
+    return np.maximum(res.x, 0.0)
+
+
+def _spread(g_of, mem_index, need, cap, bw, m):
+    """Place each GPU's ``need`` over its candidate memories minimising the most any memory
+    holds per unit of its bandwidth (the time to read it), capacities kept."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_array
+
+    k = len(g_of)
+    used = np.unique(mem_index)
+    # Variables: x (one per pair), then the largest read time T.
+    cost = np.zeros(k + 1)
+    cost[-1] = 1.0
+    g = len(need)
+    a_eq = coo_array((np.ones(k), (g_of, np.arange(k))), shape=(g, k + 1)).tocsr()
+    scale = 1.0 / bw[used].max()
+    rows_cap = coo_array((np.ones(k), (mem_index, np.arange(k))), shape=(m, k + 1)).tocsr()
+    time_rows = coo_array(
+        (np.concatenate([1.0 / (bw[mem_index] * scale), -np.ones(len(used))]),
+         (np.concatenate([mem_index, used]), np.concatenate([np.arange(k), np.full(len(used),
+                                                                                   k)]))),
+        shape=(m, k + 1),
+    ).tocsr()  # fmt: skip
+    from scipy.sparse import vstack
+
+    a_ub = vstack([rows_cap, time_rows]).tocsr()
+    b_ub = np.concatenate([np.maximum(cap, 0.0), np.zeros(m)])
+    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=need, bounds=(0, None),
+                  method="highs")  # fmt: skip
+    if res.status != 0:  # keep the first placement rather than fail the whole answer
+        raise SolverError(f"the placement of the KV cache failed: {res.message}")
+    return np.maximum(res.x[:k], 0.0)
+
+
+def _memory_bandwidth(topology, reach, cand, mems, mem_index) -> np.ndarray:
+    """Each memory's own bandwidth; where it has none, the most any GPU reads it at."""
+    own = topology.nodes.bandwidth[mems].astype(np.float64)
+    seen = np.zeros(len(mems))
+    np.maximum.at(seen, mem_index, reach.bandwidth[cand])
+    return np.where(np.isfinite(own), own, np.maximum(seen, 1.0))
 
 
 def _capacities(reach: ReachResult, mems: np.ndarray) -> np.ndarray:

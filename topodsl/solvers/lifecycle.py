@@ -9,8 +9,9 @@ checkpoint_drain`), once per ``interval``. From those two flows:
 * ``stall_fraction = write / interval``: the share of training time spent writing;
 * the drain keeps up when it finishes before the next checkpoint needs the path: its
   utilisation is ``drain / window``, where the window is the interval, or the interval less the
-  write when the two flows share a link direction or a limited device (then they cannot run at
-  full rate together);
+  write when the two flows share a link direction or a limited device in one direction (then
+  they cannot run at full rate together; a device's limit is taken per direction, the
+  direction told by the type of the links traffic enters it through, as for a full-duplex NIC);
 * the SSD tier must hold ``(keep + 1) * size``: the ``keep`` newest checkpoints plus the one
   being written (the oldest is deleted only once the new one is complete);
 * the HDD tier retains ``floor(capacity / size)`` checkpoints, ``interval`` apart;
@@ -43,8 +44,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
 from ..errors import SolverError
@@ -140,7 +139,7 @@ def checkpoint_cycle(
     ssd: Selection = "kind:ssd",
     archive: Selection = "kind:hdd",
     mtbf: float | None = None,
-    **flow_options: Any,
+    forwarding: str | None = None,
 ) -> CheckpointCycle:
     """The lifecycle of a checkpoint of ``size`` bytes written every ``interval`` seconds.
 
@@ -152,7 +151,7 @@ def checkpoint_cycle(
     keep : checkpoints kept on the SSD tier.
     sources, ssd, archive : who writes, the SSD tier, the HDD tier (selectors or rows).
     mtbf : mean time between failures (s), for Young's interval; optional.
-    **flow_options : passed to the flow solvers (``forwarding``).
+    forwarding : the forwarding model of the flow solvers (default: theirs).
 
     Returns
     -------
@@ -168,10 +167,11 @@ def checkpoint_cycle(
             raise SolverError(f"the checkpoint {name} must be more than zero, got {v!r}")
     if mtbf is not None and not (math.isfinite(mtbf) and mtbf > 0):
         raise SolverError(f"the MTBF must be more than zero, got {mtbf!r}")
-    w = checkpoint_write(topology, size, sources, ssd, **flow_options).legs[0]
-    d = checkpoint_drain(topology, size, ssd, archive, **flow_options).legs[0]
+    fwd = {} if forwarding is None else {"forwarding": forwarding}
+    w = checkpoint_write(topology, size, sources, ssd, **fwd).legs[0]
+    d = checkpoint_drain(topology, size, ssd, archive, **fwd).legs[0]
     write, drain = _time(w, size), _time(d, size)
-    shared = _share_a_path(w, d)
+    shared = _share_a_path(topology, w, d)
     window = (interval - write[1], interval - write[0]) if shared else (interval, interval)
     window = (max(window[0], 0.0), max(window[1], 0.0))
     ssd_rows, archive_rows = (_rows(topology, x) for x in (ssd, archive))
@@ -198,7 +198,7 @@ def ingest_check(
     need: float,
     sources: Selection = "role:storage",
     sinks: Selection = "kind:gpu",
-    **flow_options: Any,
+    forwarding: str | None = None,
 ) -> IngestCheck:
     """The read bandwidth ``need`` (B/s, all readers together) against the rate storage gives
     every reader at once (equal shares).
@@ -213,7 +213,8 @@ def ingest_check(
     """
     if not (math.isfinite(need) and need > 0):
         raise SolverError(f"the ingest need must be more than zero, got {need!r}")
-    leg = ingest(topology, sources, sinks, **flow_options).legs[0]
+    fwd = {} if forwarding is None else {"forwarding": forwarding}
+    leg = ingest(topology, sources, sinks, **fwd).legs[0]
     u = leg.uniform
     return IngestCheck(float(need), (u.total, u.endpoints * max(u.rate_bound, u.rate)), leg)
 
@@ -227,12 +228,23 @@ def _time(leg: ScenarioLeg, size: float) -> Bracket:
     return lo, hi
 
 
-def _share_a_path(a: ScenarioLeg, b: ScenarioLeg) -> bool:
-    """Whether two legs' flows use one link in the same direction or one limited device."""
+def _share_a_path(topology: Topology, a: ScenarioLeg, b: ScenarioLeg) -> bool:
+    """Whether two legs' flows use one link in the same direction, or one limited device in
+    the same direction: entering it through links of one type (a device's limit is taken per
+    direction, as for full-duplex NICs; see docs/workloads.md)."""
     fa, fb = a.uniform.flow.flow, b.uniform.flow.flow
-    links = np.any((fa.link_flow > 0) & (fb.link_flow > 0))
-    devices = np.any((fa.device_flow > 0) & (fb.device_flow > 0))
-    return bool(links or devices)
+    if np.any((fa.link_flow > 0) & (fb.link_flow > 0)):
+        return True
+    both = np.flatnonzero((fa.device_flow > 0) & (fb.device_flow > 0))
+    return any(_entering_types(topology, fa, r) & _entering_types(topology, fb, r) for r in both)
+
+
+def _entering_types(topology: Topology, flow, row: int) -> set[int]:
+    """Types of the links carrying flow into component ``row``."""
+    L = topology.links
+    into = ((L.dst == row) & (flow.link_flow[:, 0] > 0)) | ((L.src == row) & (
+        flow.link_flow[:, 1] > 0))  # fmt: skip
+    return set(L.type[into].tolist())
 
 
 def _goodput(write: float, interval: float, mtbf: float) -> float:
