@@ -570,7 +570,8 @@ class _Elaborator:
             rows = self.calls.rows(e, scope, f"{what} selection")
         except EvaluationError as err:
             d = err.diagnostic
-            raise self._bad(d.span, d.message, d.hint) from None
+            hint = (d.hint or "").replace("the assertion is written in", "the workload is declared in")
+            raise self._bad(d.span, d.message, hint or None) from None
         except ArgumentError as err:
             raise self._bad(getattr(e, "span", None), err.message, err.hint) from None
         return Selection(self.selection_text(e, scope), scope, np.sort(rows))

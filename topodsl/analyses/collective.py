@@ -64,7 +64,7 @@ def _compute(solve, ctx, args) -> CollectiveAnswer:
                                 param="parallel")  # fmt: skip
         groups = parallel_groups(w, dim)
         spec = next((c for c in collectives(w) if c.dimension == dim), None)
-        op = explicit(args, "op", spec.op if spec else None, "an operation")
+        op = args.get("op", spec.op if spec else "allreduce")
         size = explicit(args, "size", spec.size if spec else None,
                         f"a size (the workload does not give {dim}'s)")  # fmt: skip
         if spec is not None and op == spec.op and "size" not in args:
