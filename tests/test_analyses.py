@@ -234,8 +234,8 @@ def test_figures_of_the_flow_analyses_are_the_solvers(t, name: str) -> None:
 
 def test_a_scoped_call_restricts_defaults_and_notes_them(t) -> None:
     r = run(t, "checkpoint", size=1e12, scope="c")
-    assert r["time"].notes[:2] == ("from kind:gpu (4)", "to kind:ssd (2)")
-    with pytest.raises(ArgumentError, match="defaults 'to' to kind:ssd, and there is none in c.n1"):
+    assert r["time"].notes[:2] == ("from kind:gpu (4)", "to kind:ssd & in:storage_node (2)")
+    with pytest.raises(ArgumentError, match="defaults 'to' to kind:ssd & in:storage_node, and there is none in c.n1"):
         run(t, "checkpoint", size=1e12, scope="c.n1")
 
 

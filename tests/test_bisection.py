@@ -33,11 +33,13 @@ C = 10 * GB  # the link bandwidth of the closed-form cases
 
 
 def from_plan(generator: str, n: int, args: dict, bw: float = C, uplink: float | None = None):
-    """A topology with the generator's links but no FabricInfo: only generic methods apply."""
+    """A topology with the generator's links but no FabricInfo: only generic methods apply.
+    The hosts route traffic between their links (relay = true), as the chips of a direct-connect
+    fabric (a TPU-like torus) do."""
     plan = plan_fabric(generator, n, args)
     b = TopologyBuilder()
     for i in range(n):
-        b.add_node(f"h{i}", "gpu")
+        b.add_node(f"h{i}", "gpu", relay=True)
     for i in range(plan.num_switches):
         b.add_node(f"s{i}", "switch")
     name = [f"h{i}" for i in range(n)] + [f"s{i}" for i in range(plan.num_switches)]
@@ -668,8 +670,13 @@ def test_cli_endpoints_option(ring_file: Path) -> None:
     r = run("analyze", "bisection", ring_file, "--endpoints", "c.g[0..3]", "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    # g0..g3 split in two: one link between them, and the way round through g4..g7.
-    assert d["endpoints"] == 4 and d["upper_bound"] == 50e9
+    # g0..g3 split in two: one link between them. The way round passes through g4..g7, GPUs
+    # that do not relay; with the ideal forwarding model it adds a second link's worth.
+    assert d["endpoints"] == 4 and d["upper_bound"] == 25e9
+    r = run("analyze", "bisection", ring_file, "--endpoints", "c.g[0..3]", "--json",
+            "--forwarding", "ideal")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["upper_bound"] == 50e9
 
 
 @pytest.mark.parametrize(

@@ -180,10 +180,15 @@ def test_file_assertions_in_source_order_with_scopes_and_instances(pod) -> None:
     ]
     assert report.exit_code() == 0
     flow = report.results[1]
-    # Out of node0 at most its two 400 Gb/s NICs: 2 x 50 GB/s.
-    assert flow.measured == Measure(100e9, 100e9, BANDWIDTH)
+    # Only through gpu0's own 400 Gb/s NIC: 50 GB/s. The second NIC of each box is reached
+    # over NVLink through gpu1, and GPUs do not relay.
+    assert flow.measured == Measure(50e9, 50e9, BANDWIDTH)
     assert flow.threshold == Measure(50e9, 50e9, BANDWIDTH)
     assert flow.analysis == "flow" and flow.op == ">="
+    # With the ideal ceiling both NICs carry it (2 x 50 GB/s), and the check says why.
+    ideal = check(pod, options={"forwarding": "ideal"}).results[1]
+    assert ideal.measured == Measure(100e9, 100e9, BANDWIDTH)
+    assert any("relayed through pod.node0.gpu1, pod.node1.gpu1" in n for n in ideal.notes)
 
 
 def test_relative_paths_resolve_in_the_assertions_component() -> None:
@@ -363,17 +368,18 @@ def test_flow_value_is_the_max_flow_and_both_spellings_agree(pod) -> None:
 
 
 def test_arithmetic_on_figures_keeps_units_and_intervals(pod) -> None:
-    assert one(pod, "flow(pod.node[0].gpu[0] -> pod.node[1].gpu[0]) / 2 == 50 GB/s").status == (
+    # The flow is gpu0's own NIC, 50 GB/s (see the file's assertions).
+    assert one(pod, "flow(pod.node[0].gpu[0] -> pod.node[1].gpu[0]) / 2 == 25 GB/s").status == (
         "pass"
     )
-    r = one(pod, "25 GB/s * 4 <= flow(pod.node[0].gpu[0] -> pod.node[1].gpu[0])")
+    r = one(pod, "25 GB/s * 2 <= flow(pod.node[0].gpu[0] -> pod.node[1].gpu[0])")
     # The analysis is put on the measured side and the comparison mirrored.
     assert r.status == "pass" and r.op == ">=" and r.analysis == "flow"
-    assert r.measured.lower == 100e9 and r.threshold.lower == 100e9
+    assert r.measured.lower == 50e9 and r.threshold.lower == 50e9
     r = one(pod, "capacity(kind:hbm) / count(kind:gpu) == 80 GB")
     assert r.status == "pass" and r.measured.dim == SIZE
     assert one(pod, "min(capacity(kind:hbm), 1 TB) == 320 GB").status == "pass"
-    assert one(pod, "2 TB / flow(pod.node[0].gpu[0] -> pod.node[1].gpu[0]) <= 20 s").status == (
+    assert one(pod, "2 TB / flow(pod.node[0].gpu[0] -> pod.node[1].gpu[0]) <= 40 s").status == (
         "pass"
     )
 
@@ -456,7 +462,7 @@ def test_report_is_deterministic_and_json_ready(pod) -> None:
     d = json.loads(a)
     assert d["summary"] == {"pass": 4, "unproven": 0, "fail": 0, "error": 0}
     flow = d["assertions"][1]
-    assert flow["measured"] == {"value": 100e9, "lower": 100e9, "upper": 100e9, "unit": "B/s"}
+    assert flow["measured"] == {"value": 50e9, "lower": 50e9, "upper": 50e9, "unit": "B/s"}
     assert {c["element"] for c in flow["cut"]} == {"device"}
 
 

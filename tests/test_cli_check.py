@@ -353,7 +353,7 @@ def test_an_assertion_error_is_printed_once(design: Path) -> None:
     assert r.returncode == 2
     message = "checkpoint() defaults 'from' to kind:gpu"
     both = r.stdout + r.stderr
-    assert both.count("defaults 'to' to kind:ssd, and there is none") == 1, both
+    assert both.count("defaults 'to' to kind:ssd & in:storage_node, and there is none") == 1, both
     assert message not in both  # the GPUs are there; the SSDs are not
     assert "<assert 1>:1:8: error:" in r.stderr and "^~~" in r.stderr
     assert "<assert 1>:1:1: ERROR: checkpoint(1 TB) <= 60 s: not evaluated" in r.stdout

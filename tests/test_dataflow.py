@@ -128,13 +128,17 @@ def random_network(seed: int) -> topodsl.Topology:
     return b.build()
 
 
-def oracle(t, sources, sinks, src_cap=None, snk_cap=None) -> float:
+def oracle(t, sources, sinks, src_cap=None, snk_cap=None, forwarding="hardware") -> float:
     """Max flow built independently in NetworkX: limited devices split in two, memory and storage
-    split with nothing between (no transit), storage read and write limits on the super arcs."""
+    split with nothing between (no transit), storage read and write limits on the super arcs.
+    Under the hardware forwarding model a GPU (here always one with no members, linked only
+    outside itself) does not relay either."""
     n, L = t.nodes, t.links
     g = nx.DiGraph()
 
-    def ends_only(r):  # memory and storage: data starts or ends there, never passes through
+    def ends_only(r):  # data starts or ends there, never passes through
+        if forwarding == "hardware" and t.kind_of(r) == "gpu":
+            return True
         return t.role_of(r) in ("memory", "storage")
 
     def vin(r):
@@ -178,9 +182,19 @@ def endpoints(t, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def test_random_flows_match_networkx_and_keep_the_invariants(seed: int) -> None:
     t = random_network(seed)
     S, T = endpoints(t, seed)
+    ideal = data_flow(t, S, T, forwarding="ideal")
+    assert ideal.throughput == pytest.approx(
+        oracle(t, S.tolist(), T.tolist(), forwarding="ideal"), rel=1e-9, abs=1.0
+    )
     r = data_flow(t, S, T)
     expected = oracle(t, S.tolist(), T.tolist())
     assert r.throughput == pytest.approx(expected, rel=1e-9, abs=1.0)
+    # The ideal ceiling is never below the hardware figure; what it adds is relayed by GPUs.
+    assert ideal.throughput >= r.throughput - 1.0
+    assert ideal.relay_gain == pytest.approx(ideal.throughput - r.throughput, abs=1.0)
+    assert set(ideal.relays) <= {t.nodes.ids[g] for g in t.rows_of_kind("gpu")}
+    assert bool(ideal.relays) == (ideal.relay_gain > 1.0)
+    assert r.relay_gain == 0 and r.relays == ()
     # Max flow = min cut.
     assert math.fsum(c.bandwidth for c in r.bottleneck) == pytest.approx(r.throughput, abs=1.0)
     # No link or device above its capacity.
@@ -422,3 +436,47 @@ def test_cli_errors_exit_2(dc_file) -> None:
     assert r.returncode == 2 and "--size" in r.stderr
     r = run("analyze", "spill", dc_file)
     assert r.returncode == 2 and "kind:cxl_memory" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_checkpoint_targets_the_storage_tier_not_node_local_nvme() -> None:
+    # Two GPU servers with a local NVMe drive each, and a flash node on the network: the
+    # checkpoint goes to the flash node's SSDs. Node-local drives are written only when named.
+    text = """
+    link pcie { bandwidth = 63 GB/s }
+    link nvme_x4 { bandwidth = 15.8 GB/s }
+    link eth { bandwidth = 400 Gb/s }
+    def node Server {
+        gpu g
+        nic n { bandwidth = 400 Gb/s }
+        ssd local { write_bandwidth = 4 GB/s }
+        pcie_switch pex
+        connect g -- pex via pcie
+        connect n -- pex via pcie
+        connect local -- pex via nvme_x4
+    }
+    cluster c {
+        Server s[2]
+        storage_node flash {
+            cpu c
+            nic n { bandwidth = 400 Gb/s }
+            ssd d[2] { write_bandwidth = 5 GB/s }
+            connect d[*] -- c via nvme_x4
+            connect n -- c via pcie
+        }
+        switch tor
+        connect s[*].n -- tor via eth
+        connect flash.n -- tor via eth
+    }
+    """
+    t = topodsl.loads(text)
+    (leg,) = checkpoint_write(t, 1e12).legs
+    assert leg.sinks == "kind:ssd & in:storage_node"
+    # 2 GPUs into the flash node's 2 x 5 GB/s of writes.
+    assert leg.uniform.total == 10 * GB
+    # Every SSD, the local drives included, would add 2 x 4 GB/s.
+    (every,) = checkpoint_write(t, 1e12, sinks="kind:ssd").legs
+    assert every.uniform.total == 18 * GB
+    with pytest.raises(SolverError, match="no SSD in a storage node; to use node-local"):
+        checkpoint_write(
+            topodsl.loads("cluster c { gpu g; ssd d; connect g -- d { bandwidth = 1 GB/s } }"), 1e12
+        )

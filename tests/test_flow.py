@@ -287,8 +287,9 @@ def test_mixed_whole_capacities_stay_exact_at_scale() -> None:
     assert r.value == 2e18 + 7.5e9
 
 
-def test_awkward_capacities_round_within_a_stated_bracket() -> None:
-    # Thirds of a TB/s cannot be expressed in a power-of-ten unit once the total is this large.
+def test_awkward_capacities_are_refined_to_the_true_cut() -> None:
+    # Thirds of a TB/s cannot be expressed in a power-of-ten unit once the total is this large:
+    # phase 0 rounds them down, the refinement phases close the gap to the true cut.
     third = 1e12 / 3
     b = TopologyBuilder()
     b.add_node("s", "switch")
@@ -298,20 +299,61 @@ def test_awkward_capacities_round_within_a_stated_bracket() -> None:
         b.add_link("s", f"m{i}", bandwidth=third)
         b.add_link(f"m{i}", "t", bandwidth=1e13)
     r = max_flow(b.build(), [0], [1])
-    truth = 4000 * third
-    assert not r.exact
-    assert math.log2(r.resolution).is_integer()
-    assert r.value <= truth * (1 + 1e-12) <= r.cut_capacity * (1 + 1e-12)
-    assert r.cut_capacity - r.value <= r.resolution * len(r.cut)
-    assert r.value == pytest.approx(truth, rel=1e-4)
+    truth = math.fsum([third] * 4000)
+    assert r.exact
+    assert r.value == truth == r.upper
+    assert r.lower <= r.upper and r.upper - r.lower <= 1e-13 * truth
 
 
-def test_hopeless_range_fails_loudly() -> None:
-    # A 1.5 B/s bottleneck between 1 PB/s links: the integer unit would round it to nothing.
+def test_a_tiny_bottleneck_between_huge_links_is_exact() -> None:
+    # A 1.5 B/s bottleneck between 1 PB/s links: phase 0 rounds it to nothing, phase 1 finds it.
     t = _chain(1e15, 1.5, 1e15)
-    with pytest.raises(SolverError, match="too wide a range"):
-        max_flow(t, [0], [3])
-    assert max_flow(t, [0], [3], backend="networkx").value == pytest.approx(1.5)
+    r = max_flow(t, [0], [3])
+    assert r.exact and r.value == 1.5
+    assert [(c.source, c.target) for c in r.cut] == [("v1", "v2")]
+
+
+def test_ten_petabytes_next_to_a_millibyte() -> None:
+    # Issue 10: capacities 19 orders of magnitude apart, once in the middle of a chain and
+    # once at its end: exactly 0.001 B/s, not "between 0 and 0.001", and no refusal.
+    for caps in ((1e16, 1e-3, 1e16), (1e16, 1e16, 1e-3), (1e-3, 1e16)):
+        r = max_flow(_chain(*caps), [0], [len(caps)])
+        assert r.exact and r.value == 1e-3, caps
+        assert r.lower == pytest.approx(1e-3, rel=1e-12)
+
+
+def test_one_byte_above_a_terabyte_is_not_rounded_away() -> None:
+    # 1e12 + 1 B/s next to capacities that force a coarse unit: reported exactly.
+    b = TopologyBuilder()
+    for name in ("s", "m", "t", "x"):
+        b.add_node(name, "switch")
+    b.add_link("s", "m", bandwidth=1e12 + 1)
+    b.add_link("m", "t", bandwidth=3e15 / 7)
+    b.add_link("s", "x", bandwidth=3e15 / 7)
+    b.add_link("x", "t", bandwidth=1e-3)
+    r = max_flow(b.build(), [0], [2])
+    assert r.value == 1e12 + 1 + 1e-3 and r.exact
+    assert r.lower <= r.value <= r.upper
+
+
+def test_pcie_encoded_feeds_of_32_nics_give_exactly_3200_gbps() -> None:
+    # Issue 10: 32 NICs of 100 Gb/s, each fed over PCIe 32 GB/s x 128/130: the NICs' line
+    # rate is the whole cut, 32 x 12.5 GB/s = 400 GB/s = 3200 Gb/s, exactly.
+    b = TopologyBuilder()
+    b.add_node("host", "switch")
+    for i in range(32):
+        b.add_node(f"gpu{i}", "gpu")
+        b.add_node(f"nic{i}", "nic", bandwidth=100e9 / 8)
+        b.add_link(f"gpu{i}", f"nic{i}", bandwidth=32e9 * 128 / 130)
+        b.add_link(f"nic{i}", "host", bandwidth=400e9)
+    t = b.build()
+    gpus = t.select("gpu*")
+    nics = t.select("nic*")
+    r = max_flow(t, gpus, nics)
+    assert r.exact and r.value == 400e9
+    assert all(c.element == "device" and c.bandwidth == 12.5e9 for c in r.cut)
+    r = max_flow(t, gpus, [t.index("host")])
+    assert r.exact and r.value == 400e9
 
 
 def test_int_limit_constant() -> None:

@@ -155,15 +155,31 @@ def test_mi300x_latency_tiers_for_a_chiplet() -> None:
     assert host["tier"] == "host"
     # xcd0 -> iod0 -> iod1 -> cpu -> dram: 10 + 20 + 30 + 20 + 400 + 0 + 0 + 100 ns.
     assert host["latency"] == pytest.approx(580 * NS, rel=1e-12)
-    # 63 GB/s of PCIe into this package, plus 63 GB/s into the other one relayed over the
-    # 64 GB/s Infinity Fabric link: a max flow uses every path inside the server.
-    assert host["bandwidth"] == 126 * GB
+    # 63 GB/s of PCIe into this package. The other package's PCIe link does not add: that would
+    # need the other GPU to relay from its PCIe link to its Infinity Fabric link.
+    assert host["bandwidth"] == 63 * GB
+    assert not r.relayed.any() and not r.tiers.relayed.any()
     tiers = tiers_of(r, XCD)
     assert list(tiers) == ["local", "same-package", "peer", "host"]
     assert tiers["local"] == (2, 48 * GB, pytest.approx(130 * NS), 1.2 * TB)
     # The six other stacks at once: the chiplet's own 1.2 TB/s link is the limit, not 6 x 662.
     assert tiers["same-package"] == (6, 144 * GB, pytest.approx(180 * NS), 1.2 * TB)
     assert tiers["peer"][3] == 127 * GB  # one tier, one flow: not 8 x 127 GB/s
+
+
+def test_mi300x_host_memory_with_the_ideal_ceiling_is_relayed_and_says_so() -> None:
+    # forwarding="ideal" lets the other package relay: 63 + 63 GB/s, flagged as relayed; the
+    # rows that do not need relaying are not flagged.
+    r = memory_reach(mi300x_node(), XCD, forwarding="ideal")
+    assert r.forwarding == "ideal"
+    rows = rows_of(r, XCD)
+    assert rows["srv.dram"]["bandwidth"] == 126 * GB
+    relayed = {r.names[m] for m, x in zip(r.memory, r.relayed, strict=True) if x}
+    assert relayed == {"srv.dram"}
+    tiers = [TIERS[k] for k in r.tiers.tier]
+    assert dict(zip(tiers, r.tiers.relayed.tolist(), strict=True)) == {
+        "local": False, "same-package": False, "peer": False, "host": True,
+    }  # fmt: skip
 
 
 def test_flat_package_stacks_are_local_to_its_chiplets() -> None:
@@ -246,13 +262,15 @@ def test_cxl_pool_tiers_latency_and_shared_link() -> None:
     # other path inside the rack is through the other server's CPU, its NIC, the ToR and this
     # server's NIC (50 GB/s). A max flow uses it; the latency path does not.
     assert tiers_of(r, "rack.n0.c")["cxl"] == (2, 2 * TB, pytest.approx(220 * NS), 113 * GB)
-    # The other server's DRAM is remote: over the network (NIC 50 GB/s) or via the CXL switch.
+    # The other server's DRAM is remote: over the network (NIC 50 GB/s) only. The CXL switch
+    # does not route one host to another, for bandwidth (it gave 63 GB/s more) or latency
+    # (25 + 70 + 25 + 100 ns through it): 25 + 600 + 600 + 25 ns over NICs and ToR, + 100 ns.
     remote = rows["rack.n1.mem"]
     assert remote["tier"] == "remote"
-    assert remote["latency"] == pytest.approx((25 + 70 + 25 + 100) * NS, rel=1e-12)
-    assert remote["bandwidth"] == 50 * GB + 63 * GB
+    assert remote["latency"] == pytest.approx((25 + 600 + 600 + 25 + 100) * NS, rel=1e-12)
+    assert remote["bandwidth"] == 50 * GB
     assert [s.latency for s in capacity_staircase(r, t.index("rack.n0.c"))] == pytest.approx(
-        [100 * NS, 220 * NS]
+        [100 * NS, 220 * NS, 1350 * NS]
     )
 
 
@@ -429,43 +447,116 @@ def _subtree(t, root: int) -> set[int]:
     return out
 
 
+def _oracle_packages(t) -> dict[int, int]:
+    """Rows inside a package that does not forward (a GPU or chiplet outside any other compute
+    component, without relay = true), mapped to that package: the hardware rule, from the docs."""
+    out = {}
+    for r in range(t.num_nodes):
+        chain = _ancestors(t, r)
+        compute = [a for a in chain if ROLE_OF[t.kind_of(a)] == "compute"]
+        if not compute:
+            continue
+        pkg = compute[-1]
+        relay = t.nodes.extra.get(pkg, {}).get("relay")
+        if t.kind_of(pkg) in ("gpu", "chiplet") and relay is not True:
+            out[r] = pkg
+    # Memory whose links all go into one such package is that package's.
+    owners: dict[int, set] = {}
+    for a, b in zip(t.links.src.tolist(), t.links.dst.tolist(), strict=True):
+        owners.setdefault(a, set()).add(out.get(b))
+        owners.setdefault(b, set()).add(out.get(a))
+    for r, got in owners.items():
+        if r not in out and ROLE_OF[t.kind_of(r)] == "memory" and len(got) == 1:
+            (pkg,) = got
+            if pkg is not None:
+                out[r] = pkg
+    return out
+
+
+def oracle_graph(t, rows: set[int], ends: set[int] = frozenset()):
+    """The forwarding model as a NetworkX graph of (row, state, side) vertices, written from the
+    docs: a row in a sealed package has a native state ("N": traffic that started inside the
+    package) and an inbound one ("I": traffic that came in from outside, which may end inside
+    but never leave); a link inside the package joins like states, an external link arrives in
+    "I" and leaves from "N", and "N" may turn into "I" at no cost. Memory never relays; a device
+    limit splits each state into in and out. Arcs carry ``capacity`` and ``latency``."""
+    n = t.nodes
+    pkg = _oracle_packages(t)
+    memory = {r for r in rows if ROLE_OF[t.kind_of(r)] in ("memory", "storage")}
+    blocked = memory - set(ends)
+    g = nx.DiGraph()
+
+    def states(r):
+        return ("N", "I") if r in pkg and r not in memory else ("T",)
+
+    def v(r, state, side):
+        if r in memory:
+            return (r, "M", side)
+        if not math.isfinite(n.bandwidth[r]):
+            return (r, state, "")
+        return (r, state, side)
+
+    def add(a, b, cap, lat):
+        if g.has_edge(a, b):
+            g[a][b]["capacity"] += cap
+            g[a][b]["latency"] = min(g[a][b]["latency"], lat)
+        else:
+            g.add_edge(a, b, capacity=cap, latency=lat)
+
+    for r in rows:
+        if r in memory:
+            g.add_node(v(r, "M", "in"))
+            g.add_node(v(r, "M", "out"))
+            continue
+        for st in states(r):
+            if math.isfinite(n.bandwidth[r]):
+                add(v(r, st, "in"), v(r, st, "out"), float(n.bandwidth[r]), 0.0)
+        if len(states(r)) == 2:
+            for side in ("in", "out"):
+                add(v(r, "N", side), v(r, "I", side), math.inf, 0.0)
+    L = t.links
+    for e in range(t.num_links):
+        a, b = int(L.src[e]), int(L.dst[e])
+        if a not in rows or b not in rows or a == b or a in blocked or b in blocked:
+            continue
+        for u, w in ((a, b), (b, a)) if not L.simplex[e] else ((a, b),):
+            cap, lat = float(L.bandwidth[e]), float(L.latency[e] + n.latency[w])
+            inside = u in pkg and w in pkg and pkg[u] == pkg[w]
+            if u in memory and w in memory:
+                add(v(u, "M", "out"), v(w, "M", "in"), cap, lat)
+            elif inside and u in memory:
+                add(v(u, "M", "out"), v(w, "N", "in"), cap, lat)
+            elif inside and w in memory:
+                add(v(u, "I", "out"), v(w, "M", "in"), cap, lat)
+            elif inside:
+                for st in ("N", "I"):
+                    add(v(u, st, "out"), v(w, st, "in"), cap, lat)
+            else:
+                tail = v(u, "M" if u in memory else ("N" if u in pkg else "T"), "out")
+                head = v(w, "M" if w in memory else ("I" if w in pkg else "T"), "in")
+                add(tail, head, cap, lat)
+    return g, (
+        lambda r, side: v(
+            r, "M" if r in memory else ("N" if side == "out" else "I") if r in pkg else "T", side
+        )
+    )
+
+
 def oracle_flow(t, rows: set[int], sources: list[int], sinks: list[int]) -> float:
-    """Max flow with NetworkX inside ``rows``: devices with a bandwidth split in two, memory and
-    storage never relaying, egress/ingress limits on the super arcs."""
+    """Max flow with NetworkX inside ``rows`` under the hardware forwarding model, egress and
+    ingress limits on the super arcs."""
     n = t.nodes
     big = float(np.nansum(np.where(np.isfinite(n.bandwidth), n.bandwidth, 0)))
     big += float(t.links.bandwidth.sum()) + 1.0
-    ends = set(sources) | set(sinks)
-    blocked = {r for r in rows if ROLE_OF[t.kind_of(r)] in ("memory", "storage")} - ends
-    g = nx.DiGraph()
-
-    def vin(r):
-        return ("in", r) if math.isfinite(n.bandwidth[r]) else ("v", r)
-
-    def vout(r):
-        return ("out", r) if math.isfinite(n.bandwidth[r]) else ("v", r)
-
-    def add(u, v, c):
-        if g.has_edge(u, v):
-            g[u][v]["capacity"] += c
-        else:
-            g.add_edge(u, v, capacity=c)
-
-    for r in rows:
-        if math.isfinite(n.bandwidth[r]):
-            add(vin(r), vout(r), float(n.bandwidth[r]))
-    L = t.links
-    for e in range(t.num_links):
-        u, v = int(L.src[e]), int(L.dst[e])
-        if u not in rows or v not in rows or u in blocked or v in blocked:
-            continue
-        add(vout(u), vin(v), float(L.bandwidth[e]))
-        if not L.simplex[e]:
-            add(vout(v), vin(u), float(L.bandwidth[e]))
+    g, vertex = oracle_graph(t, rows, set(sources) | set(sinks))
     for s in sources:
-        add("S", vout(s), min(float(n.bandwidth[s]), float(n.read_bandwidth[s]), big))
+        cap = min(float(n.bandwidth[s]), float(n.read_bandwidth[s]), big)
+        g.add_edge("S", vertex(s, "out"), capacity=cap)
     for s in sinks:
-        add(vin(s), "T", min(float(n.bandwidth[s]), float(n.write_bandwidth[s]), big))
+        cap = min(float(n.bandwidth[s]), float(n.write_bandwidth[s]), big)
+        g.add_edge(vertex(s, "in"), "T", capacity=cap)
+    for *_, d in g.edges(data=True):
+        d["capacity"] = min(d["capacity"], big)
     return nx.maximum_flow_value(g, "S", "T")
 
 
@@ -488,24 +579,18 @@ def oracle_bandwidth(t, s: int, mems: list[int], write: bool = False) -> float:
 
 
 def oracle_latency(t, s: int) -> dict[int, float]:
-    n, L = t.nodes, t.links
-    g = nx.DiGraph()
-    no_out = {r for r in range(t.num_nodes) if ROLE_OF[t.kind_of(r)] != "compute"} - {
-        r for r in range(t.num_nodes) if ROLE_OF[t.kind_of(r)] == "transit"
-    }
-    for e in range(t.num_links):
-        if L.bandwidth[e] <= 0:
-            continue
-        u, v = int(L.src[e]), int(L.dst[e])
-        for a, b in ((u, v), (v, u)) if not L.simplex[e] else ((u, v),):
-            if a in no_out:
-                continue
-            w = float(L.latency[e] + n.latency[b])
-            if not g.has_edge(a, b) or g[a][b]["weight"] > w:
-                g.add_edge(a, b, weight=w)
-    if s not in g:
+    """Lowest latency from ``s`` to every memory, over the same forwarding model."""
+    everything = set(range(t.num_nodes))
+    g, vertex = oracle_graph(t, everything, everything)
+    start = vertex(s, "out")
+    if start not in g:
         return {}
-    return nx.single_source_dijkstra_path_length(g, s)
+    dist = nx.single_source_dijkstra_path_length(g, start, weight="latency")
+    out: dict[int, float] = {}
+    for (r, state, side), d in dist.items():
+        if state == "M" and side == "in":
+            out[r] = min(out.get(r, math.inf), d)
+    return out
 
 
 def check_against_oracle(t, r, sample: list[str] | None = None) -> None:
@@ -639,12 +724,20 @@ def test_cli_reach_json(cxl_file) -> None:
     assert (first["memory"], first["tier"], first["capacity"]) == ("rack.n0.mem", "local", 512e9)
     assert sorted(row["tier"] for row in data["rows"]) == ["cxl", "cxl", "local", "remote"]
     lat = [row["latency"] for row in data["rows"]]
-    assert lat == sorted(lat)  # nearest first (the other server's DRAM ties with the pool)
+    assert lat == sorted(lat)  # nearest first
     assert data["tiers"][1] == {
         "from": "rack.n0.c", "tier": "cxl", "count": 2, "capacity": 2e12,
-        "latency": pytest.approx(220e-9), "bandwidth": 113e9,
+        "latency": pytest.approx(220e-9), "bandwidth": 113e9, "relayed": False,
     }  # fmt: skip
-    assert data["within"] is None
+    assert data["within"] is None and data["forwarding"] == "hardware"
+    assert not any(row["relayed"] for row in data["rows"])
+    # The ideal ceiling routes host to host through the CXL switch: the other server's DRAM
+    # gets 63 GB/s more and is nearer, and says so.
+    r = run("analyze", "reach", cxl_file, "--from", "rack.n0.c", "--json", "--forwarding", "ideal")
+    data = json.loads(r.stdout)
+    remote = next(row for row in data["rows"] if row["memory"] == "rack.n1.mem")
+    assert remote["bandwidth"] == 113e9 and remote["relayed"] is True
+    assert remote["latency"] == pytest.approx(220e-9)
 
 
 def test_cli_reach_text_and_budget(cxl_file) -> None:
@@ -662,3 +755,33 @@ def test_cli_reach_errors_exit_2(cxl_file) -> None:
     assert r.returncode == 2 and "compute elements" in r.stderr and "Traceback" not in r.stderr
     r = run("analyze", "reach", cxl_file, "--from", "kind:gpx")
     assert r.returncode == 2 and "did you mean" in r.stderr
+
+
+def test_a_server_whose_gpu_relays_is_not_copied_from_its_twins() -> None:
+    # Two servers built alike (no definitions, so no template tells them apart), but in one
+    # GPU 0 relays: there GPU 1 reaches host DRAM through it; in the other it does not.
+    b = TopologyBuilder()
+    b.add_node("c", "cluster")
+    for k, relay in ((0, None), (1, True)):
+        n = f"c.n{k}"
+        b.add_node(n, "node", parent="c")
+        for g in range(2):
+            b.add_node(f"{n}.g{g}", "gpu", parent=n, relay=relay if g == 0 else None)
+            b.add_node(f"{n}.g{g}.h", "hbm", parent=f"{n}.g{g}", capacity=GB, latency=100 * NS)
+            b.add_link(f"{n}.g{g}", f"{n}.g{g}.h", bandwidth=100 * GB)
+        b.add_node(f"{n}.nvs", "nvswitch", parent=n)
+        b.add_node(f"{n}.cpu", "cpu", parent=n)
+        b.add_node(f"{n}.dram", "dram", parent=n, capacity=64 * GB, latency=100 * NS)
+        for g in range(2):
+            b.add_link(f"{n}.g{g}", f"{n}.nvs", bandwidth=50 * GB, latency=100 * NS)
+        b.add_link(f"{n}.g0", f"{n}.cpu", bandwidth=30 * GB, latency=100 * NS)
+        b.add_link(f"{n}.cpu", f"{n}.dram", bandwidth=100 * GB)
+    t = b.build()
+    r = memory_reach(t, "kind:gpu", within=2e-6)
+    assert "c.n0.dram" not in rows_of(r, "c.n0.g1")
+    assert rows_of(r, "c.n1.g1")["c.n1.dram"]["bandwidth"] == 30 * GB
+    # Relaying counts against the strict hardware defaults: flagged.
+    flagged = {(r.names[s], r.names[m]) for s, m, x in zip(r.source, r.memory, r.relayed,
+                                                            strict=True) if x}  # fmt: skip
+    assert flagged == {("c.n1.g1", "c.n1.dram")}
+    check_against_oracle(t, r)

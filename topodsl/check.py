@@ -67,7 +67,7 @@ from .analyses.figures import Measure, unit_of
 from .errors import Diagnostic, ElaborationError, Span, TopoError, source_line
 from .interval import MATH_FUNCTIONS, EvaluationError, Interval, IntervalEvaluator, Record
 from .topology import Topology
-from .units import BANDWIDTH, Dim, dim_name, example_unit
+from .units import BANDWIDTH, REL_TOL, Dim, digits_apart, dim_name, example_unit
 
 if TYPE_CHECKING:
     from .solvers.dataflow import Bottleneck
@@ -96,7 +96,7 @@ STATUSES = ("pass", "unproven", "fail", "error")
 
 # Relative tolerance of comparisons: 25.6 TB/s written in a file and 25.6e12 B/s computed from
 # link sums must compare equal.
-_RTOL = 1e-9
+_RTOL = REL_TOL  # one tolerance for every figure (topodsl.units)
 
 _MIRROR = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
 
@@ -158,8 +158,10 @@ class AssertionResult:
             return "; ".join(d.message for d in self.diagnostics) or "cannot be evaluated"
         assert self.measured is not None and self.threshold is not None
         per = " per direction" if self.measured.dim == BANDWIDTH else ""
-        text = f"measured {self.measured.format()}{per}, expected {self.op} "
-        text += self.threshold.format()
+        m, t = self.measured, self.threshold
+        # Enough digits that figures the comparison tells apart do not look the same.
+        digits = digits_apart((m.lower, m.upper, t.lower, t.upper), _RTOL)
+        text = f"measured {m.format(digits)}{per}, expected {self.op} {t.format(digits)}"
         if self.status == "unproven":
             text += " (unproven: the bounds straddle the threshold)"
         return text

@@ -575,6 +575,11 @@ class _Elaborator:
         return int(x)
 
     def attr_value(self, a: ast.Attr, spec, scope: _Scope) -> Any:
+        if spec.flag:
+            word = a.value.path.simple_name if isinstance(a.value, ast.Ref) else None
+            if word not in ("true", "false"):
+                raise self.error(a.value.span, f"{a.name} must be true or false")
+            return word == "true"
         v = self.eval(a.value, scope)
         if spec.dim is None:
             if not isinstance(v, str):

@@ -13,6 +13,14 @@ transit     nvswitch, pcie_switch, cxl_switch, switch, nic    carry flow, may ca
 container   node, rack, pod, cluster, storage_node, group     hold other components, no flow
 ==========  ===============================================  ==================================
 
+Whether a component *forwards* traffic between its links (lets it pass through rather than
+start or end there) is the kind's default in :data:`FORWARDS`, which the attribute
+``relay = true`` or ``relay = false`` overrides; the solvers' forwarding model
+(:mod:`topodsl.solvers.forwarding`) builds on it.
+
+>>> FORWARDS["gpu"], FORWARDS["pcie_switch"], FORWARDS["cpu"]
+(False, True, True)
+
 >>> ROLE_OF["cxl_memory"]
 'memory'
 >>> KIND_CODE["gpu"] == KINDS.index("gpu")
@@ -30,6 +38,7 @@ __all__ = [
     "KIND_CODE",
     "ROLES",
     "ROLE_OF",
+    "FORWARDS",
     "KIND_ALIASES",
     "AttrSpec",
     "ATTRIBUTES",
@@ -60,6 +69,16 @@ ROLE_OF: dict[str, str] = {
     "group": "container",
 }
 
+#: Whether each kind forwards traffic between its links by default (``relay`` overrides it).
+#: Switches (network, NVSwitch, PCIe), NICs and CPUs (root complex, socket links) forward;
+#: GPUs and chiplets do not: traffic may start or end there but not pass through (chiplets
+#: still forward *inside* their package, see :mod:`topodsl.solvers.forwarding`). A CXL switch
+#: forwards between its host side and its device side only. Memory and storage never forward
+#: (``relay`` cannot change that) and containers carry nothing.
+FORWARDS: dict[str, bool] = {
+    k: r == "transit" or k == "cpu" for k, r in ROLE_OF.items() if r in ("compute", "transit")
+}
+
 KINDS: tuple[str, ...] = tuple(ROLE_OF)
 KIND_CODE: dict[str, int] = {k: i for i, k in enumerate(KINDS)}
 ROLES: tuple[str, ...] = ("compute", "memory", "storage", "transit", "container")
@@ -77,12 +96,16 @@ def kinds_with_role(role: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class AttrSpec:
-    """What an attribute means: its dimension (``None`` for text) and a line of help."""
+    """What an attribute means: its dimension (``None`` for text or a flag) and a line of help.
+
+    ``flag`` marks a boolean attribute, written ``true`` or ``false``.
+    """
 
     name: str
     dim: Dim | None
     help: str
     positive: bool = True
+    flag: bool = False
 
 
 _COMMON = (
@@ -101,6 +124,15 @@ _STORAGE = (
     AttrSpec("write_bandwidth", BANDWIDTH, "throughput cap when data is written to the device"),
 )
 _COMPUTE = (AttrSpec("flops", FLOPS, "peak compute rate"),)
+_RELAY = (
+    AttrSpec(
+        "relay",
+        None,
+        "true: traffic may pass through this component between its links (a torus chip, "
+        "NCCL PXN through a GPU); false: it may only start or end here",
+        flag=True,
+    ),
+)
 
 ATTRIBUTES: dict[str, dict[str, AttrSpec]] = {}
 for _kind, _role in ROLE_OF.items():
@@ -113,6 +145,8 @@ for _kind, _role in ROLE_OF.items():
         specs += _STORAGE
     if _role == "compute":
         specs += _COMPUTE
+    if _role in ("compute", "transit"):
+        specs += _RELAY
     ATTRIBUTES[_kind] = {s.name: s for s in specs}
 
 LINK_ATTRIBUTES: dict[str, AttrSpec] = {

@@ -6,6 +6,7 @@ Grammar of a selector (spaces around ``,`` and ``&`` are optional)::
     term     := atom ("&" atom)*          intersection
     atom     := "kind:" NAME ("|" NAME)*  components of these kinds (aliases allowed)
               | "role:" NAME ("|" NAME)*  components of these roles (compute, memory, ...)
+              | "in:" NAME ("|" NAME)*    components inside one of these kinds
               | PATTERN                   dotted ids, shell style
 
 In a PATTERN, ``*`` matches within one dotted segment, ``**`` across segments, ``?`` one
@@ -23,6 +24,8 @@ same GPUs.
 ['node0.gpu0', 'node1.gpu0']
 >>> len(select(t, "kind:gpu & node2.**"))
 1
+>>> len(select(t, "kind:gpu & in:node")), len(select(t, "in:storage_node"))
+(3, 0)
 """
 
 from __future__ import annotations
@@ -118,6 +121,12 @@ def _atom(topology, atom: str) -> np.ndarray:
                     + (f"; did you mean {close[0]!r}?" if close else "")
                 )
         return topology.rows_of_kind(*names)
+    if atom.startswith("in:"):
+        names = [KIND_ALIASES.get(k.strip(), k.strip()) for k in atom[3:].split("|")]
+        for k in names:
+            if k not in KIND_CODE:
+                raise SelectorError(f"unknown kind {k!r} in selector")
+        return _inside(topology, topology.rows_of_kind(*names))
     if atom.startswith("role:"):
         names = [r.strip() for r in atom[5:].split("|")]
         for r in names:
@@ -150,6 +159,20 @@ def _atom(topology, atom: str) -> np.ndarray:
             and all(lo <= int(v) <= hi for v, (lo, hi) in zip(m.groups(), bounds, strict=True))
         ]
     return np.array(hits, dtype=np.int64)
+
+
+def _inside(topology, holders: np.ndarray) -> np.ndarray:
+    """Rows strictly inside any of ``holders`` (ascending)."""
+    inside = np.zeros(topology.num_nodes, dtype=bool)
+    ptr, child = topology.children_csr
+    rows = holders
+    while len(rows):
+        starts, counts = ptr[rows], ptr[rows + 1] - ptr[rows]
+        first = np.repeat(starts - np.cumsum(counts) + counts, counts)
+        rows = child[first + np.arange(int(counts.sum()))]
+        rows = rows[~inside[rows]]
+        inside[rows] = True
+    return np.flatnonzero(inside)
 
 
 def _split_segments(pattern: str) -> list[str] | None:

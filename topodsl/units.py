@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
+    "REL_TOL",
     "Dim",
     "COUNT",
     "SIZE",
@@ -35,9 +36,17 @@ __all__ = [
     "parse_unit",
     "dim_name",
     "format_quantity",
+    "digits_apart",
     "parse_quantity",
     "apply_scale",
 ]
+
+
+#: Relative tolerance to which two figures are the same: a flow is exact when its value and the
+#: capacity of a real cut agree to it, and assertions compare with it (``topodsl.check``).
+#: Sums of the same capacities in another order differ in the last bits of a float; hardware
+#: figures have at most a dozen significant digits.
+REL_TOL = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +264,24 @@ def format_quantity(value: float, dim: Dim, digits: int = 4) -> str:
                 return f"{_num(value / scale, digits)} {p}{base}"
         return f"{_num(value, digits)} {base}"
     return _num(value, digits)
+
+
+def digits_apart(values, rel: float = 0.0, digits: int = 4, most: int = 15) -> int:
+    """Fewest significant digits, at least ``digits``, at which any two of ``values`` that
+    differ by more than ``rel`` (relative to the larger) also differ once rounded: so that a
+    measured 999.96 GB/s is not shown as 1000 GB/s next to an expected 1 TB/s.
+
+    >>> digits_apart([999.96e9, 1e12]), digits_apart([400e9, 400e9 * (1 - 1e-12)], rel=1e-9)
+    (5, 4)
+    >>> format_quantity(999.96e9, BANDWIDTH, digits_apart([999.96e9, 1e12]))
+    '999.96 GB/s'
+    """
+    xs = sorted({float(v) for v in values if math.isfinite(v)})
+    pairs = [(a, b) for a, b in zip(xs, xs[1:], strict=False) if b - a > rel * max(abs(a), abs(b))]
+    for d in range(digits, most + 1):
+        if all(float(f"{a:.{d}g}") != float(f"{b:.{d}g}") for a, b in pairs):
+            return d
+    return most
 
 
 def _num(x: float, digits: int) -> str:

@@ -19,15 +19,19 @@ register(
         name="checkpoint",
         signature="checkpoint(SIZE, from GPUS, to SSDS)",
         help="time for the GPUs (default: every GPU here) to write SIZE in equal shards to the "
-        "SSDs (default: every SSD here) at once, SSD write bandwidth applying; also .rate (per "
-        "GPU) and .throughput",
+        "SSDs (default: the SSDs of storage nodes here) at once, SSD write bandwidth applying; "
+        "also .rate (per GPU) and .throughput",
         summary="Time to write a checkpoint of --size (all GPUs together, equal shards) to the "
         "SSD tier.",
         params=scenario.scenario_params(
             "Checkpoint size, e.g. 2TB.",
             True,
             ("kind:gpu", "GPUs holding the state."),
-            ("kind:ssd", "The SSD tier written to."),
+            (
+                "kind:ssd & in:storage_node",
+                "The SSD tier written to: the SSDs of storage nodes (name node-local NVMe "
+                "with kind:ssd).",
+            ),
         ),
         fields=scenario.leg_field_decls(who="GPU"),
         compute=_compute,

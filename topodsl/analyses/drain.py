@@ -18,13 +18,14 @@ register(
     Analysis(
         name="drain",
         signature="drain(SIZE, from SSDS, to HDDS)",
-        help="time to move SIZE spread evenly over the SSDs (default: every SSD here) to the "
-        "HDDs (default: every HDD here); also .rate (per SSD) and .throughput",
+        help="time to move SIZE spread evenly over the SSDs (default: the SSDs of storage "
+        "nodes here) to the HDDs (default: every HDD here); also .rate (per SSD) and "
+        ".throughput",
         summary="Time to drain --size spread evenly over the SSD tier to the HDD tier.",
         params=scenario.scenario_params(
             "Data to move, e.g. 20TB.",
             True,
-            ("kind:ssd", "The SSD tier holding it."),
+            ("kind:ssd & in:storage_node", "The SSD tier holding it: the SSDs of storage nodes."),
             ("kind:hdd", "The HDD tier it goes to."),
         ),
         fields=scenario.leg_field_decls(who="SSD"),

@@ -52,8 +52,9 @@ def json_float(x: float) -> float | int | str:
     return float(x)
 
 
-def format_figure(x: float, dim: Dim) -> str:
-    """One number for people, with a readable unit: ``'50 GB/s'``, ``'8'``, ``'2.5 s'``.
+def format_figure(x: float, dim: Dim, digits: int = 4) -> str:
+    """One number for people, with a readable unit: ``'50 GB/s'``, ``'8'``, ``'2.5 s'``, to
+    ``digits`` significant digits.
 
     >>> format_figure(50e9, BANDWIDTH), format_figure(8.0, COUNT), format_figure(0.5, COUNT)
     ('50 GB/s', '8', '0.5')
@@ -63,10 +64,10 @@ def format_figure(x: float, dim: Dim) -> str:
             return "inf"
         if float(x).is_integer() and abs(x) < 1e15:
             return str(int(x))
-        return f"{x:.4g}"
+        return f"{x:.{digits}g}"
     if dim in (SIZE, BANDWIDTH, TIME) or dim_name(dim) != f"a quantity of dimension {dim}":
-        return format_quantity(x, dim)
-    return f"{x:.4g} {unit_of(dim)}"
+        return format_quantity(x, dim, digits)
+    return f"{x:.{digits}g} {unit_of(dim)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +94,11 @@ class Measure:
         """The SI base unit of :attr:`lower` and :attr:`upper`."""
         return unit_of(self.dim)
 
-    def format(self) -> str:
+    def format(self, digits: int = 4) -> str:
         """The figure for people: ``'50 GB/s'``, or ``'lower .. upper'`` when uncertain (and the
-        bounds differ in the digits shown)."""
-        lo, hi = format_figure(self.lower, self.dim), format_figure(self.upper, self.dim)
+        bounds differ in the ``digits`` significant digits shown)."""
+        lo = format_figure(self.lower, self.dim, digits)
+        hi = format_figure(self.upper, self.dim, digits)
         return lo if lo == hi else f"{lo} .. {hi}"
 
     def to_dict(self) -> dict[str, Any]:

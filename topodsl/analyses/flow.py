@@ -1,8 +1,8 @@
 """``flow(FROM -> TO)``: the maximum flow from one selection to another, per direction.
 
 Storage sends at its read bandwidth and receives at its write bandwidth. The figure is exact
-unless the max-flow backend had to round capacities to its integer unit; then it is the
-interval the rounding allows. With a size (``flow(a -> b, size = 2 TB).time``), ``.time`` is
+when the flow core proves it (a flow and a real cut that agree); otherwise it is the interval
+between them. With a size (``flow(a -> b, size = 2 TB).time``), ``.time`` is
 the time to move it at that flow.
 Solver: :func:`topodsl.solvers.dataflow.data_flow`.
 
@@ -18,18 +18,33 @@ from __future__ import annotations
 
 import math
 
-from ..units import BANDWIDTH, TIME
+from ..units import BANDWIDTH, TIME, format_quantity
 from .figures import Figure
 from .registry import Analysis, Field, ReportOption, endpoint_param, register, size_param
 
 
 def flow_interval(r) -> tuple[float, float]:
-    """A max-flow value as an interval: exact unless the integer backend had to round
-    capacities (then each cut arc may have lost up to one unit of its resolution)."""
+    """A max-flow value as an interval: the flow found and the capacity of a real cut (equal
+    when the flow core proved it exact)."""
     value = float(r.throughput)
     if r.flow.exact:
         return value, value
-    return value, value + float(r.resolution) * len(r.flow.cut)
+    return float(r.flow.lower), float(r.flow.upper)
+
+
+def relay_notes(gain: float, relays: tuple[str, ...]) -> tuple[str, ...]:
+    """A note when a figure depends on components relaying beyond the hardware defaults
+    (``--forwarding ideal`` or ``relay = true``).
+
+    >>> relay_notes(63e9, ("n.gpu1",))
+    ('63 GB/s of it relayed through n.gpu1',)
+    >>> relay_notes(0.0, ())
+    ()
+    """
+    if gain <= 0:
+        return ()
+    shown = ", ".join(relays[:3]) + (f" and {len(relays) - 3} more" if len(relays) > 3 else "")
+    return (f"{format_quantity(gain, BANDWIDTH)} of it relayed through {shown}",)
 
 
 def time_interval(size: float, lo: float, hi: float) -> tuple[float, float]:
@@ -44,10 +59,11 @@ def _compute(solve, ctx, args):
 def _figures(ctx, args, r) -> dict[str, Figure]:
     lo, hi = flow_interval(r)
     cut = tuple(r.bottleneck)
-    out = {"throughput": Figure(lo, hi, BANDWIDTH, cut, args.notes)}
+    notes = tuple(args.notes) + relay_notes(r.relay_gain, r.relays)
+    out = {"throughput": Figure(lo, hi, BANDWIDTH, cut, notes)}
     if "size" in args:
         t_lo, t_hi = time_interval(args["size"], lo, hi)
-        out["time"] = Figure(t_lo, t_hi, TIME, cut, args.notes)
+        out["time"] = Figure(t_lo, t_hi, TIME, cut, notes)
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..units import BANDWIDTH, TIME, format_quantity
 from .figures import Figure, format_figure
-from .flow import time_interval
+from .flow import relay_notes, time_interval
 from .registry import Field, Param, endpoint_param, size_param
 
 __all__ = ["scenario_params", "leg_fields", "leg_field_decls", "text", "json"]
@@ -47,9 +47,13 @@ def leg_fields(leg, size: float | None, prefix: str, notes: tuple[str, ...]) -> 
     cut = tuple(u.bottleneck)
     n = u.endpoints
     lo, hi = float(u.rate), float(max(u.rate_bound, u.rate))
-    notes = tuple(notes) + (
-        f"{n} {'sources' if u.even == 'sources' else 'sinks'} in equal shares; "
-        f"{u.behind} behind the bottleneck",
+    notes = (
+        tuple(notes)
+        + (
+            f"{n} {'sources' if u.even == 'sources' else 'sinks'} in equal shares; "
+            f"{u.behind} behind the bottleneck",
+        )
+        + relay_notes(u.relay_gain * n, u.relays)
     )
     if format_figure(lo, BANDWIDTH) != format_figure(hi, BANDWIDTH):
         notes += (

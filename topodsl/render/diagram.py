@@ -68,8 +68,8 @@ def resolve_highlight(topology: Topology, what: str) -> Highlight:
     --------
     >>> from topodsl.topology import TopologyBuilder
     >>> b = TopologyBuilder()
-    >>> for name in ("a", "b", "c"):
-    ...     _ = b.add_node(name, "gpu")
+    >>> for name, kind in (("a", "gpu"), ("b", "switch"), ("c", "gpu")):
+    ...     _ = b.add_node(name, kind)
     >>> _ = b.add_link("a", "b", bandwidth=100e9)
     >>> _ = b.add_link("b", "c", bandwidth=20e9)
     >>> h = resolve_highlight(b.build(), "flow:a->c")

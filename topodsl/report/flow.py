@@ -99,10 +99,30 @@ def flow_to_dict(result: DataFlowResult, links: int | None = 20) -> dict[str, An
         "size": result.size,
         "time": _json_time(result.time),
         "resolution": result.resolution,
+        "exact": result.flow.exact,
+        "lower": result.flow.lower,
+        "upper": result.flow.upper,
+        "forwarding": result.forwarding,
+        "relay_gain": result.relay_gain,
+        "relays": list(result.relays),
         "cut": [b.to_dict() for b in result.bottleneck],
         "links": [u.to_dict() for u in usage],
         "links_total": result.usage_count,
     }
+
+
+def _relay_line(
+    gain: float, relays: tuple[str, ...], forwarding: str, indent: str = ""
+) -> list[str]:
+    """A line saying a figure depends on relaying through components that do not forward under
+    the hardware defaults (none when it does not)."""
+    if gain <= 0:
+        return []
+    shown = ", ".join(relays[:4]) + (f" and {len(relays) - 4} more" if len(relays) > 4 else "")
+    return [
+        f"{indent}depends on relaying: {format_quantity(gain, BANDWIDTH)} of it passes through "
+        f"{shown or 'components'} (forwarding={forwarding})"
+    ]
 
 
 def format_flow(result: DataFlowResult, links: int = 20, cut_rows: int = 20) -> str:
@@ -135,10 +155,16 @@ def format_flow(result: DataFlowResult, links: int = 20, cut_rows: int = 20) -> 
         f"max flow from {ns} source{'s' if ns != 1 else ''} to {nt} sink{'s' if nt != 1 else ''}"
         f": {format_quantity(result.throughput, BANDWIDTH)}"
     ]
+    if not result.flow.exact:
+        parts[0] += (
+            f" (between {format_quantity(result.flow.lower, BANDWIDTH)} and "
+            f"{format_quantity(result.flow.upper, BANDWIDTH)})"
+        )
     if result.size is not None:
         parts.append(
             f"time to move {format_quantity(result.size, SIZE)}: {format_time(result.time)}"
         )
+    parts += _relay_line(result.relay_gain, result.relays, result.forwarding)
     if result.throughput <= 0:
         parts.append("nothing can flow: no path with capacity joins the sources to the sinks")
         return "\n".join(parts)
@@ -184,6 +210,9 @@ def _uniform_to_dict(u: UniformFlowResult) -> dict[str, Any]:
         "total": u.total,
         "max_throughput": u.max_throughput,
         "behind": u.behind,
+        "forwarding": u.forwarding,
+        "relay_gain": u.relay_gain,
+        "relays": list(u.relays),
         "cut": [b.to_dict() for b in u.bottleneck],
     }
 
@@ -254,6 +283,7 @@ def format_scenario(result: ScenarioResult, cut_rows: int = 10) -> str:
             f"  each of {u.endpoints} {noun}s {verb} {format_quantity(u.rate, BANDWIDTH)}"
             f"{approx}; together {format_quantity(u.total, BANDWIDTH)}"
         )
+        parts += _relay_line(u.relay_gain, u.relays, u.forwarding, "  ")
         if leg.time is not None:
             parts.append(f"  time with equal shares: {format_time(leg.time)}")
             if leg.best_time is not None and leg.best_time < leg.time * (1 - 1e-9):

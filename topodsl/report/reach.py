@@ -49,6 +49,7 @@ def reach_to_dict(result: ReachResult) -> dict[str, Any]:
     bw = result.bandwidth.tolist()
     cap = result.capacity.tolist()
     hops = result.hops.tolist()
+    relayed = result.relayed.tolist()
     rows = [
         {
             "from": names[src[i]],
@@ -59,6 +60,7 @@ def reach_to_dict(result: ReachResult) -> dict[str, Any]:
             "bandwidth": bw[i],
             "capacity": cap[i],
             "hops": hops[i],
+            "relayed": relayed[i],
         }
         for i in range(len(src))
     ]
@@ -71,20 +73,23 @@ def reach_to_dict(result: ReachResult) -> dict[str, Any]:
             "capacity": cp,
             "latency": la,
             "bandwidth": b,
+            "relayed": x,
         }
-        for s, c, n, cp, la, b in zip(
+        for s, c, n, cp, la, b, x in zip(
             t.source.tolist(),
             t.tier.tolist(),
             t.count.tolist(),
             t.capacity.tolist(),
             t.latency.tolist(),
             t.bandwidth.tolist(),
+            t.relayed.tolist(),
             strict=True,
         )
     ]
     counts, caps = _per_element(result)
     return {
         "direction": result.direction,
+        "forwarding": result.forwarding,
         "units": {"latency": "s", "bandwidth": "B/s", "capacity": "B"},
         "within": None if math.isinf(result.within) else result.within,
         "elements": [
@@ -94,6 +99,10 @@ def reach_to_dict(result: ReachResult) -> dict[str, Any]:
         "rows": rows,
         "tiers": tiers,
     }
+
+
+def _mark(relayed) -> str:
+    return " *" if relayed else ""
 
 
 def _per_element(result: ReachResult) -> tuple[np.ndarray, np.ndarray]:
@@ -167,7 +176,7 @@ def format_reach(result: ReachResult, max_rows: int = 20, max_detailed: int = 8)
                     int(t.count[j]),
                     format_quantity(float(t.capacity[j]), SIZE),
                     format_quantity(float(t.latency[j]), TIME),
-                    format_quantity(float(t.bandwidth[j]), BANDWIDTH),
+                    format_quantity(float(t.bandwidth[j]), BANDWIDTH) + _mark(t.relayed[j]),
                 ]
             )
         parts.append(
@@ -187,7 +196,7 @@ def format_reach(result: ReachResult, max_rows: int = 20, max_detailed: int = 8)
                 KINDS[int(result.kind[k])],
                 TIERS[int(result.tier[k])],
                 format_quantity(float(result.latency[k]), TIME),
-                format_quantity(float(result.bandwidth[k]), BANDWIDTH),
+                format_quantity(float(result.bandwidth[k]), BANDWIDTH) + _mark(result.relayed[k]),
                 format_quantity(float(result.capacity[k]), SIZE),
                 int(result.hops[k]),
             ]
@@ -204,6 +213,12 @@ def format_reach(result: ReachResult, max_rows: int = 20, max_detailed: int = 8)
         more = (sl.stop - sl.start) - len(table)
         if more > 0:
             parts.append(f"... and {more} more (nearest first; --json lists every one)")
+    if result.relayed.any() or result.tiers.relayed.any():
+        parts.append("")
+        parts.append(
+            f"* nearer, faster or reachable only by relaying through components that do not\n"
+            f"  forward under the hardware defaults (forwarding={result.forwarding})"
+        )
     if n_el > max_detailed and max_rows > 0:
         parts.append("")
         parts.append(

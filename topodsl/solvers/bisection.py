@@ -221,6 +221,7 @@ def bisection(
     seeds: Sequence[int] = (0, 1, 2, 3),
     backend: str = "scipy",
     exhaustive_limit: int = EXHAUSTIVE_LIMIT,
+    forwarding: str = "hardware",
 ) -> BisectionResult:
     """Bisection bandwidth of ``topology`` over ``endpoints``, per direction, with bounds.
 
@@ -233,6 +234,8 @@ def bisection(
     backend : ``"scipy"`` (default) or ``"networkx"`` (slow; measures each candidate split with
         NetworkX's preflow-push, for cross-checking).
     exhaustive_limit : up to this many endpoints every balanced split is tried (exact answer).
+    forwarding : the forwarding model of the flow network, ``"hardware"`` (default) or
+        ``"ideal"`` (see :mod:`topodsl.solvers.forwarding`).
 
     Returns
     -------
@@ -263,7 +266,7 @@ def bisection(
     if backend not in ("scipy", "networkx"):
         raise SolverError(f"unknown max-flow backend {backend!r} (use 'scipy' or 'networkx')")
     E = resolve_endpoints(topology, endpoints)
-    solver = _Bisector(topology, E, backend)
+    solver = _Bisector(topology, E, backend, forwarding)
     if len(E) == 1:
         return solver.trivial(t0)
     if len(E) <= exhaustive_limit and solver.small_enough_for_exhaustive():
@@ -295,7 +298,7 @@ class _Witness:
 
 
 class _Bisector:
-    def __init__(self, topology: Topology, E: np.ndarray, backend: str):
+    def __init__(self, topology: Topology, E: np.ndarray, backend: str, forwarding: str):
         self.t = topology
         self.E = E
         self.n = len(E)
@@ -306,7 +309,7 @@ class _Bisector:
         # chiplets); the members with links leaving the group are the flow terminals.
         self.owner, self.terms, self.tgroup, self.share = _endpoint_groups(topology, E)
         self.keep = prune_for_terminals(topology, self.terms)
-        self.tc = TerminalCuts(topology, self.terms, self.keep, self.tgroup)
+        self.tc = TerminalCuts(topology, self.terms, self.keep, self.tgroup, forwarding)
         self.net = self.tc.net
         self.symmetric = self.tc.symmetric
         self.best: _Witness | None = None

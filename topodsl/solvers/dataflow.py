@@ -39,14 +39,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from ..errors import SolverError
 from ..topology import Topology
-from .flow import CutItem, FlowResult, egress_limit, ingress_limit, max_flow
+from .flow import (
+    REL_TOL,
+    CutItem,
+    FlowResult,
+    _max_flow,
+    _Query,
+    _relayed_through,
+    egress_limit,
+    ingress_limit,
+)
+from .forwarding import check_forwarding, forwarding_plan
 
 __all__ = [
     "Bottleneck",
@@ -55,6 +65,7 @@ __all__ = [
     "UniformFlowResult",
     "ScenarioLeg",
     "ScenarioResult",
+    "SSD_TIER",
     "data_flow",
     "uniform_flow",
     "checkpoint_write",
@@ -155,7 +166,14 @@ class DataFlowResult:
     time : float or None
         ``size / throughput`` in seconds (``inf`` when nothing flows), when a size is given.
     flow : FlowResult
-        The raw result of the flow core (per-link flows, cut, source side).
+        The raw result of the flow core (per-link flows, cut, source side, the bracket
+        ``lower``/``upper`` and whether it is ``exact``).
+    forwarding : the forwarding model (``"hardware"`` or ``"ideal"``).
+    relay_gain : float
+        B/s of the throughput that exist only because components relay traffic beyond the
+        hardware defaults (``relay = true``, or GPUs with ``"ideal"``); 0 when it does not
+        depend on relaying.
+    relays : the components the flow relays through (ids; empty when ``relay_gain`` is 0).
     """
 
     throughput: float
@@ -167,6 +185,9 @@ class DataFlowResult:
     time: float | None
     flow: FlowResult = field(repr=False)
     topology: Topology = field(repr=False)
+    forwarding: str = "hardware"
+    relay_gain: float = 0.0
+    relays: tuple[str, ...] = ()
 
     def usage(self, limit: int | None = None) -> tuple[LinkUse, ...]:
         """Every link direction and limited device carrying flow, busiest first.
@@ -193,13 +214,17 @@ class UniformFlowResult:
     endpoints : how many sources (or sinks) share the rate.
     rate : B/s per endpoint; achievable (a flow giving every endpoint this rate exists).
     rate_bound : B/s per endpoint that no schedule can beat (the limiting cut's capacity over
-        the endpoints behind it). Equal to ``rate`` unless the max-flow backend's integer unit
-        forced a coarser check; then the optimum lies between the two.
+        the endpoints behind it). Equal to ``rate``: every max flow is exact to float
+        precision, so Newton's method stops at the optimum itself.
     total : ``endpoints * rate``, B/s.
     max_throughput : the unconstrained max flow (uneven shares allowed), B/s.
     behind : how many endpoints share the bottleneck.
     bottleneck : the links and devices of the limiting cut (shares of its capacity).
     flow : the flow at ``rate`` (per-link traffic).
+    forwarding : the forwarding model.
+    relay_gain : B/s per endpoint of ``rate`` that exist only because components relay
+        traffic beyond the hardware defaults (0 when the rate does not depend on relaying).
+    relays : the components the flow at ``rate`` relays through.
     """
 
     even: str
@@ -211,6 +236,9 @@ class UniformFlowResult:
     behind: int
     bottleneck: tuple[Bottleneck, ...]
     flow: DataFlowResult = field(repr=False)
+    forwarding: str = "hardware"
+    relay_gain: float = 0.0
+    relays: tuple[str, ...] = ()
 
     @property
     def exact(self) -> bool:
@@ -254,6 +282,7 @@ def data_flow(
     *,
     size: float | None = None,
     backend: str = "scipy",
+    forwarding: str = "hardware",
 ) -> DataFlowResult:
     """Max flow from ``sources`` to ``sinks``: throughput, bottleneck, link use, time.
 
@@ -263,6 +292,8 @@ def data_flow(
     sources, sinks : selector strings or node rows; they must not overlap.
     size : bytes to move (optional); gives :attr:`DataFlowResult.time`.
     backend : max-flow backend (``"scipy"`` or ``"networkx"``).
+    forwarding : ``"hardware"`` (default) or ``"ideal"``; see
+        :mod:`topodsl.solvers.forwarding`.
 
     Returns
     -------
@@ -288,9 +319,11 @@ def data_flow(
     80.0
     """
     size = _check_size(size)
+    check_forwarding(forwarding)
     S = _as_rows(topology, sources, "source selection")
     T = _as_rows(topology, sinks, "sink selection")
-    r = max_flow(topology, S, T, backend=backend)
+    query = _Query.make(topology, S, T, None, None, None)
+    r = _max_flow(query, backend, forwarding, relays=True)
     return _result(topology, r, S, T, size)
 
 
@@ -306,6 +339,9 @@ def _result(topology, r: FlowResult, S, T, size, skip: frozenset[int] = frozense
         time=_time(size, r.value),
         flow=r,
         topology=topology,
+        forwarding=r.forwarding,
+        relay_gain=r.relay_gain,
+        relays=r.relays,
     )
 
 
@@ -399,6 +435,7 @@ def uniform_flow(
     *,
     even: str = "sources",
     max_iterations: int = 64,
+    forwarding: str = "hardware",
 ) -> UniformFlowResult:
     """The largest rate every source (``even="sources"``) or sink (``"sinks"``) gets at once.
 
@@ -408,6 +445,7 @@ def uniform_flow(
     sources, sinks : selector strings or node rows; they must not overlap.
     even : which side moves equal shares.
     max_iterations : cap on Newton steps (each is one max flow); it converges in a few.
+    forwarding : ``"hardware"`` (default) or ``"ideal"``.
 
     Returns
     -------
@@ -437,45 +475,49 @@ def uniform_flow(
     """
     if even not in ("sources", "sinks"):
         raise SolverError(f"even must be 'sources' or 'sinks', got {even!r}")
+    check_forwarding(forwarding)
     S = _as_rows(topology, sources, "source selection")
     T = _as_rows(topology, sinks, "sink selection")
+    u = _uniform(topology, S, T, even, max_iterations, forwarding, strict=False)
+    plan = forwarding_plan(topology, forwarding)
+    if not plan.beyond.any():
+        return u
+    base = _uniform(topology, S, T, even, max_iterations, "hardware", strict=True)
+    gain = u.rate - base.rate
+    if gain <= REL_TOL * max(u.rate, 1e-300):
+        return replace(u, flow=replace(base.flow, forwarding=forwarding))
+    relays = _relayed_through(topology, plan, u.flow.flow)
+    return replace(u, relay_gain=float(gain), relays=relays)
+
+
+def _uniform(topology, S, T, even, max_iterations, forwarding, strict) -> UniformFlowResult:
+    """Newton's method on the parametric max flow (see :func:`uniform_flow`)."""
     ends = S if even == "sources" else T
     own = egress_limit(topology, S) if even == "sources" else ingress_limit(topology, T)
     n = len(ends)
 
-    def capped(rate: float) -> FlowResult:
-        lim = np.minimum(own, rate)
-        if even == "sources":
-            return max_flow(topology, S, T, source_limit=lim)
-        return max_flow(topology, S, T, sink_limit=lim)
+    def flow(limit: np.ndarray | None) -> FlowResult:
+        lim = (limit, None) if even == "sources" else (None, limit)
+        query = _Query.make(topology, S, T, lim[0], lim[1], None)
+        return _max_flow(query, "scipy", forwarding, relays=False, strict=strict)
 
-    free = max_flow(topology, S, T)
+    free = flow(None)
     F = float(free.value)
-    # Trial rates are rounded down to a power of ten fine enough to be useful and coarse enough
-    # for the integer backend to stay exact, so each trial is exact. The answer is bracketed by
-    # the best achievable trial rate and the exact ratio of a real cut.
-    grid = _grid(F, free)
     hi = F / n  # no uniform rate beats the max flow shared equally
     determining, det_rate, capped_n = free, math.nan, 0
     for _ in range(max_iterations):
-        if hi <= 0:
-            lo, final = 0.0, capped(0.0)
+        rate = hi
+        r = flow(np.minimum(own, rate))
+        if rate <= 0 or r.value >= n * rate * (1 - 1e-12):
+            lo, final = max(rate, 0.0), r
             break
-        rate = math.floor(hi / grid) * grid if grid > 0 else hi
-        exact_trial = rate > 0
-        if not exact_trial:
-            rate = hi
-        r = capped(rate)
-        slack = 1e-12 if exact_trial else 1e-6
-        if r.value >= n * rate * (1 - slack):
-            lo, final = rate, r
-            break
+        # A cut at this rate costs c + k * rate (k endpoints capped at the rate): it allows
+        # every endpoint at most c / (n - k).
         k = _count_capped(r, ends, own, rate)
-        new = max(r.cut_capacity - k * rate, 0.0) / (n - k) if k < n else rate
+        new = max(r.upper - k * rate, 0.0) / (n - k) if k < n else rate
         if not new < hi:
             raise SolverError(
-                "the uniform rate did not converge (capacities too uneven to "
-                "resolve in the integer max-flow backend)"
+                "the uniform rate did not converge (capacities too uneven to resolve)"
             )
         determining, det_rate, capped_n, hi = r, rate, k, new
     else:
@@ -493,6 +535,7 @@ def uniform_flow(
         behind=n - capped_n,
         bottleneck=_result(topology, determining, S, T, None, skip).bottleneck,
         flow=_result(topology, final, S, T, None),
+        forwarding=forwarding,
     )
 
 
@@ -510,58 +553,54 @@ def _count_capped(r: FlowResult, ends: np.ndarray, own: np.ndarray, rate: float)
     return sum(1 for c in r.cut if c.bandwidth == rate and _is_capped(c, ends, own))
 
 
-def _grid(total: float, r: FlowResult) -> float:
-    """A power of ten (B/s) to round trial rates down to: capacities that are multiples of it
-    keep the integer max-flow backend exact."""
-    if total <= 0:
-        return 0.0
-    exp = math.ceil(math.log10(max(total, 1.0) / 2**29))
-    step = 10.0 ** max(exp, 0)
-    # Not coarser than the unit the backend used for the unconstrained flow (when that was a
-    # power of ten, every capacity is a multiple of it).
-    if r.resolution > 0 and float(math.log10(r.resolution)).is_integer():
-        step = min(step, r.resolution) if r.resolution >= 1 else step
-    return step
-
-
 # -- scenarios -----------------------------------------------------------------------------------
+
+
+#: The SSD tier: the SSDs of storage servers. Node-local NVMe (in a GPU server) is not a
+#: checkpoint's durable target; name it (``kind:ssd``) to measure writing there.
+SSD_TIER = "kind:ssd & in:storage_node"
 
 
 def checkpoint_write(
     topology: Topology,
     size: float,
     sources: Selection = "kind:gpu",
-    sinks: Selection = "kind:ssd",
+    sinks: Selection = SSD_TIER,
+    *,
+    forwarding: str = "hardware",
 ) -> ScenarioResult:
-    """Time to write a checkpoint of ``size`` bytes (all GPUs together, equal shards) to SSDs.
+    """Time to write a checkpoint of ``size`` bytes (all GPUs together, equal shards) to the
+    SSD tier (by default the SSDs of storage nodes, :data:`SSD_TIER`).
 
     Every GPU writes ``size / n`` at the uniform rate; SSD ``write_bandwidth`` applies.
 
     >>> from topodsl.topology import TopologyBuilder
-    >>> b = TopologyBuilder()
-    >>> _ = b.add_node("g", "gpu"); _ = b.add_node("s", "ssd", write_bandwidth=4e9)
-    >>> _ = b.add_link("g", "s", bandwidth=15.8e9)
+    >>> b = TopologyBuilder(); _ = b.add_node("st", "storage_node")
+    >>> _ = b.add_node("g", "gpu"); _ = b.add_node("st.s", "ssd", parent="st", write_bandwidth=4e9)
+    >>> _ = b.add_link("g", "st.s", bandwidth=15.8e9)
     >>> leg = checkpoint_write(b.build(), 80e9).legs[0]
     >>> leg.time, leg.uniform.bottleneck[0].limit
     (20.0, 'write_bandwidth')
     """
     size = _require_size(size)
-    leg = _leg(topology, "write", sources, sinks, "sources", size)
+    leg = _leg(topology, "write", sources, sinks, "sources", size, forwarding)
     return ScenarioResult("checkpoint", "checkpoint write: GPUs -> SSD tier", size, (leg,))
 
 
 def checkpoint_drain(
     topology: Topology,
     size: float,
-    sources: Selection = "kind:ssd",
+    sources: Selection = SSD_TIER,
     sinks: Selection = "kind:hdd",
+    *,
+    forwarding: str = "hardware",
 ) -> ScenarioResult:
     """Time to drain ``size`` bytes spread evenly over the SSD tier to the HDD tier.
 
     SSD ``read_bandwidth`` and HDD ``write_bandwidth`` apply.
     """
     size = _require_size(size)
-    leg = _leg(topology, "drain", sources, sinks, "sources", size)
+    leg = _leg(topology, "drain", sources, sinks, "sources", size, forwarding)
     return ScenarioResult("drain", "checkpoint drain: SSD tier -> HDD tier", size, (leg,))
 
 
@@ -570,13 +609,16 @@ def ingest(
     sources: Selection = "role:storage",
     sinks: Selection = "kind:gpu",
     size: float | None = None,
+    *,
+    forwarding: str = "hardware",
 ) -> ScenarioResult:
     """Training-data ingest: the rate every GPU can read from storage at the same time.
 
     ``size`` (optional) is a data set read once by all GPUs together (an epoch), in equal shares.
+    By default every storage device is read, node-local NVMe caches included.
     """
     size = _check_size(size)
-    leg = _leg(topology, "ingest", sources, sinks, "sinks", size)
+    leg = _leg(topology, "ingest", sources, sinks, "sinks", size, forwarding)
     return ScenarioResult("ingest", "training-data ingest: storage -> GPUs", size, (leg,))
 
 
@@ -585,28 +627,36 @@ def cxl_spill(
     size: float | None = None,
     gpus: Selection = "kind:gpu",
     memory: Selection = "kind:cxl_memory",
+    *,
+    forwarding: str = "hardware",
 ) -> ScenarioResult:
     """Spilling to CXL memory and fetching it back: both directions, equal shares per GPU.
 
     ``size`` (optional) is the total spilled by all GPUs together.
     """
     size = _check_size(size)
-    spill = _leg(topology, "spill", gpus, memory, "sources", size)
-    fetch = _leg(topology, "fetch", memory, gpus, "sinks", size)
+    spill = _leg(topology, "spill", gpus, memory, "sources", size, forwarding)
+    fetch = _leg(topology, "fetch", memory, gpus, "sinks", size, forwarding)
     return ScenarioResult("spill", "CXL spill: GPUs <-> CXL memory", size, (spill, fetch))
 
 
 #: Scenario name -> (function, default sources, default sinks), for the CLI and the language.
 SCENARIOS: dict[str, tuple[Any, str, str]] = {
-    "checkpoint": (checkpoint_write, "kind:gpu", "kind:ssd"),
-    "drain": (checkpoint_drain, "kind:ssd", "kind:hdd"),
+    "checkpoint": (checkpoint_write, "kind:gpu", SSD_TIER),
+    "drain": (checkpoint_drain, SSD_TIER, "kind:hdd"),
     "ingest": (ingest, "role:storage", "kind:gpu"),
     "spill": (cxl_spill, "kind:gpu", "kind:cxl_memory"),
 }
 
 
-def _leg(topology, label, sources, sinks, even, size) -> ScenarioLeg:
-    u = uniform_flow(topology, sources, sinks, even=even)
+def _leg(topology, label, sources, sinks, even, size, forwarding) -> ScenarioLeg:
+    for sel in (sources, sinks):
+        if isinstance(sel, str) and sel == SSD_TIER and len(topology.select(sel)) == 0:
+            raise SolverError(
+                f"the SSD tier ({SSD_TIER}) is empty: this topology has no SSD in a storage "
+                "node; to use node-local drives, name them (e.g. kind:ssd)"
+            )
+    u = uniform_flow(topology, sources, sinks, even=even, forwarding=forwarding)
     return ScenarioLeg(
         label=label,
         sources=_describe(sources),

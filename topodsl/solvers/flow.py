@@ -8,40 +8,75 @@ Modelling
 * A device with a finite ``bandwidth`` is split into an *in* and an *out* vertex joined by one
   arc of that capacity, so the limit bounds every flow through it. Devices without a limit are
   not split, which keeps the network small.
-* Memory and storage devices (roles ``memory`` and ``storage``) are only ever where data
-  starts or ends: they are split the same way but with no arc between their two vertices, so no
-  flow passes *through* an HBM stack, a DIMM, a CXL expander or an SSD.
+* The forwarding model (:mod:`topodsl.solvers.forwarding`, ``forwarding="hardware"`` by
+  default) decides where flow may pass *through* a component:
+
+  - memory and storage (``endpoint``) get an *in* and an *out* vertex with no arc between
+    them: data starts or ends there, never passes through an HBM stack, a DIMM, a CXL expander
+    or an SSD;
+  - a component that forwards (``transit``) is one vertex, or two joined by its limit;
+  - a CXL switch (``sided``) gets a host-side vertex, where host-side links arrive and from
+    which device-side links leave, and a device-side vertex the other way round (each split
+    by the switch's limit): host to host and device to device have no path through it. Two
+    more vertices let the switch itself send to and receive from both sides;
+  - a component inside a package that does not forward (``sealed``: a GPU, its chiplets) gets
+    two *layers*: a *native* layer for traffic that starts inside the package and an
+    *inbound* layer for traffic that entered it from outside. External links arrive in the
+    inbound layer and leave from the native layer; links inside the package have a copy in
+    each layer (a link to a memory only the one it needs); a *delivery* arc of unlimited
+    capacity lets native traffic drop into the inbound layer (to end inside the package), never
+    the other way. So traffic entering the package can end anywhere inside it but never leaves.
+    Without internal links this is an *in* and an *out* vertex with no arc between them, as
+    for memory.
+
 * A super-source feeds every source row on its *out* vertex with the row's egress limit
   (``min(bandwidth, read_bandwidth)``: reading a storage device is capped by its read speed) and
   every sink row drains into a super-sink from its *in* vertex with the ingress limit
   (``min(bandwidth, write_bandwidth)``: writing is capped by its write speed).
 
-Backends
---------
+Two layers of one package share their links' and devices' capacities: arcs that draw on one
+physical capacity have the same :attr:`FlowNetwork.bundle`. A max flow on the network treats
+each copy as its own capacity, so it is an upper bound (a *relaxation*); it is the exact answer
+whenever its flow keeps every bundle within its capacity, which always holds when no package
+holds both a source and a sink of the query (then one layer of it carries nothing). Otherwise
+:func:`max_flow` solves the linear program with the bundles as constraints (HiGHS through
+:func:`scipy.optimize.linprog`), exact to the solver's tolerance.
+
+Backends and exact figures
+--------------------------
 ``"scipy"`` (default) is ``scipy.sparse.csgraph.maximum_flow`` with Dinic's algorithm over CSR
 arrays: 90-260x faster than NetworkX here. It needs int32 capacities and answers wrongly, without
 a word, when they do not fit (an int64 graph gives a flow of 0; sums past 2**31 wrap). So
 capacities are expressed in an integer *unit* of B/s, parallel arcs are merged and clipped in
 64-bit before the cast, and every arc above the largest possible cut is clipped to just above it
-(it can never be in a minimum cut):
-
-* the unit is the largest power of ten (else the smallest power of two) that divides every
-  capacity while the largest cut fits in 2**30 units: then the answer is exact and
-  :attr:`FlowResult.resolution` is that unit;
-* otherwise the unit is a power of two (never 1) and arcs are rounded down; the minimum cut
-  found is then re-measured with the true capacities, so the true max flow lies between
-  :attr:`FlowResult.value` and :attr:`FlowResult.cut_capacity` (:attr:`FlowResult.exact` is
-  False). When those differ by more than one part in ten thousand,
-  :class:`~topodsl.errors.SolverError` is raised rather than a doubtful number returned.
+(it can never be in a minimum cut). The unit is the largest power of ten (else the greatest
+common divisor, else a power of two) that divides every capacity while the largest cut fits in
+2**30 units: then one max flow is exact. Otherwise capacities are rounded down to a power-of-two
+unit and the answer is refined in *phases*: each phase solves the residual network of the flow
+so far, with a unit 2**30 times finer than the gap left (between the flow found and the true
+capacity of the best cut found, re-measured with the true capacities). A few phases close the
+gap to the last bits of a float; :attr:`FlowResult.lower` is the flow found,
+:attr:`FlowResult.upper` the real cut, and :attr:`FlowResult.exact` says they agree to
+:data:`REL_TOL`. Then :attr:`FlowResult.value` is the cut's capacity (a sum of real link and
+device capacities); otherwise it is the flow found and the truth lies in the bracket.
 
 ``"networkx"`` (preflow-push, floats) is the oracle the tests compare against.
+
+Relaying
+--------
+With ``relay = true`` components or ``forwarding="ideal"``, flow may pass through components
+that do not forward under the hardware defaults (GPUs, chiplets, CXL switches host to host).
+:attr:`FlowResult.relay_gain` is how much of the value (B/s) exists only because of that (the
+value minus the max flow under the strict hardware defaults); :attr:`FlowResult.relays` names
+the components the reported flow relays through. Both are 0 and empty when the figure does not
+depend on relaying.
 
 Examples
 --------
 >>> from topodsl.topology import TopologyBuilder
 >>> b = TopologyBuilder()
 >>> for name in ("a", "b", "c"):
-...     _ = b.add_node(name, "gpu")
+...     _ = b.add_node(name, "switch")
 >>> _ = b.add_link("a", "b", bandwidth=100e9)
 >>> _ = b.add_link("a", "c", bandwidth=50e9)
 >>> _ = b.add_link("c", "b", bandwidth=20e9)
@@ -50,21 +85,42 @@ Examples
 120.0
 >>> sorted((c.source, c.target) for c in r.cut)
 [('a', 'b'), ('c', 'b')]
+
+A GPU does not relay between its links; with ``forwarding="ideal"`` it does, and says so:
+
+>>> b = TopologyBuilder()
+>>> for name in ("a", "g", "c"):
+...     _ = b.add_node(name, "gpu" if name == "g" else "switch")
+>>> _ = b.add_link("a", "g", bandwidth=50e9); _ = b.add_link("g", "c", bandwidth=50e9)
+>>> max_flow(b.build(), [0], [2]).value
+0.0
+>>> r = max_flow(b.build(), [0], [2], forwarding="ideal")
+>>> r.value / 1e9, r.relay_gain / 1e9, r.relays
+(50.0, 50.0, ('g',))
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, connected_components, maximum_flow
 
 from ..errors import SolverError
-from ..kinds import ROLES
 from ..topology import Topology
+from ..units import REL_TOL
+from .forwarding import (
+    ENDPOINT,
+    SEALED,
+    SIDED,
+    TRANSIT,
+    ForwardingPlan,
+    check_forwarding,
+    forwarding_plan,
+)
 
 __all__ = [
     "FlowNetwork",
@@ -72,33 +128,62 @@ __all__ = [
     "CutItem",
     "TerminalCuts",
     "flow_network",
+    "build_network",
     "max_flow",
     "egress_limit",
     "ingress_limit",
     "prune_for_terminals",
     "sorted_unique",
+    "figures_agree",
     "INT_LIMIT",
+    "REL_TOL",
 ]
 
 INT_LIMIT = 2**31 - 1
 # Keep headroom below the int32 limit: Dinic adds flows, and the answer is summed in int32 too.
 _BUDGET = 2**30
-# Largest relative gap between the flow found and the cut re-measured with true capacities.
-_MAX_ROUNDING = 1e-4
+# Refinement phases at most (each one max flow on the residual network); two or three close
+# the gap to float precision, where they stop.
+_MAX_PHASES = 6
+_FLOAT_GAP = 1e-14
+# Largest network (arcs) solved as a linear program when two layers of a package compete.
+_LP_ARC_LIMIT = 400_000
 
-_TERMINAL_ROLES = [ROLES.index("memory"), ROLES.index("storage")]
-_ARC_LINK, _ARC_DEVICE, _ARC_SOURCE, _ARC_SINK = 0, 1, 2, 3
+ARC_LINK, ARC_DEVICE, ARC_SOURCE, ARC_SINK, ARC_DELIVER = 0, 1, 2, 3, 4
+_ARC_LINK, _ARC_DEVICE, _ARC_SOURCE, _ARC_SINK, _ARC_DELIVER = (
+    ARC_LINK,
+    ARC_DEVICE,
+    ARC_SOURCE,
+    ARC_SINK,
+    ARC_DELIVER,
+)
+
+
+def figures_agree(a: float, b: float) -> bool:
+    """Whether two figures are equal to :data:`REL_TOL` (relative to the larger).
+
+    >>> figures_agree(400e9, 400e9 * (1 - 1e-12)), figures_agree(999.96e9, 1e12)
+    (True, False)
+    """
+    return abs(a - b) <= REL_TOL * max(abs(a), abs(b))
 
 
 @dataclass(frozen=True)
 class FlowNetwork:
-    """A topology as arcs between vertices; built once per topology and reused per query.
+    """A topology as arcs between vertices; built once per topology and model, reused per query.
 
-    ``vin[row]``/``vout[row]`` are the vertices where flow enters and leaves a component (the
-    same vertex when the component has no limit; -1 for a row left out of the network). Arc
-    ``a`` goes ``tail[a] -> head[a]`` with ``capacity[a]`` B/s; ``what[a]`` says what it models
-    (link or device) and ``ref[a]`` which row (link row or node row); ``forward[a]`` is False
-    for the ``dst -> src`` arc of a link.
+    ``vin[row]``/``vout[row]`` are the vertices where flow enters and leaves a component: where
+    a sink drains and a source is fed (-1 for a row left out of the network). Arc ``a`` goes
+    ``tail[a] -> head[a]`` with ``capacity[a]`` B/s; ``what[a]`` says what it models
+    (:data:`ARC_LINK`, :data:`ARC_DEVICE`, or :data:`ARC_DELIVER`: an unlimited arc inside one
+    component, by which traffic native to a package drops into its inbound layer, or between a
+    CXL switch's own sending or receiving vertex and its two sides) and ``ref[a]`` which row
+    (link row or node row); ``forward[a]`` is False for the ``dst -> src`` arc of a link.
+    ``owner[v]`` is the node row of vertex ``v`` (the vertices of a row are consecutive, rows
+    in order). Arcs with the same ``bundle`` draw on one physical capacity (the two layers of
+    a package's internal link, or of a limited device): a feasible flow keeps their sum within
+    ``capacity``; ``shared`` says whether any two arcs do. ``forwarding`` is the model it was
+    built for.
     """
 
     num_vertices: int
@@ -110,12 +195,17 @@ class FlowNetwork:
     what: np.ndarray
     ref: np.ndarray
     forward: np.ndarray
+    owner: np.ndarray
+    bundle: np.ndarray
+    forwarding: str = "hardware"
+    shared: bool = False
 
     @property
     def symmetric(self) -> bool:
         """True when every link arc has a reverse twin of equal capacity (no simplex links).
 
-        Then a max flow from X to Y equals one from Y to X.
+        Then a max flow from X to Y equals one from Y to X (the forwarding model is symmetric:
+        reversing every arc swaps a package's two layers and a CXL switch's two sides).
         """
         is_link = self.what == _ARC_LINK
         return int((is_link & self.forward).sum()) == int((is_link & ~self.forward).sum())
@@ -158,20 +248,36 @@ class FlowResult:
     Attributes
     ----------
     value : float
-        Maximum total flow, B/s, in the direction sources -> sinks.
+        Maximum total flow, B/s, in the direction sources -> sinks: the capacity of the cut
+        when :attr:`exact`, else the flow found (:attr:`lower`).
     resolution : float
-        The unit capacities were expressed in (B/s); 0 for the NetworkX backend.
+        The finest integer unit the scipy backend used (B/s); 0 for the NetworkX backend and
+        the linear program.
     cut : tuple of CutItem
-        The links and devices of one minimum cut (the one closest to the sources), sorted.
+        The links and devices of one minimum cut (the one closest to the sources), sorted. For
+        a linear program: the elements whose capacity limits its optimum.
     source_side : numpy bool array
         For each node row, whether its *out* vertex is on the source side of that cut.
     link_flow : numpy array (num_links, 2)
         Flow on each link at the max flow, column 0 ``src -> dst``, column 1 ``dst -> src``.
     device_flow : numpy array (num_nodes,)
         Flow through each limited device's own arc (0 for devices without a limit).
-    rounded : bool
-        True when capacities had to be rounded down to the unit: the true max flow then lies
-        between ``value`` and ``cut_capacity``, at most ``resolution`` per cut element apart.
+    sink_flow : numpy array (num_nodes,)
+        Flow each sink receives at the max flow (0 for other rows).
+    lower, upper : float
+        The max flow lies in ``[lower, upper]``: ``lower`` is a feasible flow, ``upper`` the
+        capacity of a real cut (for a linear program, its optimum within the solver's
+        tolerance).
+    forwarding : the forwarding model (``"hardware"`` or ``"ideal"``).
+    relay_gain : float
+        B/s of :attr:`value` that exist only because components relay traffic that the strict
+        hardware defaults would not pass (``relay = true``, or GPUs and CXL switches with
+        ``"ideal"``); 0 when the figure does not depend on relaying.
+    relays : tuple of str
+        The components the reported flow relays through (empty when ``relay_gain`` is 0).
+    linear_program : bool
+        True when two layers of a package competed for a capacity and the value comes from
+        the linear program rather than a max flow.
     """
 
     value: float
@@ -180,7 +286,13 @@ class FlowResult:
     source_side: np.ndarray
     link_flow: np.ndarray
     device_flow: np.ndarray
-    rounded: bool = False
+    sink_flow: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    lower: float = math.nan
+    upper: float = math.nan
+    forwarding: str = "hardware"
+    relay_gain: float = 0.0
+    relays: tuple[str, ...] = ()
+    linear_program: bool = False
 
     @property
     def cut_capacity(self) -> float:
@@ -189,8 +301,13 @@ class FlowResult:
 
     @property
     def exact(self) -> bool:
-        """Whether :attr:`value` is exact (no capacity had to be rounded)."""
-        return not self.rounded
+        """Whether the flow found and the cut agree to :data:`REL_TOL`."""
+        return self.upper - self.lower <= REL_TOL * abs(self.upper)
+
+    @property
+    def rounded(self) -> bool:
+        """True when :attr:`value` is only bracketed (see :attr:`lower`, :attr:`upper`)."""
+        return not self.exact
 
 
 def egress_limit(topology: Topology, rows: np.ndarray) -> np.ndarray:
@@ -223,75 +340,228 @@ def sorted_unique(values: np.ndarray, return_inverse: bool = False):
     return s[first], inverse
 
 
-_NETWORKS: dict[int, tuple[Topology, FlowNetwork]] = {}
+_NETWORKS: dict[tuple[int, str, bool], tuple[Topology, FlowNetwork]] = {}
 
 
-def flow_network(topology: Topology) -> FlowNetwork:
-    """The flow network of ``topology`` (cached per topology object).
+def flow_network(
+    topology: Topology, forwarding: str = "hardware", *, strict: bool = False
+) -> FlowNetwork:
+    """The flow network of ``topology`` under ``forwarding`` (cached per topology object).
+
+    ``strict=True`` ignores ``relay`` attributes (the hardware defaults alone).
 
     >>> from topodsl.topology import TopologyBuilder
     >>> b = TopologyBuilder(); _ = b.add_node("s", "switch", bandwidth=1e12)
     >>> flow_network(b.build()).num_vertices   # a limited device is split in two
     2
     """
-    hit = _NETWORKS.get(id(topology))
+    key = (id(topology), forwarding, strict)
+    hit = _NETWORKS.get(key)
     if hit is not None and hit[0] is topology:
         return hit[1]
-    net = build_network(topology)
+    net = build_network(topology, forwarding=forwarding, strict=strict)
     if len(_NETWORKS) > 8:
         _NETWORKS.clear()
-    _NETWORKS[id(topology)] = (topology, net)
+    _NETWORKS[key] = (topology, net)
     return net
 
 
-def build_network(topology: Topology, keep: np.ndarray | None = None) -> FlowNetwork:
-    """The flow network of ``topology``, or of the rows where ``keep`` is True.
+def build_network(
+    topology: Topology,
+    keep: np.ndarray | None = None,
+    forwarding: str = "hardware",
+    *,
+    strict: bool = False,
+) -> FlowNetwork:
+    """The flow network of ``topology``, or of the rows where ``keep`` is True, under a
+    forwarding model (see the module docstring and :mod:`topodsl.solvers.forwarding`).
 
     Links with an end outside ``keep`` and self-loops are left out. Not cached.
-    """
-    n = topology.num_nodes
-    bw = topology.nodes.bandwidth
-    kept = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
-    rows = np.flatnonzero(kept)
-    # Memory and storage end a data path: they are split like limited devices but get no arc
-    # from in to out, so no flow passes through an HBM stack or a CXL expander to elsewhere.
-    terminal = kept & np.isin(topology.role_codes, _TERMINAL_ROLES)
-    limited = kept & np.isfinite(bw) & ~terminal
-    lim_rows = np.flatnonzero(limited)
-    split_rows = np.flatnonzero(limited | terminal)
-    vin = np.full(n, -1, dtype=np.int64)
-    vin[rows] = np.arange(len(rows))
-    vout = vin.copy()
-    vout[split_rows] = len(rows) + np.arange(len(split_rows))
-    nv = len(rows) + len(split_rows)
 
-    L = topology.links
-    src, dst = L.src.astype(np.int64), L.dst.astype(np.int64)
-    use = kept[src] & kept[dst] & (src != dst)
-    link_rows = np.flatnonzero(use)
-    src, dst = src[link_rows], dst[link_rows]
-    both = ~L.simplex[link_rows]
-    cap = L.bandwidth[link_rows]
-    n_f, n_b = len(link_rows), int(both.sum())
-    return FlowNetwork(
-        num_vertices=nv,
-        vin=vin,
-        vout=vout,
-        tail=np.concatenate([vout[src], vout[dst[both]], vin[lim_rows]]),
-        head=np.concatenate([vin[dst], vin[src[both]], vout[lim_rows]]),
-        capacity=np.concatenate([cap, cap[both], bw[lim_rows]]).astype(np.float64),
-        what=np.concatenate(
-            [
-                np.full(n_f, _ARC_LINK, np.int8),
-                np.full(n_b, _ARC_LINK, np.int8),
-                np.full(len(lim_rows), _ARC_DEVICE, np.int8),
-            ]
-        ),
-        ref=np.concatenate([link_rows, link_rows[both], lim_rows]),
-        forward=np.concatenate(
-            [np.ones(n_f, bool), np.zeros(n_b, bool), np.ones(len(lim_rows), bool)]
-        ),
-    )
+    >>> from topodsl.topology import TopologyBuilder
+    >>> b = TopologyBuilder(); _ = b.add_node("g", "gpu")
+    >>> _ = b.add_node("g.hbm", "hbm", parent="g"); _ = b.add_node("sw", "switch")
+    >>> _ = b.add_link("g", "g.hbm", bandwidth=1e12); _ = b.add_link("g", "sw", bandwidth=1e11)
+    >>> net = build_network(b.build())
+    >>> net.num_vertices, net.owner.tolist()     # GPU: inbound 0, native 1; HBM: in 2, out 3
+    (5, [0, 0, 1, 1, 2])
+    >>> [(int(t), int(h)) for t, h in zip(net.tail, net.head)]
+    [(0, 2), (1, 4), (3, 1), (4, 0), (1, 0)]
+
+    The HBM written from the inbound layer, the switch reached from the native layer, the HBM
+    read into the native layer, the switch arriving in the inbound layer, and the delivery arc
+    native -> inbound: no path leads from the switch back to it through the GPU.
+    """
+    check_forwarding(forwarding)
+    plan = forwarding_plan(topology, forwarding, strict=strict)
+    return _Builder(topology, plan, keep).network()
+
+
+class _Builder:
+    """Vertices and arcs of the flow network for one forwarding plan."""
+
+    def __init__(self, topology: Topology, plan: ForwardingPlan, keep: np.ndarray | None):
+        self.t = topology
+        self.plan = plan
+        n = self.n = topology.num_nodes
+        self.kept = np.ones(n, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+        L = topology.links
+        src, dst = L.src.astype(np.int64), L.dst.astype(np.int64)
+        use = self.kept[src] & self.kept[dst] & (src != dst)
+        self.link_rows = np.flatnonzero(use)
+        self.src, self.dst = src[self.link_rows], dst[self.link_rows]
+        self.both = ~L.simplex[self.link_rows]
+        self.cap = L.bandwidth[self.link_rows].astype(np.float64)
+        self.host = plan.host_end[self.link_rows]
+
+    def network(self) -> FlowNetwork:
+        t, plan, n = self.t, self.plan, self.n
+        klass = np.where(self.kept, plan.klass, 255)
+        bw = t.nodes.bandwidth
+        limited = np.isfinite(bw) & np.isin(klass, [TRANSIT, SIDED, SEALED])
+        # Directions of links: tail row, head row, link index, forward or backward.
+        d_tail = np.concatenate([self.src, self.dst[self.both]])
+        d_head = np.concatenate([self.dst, self.src[self.both]])
+        d_link = np.concatenate([np.arange(len(self.src)), np.flatnonzero(self.both)])
+        d_fwd = np.concatenate([np.ones(len(self.src), bool), np.zeros(int(self.both.sum()), bool)])
+        seal = plan.seal
+        s_tail = seal[d_tail]
+        internal = (s_tail >= 0) & (s_tail == seal[d_head])
+        del s_tail
+        ct, ch = klass[d_tail], klass[d_head]
+        # Sealed rows with internal links: native arrivals (from inside) and inbound departures.
+        nat = internal & (ch == SEALED)
+        inb = internal & (ct == SEALED)
+        nat_in = np.zeros(n, dtype=bool)
+        nat_in[d_head[nat]] = True
+        inb_out = np.zeros(n, dtype=bool)
+        inb_out[d_tail[inb]] = True
+
+        # Vertex slots per row: a_in, a_out (the only side, the host side or the inbound
+        # layer), b_in, b_out (the device side or the native layer).
+        # A CXL switch also has a vertex from which it sends to both sides and one where it
+        # receives from both, for when it is a source or a sink itself.
+        sided = klass == SIDED
+        present = np.zeros((n, 6), dtype=bool)
+        present[:, 0] = self.kept
+        two = np.isin(klass, [ENDPOINT]) | (limited & (klass == TRANSIT))
+        present[:, 1] = two | (limited & sided) | (limited & (klass == SEALED) & inb_out)
+        present[:, 2] = (limited & sided) | (limited & (klass == SEALED) & nat_in)
+        present[:, 3] = np.isin(klass, [SIDED, SEALED])
+        present[:, 4] = present[:, 5] = sided
+        count = present.sum(axis=1)
+        start = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(count, out=start[1:])
+        slot = np.full((n, 6), -1, dtype=np.int64)
+        at = start[:-1].copy()
+        for k in range(6):
+            slot[present[:, k], k] = at[present[:, k]]
+            at += present[:, k]
+        a_in = slot[:, 0]
+        a_out = np.where(present[:, 1], slot[:, 1], np.where(limited & (klass == SEALED), -1, a_in))
+        b_out = slot[:, 3]
+        b_in = np.where(present[:, 2], slot[:, 2], np.where(limited, -1, b_out))
+        vin = np.where(sided, slot[:, 5], a_in)
+        vout = np.where(sided, slot[:, 4], np.where(klass == SEALED, b_out, a_out))
+        owner = np.repeat(np.arange(n), count)
+
+        tails, heads, caps, whats, refs, fwds, bundles = [], [], [], [], [], [], []
+
+        def add(tl, hd, cap, what, ref, fwd, bundle):
+            tails.append(tl)
+            heads.append(hd)
+            caps.append(np.asarray(cap, dtype=np.float64))
+            whats.append(np.full(len(tl), what, np.int8))
+            refs.append(ref)
+            fwds.append(np.asarray(fwd, dtype=bool))
+            bundles.append(bundle)
+
+        # Links. Where each direction leaves its tail and enters its head, outside a package
+        # or across its boundary: a row's one side, a sealed row's native layer (leaving) and
+        # inbound layer (entering); a CXL switch's side depends on the far end.
+        depart = np.where(klass == SEALED, b_out, a_out)
+        tl = depart[d_tail]
+        hd = a_in[d_head]
+        at = np.flatnonzero(ct == SIDED)
+        if len(at):
+            host = self.host[d_link[at], np.where(d_fwd[at], 1, 0)]  # the head is host side
+            tl[at] = np.where(host, b_out[d_tail[at]], a_out[d_tail[at]])
+        at = np.flatnonzero(ch == SIDED)
+        if len(at):
+            host = self.host[d_link[at], np.where(d_fwd[at], 0, 1)]  # the tail is host side
+            hd[at] = np.where(host, a_in[d_head[at]], b_in[d_head[at]])
+        # Inside a sealed package: a native copy into every sealed row, an inbound copy out of
+        # every sealed row (memory inside has the one copy it needs). Every direction has its
+        # arc (the native copy where there are two); the inbound copies between two sealed
+        # rows come after.
+        at = np.flatnonzero(nat)
+        hd[at] = b_in[d_head[at]]
+        at = np.flatnonzero(inb & ~nat)
+        tl[at] = a_out[d_tail[at]]
+        link_bundle = np.concatenate(
+            [2 * np.arange(len(self.src)), 2 * np.flatnonzero(self.both) + 1]
+        )
+        add(tl, hd, self.cap[d_link], _ARC_LINK, self.link_rows[d_link], d_fwd, link_bundle)
+        at = np.flatnonzero(nat & inb)
+        e = d_link[at]
+        add(a_out[d_tail[at]], a_in[d_head[at]], self.cap[e], _ARC_LINK, self.link_rows[e],
+            d_fwd[at], link_bundle[at])  # fmt: skip
+
+        # Device limits: one arc per side or layer present, all of one row in one bundle.
+        dev_base = 2 * max(len(self.src), 1)
+        for lo, hi in ((a_in, a_out), (b_in, b_out)):
+            rows = np.flatnonzero(limited & (lo >= 0) & (hi >= 0) & (lo != hi))
+            one = np.ones(len(rows), bool)
+            add(lo[rows], hi[rows], bw[rows], _ARC_DEVICE, rows, one, dev_base + rows)
+        # Delivery: native traffic may drop into the inbound layer, at each side of the limit.
+        deliver_base = dev_base + n
+        sealed_int = (klass == SEALED) & (nat_in | inb_out)
+        for lo, hi, where in ((b_in, a_in, sealed_int), (b_out, a_out, sealed_int & limited)):
+            rows = np.flatnonzero(where & (lo >= 0) & (hi >= 0))
+            inf, one, solo = (
+                np.full(len(rows), np.inf),
+                np.ones(len(rows), bool),
+                np.full(len(rows), -1),
+            )
+            add(lo[rows], hi[rows], inf, _ARC_DELIVER, rows, one, solo)
+
+        rows = np.flatnonzero(sided)
+        inf, one, solo = (
+            np.full(len(rows), np.inf),
+            np.ones(len(rows), bool),
+            np.full(len(rows), -1),
+        )
+        for tl, hd in ((vout, a_out), (vout, b_out), (a_in, vin), (b_in, vin)):
+            add(tl[rows], hd[rows], inf, _ARC_DELIVER, rows, one, solo)
+
+        tail = np.concatenate(tails).astype(np.int64, copy=False)
+        bundle = np.concatenate(bundles).astype(np.int64, copy=False)
+        solo = bundle < 0
+        bundle[solo] = deliver_base + np.arange(int(solo.sum()))
+        # Shared capacities: a link inside a sealed package (a copy per layer) or a limited
+        # device with an arc on each of its sides or layers.
+        shared = bool(
+            (nat & inb).any()
+            or (limited & (a_in != a_out) & (b_in != b_out) & (a_out >= 0) & (b_in >= 0)).any()
+        )
+        nv = int(start[-1])
+        vin = np.where(self.kept, vin, -1)
+        vout = np.where(self.kept, vout, -1)
+        return FlowNetwork(
+            num_vertices=nv,
+            vin=vin.astype(np.int64),
+            vout=vout.astype(np.int64),
+            tail=tail,
+            head=np.concatenate(heads).astype(np.int64, copy=False),
+            capacity=np.concatenate(caps),
+            what=np.concatenate(whats),
+            ref=np.concatenate(refs).astype(np.int64, copy=False),
+            forward=np.concatenate(fwds),
+            owner=owner,
+            bundle=bundle,
+            forwarding=plan.mode,
+            shared=shared,
+        )
 
 
 def prune_for_terminals(topology: Topology, terminals: np.ndarray, max_rounds: int = 64):
@@ -343,10 +613,11 @@ def _choose_unit(capacity: np.ndarray, bound: float) -> tuple[float, bool]:
 
     The largest power of ten that divides every capacity, else their greatest common divisor
     when they are whole numbers of B/s (7.5 GB/s and 50 GB/s: 0.5 GB/s), else the smallest
-    power of two that does, else the smallest power of two (never 1) that keeps ``bound`` in
-    range (capacities are then rounded down).
+    power of two that keeps ``bound`` in range (capacities are then rounded down unless it
+    happens to divide them).
     """
-    finite = capacity[np.isfinite(capacity) & (capacity > 0)]
+    # The distinct capacities decide it (a few dozen, even among millions of arcs).
+    finite = sorted_unique(capacity[np.isfinite(capacity) & (capacity > 0)])
     need = bound / _BUDGET
 
     def divides(unit: float) -> bool:
@@ -355,7 +626,7 @@ def _choose_unit(capacity: np.ndarray, bound: float) -> tuple[float, bool]:
         # Whole numbers up to float rounding (about 1e-16 relative), not merely close ones.
         return bool(np.all((r >= 1) & (np.abs(q - r) <= 1e-6 + 1e-12 * q)))
 
-    for exp in range(15, -1, -1):
+    for exp in range(15, -13, -1):
         unit = 10.0**exp
         if unit < need:
             break
@@ -366,12 +637,8 @@ def _choose_unit(capacity: np.ndarray, bound: float) -> tuple[float, bool]:
         g = float(np.gcd.reduce(whole.astype(np.int64)))
         if g >= need and divides(g):
             return g, True
-    e = int(np.ceil(np.log2(need))) if need > 0 else -1
-    if e >= 1 and divides(2.0**e):
-        return float(2.0**e), True
-    if e == 0:
-        e = 1 if need > 0.5 else -1
-    return float(2.0**e), False
+    unit = float(2.0 ** math.ceil(math.log2(need))) if need > 0 else 1.0
+    return unit, divides(unit)
 
 
 class _IntNetwork:
@@ -445,6 +712,7 @@ def max_flow(
     source_limit: np.ndarray | None = None,
     sink_limit: np.ndarray | None = None,
     link_capacity: np.ndarray | None = None,
+    forwarding: str = "hardware",
 ) -> FlowResult:
     """Maximum flow from the rows ``sources`` to the rows ``sinks``, with a minimum cut.
 
@@ -457,6 +725,8 @@ def max_flow(
         arcs, replacing the rows' own egress / ingress limits (``inf`` = unlimited).
     link_capacity : optional per-link capacities (B/s) replacing ``links.bandwidth``, e.g. to
         ask "what if this link were faster".
+    forwarding : ``"hardware"`` (default) or ``"ideal"``; see
+        :mod:`topodsl.solvers.forwarding`.
 
     Returns
     -------
@@ -465,8 +735,8 @@ def max_flow(
     Raises
     ------
     SolverError
-        Empty or overlapping selections, unknown backend, an unbounded flow, or capacities
-        that cannot be represented closely enough in the backend's integers.
+        Empty or overlapping selections, an unknown backend or forwarding model, or an
+        unbounded flow.
 
     Examples
     --------
@@ -476,92 +746,295 @@ def max_flow(
     >>> _ = b.add_node("leaf", "switch")
     >>> _ = b.add_link("gpu", "nic", bandwidth=63e9); _ = b.add_link("nic", "leaf", bandwidth=100e9)
     >>> r = max_flow(b.build(), [0], [2])
-    >>> r.value / 1e9, r.cut[0].element, r.cut[0].source
-    (50.0, 'device', 'nic')
+    >>> r.value / 1e9, r.cut[0].element, r.cut[0].source, r.exact
+    (50.0, 'device', 'nic', True)
     """
-    sources = sorted_unique(np.asarray(sources, dtype=np.int64).ravel())
-    sinks = sorted_unique(np.asarray(sinks, dtype=np.int64).ravel())
-    if len(sources) == 0:
-        raise SolverError("the source selection is empty")
-    if len(sinks) == 0:
-        raise SolverError("the sink selection is empty")
-    overlap = np.intersect1d(sources, sinks)
-    if len(overlap):
-        raise SolverError(
-            f"{len(overlap)} component(s) are both source and sink, e.g. "
-            f"{topology.nodes.ids[int(overlap[0])]!r}"
+    query = _Query.make(topology, sources, sinks, source_limit, sink_limit, link_capacity)
+    return _max_flow(query, backend, forwarding, relays=True)
+
+
+@dataclass(frozen=True)
+class _Query:
+    """One max-flow question, independent of the network it is asked on."""
+
+    topology: Topology
+    sources: np.ndarray
+    sinks: np.ndarray
+    source_limit: np.ndarray | None
+    sink_limit: np.ndarray | None
+    link_capacity: np.ndarray | None
+
+    @classmethod
+    def make(cls, topology, sources, sinks, source_limit, sink_limit, link_capacity) -> _Query:
+        sources = sorted_unique(np.asarray(sources, dtype=np.int64).ravel())
+        sinks = sorted_unique(np.asarray(sinks, dtype=np.int64).ravel())
+        if len(sources) == 0:
+            raise SolverError("the source selection is empty")
+        if len(sinks) == 0:
+            raise SolverError("the sink selection is empty")
+        overlap = np.intersect1d(sources, sinks)
+        if len(overlap):
+            raise SolverError(
+                f"{len(overlap)} component(s) are both source and sink, e.g. "
+                f"{topology.nodes.ids[int(overlap[0])]!r}"
+            )
+        s_cap = egress_limit(topology, sources) if source_limit is None else source_limit
+        t_cap = ingress_limit(topology, sinks) if sink_limit is None else sink_limit
+        s_cap = np.broadcast_to(np.asarray(s_cap, dtype=np.float64), sources.shape)
+        t_cap = np.broadcast_to(np.asarray(t_cap, dtype=np.float64), sinks.shape)
+        lc = None if link_capacity is None else np.asarray(link_capacity, dtype=np.float64)
+        return cls(topology, sources, sinks, s_cap, t_cap, lc)
+
+
+def _max_flow(
+    query: _Query, backend: str, forwarding: str, relays: bool, strict: bool = False
+) -> FlowResult:
+    """The max flow of ``query`` under ``forwarding`` (``strict``: ignoring ``relay``); with
+    ``relays``, also how much of it depends on relaying (one more max flow under the strict
+    hardware defaults, only when some component forwards beyond them)."""
+    if backend not in ("scipy", "networkx"):
+        raise SolverError(f"unknown max-flow backend {backend!r} (use 'scipy' or 'networkx')")
+    check_forwarding(forwarding)
+    t = query.topology
+    result = _solve(query, flow_network(t, forwarding, strict=strict), backend)
+    if not relays or strict:
+        return result
+    plan = forwarding_plan(t, forwarding)
+    if not plan.beyond.any():
+        return result
+    strict = _solve(query, flow_network(t, "hardware", strict=True), backend)
+    gain = result.value - strict.value
+    if gain <= REL_TOL * max(abs(result.value), 1.0):
+        # The figure holds without relaying: report the strict flow (it is a max flow here too)
+        # with this model's cut.
+        return replace(
+            result,
+            link_flow=strict.link_flow,
+            device_flow=strict.device_flow,
+            sink_flow=strict.sink_flow,
         )
-    net = flow_network(topology)
+    return replace(result, relay_gain=float(gain), relays=_relayed_through(t, plan, result))
+
+
+def _solve(query: _Query, net: FlowNetwork, backend: str) -> FlowResult:
+    t = query.topology
+    sources, sinks = query.sources, query.sinks
     cap = net.capacity
-    if link_capacity is not None:
+    if query.link_capacity is not None:
         cap = cap.copy()
         is_link = net.what == _ARC_LINK
-        cap[is_link] = np.asarray(link_capacity, dtype=np.float64)[net.ref[is_link]]
-    s_cap = egress_limit(topology, sources) if source_limit is None else np.asarray(source_limit)
-    t_cap = ingress_limit(topology, sinks) if sink_limit is None else np.asarray(sink_limit)
-    s_cap = np.broadcast_to(np.asarray(s_cap, dtype=np.float64), sources.shape)
-    t_cap = np.broadcast_to(np.asarray(t_cap, dtype=np.float64), sinks.shape)
+        cap[is_link] = query.link_capacity[net.ref[is_link]]
+    s_cap, t_cap = query.source_limit, query.sink_limit
     S, T = net.num_vertices, net.num_vertices + 1
     tail = np.concatenate([net.tail, np.full(len(sources), S), net.vin[sinks]])
     head = np.concatenate([net.head, net.vout[sources], np.full(len(sinks), T)])
     capacity = np.concatenate([cap, s_cap, t_cap]).astype(np.float64)
     if np.any(capacity < 0) or np.any(np.isnan(capacity)):
         raise SolverError("negative or undefined capacity in the flow network")
+    if np.any(net.vin[sinks] < 0) or np.any(net.vout[sources] < 0):
+        raise SolverError("a source or sink was left out of the network")
 
-    # Any cut is at most the sum of the finite capacities around S or around T; arcs above that
-    # bound behave as infinite, so clip them there.
-    out_of_s = _finite_bound(s_cap, net, cap, sources, outgoing=True)
-    into_t = _finite_bound(t_cap, net, cap, sinks, outgoing=False)
-    bound = min(out_of_s, into_t)
+    # Any cut is at most the capacity of the links around S or around T; arcs above that bound
+    # behave as infinite, so clip them there.
+    bound = min(
+        _side_bound(net, cap, sources, s_cap, True), _side_bound(net, cap, sinks, t_cap, False)
+    )
     if not np.isfinite(bound):
         raise SolverError("the flow is unbounded: no finite capacity separates sources and sinks")
     n_all = net.num_vertices + 2
     if backend == "networkx":
         used = np.minimum(capacity, 2 * bound + 1.0)
-        flows, value = _solve_networkx(n_all, tail, head, used, S, T)
+        flows, lower = _solve_networkx(n_all, tail, head, used, S, T)
+        eps = 1e-9 * max(bound, 1e-300)
+        side = _reachable(n_all, tail, head, used - flows > eps, flows > eps, S)
         resolution = 0.0
-        exact_unit = True
-        eps = 1e-9 * max(bound, 1.0)
-        room = used - flows > eps
-        back = flows > eps
-        side = _reachable(n_all, tail, head, room, back, S)
-    elif backend == "scipy":
-        clip = max(bound, 1.0)
-        unit, exact_unit = _choose_unit(capacity[capacity <= clip], clip)
-        inet = _IntNetwork(n_all, tail, head, capacity, clip, unit)
+    else:
+        flows, lower, side, resolution = _solve_phases(n_all, tail, head, capacity, S, T, bound)
+    crossing = side[tail] & ~side[head] & (capacity > 0)
+    upper = float(math.fsum(capacity[crossing].tolist()))
+    if net.shared and _overloads_a_bundle(net, flows[: len(net.tail)], cap):
+        return _solve_lp(t, net, tail, head, capacity, cap, flows, S, T, bound)
+    result = _interpret(t, net, tail, head, capacity, flows, side, S)
+    exact = upper - lower <= REL_TOL * upper
+    return replace(
+        result,
+        value=upper if exact else float(lower),
+        resolution=resolution,
+        lower=min(float(lower), upper),
+        upper=upper,
+        forwarding=net.forwarding,
+    )
+
+
+def _side_bound(net: FlowNetwork, cap, rows, limit, outgoing: bool) -> float:
+    """Upper bound on the flow out of (into) ``rows``: per row, its limit or the capacity of
+    the links leaving (entering) it."""
+    own_t, own_h = net.owner[net.tail], net.owner[net.head]
+    m = (net.what == _ARC_LINK) & (own_t != own_h)
+    ends = own_t[m] if outgoing else own_h[m]
+    per_row = np.bincount(ends, weights=cap[m], minlength=len(net.vin))
+    return float(math.fsum(np.minimum(limit, per_row[rows]).tolist()))
+
+
+def _solve_phases(n_all, tail, head, capacity, S, T, bound):
+    """Max flow in integer phases: returns (flow per arc, value found, source side of the best
+    cut, finest unit). Phase 0 solves the network in a unit that fits the bound; each later
+    phase solves the residual network in a unit 2**30 times finer than the gap left between the
+    flow found and the best cut's true capacity, until they agree or the unit was exact."""
+    m = len(tail)
+    flows = np.zeros(m)
+    parts: list[float] = []
+    best_upper, best_side, resolution = math.inf, None, 0.0
+    if bound <= 0:
+        side = _reachable(n_all, tail, head, capacity > 0, np.zeros(m, bool), S)
+        return flows, 0.0, side, 1.0  # nothing can flow: exact in any unit
+    r_tail, r_head = np.concatenate([tail, head]), np.concatenate([head, tail])
+    budget = bound
+    for phase in range(_MAX_PHASES):
+        if phase == 0:
+            rt, rh, rc = tail, head, capacity
+        else:
+            rt, rh = r_tail, r_head
+            rc = np.concatenate([np.maximum(capacity - flows, 0.0), flows])
+        unit, exact_unit = _choose_unit(rc[rc <= budget], budget)
+        inet = _IntNetwork(n_all, rt, rh, rc, budget, unit)
         ivalue, entry_flow, side = inet.solve(S, T, with_flow=True)
         # Share each merged entry's flow among its parallel arcs, in proportion to capacity.
-        arc_cap = np.minimum(capacity, 2 * clip)
+        arc_cap = np.minimum(rc, 2 * budget)
         merged = np.bincount(inet.entry, weights=arc_cap, minlength=len(entry_flow))
         share = np.divide(
             arc_cap, merged[inet.entry], out=np.zeros(len(arc_cap)), where=merged[inet.entry] > 0
         )
-        flows = entry_flow[inet.entry] * share * unit
-        value = ivalue * unit
+        f = entry_flow[inet.entry] * share * unit
+        flows = f if phase == 0 else np.clip(flows + f[:m] - f[m:], 0.0, capacity)
+        parts.append(ivalue * unit)
         resolution = unit
-    else:
-        raise SolverError(f"unknown max-flow backend {backend!r} (use 'scipy' or 'networkx')")
-
-    result = _interpret(topology, net, tail, head, capacity, flows, value, resolution, side, S)
-    if backend == "scipy" and not exact_unit:
-        result = replace(result, rounded=True)
-        gap = result.cut_capacity - result.value
-        if gap > _MAX_ROUNDING * max(result.cut_capacity, 1.0):
-            raise SolverError(
-                f"capacities span too wide a range for the integer max-flow backend: the max "
-                f"flow is between {result.value:.6g} and {result.cut_capacity:.6g} B/s; "
-                "use backend='networkx' for this query"
-            )
-    return result
+        crossing = side[tail] & ~side[head] & (capacity > 0)
+        upper = float(math.fsum(capacity[crossing].tolist()))
+        if upper < best_upper:
+            best_upper, best_side = upper, side
+        lower = math.fsum(parts)
+        gap = best_upper - lower
+        if exact_unit or gap <= _FLOAT_GAP * best_upper:
+            break
+        budget = gap
+    return flows, math.fsum(parts), best_side, resolution
 
 
-def _finite_bound(limit, net, cap, rows, outgoing: bool) -> float:
-    """Upper bound on the flow out of (into) ``rows``: per row, its limit or its arcs' total."""
-    verts = net.vout[rows] if outgoing else net.vin[rows]
-    ends = net.tail if outgoing else net.head
-    per_vertex = np.bincount(ends, weights=cap, minlength=net.num_vertices)
-    arcs = per_vertex[verts]
-    return float(np.minimum(limit, arcs).sum())
+def _overloads_a_bundle(net: FlowNetwork, flows: np.ndarray, cap: np.ndarray) -> bool:
+    """Whether arcs sharing one capacity carry more than it, together."""
+    total = np.bincount(net.bundle, weights=flows, minlength=int(net.bundle.max()) + 1)
+    limit = np.zeros(len(total))
+    limit[net.bundle] = cap
+    return bool(np.any(total > limit * (1 + REL_TOL) + 1e-300))
+
+
+def _solve_lp(t, net, tail, head, capacity, cap, flows, S, T, bound) -> FlowResult:
+    """The max flow when the two layers of a package compete for a capacity: a linear
+    program with one constraint per shared capacity (HiGHS), or, on a network too large for
+    it, the bracket between the relaxed flow scaled down to feasibility and the relaxation."""
+    from scipy.optimize import linprog
+
+    m, n_base = len(tail), len(net.tail)
+    bundle = np.concatenate([net.bundle, int(net.bundle.max()) + 1 + np.arange(m - n_base)])
+    limit = np.zeros(int(bundle.max()) + 1)
+    limit[bundle] = np.minimum(capacity, 2 * bound)
+    size = np.bincount(bundle)
+    into_t = head == T
+    relaxed = float(flows[into_t].sum())
+    if m > _LP_ARC_LIMIT:
+        load = np.bincount(bundle, weights=flows, minlength=len(limit))
+        scale = float(np.min(np.divide(limit, load, out=np.ones(len(limit)), where=load > 0)))
+        scaled = flows * min(scale, 1.0)
+        side = _reachable(t.num_nodes, tail, head, np.zeros(m, bool), np.zeros(m, bool), S)
+        r = _interpret(t, net, tail, head, capacity, scaled, side, S)
+        lower = relaxed * min(scale, 1.0)
+        return replace(
+            r,
+            value=lower,
+            lower=lower,
+            upper=relaxed,
+            forwarding=net.forwarding,
+            linear_program=True,
+        )
+    unit = max(bound, 1e-300)
+    nv = net.num_vertices
+    inner = (tail < nv) | (head < nv)
+    rows = np.concatenate([tail, head])
+    cols = np.concatenate([np.arange(m), np.arange(m)])
+    vals = np.concatenate([-np.ones(m), np.ones(m)])
+    keep = rows < nv
+    A_eq = sp.csr_array((vals[keep], (rows[keep], cols[keep])), shape=(nv, m))
+    shared = np.flatnonzero(size[bundle] > 1)
+    ub_rows, inv = sorted_unique(bundle[shared], return_inverse=True)
+    A_ub = sp.csr_array((np.ones(len(shared)), (inv, shared)), shape=(len(ub_rows), m))
+    b_ub = limit[ub_rows] / unit
+    bounds = np.column_stack([np.zeros(m), np.minimum(capacity, 2 * bound) / unit])
+    c = -(tail == S).astype(np.float64)
+    res = linprog(
+        c,
+        A_ub=A_ub if len(ub_rows) else None,
+        b_ub=b_ub if len(ub_rows) else None,
+        A_eq=A_eq,
+        b_eq=np.zeros(nv),
+        bounds=bounds,
+        method="highs",
+        options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+    )
+    if res.status != 0:  # pragma: no cover - HiGHS solves every such program
+        raise SolverError(f"the linear program of the forwarding model failed: {res.message}")
+    x = np.clip(res.x, 0.0, None) * unit
+    value = float(-res.fun * unit)
+    # The elements that limit the optimum: capacities with a shadow price.
+    binding = np.zeros(m, dtype=bool)
+    if len(ub_rows):
+        hot = np.abs(res.ineqlin.marginals) > 1e-9
+        first = np.full(len(ub_rows), -1)
+        np.maximum.at(first, inv, shared)
+        binding[first[hot]] = True
+    binding[(np.abs(res.upper.marginals) > 1e-9) & (size[bundle] == 1)] = True
+    load = np.bincount(bundle, weights=x, minlength=len(limit))
+    room = load[bundle] < limit[bundle] * (1 - 1e-9)
+    side = _reachable(nv + 2, tail, head, room & inner | (head == T) & room, x > 1e-12 * unit, S)
+    r = _interpret(t, net, tail, head, capacity, x, side, S, cut_arcs=np.flatnonzero(binding))
+    return replace(
+        r, value=value, lower=value, upper=value, forwarding=net.forwarding, linear_program=True
+    )
+
+
+def _relayed_through(t: Topology, plan: ForwardingPlan, r: FlowResult) -> tuple[str, ...]:
+    """Components the flow of ``r`` relays through: a package (or lone component) forwarding
+    beyond the hardware defaults that takes in over its external links more than ends inside
+    it; a CXL switch passing more from one side than it sends to the other."""
+    strict = forwarding_plan(t, "hardware", strict=True)
+    n = t.num_nodes
+    group = np.where(strict.klass == SEALED, strict.seal, np.arange(n))
+    L = t.links
+    src, dst = L.src.astype(np.int64), L.dst.astype(np.int64)
+    lf = r.link_flow
+    gs, gd = group[src], group[dst]
+    crossing = gs != gd
+    relayed = np.zeros(n)
+    np.add.at(relayed, gd[crossing], lf[crossing, 0])
+    np.add.at(relayed, gs[crossing], lf[crossing, 1])
+    relayed -= np.bincount(group, weights=r.sink_flow, minlength=n)
+    sided = np.flatnonzero(strict.klass == SIDED)
+    if len(sided):
+        arrive = np.zeros((n, 2))  # from the host side, from the device side
+        leave = np.zeros((n, 2))  # to the host side, to the device side
+        for near, arr, dep, host in (
+            (dst, lf[:, 0], lf[:, 1], strict.host_end[:, 0]),
+            (src, lf[:, 1], lf[:, 0], strict.host_end[:, 1]),
+        ):
+            side = np.where(host, 0, 1)
+            np.add.at(arrive, (near, side), arr)
+            np.add.at(leave, (near, side), dep)
+        relayed[sided] = np.maximum(arrive[sided, 0] - leave[sided, 1], 0) + np.maximum(
+            arrive[sided, 1] - leave[sided, 0], 0
+        )
+    hit = sorted_unique(group[np.flatnonzero(plan.beyond)])
+    hit = hit[relayed[hit] > 1e-6 * max(float(r.value), 1e-300)]
+    return tuple(sorted(t.nodes.ids[int(g)] for g in hit))
 
 
 def _reachable(n, tail, head, room, back, S) -> np.ndarray:
@@ -602,7 +1075,7 @@ def _cut_items(topology: Topology, net: FlowNetwork, arcs: np.ndarray, capacity)
         if net.what[a] == _ARC_DEVICE:
             row = int(net.ref[a])
             out.append(CutItem("device", row, ids[row], ids[row], float(capacity[a])))
-        else:
+        elif net.what[a] == _ARC_LINK:
             e = int(net.ref[a])
             s, d = int(L.src[e]), int(L.dst[e])
             if not net.forward[a]:
@@ -614,19 +1087,18 @@ def _cut_items(topology: Topology, net: FlowNetwork, arcs: np.ndarray, capacity)
     return out
 
 
-def _interpret(topology, net, tail, head, capacity, arc_flow, value, resolution, side, S):
+def _interpret(topology, net, tail, head, capacity, arc_flow, side, S, cut_arcs=None):
     n_base = len(net.tail)
-    # An arc of capacity 0 (a link switched off with link_capacity) limits nothing: not a cut item.
-    crossing = np.flatnonzero(side[tail] & ~side[head] & (capacity > 0))
-    inner = crossing[crossing < n_base]
+    if cut_arcs is None:
+        # An arc of capacity 0 (a link switched off with link_capacity) limits nothing.
+        cut_arcs = np.flatnonzero(side[tail] & ~side[head] & (capacity > 0))
+    inner = cut_arcs[cut_arcs < n_base]
     cut = _cut_items(topology, net, inner, capacity)
     ids = topology.nodes.ids
-    ext = crossing[crossing >= n_base]
+    ext = cut_arcs[cut_arcs >= n_base]
     if len(ext):
-        # Super-source or super-sink arcs: the endpoint's own limit is the bottleneck. Map
-        # their vertices to rows in one pass (a scan per arc is quadratic when 100,000 sinks
-        # are in the cut).
-        rows = _rows_of_vertices(net, np.where(tail[ext] == S, head[ext], tail[ext]))
+        # Super-source or super-sink arcs: the endpoint's own limit is the bottleneck.
+        rows = net.owner[np.where(tail[ext] == S, head[ext], tail[ext])]
         for a, row in zip(ext.tolist(), rows.tolist(), strict=True):
             cut.append(CutItem("device", row, ids[row], ids[row], float(capacity[a])))
     cut.sort(key=lambda c: (c.element, c.source, c.target, c.row))
@@ -638,26 +1110,19 @@ def _interpret(topology, net, tail, head, capacity, arc_flow, value, resolution,
     np.add.at(link_flow, (net.ref[is_link], col[is_link]), base[is_link])
     device_flow = np.zeros(topology.num_nodes)
     is_dev = net.what == _ARC_DEVICE
-    device_flow[net.ref[is_dev]] = base[is_dev]
+    np.add.at(device_flow, net.ref[is_dev], base[is_dev])
+    into_t = np.flatnonzero(head == S + 1)
+    sink_flow = np.zeros(topology.num_nodes)
+    np.add.at(sink_flow, net.owner[tail[into_t]], arc_flow[into_t])
     return FlowResult(
-        value=float(value),
-        resolution=resolution,
+        value=float(sink_flow.sum()),
+        resolution=0.0,
         cut=tuple(cut),
         source_side=side[net.vout],
         link_flow=link_flow,
         device_flow=device_flow,
+        sink_flow=sink_flow,
     )
-
-
-def _rows_of_vertices(net: FlowNetwork, verts: np.ndarray) -> np.ndarray:
-    """The node row of each vertex (a row's in vertex or, for a split device, its out vertex)."""
-    owner = np.full(net.num_vertices, -1, dtype=np.int64)
-    rows = np.arange(len(net.vin))
-    ok = net.vout >= 0
-    owner[net.vout[ok]] = rows[ok]
-    ok = net.vin >= 0
-    owner[net.vin[ok]] = rows[ok]
-    return owner[verts]
 
 
 # -- repeated cuts between halves of one terminal set -----------------------------------------
@@ -681,10 +1146,10 @@ class TerminalCut:
 class TerminalCuts:
     """Many max-flow / min-cut queries between two halves of one fixed set of terminals.
 
-    The network (optionally restricted to ``keep`` rows, see :func:`prune_for_terminals`) and
-    its int32 CSR form are built once; a query only switches the super-source and super-sink
-    arcs. Terminals send and receive without limit: their own device limits still cap flow that
-    passes *through* them. Used by bisection; other solvers may reuse it.
+    The network (optionally restricted to ``keep`` rows, see :func:`prune_for_terminals`; under
+    the ``forwarding`` model) and its int32 CSR form are built once; a query only switches the
+    super-source and super-sink arcs. Terminals send and receive without limit: their own device
+    limits still cap flow that passes *through* them. Used by bisection; other solvers may reuse it.
 
     >>> from topodsl.topology import TopologyBuilder
     >>> b = TopologyBuilder()
@@ -703,6 +1168,7 @@ class TerminalCuts:
         terminals,
         keep: np.ndarray | None = None,
         group: np.ndarray | None = None,
+        forwarding: str = "hardware",
     ):
         self.topology = topology
         self.terminals = np.asarray(terminals, dtype=np.int64)
@@ -710,14 +1176,16 @@ class TerminalCuts:
         # Terminals may come in groups that always stay together (a GPU package and the
         # chiplets that carry its links); queries then choose sides per group.
         self.group = np.arange(n_t) if group is None else np.asarray(group, dtype=np.int64)
-        self.net = net = build_network(topology, keep)
+        self.net = net = build_network(topology, keep, forwarding)
         if np.any(net.vin[self.terminals] < 0):
             raise SolverError("a terminal was left out of the network")
         cap = net.capacity
-        out_cap = np.bincount(net.tail, weights=cap, minlength=net.num_vertices)
-        in_cap = np.bincount(net.head, weights=cap, minlength=net.num_vertices)
-        self.out_cap = out_cap[net.vout[self.terminals]]
-        self.in_cap = in_cap[net.vin[self.terminals]]
+        # What a terminal can send or take in: the links leaving or entering its vertices.
+        own_t, own_h = net.owner[net.tail], net.owner[net.head]
+        m = (net.what == _ARC_LINK) & (own_t != own_h)
+        n = topology.num_nodes
+        self.out_cap = np.bincount(own_t[m], weights=cap[m], minlength=n)[self.terminals]
+        self.in_cap = np.bincount(own_h[m], weights=cap[m], minlength=n)[self.terminals]
         if not (np.all(np.isfinite(self.out_cap)) and np.all(np.isfinite(self.in_cap))):
             raise SolverError("a link with infinite bandwidth touches an endpoint")
         bound = max(min(float(self.out_cap.sum()), float(self.in_cap.sum())), 1.0)

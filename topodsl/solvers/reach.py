@@ -76,7 +76,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -86,7 +86,17 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from ..errors import SolverError
 from ..kinds import KIND_CODE, ROLES
 from ..topology import LinkTable, NodeTable, Topology
-from .flow import FlowResult, egress_limit, ingress_limit, max_flow
+from .flow import (
+    ARC_LINK,
+    REL_TOL,
+    FlowResult,
+    _max_flow,
+    _Query,
+    build_network,
+    egress_limit,
+    ingress_limit,
+)
+from .forwarding import TRANSIT, check_forwarding, forwarding_plan, relay_attribute
 
 __all__ = [
     "TIERS",
@@ -139,6 +149,11 @@ class TierTable:
     capacity: np.ndarray
     latency: np.ndarray
     bandwidth: np.ndarray
+    relayed: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.relayed is None:
+            object.__setattr__(self, "relayed", np.zeros(len(self.source), dtype=bool))
 
     def __len__(self) -> int:
         return len(self.source)
@@ -180,6 +195,12 @@ class ReachResult:
     hops: np.ndarray
     tiers: TierTable
     computed: int = 0
+    forwarding: str = "hardware"
+    relayed: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.relayed is None:
+            object.__setattr__(self, "relayed", np.zeros(len(self.source), dtype=bool))
 
     def __len__(self) -> int:
         return len(self.source)
@@ -280,6 +301,7 @@ def memory_reach(
     within: float | None = None,
     storage: bool = False,
     direction: str = "read",
+    forwarding: str = "hardware",
 ) -> ReachResult:
     """Every memory each selected compute element reaches, with latency, bandwidth and tier.
 
@@ -291,6 +313,8 @@ def memory_reach(
         to one part in a billion). ``None`` lists everything reachable.
     storage : also list SSDs and HDDs (tier ``storage`` in the same server, else ``remote``).
     direction : ``"read"`` (memory to element, the default) or ``"write"``.
+    forwarding : ``"hardware"`` (default) or ``"ideal"``: which components traffic may pass
+        through, for latency paths and bandwidths alike (:mod:`topodsl.solvers.forwarding`).
 
     Returns
     -------
@@ -328,7 +352,55 @@ def memory_reach(
             f"memory reach starts from compute elements (gpu, chiplet, cpu); "
             f"{topology.nodes.ids[r]!r} is a {topology.kind_of(r)}",
         )
-    return _ReachSolver(topology, budget, storage, direction).run(rows)
+    check_forwarding(forwarding)
+    result = _ReachSolver(topology, budget, storage, direction, forwarding).run(rows)
+    if not forwarding_plan(topology, forwarding).beyond.any():
+        return result
+    base = _ReachSolver(topology, budget, storage, direction, "hardware", strict=True).run(rows)
+    return _mark_relayed(result, base)
+
+
+def _mark_relayed(result: ReachResult, base: ReachResult) -> ReachResult:
+    """Flag the rows and tiers of ``result`` that are nearer or faster than under the strict
+    hardware defaults (``base``), or missing there: their figures depend on relaying."""
+    n = len(result.names)
+
+    def better(keys, bw, lat, b_keys, b_bw, b_lat) -> np.ndarray:
+        order = np.argsort(b_keys)
+        pos = np.minimum(np.searchsorted(b_keys[order], keys), max(len(b_keys) - 1, 0))
+        if len(b_keys) == 0:
+            return np.ones(len(keys), dtype=bool)
+        j = order[pos]
+        found = b_keys[j] == keys
+        faster = bw > b_bw[j] * (1 + REL_TOL) + 1e-300
+        nearer = lat < b_lat[j] * (1 - 1e-12)
+        return ~found | faster | nearer
+
+    rows = better(
+        result.source * n + result.memory,
+        result.bandwidth,
+        result.latency,
+        base.source * n + base.memory,
+        base.bandwidth,
+        base.latency,
+    )
+    t, bt = result.tiers, base.tiers
+    k = len(TIERS)
+    tiers = better(
+        t.source * k + t.tier,
+        t.bandwidth,
+        t.latency,
+        bt.source * k + bt.tier,
+        bt.bandwidth,
+        bt.latency,
+    )
+    # A tier also depends on relaying when it holds memories only relaying reaches.
+    b_pos = {int(key): i for i, key in enumerate((bt.source * k + bt.tier).tolist())}
+    for i, key in enumerate((t.source * k + t.tier).tolist()):
+        j = b_pos.get(int(key))
+        if j is not None and int(bt.count[j]) < int(t.count[i]):
+            tiers[i] = True
+    return replace(result, relayed=rows, tiers=replace(t, relayed=tiers))
 
 
 # -- selections ------------------------------------------------------------------------------------
@@ -354,7 +426,9 @@ def _as_rows(topology: Topology, sel: Any, what: str) -> np.ndarray:
 class _Structure:
     """Per-topology arrays the reach needs: containment facts and the latency arcs."""
 
-    def __init__(self, topology: Topology, storage: bool):
+    def __init__(
+        self, topology: Topology, storage: bool, forwarding: str = "hardware", strict: bool = False
+    ):
         self.t = topology
         n = self.n = topology.num_nodes
         nodes = topology.nodes
@@ -365,7 +439,6 @@ class _Structure:
         self.target = np.isin(self.kind, [KIND_CODE[k] for k in kinds])
         # Memory and storage are endpoints only; containers carry nothing.
         self.endpoint_only = np.isin(role, [_ROLE_MEMORY, _ROLE_STORAGE])
-        no_out = self.endpoint_only | (role == _ROLE_CONTAINER)
 
         # Containment facts, one pass per level.
         self.depth = topology.depth.astype(np.int64)
@@ -387,28 +460,43 @@ class _Structure:
             first = is_node[a] & (self.server[live] < 0)
             self.server[live[first]] = a[first]
             cur[live] = self.parent[a]
+        self.has_children = np.zeros(n, dtype=bool)
+        self.has_children[self.parent[self.parent >= 0]] = True
         # Servers holding no compute element are memory boxes (a CXL pool), not hosts.
         self.server_computes = np.zeros(n, dtype=bool)
         held = self.server[is_compute]
         self.server_computes[held[held >= 0]] = True
 
-        # Directed latency arcs: u -> v costs the link's latency plus v's own latency.
+        # Latency arcs over the vertices of the flow network, so that a path obeys the
+        # forwarding model (it never passes through a GPU, enters a package and leaves it, or
+        # goes host to host through a CXL switch): a link arc u -> v costs the link's latency
+        # plus v's own latency; the arcs inside a component (its limit, a package's delivery
+        # from one layer to the other) cost nothing. Vertices are numbered row by row.
+        # Built here, not cached: of the network only the vertices of each row are kept.
+        net = build_network(topology, forwarding=forwarding, strict=strict)
+        self.plan = forwarding_plan(topology, forwarding, strict=strict)
+        self.nv = net.num_vertices
+        self.vptr = np.searchsorted(net.owner, np.arange(n + 1))
+        self.vin, self.vout = net.vin, net.vout
         L = topology.links
         lat = nodes.latency
         ok = L.bandwidth > 0
-        both = ok & ~L.simplex
         src, dst = L.src.astype(np.int64), L.dst.astype(np.int64)
-        tail = np.concatenate([src[ok], dst[both]])
-        head = np.concatenate([dst[ok], src[both]])
-        w = np.concatenate([L.latency[ok] + lat[dst[ok]], L.latency[both] + lat[src[both]]])
-        keep = ~no_out[tail] & (tail != head)
-        tail, head, w = tail[keep], head[keep], w[keep]
+        use = net.capacity > 0
+        tail, head = net.tail[use], net.head[use]
+        is_link = net.what[use] == ARC_LINK
+        w = np.zeros(len(tail))
+        w[is_link] = L.latency[net.ref[use][is_link]] + lat[net.owner[head[is_link]]]
+        hop = is_link.astype(np.float64)
         order = np.lexsort((w, head, tail))
-        tail, head, w = tail[order], head[order], w[order]
+        tail, head, w, hop = tail[order], head[order], w[order], hop[order]
         first = np.ones(len(tail), dtype=bool)
         first[1:] = (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])
         self.a_tail, self.a_head, self.a_w = tail[first], head[first], w[first]
-        self.a_ptr = np.searchsorted(self.a_tail, np.arange(n + 1))
+        self.a_hop = hop[first]
+        self.a_ptr = np.searchsorted(self.a_tail, np.arange(self.nv + 1))
+        # Rows with a relay attribute, for the scopes' own topologies.
+        self.relay_rows = np.flatnonzero(relay_attribute(topology) >= 0)
 
         # Memories linked to exactly one other component (the "gateway"), and what the memory
         # side of that attachment can carry each way.
@@ -498,13 +586,16 @@ class _Structure:
 
 @dataclass
 class _Context:
-    """The latency arcs inside one component (local row numbers) and those leaving it."""
+    """The latency arcs inside one component (between its rows' vertices, numbered locally)
+    and those leaving it (``exit_head`` is a global vertex)."""
 
     rows: np.ndarray
+    vertices: np.ndarray
     csr: sp.csr_array
     arc_tail: np.ndarray
     arc_head: np.ndarray
     arc_w: np.ndarray
+    arc_hop: np.ndarray
     exit_tail: np.ndarray
     exit_w: np.ndarray
     exit_head: np.ndarray
@@ -572,9 +663,20 @@ class _Part:
 
 
 class _ReachSolver:
-    def __init__(self, topology: Topology, budget: float, storage: bool, direction: str):
+    def __init__(
+        self,
+        topology: Topology,
+        budget: float,
+        storage: bool,
+        direction: str,
+        forwarding: str,
+        strict: bool = False,
+    ):
         self.t = topology
-        self.s = _Structure(topology, storage)
+        self.forwarding = forwarding
+        self.strict = strict
+        self.s = _Structure(topology, storage, forwarding, strict)
+        self.groups: dict[int, np.ndarray] = {}
         self.budget = budget
         self.limit = budget * (1 + _BUDGET_REL) if np.isfinite(budget) else np.inf
         self.storage = storage
@@ -595,6 +697,22 @@ class _ReachSolver:
         self.flow_work = 0.0
         self.computed = 0
         self.nearest: np.ndarray | None = None
+
+    def members(self, s: int) -> np.ndarray:
+        """The rows that act for element ``s``: itself and every component inside it that
+        is not memory or storage (a GPU package and its chiplets), as bisection takes an
+        endpoint with its members. Ascending."""
+        hit = self.groups.get(s)
+        if hit is None:
+            S = self.s
+            sub = S.subtree(s) if S.has_children[s] else np.array([s])
+            keep = ~S.endpoint_only[sub] & (self.t.role_codes[sub] != _ROLE_CONTAINER)
+            hit = self.groups[s] = sub[keep]
+        return hit
+
+    def single(self, s: int) -> bool:
+        """Whether element ``s`` acts alone (it holds no other component that carries flow)."""
+        return len(self.members(s)) == 1
 
     # ---- driver ----------------------------------------------------------------------------
 
@@ -640,7 +758,7 @@ class _ReachSolver:
         if whole:
             everything = np.sort(np.concatenate(whole))
             n_arcs = len(S.a_tail)
-            if len(everything) * (S.n + n_arcs) > _SEARCH_WORK_LIMIT and len(everything) > 1:
+            if len(everything) * (S.nv + n_arcs) > _SEARCH_WORK_LIMIT and len(everything) > 1:
                 raise SolverError(
                     f"the reach of {len(everything)} elements leaves every component around them"
                     f" and would search the whole topology ({S.n} components) once per element;"
@@ -724,6 +842,7 @@ class _ReachSolver:
             hops=cat(hops, np.int32)[order],
             tiers=tiers,
             computed=self.computed,
+            forwarding=self.forwarding,
         )
 
     # ---- grouping identical contexts -------------------------------------------------------
@@ -753,8 +872,9 @@ class _ReachSolver:
         """Members of each root's subtree and a structural digest per root.
 
         Two roots with equal digests have subtrees that match row for row in ascending order:
-        same kinds, attributes, parent structure, internal links, links crossing the boundary
-        (with the latency and kind of what they reach outside) and the same kinds above.
+        same kinds, attributes, forwarding classes, parent structure, internal links, links
+        crossing the boundary (with the latency and kind of what they reach outside, their
+        sides at a CXL switch and whether they lie inside a package) and the same kinds above.
         """
         S, t = self.s, self.t
         nodes, L = t.nodes, t.links
@@ -772,10 +892,24 @@ class _ReachSolver:
                 nodes.capacity,
                 nodes.latency,
                 nodes.ports.astype(np.float64),
+                # How each row forwards (its class, its own relay attribute).
+                S.plan.klass.astype(np.float64),
+                relay_attribute(t).astype(np.float64),
             ]
         )
+        # Per link: its sides at a CXL switch, and whether it lies inside a sealed package.
+        seal = S.plan.seal
+        inner_pkg = (seal[src] >= 0) & (seal[src] == seal[dst])
         link_cols = np.column_stack(
-            [L.bandwidth, L.latency, L.simplex.astype(float), L.half_duplex.astype(float)]
+            [
+                L.bandwidth,
+                L.latency,
+                L.simplex.astype(float),
+                L.half_duplex.astype(float),
+                S.plan.host_end[:, 0].astype(float),
+                S.plan.host_end[:, 1].astype(float),
+                inner_pkg.astype(float),
+            ]
         )
         for d in np.unique(rdepth).tolist():
             sel = np.flatnonzero(rdepth == d)
@@ -874,17 +1008,29 @@ class _ReachSolver:
         if hit is not None:
             return hit
         S = self.s
-        starts, ends = S.a_ptr[D], S.a_ptr[D + 1]
+        P = _ranges(S.vptr[D], S.vptr[D + 1])  # the rows' vertices, ascending
+        starts, ends = S.a_ptr[P], S.a_ptr[P + 1]
         arcs = _ranges(starts, ends)
-        tails = np.repeat(np.arange(len(D)), ends - starts)
+        tails = np.repeat(np.arange(len(P)), ends - starts)
         heads_g = S.a_head[arcs]
-        pos = np.minimum(np.searchsorted(D, heads_g), len(D) - 1)
-        inside = D[pos] == heads_g
+        pos = np.minimum(np.searchsorted(P, heads_g), len(P) - 1)
+        inside = P[pos] == heads_g
         w = S.a_w[arcs]
         t_in, h_in, w_in = tails[inside], pos[inside], w[inside]
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(t_in, minlength=len(D)))])
-        csr = sp.csr_array((w_in, h_in, indptr), shape=(len(D), len(D)))
-        c = _Context(D, csr, t_in, h_in, w_in, tails[~inside], w[~inside], heads_g[~inside])
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(t_in, minlength=len(P)))])
+        csr = sp.csr_array((w_in, h_in, indptr), shape=(len(P), len(P)))
+        c = _Context(
+            D,
+            P,
+            csr,
+            t_in,
+            h_in,
+            w_in,
+            S.a_hop[arcs][inside],
+            tails[~inside],
+            w[~inside],
+            heads_g[~inside],
+        )
         if len(self.contexts) > 64:
             self.contexts.clear()
         self.contexts[root] = c
@@ -894,8 +1040,8 @@ class _ReachSolver:
         """The reach of ``s`` computed inside ``root`` (rows ``D``); None if it leaves it."""
         S = self.s
         c = self._context(root, D)
-        ls = int(np.searchsorted(D, s))
-        dist = dijkstra(c.csr, indices=ls, limit=self.limit)
+        ls = np.searchsorted(c.vertices, S.vout[self.members(s)])
+        dist = dijkstra(c.csr, indices=ls, limit=self.limit, min_only=True)
         exits_near = False
         if len(c.exit_tail):
             # A path that leaves the context is at least as long as the way to its exit, plus
@@ -908,18 +1054,18 @@ class _ReachSolver:
                 if np.any(de[near] + onward <= self.limit):
                     return None
                 exits_near = True
-        reach = np.isfinite(dist)
-        reach[ls] = False
-        ranks = np.flatnonzero(reach & S.target[D])
-        latency = dist[ranks]
-        # Hops: breadth-first over the arcs that lie on some lowest-latency path.
+        # A memory is reached where data written to it arrives: its in vertex.
+        at = np.searchsorted(c.vertices, S.vin[D])
+        ranks = np.flatnonzero(np.isfinite(dist[at]) & S.target[D])
+        latency = dist[at[ranks]]
+        # Hops: the fewest links over the arcs that lie on some lowest-latency path.
         dt, dh = dist[c.arc_tail], dist[c.arc_head]
         tight = np.isfinite(dt) & (dt + c.arc_w <= dh + _REL * np.abs(dh))
         g = sp.csr_array(
-            (np.ones(int(tight.sum())), (c.arc_tail[tight], c.arc_head[tight])),
-            shape=(len(D), len(D)),
+            (c.arc_hop[tight], (c.arc_tail[tight], c.arc_head[tight])),
+            shape=(len(c.vertices), len(c.vertices)),
         )
-        hops = dijkstra(g, indices=ls, unweighted=True)[ranks]
+        hops = dijkstra(g, indices=ls, min_only=True)[at[ranks]]
         mem = D[ranks]
         far = S.server[mem]
         far = np.unique(far[far != S.server[s]])
@@ -967,13 +1113,13 @@ class _ReachSolver:
         )
 
     def _to_nearest_target(self) -> np.ndarray:
-        """Latency from every component to the nearest memory (searched backwards from all
+        """Latency from every vertex to the nearest memory (searched backwards from all
         memories at once, up to the budget)."""
         if self.nearest is None:
             S = self.s
-            n = S.n
+            n = S.nv
             rev = sp.csr_array((S.a_w, (S.a_head, S.a_tail)), shape=(n, n))
-            targets = np.flatnonzero(S.target)
+            targets = S.vin[np.flatnonzero(S.target)]
             if len(targets) == 0:
                 self.nearest = np.full(n, np.inf)
             else:
@@ -986,13 +1132,19 @@ class _ReachSolver:
         S = self.s
         lo, hi = start[roots], start[roots + 1]
         rows = members[_ranges(lo, hi)]
-        which = np.repeat(np.arange(len(roots)), hi - lo)
-        rank = _ranges(np.zeros(len(roots), dtype=np.int64), hi - lo)
-        label = np.full(S.n, -1, dtype=np.int64)
-        label[rows] = which
-        a0, a1 = S.a_ptr[rows], S.a_ptr[rows + 1]
+        # The copies' vertices, row by row as in the representative's context.
+        per_row = S.vptr[rows + 1] - S.vptr[rows]
+        verts = _ranges(S.vptr[rows], S.vptr[rows + 1])
+        counts = np.bincount(
+            np.repeat(np.repeat(np.arange(len(roots)), hi - lo), per_row), minlength=len(roots)
+        )
+        which = np.repeat(np.arange(len(roots)), counts)
+        rank = _ranges(np.zeros(len(roots), dtype=np.int64), counts)
+        label = np.full(S.nv, -1, dtype=np.int64)
+        label[verts] = which
+        a0, a1 = S.a_ptr[verts], S.a_ptr[verts + 1]
         arcs = _ranges(a0, a1)
-        tail_i = np.repeat(np.arange(len(rows)), a1 - a0)
+        tail_i = np.repeat(np.arange(len(verts)), a1 - a0)
         head = S.a_head[arcs]
         leaving = label[head] != which[tail_i]
         arcs, tail_i, head = arcs[leaving], tail_i[leaving], head[leaving]
@@ -1022,11 +1174,16 @@ class _ReachSolver:
         gw = S.gateway[mem]
         side = (S.leaf_read if self.read else S.leaf_write)[mem]
         bw = np.zeros(len(mem))
-        own = gw == s
-        if own.any():
+        if self.single(s):
+            own = gw == s
             limit = ingress_limit if self.read else egress_limit
             bw[own] = np.minimum(side[own], limit(self.t, np.array([s]))[0])
-        for i in np.flatnonzero(gw < 0).tolist():
+            alone = gw < 0
+        else:
+            # A package's own memory hangs off one of its chiplets: one flow each.
+            own = np.isin(gw, self.members(s))
+            alone = (gw < 0) | own
+        for i in np.flatnonzero(alone).tolist():
             bw[i] = self._scoped(mem[i : i + 1], s, ctx)[0]
         via = (gw >= 0) & ~own & (side > 0)
         via &= ~S.endpoint_only[np.maximum(gw, 0)]
@@ -1045,10 +1202,12 @@ class _ReachSolver:
         skey = self._shape_key(root, mems, s)
         if skey is not None and skey in self.shape_value:
             return self.shape_value[skey]
-        if self.read:
+        if self.read and self.single(s):
             for s1, r1, value, sc, side, cutdev in self.joint_cuts.get(key, ()):
                 if (
                     r1 == root
+                    and self._forwards(s1)
+                    and self._forwards(s)
                     and self._on_sink_side(sc, side, cutdev, s)
                     and self._intra(s1, s, root) >= value * (1 - _REL)
                 ):
@@ -1056,7 +1215,7 @@ class _ReachSolver:
         value, sc, r = self._scoped(mems, s, ctx)
         if skey is not None and value > 0 and sc.root == root:
             self.shape_value[skey] = value
-        if self.read and value > 0 and sc.root == root:
+        if self.read and value > 0 and sc.root == root and self.single(s):
             entries = self.joint_cuts.setdefault(key, [])
             if len(entries) < 4:
                 entries.append((s, root, value, sc, r.source_side, _cut_devices(r, len(sc.rows))))
@@ -1121,10 +1280,11 @@ class _ReachSolver:
 
     def _connected_from(self, chain: list[int], scope_i: int, far: np.ndarray, s: int) -> int:
         """The first index from ``scope_i`` on whose component connects ``far`` with ``s``."""
+        mine = self.members(s)
         while scope_i < len(chain):
             sc = self._scope(chain[scope_i])
             labels = sc.labels()
-            if np.any(labels[sc.local(far)] == labels[int(sc.local(s))]):
+            if np.any(np.isin(labels[sc.local(far)], labels[sc.local(mine)])):
                 return scope_i
             scope_i += 1
         return scope_i
@@ -1179,10 +1339,17 @@ class _ReachSolver:
             for k in keys:
                 self.first.setdefault(k, key[0] if k[0] == "source" else key[1])
 
+    def _forwards(self, row: int) -> bool:
+        """Whether flow may pass through ``row`` between any two of its links: only then does
+        ``f(a, c) >= min(f(a, row), f(row, c))`` hold, on which the shared flows rest."""
+        return bool(self.s.plan.klass[row] == TRANSIT)
+
     def _certified(self, x: int, s: int, root: int, keys) -> float | None:
+        if not self.single(s):
+            return None
         for k in keys[:2]:
             x1 = self.first.get(k)
-            if x1 is None or x1 == x:
+            if x1 is None or x1 == x or not self._forwards(x1):
                 continue
             value = self.pair_value[(x1, s)]
             sc, side, _ = cut = self.pair_cut[(x1, s)]
@@ -1191,7 +1358,7 @@ class _ReachSolver:
                 return value
         for k in keys[2:]:
             s1 = self.first.get(k)
-            if s1 is None or s1 == s:
+            if s1 is None or s1 == s or not (self._forwards(s1) and self._forwards(s)):
                 continue
             value = self.pair_value[(x, s1)]
             sc, side, cutdev = cut = self.pair_cut[(x, s1)]
@@ -1290,15 +1457,16 @@ class _ReachSolver:
                 "a latency budget (--within) or select fewer elements (--from)"
             )
         fl = sc.local(far)
-        sl = int(sc.local(s))
+        sl = sc.local(self.members(s))
         is_end = np.zeros(len(sc.rows), dtype=bool)
         is_end[fl] = True
         is_end[sl] = True
         blk = sc.blocked & ~is_end
         cap = np.where(blk[sc.lsrc] | blk[sc.ldst], 0.0, sc.bandwidth)
-        if self.read:
-            return max_flow(sc.topo, fl, np.array([sl]), link_capacity=cap)
-        return max_flow(sc.topo, np.array([sl]), fl, link_capacity=cap)
+        a, b = (fl, sl) if self.read else (sl, fl)
+        query = _Query.make(sc.topo, a, b, None, None, cap)
+        # Whether a figure depends on relaying is decided once for the whole reach.
+        return _max_flow(query, "scipy", self.forwarding, relays=False, strict=self.strict)
 
 
 class _LeavesContext(Exception):
@@ -1333,6 +1501,7 @@ def _scope_of(t: Topology, S: _Structure, root: int, rows: np.ndarray) -> _Scope
     loc[rows] = np.arange(n)
     parent = nodes.parent[rows].astype(np.int64)
     parent = np.where(parent >= 0, loc[np.maximum(parent, 0)], -1)
+    relay = S.relay_rows[inside[S.relay_rows]]
     sub_nodes = NodeTable(
         ids=[nodes.ids[i] for i in rows.tolist()],
         kind=nodes.kind[rows],
@@ -1345,6 +1514,7 @@ def _scope_of(t: Topology, S: _Structure, root: int, rows: np.ndarray) -> _Scope
         ports=nodes.ports[rows],
         origin=nodes.origin[rows],
         template=nodes.template[rows],
+        extra={int(loc[r]): {"relay": nodes.extra[r]["relay"]} for r in relay.tolist()},
     )
     lsrc, ldst = loc[src[keep]], loc[dst[keep]]
     sub_links = LinkTable(
