@@ -295,7 +295,7 @@ def test_bounds_never_beat_an_optimal_schedule_and_estimates_are_feasible(seed: 
     t, rng = random_topology(seed)
     members = t.select("kind:gpu")
     members = rng.permutation(members)[: int(rng.integers(2, len(members) + 1))]
-    router = _Router(t, None)
+    router = _Router(t)
     for op in ("allreduce", "allgather", "alltoall"):
         r = collective(t, [members], op, 4 * GB)
         algorithm = "direct" if op != "allreduce" else "ring"

@@ -83,7 +83,7 @@ cluster c { gpu g[2]; nic x { bandwidth = 20 GB/s }
     ssd s { capacity = 1 TB, write_bandwidth = 4 GB/s, read_bandwidth = 8 GB/s }
     hdd h { capacity = 10 TB, write_bandwidth = 1 GB/s }
     connect g[*] -- x via eth; connect s -- x via eth; connect h -- x via eth }""")
-    c = checkpoint_cycle(t, 100 * GB, H)
+    c = checkpoint_cycle(t, 100 * GB, H, ssd="kind:ssd")
     assert c.shared and c.write == (25.0, 25.0) and c.window == (H - 25, H - 25)
     assert c.drain_utilisation[0] == pytest.approx(100 / (H - 25))
     assert c.archive_checkpoints == 100 and c.ssd_needed == 200 * GB  # keep 1 + the new one
@@ -121,7 +121,8 @@ def test_the_checkpoint_cycle_command_line_names(tmp_path) -> None:
     assert (doc["write_s"], doc["drain_s"], doc["drain_keeps_up"]) == (125, 500, True)
     assert (doc["ssd_needed"], doc["archive_retention_s"]) == (3e12, 144000)
     assert doc["analysis"] == "checkpoint_cycle"
-    text = run_cli("analyze", "checkpoint-cycle", str(f), "--size", "1TB", "--interval", "1h")
+    text = run_cli("analyze", "checkpoint-cycle", str(f), "--size", "1TB", "--interval", "1h",
+                   "--to", "kind:ssd")
     assert text.returncode == 0 and "drain (SSD tier -> HDD tier)" in text.stdout
     assert "keeps up" in text.stdout
 

@@ -136,7 +136,8 @@ SCHEMA: dict[str, dict[str, Entry]] = {
         "interval": Entry(_NUMBER, "time between checkpoints", TIME),
         "keep": Entry(_WHOLE, "checkpoints kept on the SSD tier", None, 1),
         "from": Entry(_SELECTION, "who writes (default: the workload's GPUs)"),
-        "to": Entry(_SELECTION, "the SSD tier written to", None, "kind:ssd"),
+        "to": Entry(_SELECTION, "the SSD tier written to (default: the SSDs of storage nodes)",
+                    None, "kind:ssd & in:storage_node"),
         "archive": Entry(_SELECTION, "the HDD tier older checkpoints move to", None, "kind:hdd"),
     },
     "data": {

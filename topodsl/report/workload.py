@@ -73,9 +73,12 @@ def _shown(f, unit: Dim) -> str:
 def format_collective(answer) -> str:
     """The text report of a collective: the bound, its certificates, the estimates."""
     r = answer.result
-    where = (f"{len(r.groups)} {answer.dimension} groups of workload {answer.workload}"
-             if answer.workload else f"a group of {r.members}")  # fmt: skip
-    lines = [f"{r.op} of {_b(r.size)} on {where} ({r.members} members each, all at once)"]
+    if answer.workload:
+        where = (f"{len(r.groups)} {answer.dimension} groups of workload {answer.workload} "
+                 f"({r.members} members each, all at once)")  # fmt: skip
+    else:
+        where = f"a group of {r.members}"
+    lines = [f"{r.op} of {_b(r.size)} on {where}"]
     if r.lower_bound == 0 and not r.certificates:
         return "\n".join(lines + [f"  {n}" for n in r.notes])
     best = r.best
@@ -90,12 +93,18 @@ def format_collective(answer) -> str:
                      f"{_t(answer.per_step * best.time)} (estimate, not overlapped; "
                      f"{answer.formula})")  # fmt: skip
     lines += [f"  {n}" for n in r.notes]
-    lines += ["", "bounds (largest first):"]
-    rows = [[c.kind, _t(c.time), _b(c.bytes), _bw(c.bandwidth), c.what]
-            for c in r.certificates[:6]]  # fmt: skip
-    lines.append(format_table(["bound", "time", "bytes", "through", "why"], rows, "lrrrl"))
-    if len(r.certificates) > 6:
-        lines.append(f"... and {len(r.certificates) - 6} more")
+    lines += ["", "bounds (largest first; alike ones counted once):"]
+    alike: dict[tuple, list] = {}
+    for c in r.certificates:
+        key = (c.kind, f"{c.time:.9g}", f"{c.bytes:.9g}", f"{c.bandwidth:.9g}")
+        alike.setdefault(key, []).append(c)
+    rows = [[c[0].kind, len(c), _t(c[0].time), _b(c[0].bytes), _bw(c[0].bandwidth),
+             c[0].what + (" (and alike)" if len(c) > 1 else "")]
+            for c in list(alike.values())[:6]]  # fmt: skip
+    lines.append(format_table(["bound", "of", "time", "bytes", "through", "why"], rows,
+                              "lrrrrl"))  # fmt: skip
+    if len(alike) > 6:
+        lines.append(f"... and {len(alike) - 6} more kinds")
     if r.estimates:
         lines += ["", "estimates (alpha-beta on the placed links, fastest first):"]
         rows = []

@@ -54,11 +54,9 @@ for a send/recv: the bus bandwidth is what each member's link carries, comparabl
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -101,10 +99,9 @@ DIRECT_LIMIT = 64
 
 
 def flow_upper(r) -> float:
-    """An upper bound (B/s) on a max flow: the capacity of a real cut, whatever the backend
-    had to round (``FlowResult.upper`` where the flow core gives it, else the cut's capacity)."""
-    upper = getattr(r, "upper", math.nan)
-    return float(upper) if not math.isnan(upper) else float(r.cut_capacity)
+    """An upper bound (B/s) on a max flow: ``FlowResult.upper``, the capacity of a real cut
+    (or a linear program's optimum), whatever the integer backend had to round."""
+    return float(r.upper)
 
 
 def bus_factor(op: str, n: int) -> float:
@@ -403,7 +400,7 @@ def collective(
     algorithms: Sequence[str] | None = None,
     network_reduction: bool = False,
     overhead: float = 0.0,
-    forwarding: str | None = None,
+    forwarding: str = "hardware",
 ) -> CollectiveResult:
     """Lower bound and estimates for ``op`` of ``size`` bytes on ``groups`` running at once.
 
@@ -417,7 +414,9 @@ def collective(
     network_reduction : switches may reduce (NVLink SHARP, InfiniBand SHARP): the bounds that
         assume reduction at members only are left out.
     overhead : fixed time per algorithm step (s), added to the estimates' latency.
-    forwarding : the forwarding model of the flow core (default: its own).
+    forwarding : the forwarding model (``"hardware"`` or ``"ideal"``; see
+        :mod:`topodsl.solvers.forwarding`): where traffic may pass through, for the bounds' cuts
+        and the estimates' paths alike.
 
     Returns
     -------
@@ -447,7 +446,7 @@ def collective(
     for a in chosen:
         if a not in ALGORITHMS:
             raise SolverError(f"unknown algorithm {a!r}; algorithms: {', '.join(ALGORITHMS)}")
-    fwd = _flow_kw(forwarding)
+    fwd = {"forwarding": forwarding}
     notes: list[str] = []
     if max(len(g) for g in gs) < 2:
         return CollectiveResult(op, float(size), gs, network_reduction, 0.0, (), (), (), None,
@@ -477,14 +476,6 @@ def collective(
                             tuple(sorted(certificates, key=lambda c: (-c.time, c.kind, c.what))),
                             tuple(estimates), tuple(skipped), slowest, overhead,
                             tuple(notes))  # fmt: skip
-
-
-def _flow_kw(forwarding: str | None) -> dict[str, Any]:
-    if forwarding is None:
-        return {}
-    if "forwarding" not in inspect.signature(max_flow).parameters:
-        raise SolverError("this version's flow core has no forwarding model")
-    return {"forwarding": forwarding}
 
 
 # -- lower bounds ----------------------------------------------------------------------------
@@ -530,7 +521,7 @@ class _Bounds:
                                        f"{self.ids[a]} sends to {self.ids[b]} at most "
                                        f"{_bw(cap)}", tuple(r.cut), k))  # fmt: skip
             return out
-        symmetric = flow_network(self.t, **self.fwd).symmetric
+        symmetric = flow_network(self.t, self.fwd["forwarding"]).symmetric
         ins = []
         for i, r in enumerate(g.tolist()):
             rest = np.delete(g, i)
@@ -648,9 +639,9 @@ def _bytes(x: float) -> str:
 class _Router:
     """Shortest-path routing of transfers in the flow network, and the time of a step."""
 
-    def __init__(self, topology: Topology, forwarding: str | None):
+    def __init__(self, topology: Topology, forwarding: str = "hardware"):
         self.t = topology
-        self.net = net = flow_network(topology, **_flow_kw(forwarding))
+        self.net = net = flow_network(topology, forwarding)
         nv = net.num_vertices
         ok = net.capacity > 0
         self.arcs = np.flatnonzero(ok)
@@ -658,12 +649,8 @@ class _Router:
                                  (net.tail[self.arcs], net.head[self.arcs])), shape=(nv, nv))
         self.rev = sp.csr_array((np.ones(len(self.arcs), dtype=np.int8),
                                  (net.head[self.arcs], net.tail[self.arcs])), shape=(nv, nv))
-        self.owner = getattr(net, "owner", None)
-        if self.owner is None:
-            self.owner = _owners(net)
-        self.bundle = getattr(net, "bundle", None)
-        if self.bundle is None:
-            self.bundle = np.arange(len(net.tail))
+        self.owner = net.owner
+        self.bundle = net.bundle
         self.n_bundles = int(self.bundle.max(initial=-1)) + 1
         self.n_types = len(topology.link_type_names) + 1
         self.bundle_capacity = np.full(self.n_bundles, np.inf)
@@ -728,15 +715,14 @@ class _Router:
         """Load keys of a path's arcs: a link direction is its bundle; a device's limit is
         taken per direction, the direction told by the type of the link the traffic enters it
         through (a NIC: host to network, network to host), so its traffic is split by the
-        links that feed it."""
+        links that feed it. Unlimited arcs inside a component carry no load."""
         net = self.net
-        keys, shares = [], []
-        is_dev = net.what[arcs] == _ARC_DEVICE
-        keys.append(self.bundle[arcs[~is_dev]])
-        shares.append(share[~is_dev])
+        what = net.what[arcs]
+        is_link, is_dev = what == _ARC_LINK, what == _ARC_DEVICE
+        keys, shares = [self.bundle[arcs[is_link]]], [share[is_link]]
         for a, x in zip(arcs[is_dev].tolist(), share[is_dev].tolist(), strict=True):
             feeding = net.head[arcs] == net.tail[a]
-            types = np.where(net.what[arcs[feeding]] == _ARC_LINK,
+            types = np.where(what[feeding] == _ARC_LINK,
                              self.t.links.type[net.ref[arcs[feeding]]], -1)  # fmt: skip
             weight = share[feeding]
             if weight.sum() <= 0:
@@ -822,17 +808,6 @@ class _Router:
                 worst = (bw, loads)
             shown.append((p.name, p.steps, max((t.bytes for t in p.transfers), default=0.0)))
         return Estimate(algorithm, steps, latency, bandwidth, tuple(shown), worst[1])
-
-
-def _owners(net) -> np.ndarray:
-    """The node row of every vertex of a flow network without an ``owner`` column."""
-    owner = np.full(net.num_vertices, -1, dtype=np.int64)
-    rows = np.arange(len(net.vin))
-    ok = net.vout >= 0
-    owner[net.vout[ok]] = rows[ok]
-    ok = net.vin >= 0
-    owner[net.vin[ok]] = rows[ok]
-    return owner
 
 
 def _split(tail, head, cap, ds, s: int) -> np.ndarray:

@@ -158,7 +158,7 @@ def inference_fit(
     tp: int = 1,
     sequences: int = 1,
     target_latency: float | None = None,
-    forwarding: str | None = None,
+    forwarding: str = "hardware",
 ) -> InferenceFit:
     """Fit an inference job's weights and KV cache in the memory its GPUs reach.
 
@@ -171,7 +171,7 @@ def inference_fit(
     tp : GPUs per replica; each holds ``1 / tp`` of the weights and the KV cache.
     sequences : sequences each replica serves at once (for the throughput).
     target_latency : time per output token the service must meet (optional).
-    forwarding : the forwarding model of the reach and flow solvers (default: theirs).
+    forwarding : the forwarding model of reach and the flows.
 
     Returns
     -------
@@ -191,7 +191,7 @@ def inference_fit(
     if tp < 1 or len(rows) % tp:
         raise SolverError(f"{len(rows)} GPUs do not divide into replicas of tp = {tp}")
     need = (weights + kv) / tp
-    flow_options = {} if forwarding is None else {"forwarding": forwarding}
+    flow_options = {"forwarding": forwarding}
     reach = memory_reach(topology, rows, **flow_options)
     pos = np.searchsorted(reach.sources, reach.source)
     is_own = np.isin(reach.tier, _OWN_TIERS)

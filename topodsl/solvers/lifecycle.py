@@ -48,7 +48,14 @@ import numpy as np
 
 from ..errors import SolverError
 from ..topology import Topology
-from .dataflow import ScenarioLeg, Selection, checkpoint_drain, checkpoint_write, ingest
+from .dataflow import (
+    SSD_TIER,
+    ScenarioLeg,
+    Selection,
+    checkpoint_drain,
+    checkpoint_write,
+    ingest,
+)
 
 __all__ = ["CheckpointCycle", "IngestCheck", "checkpoint_cycle", "ingest_check"]
 
@@ -136,10 +143,10 @@ def checkpoint_cycle(
     *,
     keep: int = 1,
     sources: Selection = "kind:gpu",
-    ssd: Selection = "kind:ssd",
+    ssd: Selection = SSD_TIER,
     archive: Selection = "kind:hdd",
     mtbf: float | None = None,
-    forwarding: str | None = None,
+    forwarding: str = "hardware",
 ) -> CheckpointCycle:
     """The lifecycle of a checkpoint of ``size`` bytes written every ``interval`` seconds.
 
@@ -151,7 +158,7 @@ def checkpoint_cycle(
     keep : checkpoints kept on the SSD tier.
     sources, ssd, archive : who writes, the SSD tier, the HDD tier (selectors or rows).
     mtbf : mean time between failures (s), for Young's interval; optional.
-    forwarding : the forwarding model of the flow solvers (default: theirs).
+    forwarding : the forwarding model of the flows (see :mod:`topodsl.solvers.forwarding`).
 
     Returns
     -------
@@ -167,7 +174,7 @@ def checkpoint_cycle(
             raise SolverError(f"the checkpoint {name} must be more than zero, got {v!r}")
     if mtbf is not None and not (math.isfinite(mtbf) and mtbf > 0):
         raise SolverError(f"the MTBF must be more than zero, got {mtbf!r}")
-    fwd = {} if forwarding is None else {"forwarding": forwarding}
+    fwd = {"forwarding": forwarding}
     w = checkpoint_write(topology, size, sources, ssd, **fwd).legs[0]
     d = checkpoint_drain(topology, size, ssd, archive, **fwd).legs[0]
     write, drain = _time(w, size), _time(d, size)
@@ -198,7 +205,7 @@ def ingest_check(
     need: float,
     sources: Selection = "role:storage",
     sinks: Selection = "kind:gpu",
-    forwarding: str | None = None,
+    forwarding: str = "hardware",
 ) -> IngestCheck:
     """The read bandwidth ``need`` (B/s, all readers together) against the rate storage gives
     every reader at once (equal shares).
@@ -213,7 +220,7 @@ def ingest_check(
     """
     if not (math.isfinite(need) and need > 0):
         raise SolverError(f"the ingest need must be more than zero, got {need!r}")
-    fwd = {} if forwarding is None else {"forwarding": forwarding}
+    fwd = {"forwarding": forwarding}
     leg = ingest(topology, sources, sinks, **fwd).legs[0]
     u = leg.uniform
     return IngestCheck(float(need), (u.total, u.endpoints * max(u.rate_bound, u.rate)), leg)

@@ -77,7 +77,7 @@ class PlacementResult:
         return sum(1 for f in self.findings if f.lint == lint)
 
 
-def placement_lints(topology: Topology, workload, *, forwarding: str | None = None):
+def placement_lints(topology: Topology, workload, *, forwarding: str = "hardware"):
     """Check where ``workload``'s parallel groups land (see the module docstring).
 
     Returns
