@@ -64,7 +64,15 @@ from scipy.sparse.csgraph import shortest_path
 
 from ..errors import SolverError
 from ..topology import Topology
-from .flow import _ARC_DEVICE, _ARC_LINK, CutItem, flow_network, max_flow
+from .flow import (
+    _ARC_DEVICE,
+    _ARC_LINK,
+    CutItem,
+    TerminalCuts,
+    flow_network,
+    max_flow,
+    prune_for_terminals,
+)
 
 __all__ = [
     "OPS",
@@ -455,7 +463,7 @@ def collective(
     certificates = bounds.all()
     lower = max((c.time for c in certificates), default=0.0)
     slowest = bounds.slowest(certificates)
-    router = _Router(topology, forwarding)
+    router = router_for(topology, forwarding)
     estimates: list[Estimate] = []
     skipped: list[str] = []
     for a in chosen:
@@ -521,12 +529,15 @@ class _Bounds:
                                        f"{self.ids[a]} sends to {self.ids[b]} at most "
                                        f"{_bw(cap)}", tuple(r.cut), k))  # fmt: skip
             return out
-        symmetric = flow_network(self.t, self.fwd["forwarding"]).symmetric
+        # One network for the group, each member's flows a query on it. Its terminals send and
+        # receive without their own limits: a relaxation, so every cut it finds is at least the
+        # true max flow, and the bounds stay proofs.
+        tc = TerminalCuts(self.t, g, keep=prune_for_terminals(self.t, g), **self.fwd)
         ins = []
         for i, r in enumerate(g.tolist()):
-            rest = np.delete(g, i)
-            out_cap, _ = self.flow([r], rest)
-            in_cap = out_cap if symmetric else self.flow(rest, [r])[0]
+            alone = np.arange(len(g)) == i
+            out_cap = tc.cut(alone).value
+            in_cap = out_cap if tc.symmetric else tc.cut(~alone).value
             ins.append(in_cap)
             out.append(Certificate("injection", _t(send, out_cap), send, out_cap,
                                    f"{self.ids[r]} sends at most {_bw(out_cap)} to the rest of "
@@ -634,6 +645,23 @@ def _bytes(x: float) -> str:
 
 
 # -- estimates: routing on shortest paths ----------------------------------------------------
+
+
+_ROUTERS: dict[tuple[int, str], tuple[Topology, _Router]] = {}
+
+
+def router_for(topology: Topology, forwarding: str = "hardware") -> _Router:
+    """The router of ``topology`` under ``forwarding``, kept for the next question (the paths it
+    has found serve every collective and placement lint of the same design)."""
+    key = (id(topology), forwarding)
+    hit = _ROUTERS.get(key)
+    if hit is not None and hit[0] is topology:
+        return hit[1]
+    router = _Router(topology, forwarding)
+    if len(_ROUTERS) > 4:
+        _ROUTERS.clear()
+    _ROUTERS[key] = (topology, router)
+    return router
 
 
 class _Router:

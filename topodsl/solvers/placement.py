@@ -40,7 +40,7 @@ import numpy as np
 
 from ..kinds import KIND_CODE
 from ..topology import Topology
-from .collective import _ring, _Router
+from .collective import _ring, _Router, router_for
 
 __all__ = ["Finding", "PlacementResult", "placement_lints", "LINTS"]
 
@@ -86,7 +86,7 @@ def placement_lints(topology: Topology, workload, *, forwarding: str = "hardware
     """
     from ..workload import parallel_groups
 
-    router = _Router(topology, forwarding)
+    router = router_for(topology, forwarding)
     ids = topology.nodes.ids
     kind = topology.nodes.kind
     p = workload.parallel
