@@ -178,11 +178,15 @@ def test_inference_overflow_fills_host_memory_then_cxl() -> None:
     assert [(u.tier, u.bytes / GB) for u in r.tiers] == [
         ("local", pytest.approx(160)), ("host", pytest.approx(100)), ("cxl", pytest.approx(120))]
     assert r.farthest == "cxl" and r.overflow_latency == pytest.approx(300e-9)  # switch + memory
-    # The step reads it all: 120 GB of CXL over the one 32 GB/s link from the host to the
-    # CXL switch is the worst (the two GPUs together).
-    assert r.step_time == pytest.approx(120 / 32)
-    assert r.decode_rate == pytest.approx(32 / 120) and r.throughput == pytest.approx(
-        18 * 32 / 120)
+    # Each step reads it all. Host memory is quicker to read (64 GB/s each over PCIe, 200 GB/s
+    # for the DRAM) than the CXL memory behind one 32 GB/s link: nearest first, the CXL reads
+    # take 120 / 32 = 3.75 s; the best placement moves no byte out of the DRAM (it is full),
+    # so the bound is the same, to the linear program's tolerance.
+    assert [u.step for u in r.tiers][2] == pytest.approx(120 / 32)
+    assert r.step_time == pytest.approx(120 / 32, rel=1e-5) and r.step_time <= 120 / 32
+    assert r.decode_rate == pytest.approx(32 / 120, rel=1e-5)
+    assert r.throughput == pytest.approx(18 * 32 / 120, rel=1e-5)
+    assert r.bounds[0].what == "2 GPUs reading the cxl tier together"
 
 
 def test_inference_that_does_not_fit_and_one_that_fits_in_hbm() -> None:
@@ -191,7 +195,8 @@ def test_inference_that_does_not_fit_and_one_that_fits_in_hbm() -> None:
     assert not big.fits and big.unplaced == pytest.approx(1.5e12 - 160e9 - 600e9)
     small = inference_fit(t, "c.n.g*", weights=100e9, tp=2, target_latency=0.01)
     assert small.fits_own and small.overflow_latency is None and small.tiers[0].tier == "local"
-    assert small.step_time == pytest.approx(50e9 / 2e12) and small.target_possible is False
+    assert small.step_time == pytest.approx(50e9 / 2e12, rel=1e-5)
+    assert small.target_possible is False
     r = run(t, "inference_fit", workload="serve", target_latency=1.0)
     assert r["need"].lower == pytest.approx((200e9 + 180e9) / 2)
     assert r["fits"].lower == 1 and r["target_possible"].lower == 0

@@ -14,15 +14,17 @@ concurrency``). The model, in three steps:
    with each memory's capacity as a constraint. What no memory can take is *unplaced*: the
    job does not fit.
 3. **Decode-rate bound.** Every decode step (one token of every sequence) reads each GPU's
-   whole shard, its weights and its sequences' KV at full context, once. Reads from different
-   memories may overlap, so the step takes at least the largest of: for each GPU and tier, its
-   bytes there over its bandwidth to the whole tier (reach's per-tier max flow); for each tier
-   shared by several GPUs, their bytes there together over the max flow from the tier's
-   memories in use to those GPUs (:func:`~topodsl.solvers.dataflow.data_flow`, a real cut);
-   for each GPU, everything it reads over the max flow from all its memories in use into it.
-   Tokens per second per sequence are at most ``1 / step``; the whole job serves at most
-   ``concurrency * n / tp`` times that. A target time per token below the step bound cannot be
-   met; above it, memory bandwidth does not rule it out (compute and communication may).
+   whole shard, its weights and its sequences' KV at full context, once. Whatever the
+   placement, in one step of ``T`` seconds each GPU reads from each tier at most its bandwidth
+   to the whole tier times ``T`` (reach's per-tier max flow), from everything it reaches at most
+   the max flow from all of it into the GPU, each memory gives at most its own bandwidth, and
+   the GPUs reading a tier together get at most the max flow from its memories to them
+   (:func:`~topodsl.solvers.dataflow.data_flow`, a real cut); a linear program finds the least
+   ``T`` any placement allows: the step bound. Tokens per second per sequence are at most
+   ``1 / step``; the whole job serves at most ``concurrency * n / tp`` times that. A target time
+   per token below the step bound cannot be met; above it, memory bandwidth does not rule it
+   out (compute and communication may). The tiers reported are those of the nearest-first
+   placement, each with the time its reads take there.
 
 >>> from topodsl.topology import TopologyBuilder
 >>> b = TopologyBuilder()
@@ -35,8 +37,8 @@ concurrency``). The model, in three steps:
 >>> r = inference_fit(b.build(), "kind:gpu", weights=70e9, kv=30e9)
 >>> r.fits, r.fits_own, [(u.tier, u.bytes) for u in r.tiers]
 (True, False, [('local', 80000000000.0), ('host', 20000000000.0)])
->>> r.step_time, round(r.decode_rate, 3)      # 20 GB over the 63 GB/s PCIe link
-(0.31746031746031744, 3.15)
+>>> round(r.step_time, 5), round(r.decode_rate, 3)   # 20 GB over the 63 GB/s PCIe link
+(0.31746, 3.15)
 """
 
 from __future__ import annotations
@@ -58,9 +60,11 @@ _OWN_TIERS = (TIERS.index("local"), TIERS.index("same-package"))
 
 @dataclass(frozen=True, slots=True)
 class TierUse:
-    """What one tier holds for the job: ``bytes`` over ``gpus`` GPUs, the farthest of those
-    memories (``latency``, s), and the decode rate the tier alone allows (tokens/s per
-    sequence: ``1 / step``, with ``step`` the tier's share of the step bound)."""
+    """What one tier holds for the job, placed nearest first: ``bytes`` over ``gpus`` GPUs in
+    ``memories`` memories, the farthest of them (``latency``, s), and ``step``, the time its
+    reads take in that placement (the slowest GPU at its bandwidth to the tier, or the GPUs
+    together through the max flow from the tier: the longer), so ``rate``, the tokens/s per
+    sequence that tier allows there."""
 
     tier: str
     bytes: float
@@ -77,8 +81,8 @@ class TierUse:
 
 @dataclass(frozen=True, slots=True)
 class StepBound:
-    """One reason a decode step takes at least ``time`` seconds: ``bytes`` read over a
-    bandwidth of ``bandwidth`` B/s, ``what`` says which."""
+    """A constraint that limits the decode step: ``bytes`` read through ``bandwidth`` B/s
+    (``what`` says which) at the best placement, ``time = bytes / bandwidth``."""
 
     time: float
     bytes: float
@@ -101,8 +105,8 @@ class InferenceFit:
     tiers : :class:`TierUse` per tier holding bytes, nearest first.
     farthest : the farthest tier holding bytes; ``overflow_latency`` the latency of the
         farthest memory holding overflow (``None`` when nothing overflows).
-    step_time : seconds a decode step takes at least; ``bounds`` the largest reasons, largest
-        first (the first is the bottleneck).
+    step_time : seconds a decode step takes at least, whatever the placement; ``bounds`` the
+        constraints that limit it there (the first is the bottleneck).
     sequences : sequences each replica serves at once.
     target_latency : the time per token asked for, or ``None``.
     placement : ``(gpu row, memory row, bytes)`` of every placement.
@@ -216,16 +220,19 @@ def inference_fit(
     for k, i in enumerate(cand.tolist()):
         if x[k] > 0:
             placement.append((int(reach.source[i]), int(reach.memory[i]), float(x[k])))
-    tiers, bounds, far_latency = _tiers_and_bounds(topology, reach, rows, placement, flow_options)
+    tiers, far_latency = _tiers(topology, reach, placement, flow_options)
     used_tiers = [t.tier for t in tiers]
-    step = max((b.time for b in bounds), default=0.0)
+    if unplaced > need * 1e-12:
+        step, bounds = math.inf, (StepBound(math.inf, unplaced, 0.0, "the job does not fit"),)
+    else:
+        step, bounds = _decode_bound(topology, reach, rows, need, flow_options)
     return InferenceFit(
         gpus=rows, tp=int(tp), weights=float(weights), kv=float(kv), need=float(need),
         own=own, fits_own=bool(np.all(overflow <= 0)), fits=unplaced <= need * 1e-12,
         unplaced=float(unplaced), tiers=tiers,
         farthest=used_tiers[-1] if used_tiers else "local",
         overflow_latency=far_latency, step_time=float(step),
-        bounds=tuple(sorted(bounds, key=lambda b: (-b.time, b.what)))[:8],
+        bounds=tuple(bounds)[:8],
         sequences=int(sequences), target_latency=target_latency, placement=tuple(placement),
     )  # fmt: skip
 
@@ -330,59 +337,108 @@ def _capacities(reach: ReachResult, mems: np.ndarray) -> np.ndarray:
     return np.array([first[m] for m in mems.tolist()], dtype=np.float64)
 
 
-def _tiers_and_bounds(topology, reach, rows, placement, flow_options):
-    """Bytes per tier, and every bound on the decode step."""
+def _tiers(topology, reach, placement, flow_options):
+    """Bytes per tier of a placement, and the time each tier's reads take in it: the slowest
+    GPU at its bandwidth to the tier, or all of them together through the max flow from the
+    tier's memories holding bytes, whichever is longer."""
     index = {}
     for i, (s, m) in enumerate(zip(reach.source.tolist(), reach.memory.tolist(), strict=True)):
         index[(s, m)] = i
     per: dict[tuple[int, int], float] = {}  # (gpu row, tier) -> bytes
-    mem_of: dict[tuple[int, int], set[int]] = {}
+    mem_of: dict[int, set[int]] = {}
     latency: dict[int, float] = {}
     for g, m, b in placement:
         i = index[(g, m)]
         t = int(reach.tier[i])
         per[(g, t)] = per.get((g, t), 0.0) + b
-        mem_of.setdefault((g, t), set()).add(m)
+        mem_of.setdefault(t, set()).add(m)
         latency[t] = max(latency.get(t, 0.0), float(reach.latency[i]))
     tiers_bw = {}
     tt = reach.tiers
     for s, t, bw in zip(tt.source.tolist(), tt.tier.tolist(), tt.bandwidth.tolist(), strict=True):
         tiers_bw[(s, t)] = bw
-    ids = topology.nodes.ids
-    bounds: list[StepBound] = []
-    step_of_tier: dict[int, float] = {}
-    for (g, t), b in per.items():
-        bw = tiers_bw.get((g, t), math.inf)
-        time = b / bw if bw > 0 else math.inf
-        bounds.append(StepBound(time, b, bw, f"{ids[g]} reading its {TIERS[t]} memory"))
-        step_of_tier[t] = max(step_of_tier.get(t, 0.0), time)
-    by_tier: dict[int, list[int]] = {}
-    for g, t in per:
-        by_tier.setdefault(t, []).append(g)
-    for t, gs in by_tier.items():
-        if t in _OWN_TIERS or len(gs) < 2:
-            continue
-        mems = sorted(set().union(*(mem_of[(g, t)] for g in gs)))
+    out = []
+    for t in sorted({t for _, t in per}):
+        gs = [g for g, u in per if u == t]
         total = sum(per[(g, t)] for g in gs)
-        cap = flow_upper(data_flow(topology, mems, sorted(gs), **flow_options).flow)
-        time = total / cap if cap > 0 else math.inf
-        bounds.append(StepBound(time, total, cap,
-                                f"{len(gs)} GPUs reading the {TIERS[t]} tier together"))
-        step_of_tier[t] = max(step_of_tier[t], time)  # fmt: skip
-    for g in sorted({g for g, _ in per}):
-        ts = [t for (h, t) in per if h == g]
-        if len(ts) < 2:
+        slowest = max(per[(g, t)] / tiers_bw.get((g, t), math.inf) for g in gs)
+        if len(gs) > 1 and t not in _OWN_TIERS:
+            cap = flow_upper(data_flow(topology, sorted(mem_of[t]), sorted(gs),
+                                       **flow_options).flow)  # fmt: skip
+            slowest = max(slowest, total / cap if cap > 0 else math.inf)
+        out.append(TierUse(TIERS[t], total, len(gs), len(mem_of[t]), latency[t], slowest))
+    over = [latency[t] for t in latency if t not in _OWN_TIERS]
+    return tuple(out), (max(over) if over else None)
+
+
+def _decode_bound(topology, reach, rows, need: float, flow_options):
+    """The least time a decode step can take, over every placement of the shards: a linear
+    program. Its constraints are each necessary: every GPU holds its shard somewhere it
+    reaches; no memory holds more than its capacity; in one step each GPU reads from each tier
+    at most its bandwidth to the whole tier, from all its memories at most the max flow from
+    them into it, each memory gives at most its own bandwidth, and the GPUs reading one tier
+    get together at most the max flow from its memories to them. So no placement beats it."""
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_array
+
+    ids = topology.nodes.ids
+    pos = np.searchsorted(reach.sources, reach.source)
+    k, g = len(reach.source), len(rows)
+    unit = need  # bytes in units of a shard, T in seconds
+    eq = coo_array((np.ones(k), (pos, np.arange(k))), shape=(g, k + 1))
+    rows_ub: list[tuple[np.ndarray, float, float, str]] = []  # (pairs, bandwidth, cap, what)
+    mems, inverse = np.unique(reach.memory, return_inverse=True)
+    caps = _capacities(reach, mems)
+    for j, m in enumerate(mems.tolist()):
+        pairs = np.flatnonzero(inverse == j)
+        bw = float(topology.nodes.bandwidth[m])
+        rows_ub.append((pairs, np.inf, caps[j], f"{ids[m]}'s capacity"))
+        if np.isfinite(bw):
+            rows_ub.append((pairs, bw, np.inf, f"{ids[m]}'s own bandwidth"))
+    tt = reach.tiers
+    for s, t, bw in zip(tt.source.tolist(), tt.tier.tolist(), tt.bandwidth.tolist(), strict=True):
+        pairs = np.flatnonzero((reach.source == s) & (reach.tier == t))
+        rows_ub.append((pairs, bw, np.inf, f"{ids[s]} reading its {TIERS[t]} tier"))
+    for j, s in enumerate(rows.tolist()):
+        pairs = np.flatnonzero(pos == j)
+        cap = flow_upper(data_flow(topology, np.unique(reach.memory[pairs]), [s],
+                                   **flow_options).flow)  # fmt: skip
+        rows_ub.append((pairs, cap, np.inf, f"{ids[s]} reading all it reaches"))
+    for t in np.unique(reach.tier).tolist():
+        pairs = np.flatnonzero(reach.tier == t)
+        readers = np.unique(reach.source[pairs])
+        if t in _OWN_TIERS or len(readers) < 2:
             continue
-        mems = sorted(set().union(*(mem_of[(g, t)] for t in ts)))
-        total = sum(per[(g, t)] for t in ts)
-        cap = flow_upper(data_flow(topology, mems, [g], **flow_options).flow)
-        time = total / cap if cap > 0 else math.inf
-        bounds.append(StepBound(time, total, cap, f"{ids[g]} reading all its tiers"))
-    tiers = []
-    for t in sorted(by_tier):
-        gs = by_tier[t]
-        mems = set().union(*(mem_of[(g, t)] for g in gs))
-        tiers.append(TierUse(TIERS[t], sum(per[(g, t)] for g in gs), len(gs), len(mems),
-                             latency[t], step_of_tier[t]))  # fmt: skip
-    over = [latency[t] for t in by_tier if t not in _OWN_TIERS]
-    return tuple(tiers), bounds, (max(over) if over else None)
+        cap = flow_upper(data_flow(topology, np.unique(reach.memory[pairs]), readers,
+                                   **flow_options).flow)  # fmt: skip
+        rows_ub.append((pairs, cap, np.inf, f"{len(readers)} GPUs reading the {TIERS[t]} "
+                        "tier together"))  # fmt: skip
+    r_i, c_i, v_i, b_ub = [], [], [], []
+    for n, (pairs, bw, cap, _) in enumerate(rows_ub):
+        r_i += [n] * len(pairs)
+        c_i += pairs.tolist()
+        v_i += [1.0] * len(pairs)
+        if np.isfinite(bw):
+            r_i.append(n)
+            c_i.append(k)
+            v_i.append(-bw / unit)
+        b_ub.append(cap / unit if np.isfinite(cap) else 0.0)
+    a_ub = coo_array((v_i, (r_i, c_i)), shape=(len(rows_ub), k + 1))
+    cost = np.zeros(k + 1)
+    cost[-1] = 1.0
+    res = linprog(cost, A_ub=a_ub.tocsr(), b_ub=np.array(b_ub), A_eq=eq.tocsr(),
+                  b_eq=np.ones(g), bounds=(0, None), method="highs")  # fmt: skip
+    if res.status != 0:
+        raise SolverError(f"the decode-rate bound failed: {res.message}")
+    # The solver's optimum is exact to its tolerance; a part in a million below it stays a bound.
+    step = float(res.x[-1]) * (1 - 1e-6)
+    x = res.x[:k] * unit
+    bounds = []
+    for pairs, bw, _, what in rows_ub:
+        if not np.isfinite(bw) or bw <= 0:
+            continue
+        held = float(x[pairs].sum())
+        if held >= bw * step * (1 - 1e-5) and held > 0:
+            bounds.append(StepBound(held / bw, held, bw, what))
+    bounds.sort(key=lambda b: (-b.time, b.what))
+    return step, bounds
