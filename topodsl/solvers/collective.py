@@ -55,12 +55,13 @@ for a send/recv: the bus bandwidth is what each member's link carries, comparabl
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import shortest_path
+from scipy.sparse.csgraph import dijkstra, shortest_path
 
 from ..errors import SolverError
 from ..topology import Topology
@@ -104,6 +105,10 @@ ALGORITHMS: dict[str, tuple[str, ...]] = {
 }
 #: The direct (all pairs at once) algorithm is estimated for groups up to this size.
 DIRECT_LIMIT = 64
+# Paths up to these many arcs (inside a server) are found by searches limited to them.
+_NEAR = (4.0, 12.0)
+# Bytes of whole-network hop distances a router keeps for the next paths.
+_SEARCH_BYTES = 64 * 2**20
 
 
 def flow_upper(r) -> float:
@@ -466,6 +471,7 @@ def collective(
     router = router_for(topology, forwarding)
     estimates: list[Estimate] = []
     skipped: list[str] = []
+    planned = []
     for a in chosen:
         phases = _phases(topology, op, a, gs, float(size))
         if phases is None:
@@ -473,6 +479,13 @@ def collective(
         if isinstance(phases, str):
             skipped.append(f"{a}: {phases}")
             continue
+        planned.append((a, phases))
+    # Route every transfer once, source by source, so that each member's search serves all
+    # the paths that start at it.
+    pairs = {(t.src, t.dst) for _, phases in planned for p in phases for t in p.transfers}
+    for src, dst in sorted(pairs):
+        router.path(src, dst)
+    for a, phases in planned:
         estimates.append(router.estimate(a, phases, overhead))
     # Fastest first; between equal times (to 12 digits) the simpler algorithm, in declared order.
     order = list(ALGORITHMS)
@@ -671,12 +684,12 @@ class _Router:
         self.t = topology
         self.net = net = flow_network(topology, forwarding)
         nv = net.num_vertices
-        ok = net.capacity > 0
-        self.arcs = np.flatnonzero(ok)
-        self.fwd = sp.csr_array((np.ones(len(self.arcs), dtype=np.int8),
-                                 (net.tail[self.arcs], net.head[self.arcs])), shape=(nv, nv))
-        self.rev = sp.csr_array((np.ones(len(self.arcs), dtype=np.int8),
-                                 (net.head[self.arcs], net.tail[self.arcs])), shape=(nv, nv))
+        arcs = np.flatnonzero(net.capacity > 0)
+        # Arcs by head (CSR), to walk back along the shortest paths.
+        self.arcs_in = arcs[np.argsort(net.head[arcs], kind="stable")]
+        self.in_ptr = np.searchsorted(net.head[self.arcs_in], np.arange(nv + 1))
+        ones = np.ones(len(arcs))
+        self.fwd = sp.csr_array((ones, (net.tail[arcs], net.head[arcs])), shape=(nv, nv))
         self.owner = net.owner
         self.bundle = net.bundle
         self.n_bundles = int(self.bundle.max(initial=-1)) + 1
@@ -687,7 +700,8 @@ class _Router:
         self.first_arc[self.bundle[::-1]] = np.arange(len(self.bundle))[::-1]
         self.latency = self._arc_latency()
         self._paths: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, float, float]] = {}
-        self._dist: dict[tuple[int, bool], np.ndarray] = {}  # fmt: skip
+        self._searches: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._near: tuple[int, np.ndarray] | None = None
 
     def _arc_latency(self) -> np.ndarray:
         """Latency of each arc: a link's latency plus that of the component it enters."""
@@ -699,17 +713,46 @@ class _Router:
         lat[enters] += t.nodes.latency[self.owner[net.head[enters]]]
         return lat
 
-    def distances(self, vertex: int, reverse: bool) -> np.ndarray:
-        key = (vertex, reverse)
-        d = self._dist.get(key)
-        if d is None:
-            graph = self.rev if reverse else self.fwd
-            hops = shortest_path(graph, directed=True, unweighted=True, indices=vertex)
-            d = np.where(np.isfinite(hops), hops, -1).astype(np.int64)
-            if len(self._dist) > 4096:
-                self._dist.clear()
-            self._dist[key] = d
-        return d
+    def distances(self, s: int, d: int) -> np.ndarray:
+        """Hop distances from vertex ``s``, far enough to reach ``d`` (``inf`` beyond). A path
+        inside a server is found by a search limited to a few hops; a longer one by a
+        whole-network search, kept (in a bounded cache) for the other paths from ``s``."""
+        if s in self._searches:
+            return self._whole(s)
+        last = self._near
+        if last is not None and last[0] == s and np.isfinite(last[1][d]):
+            return last[1]  # the previous path's search, from the same start, reaches d
+        for radius in _NEAR:
+            ds = dijkstra(self.fwd, directed=True, indices=s, limit=radius)
+            if np.isfinite(ds[d]):
+                self._near = (s, ds)
+                return ds
+        return self._whole(s)
+
+    def _dag(self, ds: np.ndarray, d: int) -> np.ndarray:
+        """The arcs of every shortest path to ``d``: back from ``d``, level by level, the arcs
+        whose tail is one hop nearer the start."""
+        net = self.net
+        level, frontier, found = float(ds[d]), np.array([d]), []
+        while level > 0:
+            into = self.arcs_in[_ranges(self.in_ptr[frontier], self.in_ptr[frontier + 1])]
+            into = into[ds[net.tail[into]] == level - 1]
+            found.append(into)
+            frontier = np.unique(net.tail[into])
+            level -= 1
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+    def _whole(self, vertex: int) -> np.ndarray:
+        hit = self._searches.get(vertex)
+        if hit is None:
+            hops = shortest_path(self.fwd, directed=True, unweighted=True, indices=vertex)
+            hit = np.where(np.isfinite(hops), hops, -1).astype(np.int16)
+            while self._searches and (len(self._searches) + 1) * hit.nbytes > _SEARCH_BYTES:
+                self._searches.popitem(last=False)
+            self._searches[vertex] = hit
+        else:
+            self._searches.move_to_end(vertex)
+        return np.where(hit >= 0, hit, np.inf)
 
     def path(self, src: int, dst: int):
         """The load keys of the shortest paths from member ``src`` to member ``dst``, the share
@@ -722,17 +765,15 @@ class _Router:
             return hit
         net = self.net
         s, d = int(net.vout[src]), int(net.vin[dst])
-        ds, dt = self.distances(s, False), self.distances(d, True)
-        if dt[s] < 0:
+        ds = self.distances(s, d)
+        if not np.isfinite(ds[d]):
             hit = (np.zeros(0, dtype=np.int64), np.zeros(0), 0.0, math.inf)
         else:
-            a = self.arcs
-            tail, head = net.tail[a], net.head[a]
-            on = (ds[tail] >= 0) & (dt[head] >= 0) & (ds[tail] + 1 + dt[head] == dt[s])
-            arcs = a[on]
-            share = _split(net.tail[arcs], net.head[arcs], net.capacity[arcs], ds, s)
+            a = self._dag(ds, d)
+            a = a[np.argsort(ds[net.tail[a]], kind="stable")]  # in path order, from the start
+            share = _split(net.tail[a], net.head[a], net.capacity[a], ds, s)
             keep = share > 0
-            arcs, share = arcs[keep], share[keep]
+            arcs, share = a[keep], share[keep]
             value = float(np.min(net.capacity[arcs] / share)) if len(arcs) else math.inf
             keys, share = self._keys(arcs, share)
             hit = (keys, share, value, self._longest(arcs, ds, s))
@@ -838,24 +879,46 @@ class _Router:
         return Estimate(algorithm, steps, latency, bandwidth, tuple(shown), worst[1])
 
 
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(a, b) for a, b in zip(starts, ends)])``, vectorised.
+
+    >>> _ranges(np.array([0, 5]), np.array([2, 8])).tolist()
+    [0, 1, 5, 6, 7]
+    """
+    lengths = ends - starts
+    if lengths.sum() == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths)
+    return np.arange(int(lengths.sum())) + offsets
+
+
 def _split(tail, head, cap, ds, s: int) -> np.ndarray:
-    """Share of a unit of traffic from vertex ``s`` on each arc of a shortest-path DAG (arcs
-    ordered by ``ds``, the hop distance of their tails): at every vertex, what arrives leaves
-    over its arcs in proportion to their capacity (unlimited arcs share equally)."""
+    """Share of a unit of traffic from vertex ``s`` on each arc of a shortest-path DAG (``ds``
+    the hop distances from ``s``): at every vertex, what arrives leaves over its arcs in
+    proportion to their capacity (unlimited arcs share equally), one level at a time.
+
+    >>> tail, head = np.array([0, 0, 1, 2]), np.array([1, 2, 3, 3])
+    >>> _split(tail, head, np.array([3.0, 1.0, 5.0, 5.0]), np.array([0, 1, 1, 2]), 0).tolist()
+    [0.75, 0.25, 0.75, 0.25]
+    """
     share = np.zeros(len(tail))
-    inflow = {int(s): 1.0}
+    if len(tail) == 0:
+        return share
+    verts, inv = np.unique(np.concatenate([tail, head, [s]]), return_inverse=True)
+    t_i, h_i = inv[: len(tail)], inv[len(tail) : 2 * len(tail)]
+    inflow = np.zeros(len(verts))
+    inflow[inv[-1]] = 1.0
     level = ds[tail]
+    unlimited = np.isinf(cap)
     for lv in np.unique(level).tolist():
         at = np.flatnonzero(level == lv)
-        for u in np.unique(tail[at]).tolist():
-            amount = inflow.get(int(u), 0.0)
-            if amount <= 0:
-                continue
-            out = at[tail[at] == u]
-            c = cap[out]
-            w = np.isinf(c).astype(float) if np.isinf(c).any() else c / c.sum()
-            w = w / w.sum()
-            share[out] = amount * w
-            for v, x in zip(head[out].tolist(), (amount * w).tolist(), strict=True):
-                inflow[v] = inflow.get(v, 0.0) + x
+        u = t_i[at]
+        # Capacity-weighted shares at each vertex; unlimited arcs, where a vertex has any,
+        # take everything in equal parts.
+        has_inf = np.bincount(u, weights=unlimited[at], minlength=len(verts)) > 0
+        w = np.where(has_inf[u], unlimited[at].astype(float), np.where(unlimited[at], 0, cap[at]))
+        total = np.bincount(u, weights=w, minlength=len(verts))
+        x = inflow[u] * np.divide(w, total[u], out=np.zeros(len(at)), where=total[u] > 0)
+        share[at] = x
+        inflow += np.bincount(h_i[at], weights=x, minlength=len(verts))
     return share
