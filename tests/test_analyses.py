@@ -85,8 +85,12 @@ HAND = {
     "collective": (
         {"group": "c.n*.g0", "op": "allgather", "size": 1e9},
         "collective(c.n[*].g[0], op = allgather, size = 1 GB)",
-        {"lower_bound_s": 0.01, "bandwidth_s": 0.01, "estimate_s": 0.01 + 1.4e-6,
-         "busbw": 50e9 * 0.01 / (0.01 + 1.4e-6)},
+        {
+            "lower_bound_s": 0.01,
+            "bandwidth_s": 0.01,
+            "estimate_s": 0.01 + 1.4e-6,
+            "busbw": 50e9 * 0.01 / (0.01 + 1.4e-6),
+        },
     ),
     # Workload w pairs GPUs 0 and 1 of each node, whose NICs sit on different leaves.
     "placement": (
@@ -99,8 +103,14 @@ HAND = {
     "checkpoint_cycle": (
         {"size": 1e12, "interval": 3600.0},
         "checkpoint_cycle(1 TB, interval = 1 h)",
-        {"write_s": 125.0, "drain_s": 2000.0, "drain_utilisation": 2000 / 3600,
-         "drain_keeps_up": 1, "ssd_needed": 2e12, "archive_retention_s": 144000.0},
+        {
+            "write_s": 125.0,
+            "drain_s": 2000.0,
+            "drain_utilisation": 2000 / 3600,
+            "drain_keeps_up": 1,
+            "ssd_needed": 2e12,
+            "archive_retention_s": 144000.0,
+        },
     ),
     "ingest_need": (
         {"need": 7.25e9},
@@ -236,7 +246,8 @@ def test_figures_of_the_flow_analyses_are_the_solvers(t, name: str) -> None:
 def test_a_scoped_call_restricts_defaults_and_notes_them(t) -> None:
     r = run(t, "checkpoint", size=1e12, scope="c")
     assert r["time"].notes[:2] == ("from kind:gpu (4)", "to kind:ssd & in:storage_node (2)")
-    with pytest.raises(ArgumentError, match="defaults 'to' to kind:ssd & in:storage_node, and there is none in c.n1"):
+    with pytest.raises(ArgumentError, match="defaults 'to' to kind:ssd & in:storage_node, and "
+                       "there is none in c.n1"):  # fmt: skip
         run(t, "checkpoint", size=1e12, scope="c.n1")
 
 
@@ -248,7 +259,8 @@ def test_every_json_document_follows_one_convention(design_file, name: str) -> N
     for key, value in params.items():
         p = a.param(key)
         if p.kind == QUANTITY:
-            value = f"{value}{ {'B': ' B', 'B/s': ' B/s', 's': ' s', 'W': ' W'}.get(unit_of(p.dim), '')}"
+            unit = {"B": " B", "B/s": " B/s", "s": " s", "W": " W"}.get(unit_of(p.dim), "")
+            value = f"{value}{unit}"
         args += [p.cli_flag, value if isinstance(value, str) else str(value)]
     r = invoke(*args)
     assert r.exit_code == 0, r.stderr

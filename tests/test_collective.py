@@ -38,8 +38,10 @@ def ring_of(n: int, bw: float = 100 * GB) -> topodsl.Topology:
 
 def star_of(n: int, bw: float = 100 * GB) -> topodsl.Topology:
     """n GPUs on one non-blocking switch."""
-    return topodsl.loads(f"link l {{ bandwidth = {bw / GB} GB/s }}\n"
-                         f"cluster c {{ gpu g[{n}]; switch s; connect g[*] -- s via l }}")
+    return topodsl.loads(
+        f"link l {{ bandwidth = {bw / GB} GB/s }}\n"
+        f"cluster c {{ gpu g[{n}]; switch s; connect g[*] -- s via l }}"
+    )
 
 
 def gpus(t) -> np.ndarray:
@@ -191,7 +193,8 @@ def test_traffic_matrices_worked_by_hand() -> None:
     g = gpus(t).tolist()
     src, dst, amount = traffic_matrix(t, g, "allreduce", 4 * GB, "ring")
     assert list(zip(src.tolist(), dst.tolist(), strict=True)) == list(
-        zip(g, g[1:] + g[:1], strict=True))
+        zip(g, g[1:] + g[:1], strict=True)
+    )
     assert np.allclose(amount, 2 * 3 * 1 * GB)  # 2 (n-1) steps of S/n
     _, _, tree = traffic_matrix(t, g, "allreduce", 4 * GB, "tree")
     # Every edge of both trees (3 each) carries S/2 each way, once (pipelined); the mirror

@@ -114,15 +114,40 @@ def test_yes_no_figures_keep_an_undecided_bracket() -> None:
 def test_the_checkpoint_cycle_command_line_names(tmp_path) -> None:
     f = tmp_path / "s.topo"
     f.write_text(STORAGE)
-    r = run_cli("analyze", "checkpoint-cycle", str(f), "--size", "1TB", "--interval", "1h",
-                "--keep", "2", "--from", "c.g*", "--to", "c.s[*]", "--archive", "c.h[*]", "--json")
+    r = run_cli(
+        "analyze",
+        "checkpoint-cycle",
+        str(f),
+        "--size",
+        "1TB",
+        "--interval",
+        "1h",
+        "--keep",
+        "2",
+        "--from",
+        "c.g*",
+        "--to",
+        "c.s[*]",
+        "--archive",
+        "c.h[*]",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert (doc["write_s"], doc["drain_s"], doc["drain_keeps_up"]) == (125, 500, True)
     assert (doc["ssd_needed"], doc["archive_retention_s"]) == (3e12, 144000)
     assert doc["analysis"] == "checkpoint_cycle"
-    text = run_cli("analyze", "checkpoint-cycle", str(f), "--size", "1TB", "--interval", "1h",
-                   "--to", "kind:ssd")
+    text = run_cli(
+        "analyze",
+        "checkpoint-cycle",
+        str(f),
+        "--size",
+        "1TB",
+        "--interval",
+        "1h",
+        "--to",
+        "kind:ssd",
+    )
     assert text.returncode == 0 and "drain (SSD tier -> HDD tier)" in text.stdout
     assert "keeps up" in text.stdout
 
@@ -176,7 +201,10 @@ def test_inference_overflow_fills_host_memory_then_cxl() -> None:
     r = inference_fit(t, "c.n.g*", weights=200e9, kv=180e9, tp=2, sequences=18)
     assert r.need == 190e9 and not r.fits_own and r.fits and r.unplaced == 0
     assert [(u.tier, u.bytes / GB) for u in r.tiers] == [
-        ("local", pytest.approx(160)), ("host", pytest.approx(100)), ("cxl", pytest.approx(120))]
+        ("local", pytest.approx(160)),
+        ("host", pytest.approx(100)),
+        ("cxl", pytest.approx(120)),
+    ]
     assert r.farthest == "cxl" and r.overflow_latency == pytest.approx(300e-9)  # switch + memory
     # Each step reads it all. Host memory is quicker to read (64 GB/s each over PCIe, 200 GB/s
     # for the DRAM) than the CXL memory behind one 32 GB/s link: nearest first, the CXL reads
@@ -237,7 +265,9 @@ def test_power_totals_by_container_and_kind() -> None:
     assert r["racks_over"].lower == 2 and r["uncovered"].lower == 1
     bis = run(t, "bisection")["value"]
     assert (r["per_bisection"].lower, r["per_bisection"].upper) == (
-        4400.0 / bis.upper, 4400.0 / bis.lower)
+        4400.0 / bis.upper,
+        4400.0 / bis.lower,
+    )
     assert run(t, "power")["facility_power"].lower == pytest.approx(4400.0 * 1.58)
     c = run(t, "cost")
     assert c.value.lower == 400000.0 and c["per_gpu"].lower == 50000.0
@@ -332,8 +362,18 @@ def test_collective_of_a_workload_dimension() -> None:
 def test_collective_of_a_group_and_its_json_names(tmp_path) -> None:
     f = tmp_path / "f.topo"
     f.write_text(FABRIC.format(up=100, parallel="tp = 2"))
-    r = run_cli("analyze", "collective", str(f), "--op", "allreduce", "--group", "c.n0.g*",
-                "--size", "1GB", "--json")
+    r = run_cli(
+        "analyze",
+        "collective",
+        str(f),
+        "--op",
+        "allreduce",
+        "--group",
+        "c.n0.g*",
+        "--size",
+        "1GB",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     # Two GPUs on a 400 GB/s NVSwitch (and their NICs): each must get the other's 1 GB.
@@ -343,3 +383,20 @@ def test_collective_of_a_group_and_its_json_names(tmp_path) -> None:
     assert {"certificates", "estimates", "op", "size"} <= set(doc)
     bad = run_cli("analyze", "collective", str(f), "--op", "allreduce", "--size", "1GB")
     assert bad.returncode == 2 and "needs a group" in bad.stderr
+
+
+# -- what failure analysis and sweeps rely on --------------------------------------------------
+
+
+def test_a_context_with_workloads_pickles_and_answers_the_same(st) -> None:
+    import pickle
+
+    from topodsl.analyses import Context
+
+    ctx = Context(st)
+    first = run(ctx, "checkpoint_cycle", workload="train")
+    again = pickle.loads(pickle.dumps(ctx))
+    assert again.topology.workloads[0].name == "train"
+    assert run(again, "checkpoint_cycle", workload="train").figures == first.figures
+    small = pickle.loads(pickle.dumps(first.without_detail()))
+    assert small.figures == first.figures

@@ -71,7 +71,11 @@ def test_entries_elaborate_to_si_values(t) -> None:
     assert (w.model.parameters, w.model.layers, w.model.hidden) == (7e9, 32, 4096)
     assert (w.model.weight_bytes, w.model.optimizer_bytes, w.model.grad_bytes) == (2.0, 12.0, None)
     assert (w.batch.global_, w.batch.micro, w.batch.seq_len, w.batch.step_time) == (
-        64, 2, 4096, 10.0)
+        64,
+        2,
+        4096,
+        10.0,
+    )
     p = w.parallel
     assert (p.tp, p.pp, p.dp, p.ep, p.order) == (8, 2, 2, 1, ("tp", "dp", "pp"))
     c = w.checkpoint
@@ -88,12 +92,15 @@ def test_job_is_the_same_declaration(t) -> None:
     assert s.keyword == "job" and s.parallel.tp == 4 and s.parallel.dp == 1
     assert [t.nodes.ids[r] for r in s.gpus.rows] == [f"c.n0.g{i}" for i in range(4)]
     assert (s.inference.kv_bytes_per_token, s.inference.context, s.inference.concurrency) == (
-        128 * 1024, 8192, 8)
+        128 * 1024,
+        8192,
+        8,
+    )
     assert s.inference.target_latency is None
 
 
 def test_the_schema_names_every_entry_once() -> None:
-    for section, entries in SCHEMA.items():
+    for entries in SCHEMA.values():
         for name, spec in entries.items():
             assert spec.help and spec.kind in ("number", "whole", "selection", "text"), name
             assert (spec.kind == "number") == (spec.dim is not None), name
@@ -114,7 +121,9 @@ def test_paths_are_read_like_an_assertion_s() -> None:
     t = topodsl.loads("const K = 1\ncluster a { gpu g[3]; workload w { gpus = g[K..2] } }")
     assert t.workloads[0].gpus.text == "g[1..2]"
     # A quoted selector is read from the top level and kept within the component.
-    t = topodsl.loads('cluster a { gpu g[2] }\ncluster b { gpu g[2]\n workload w { gpus = "*.g*" } }')
+    t = topodsl.loads(
+        'cluster a { gpu g[2] }\ncluster b { gpu g[2]\n workload w { gpus = "*.g*" } }'
+    )
     assert [t.nodes.ids[r] for r in t.workloads[0].gpus.rows] == ["b.g0", "b.g1"]
 
 

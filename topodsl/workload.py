@@ -418,7 +418,7 @@ def collectives(workload: Workload) -> tuple[Collective, ...]:
 
     A dimension whose inputs are missing is left out.
     """
-    w, m, b, p = workload, workload.model, workload.batch, workload.parallel
+    m, b, p = workload.model, workload.batch, workload.parallel
     out = []
     if p.dp > 1 and m.parameters is not None:
         grad = m.grad_bytes if m.grad_bytes is not None else m.weight_bytes
@@ -571,7 +571,7 @@ class _Elaborator:
             rows = self.calls.rows(e, scope, f"{what} selection")
         except EvaluationError as err:
             d = err.diagnostic
-            hint = (d.hint or "").replace("the assertion is written in", "the workload is declared in")
+            hint = (d.hint or "").replace("assertion is written in", "workload is declared in")
             raise self._bad(d.span, d.message, hint or None) from None
         except ArgumentError as err:
             raise self._bad(getattr(e, "span", None), err.message, err.hint) from None
@@ -641,8 +641,12 @@ class _Elaborator:
         )  # fmt: skip
         data = DataFeed(tier("data.from"), v.get("data.to", gpus), get("data.bytes_per_token"),
                         get("data.rate"))  # fmt: skip
-        inference = Inference(get("inference.kv_bytes_per_token"), get("inference.context"),
-                              get("inference.concurrency"), get("inference.target_latency"))
+        inference = Inference(
+            get("inference.kv_bytes_per_token"),
+            get("inference.context"),
+            get("inference.concurrency"),
+            get("inference.target_latency"),
+        )
         return Workload(
             name=node.name, keyword=node.keyword, scope=scope, gpus=gpus, mtbf=get("mtbf"),
             model=model, batch=batch, parallel=parallel, checkpoint=checkpoint, data=data,
@@ -714,9 +718,11 @@ def elaborate_workloads(
     first: dict[str, Span] = {}
     for node, scopes, constants in specs:
         if len(scopes) != 1:
-            sink.error(node.name_span,
-                       f"workload {node.name!r} is declared in a definition used "
-                       f"{len(scopes)} times", "declare a workload once, outside definitions")
+            sink.error(
+                node.name_span,
+                f"workload {node.name!r} is declared in a definition used {len(scopes)} times",
+                "declare a workload once, outside definitions",
+            )
             continue  # fmt: skip
         if node.name in first:
             sink.error(node.name_span, f"workload {node.name!r} is declared twice",

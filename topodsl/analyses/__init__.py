@@ -41,6 +41,7 @@ from . import checkpoint  # noqa: E402,F401  isort: skip
 from . import drain  # noqa: E402,F401  isort: skip
 from . import ingest  # noqa: E402,F401  isort: skip
 from . import spill  # noqa: E402,F401  isort: skip
+
 # The workload analyses (docs/workloads.md).
 from . import collective  # noqa: E402,F401  isort: skip
 from . import placement  # noqa: E402,F401  isort: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..units import COUNT, SIZE, TIME
 from .figures import Figure
-from .jobs import bracket, explicit, script_keys, workload_of, workload_param, yes_no
+from .jobs import bracket, explicit, figures_from, script_keys, workload_of, workload_param, yes_no
 from .registry import (
     QUANTITY,
     SELECTION,
@@ -65,8 +65,9 @@ def figure_map(c, notes: tuple[str, ...] = ()) -> dict[str, Figure]:
         "drain_s": bracket(*c.drain, TIME, d_cut, notes),
         "drain_utilisation": bracket(u_lo, u_hi, COUNT, d_cut, notes + drain_note),
         "drain_keeps_up": yes_no(u_lo <= 1, u_hi <= 1, notes + drain_note),
-        "ssd_needed": Figure.exact(c.ssd_needed, SIZE, notes=notes + (
-            f"{c.keep} kept + 1 being written",)),
+        "ssd_needed": Figure.exact(
+            c.ssd_needed, SIZE, notes=notes + (f"{c.keep} kept + 1 being written",)
+        ),
         "ssd_capacity": Figure.exact(c.ssd_capacity, SIZE, notes=notes),
         "archive_checkpoints": Figure.exact(c.archive_checkpoints, COUNT, notes=notes),
         "archive_retention_s": Figure.exact(c.archive_retention, TIME, notes=notes),
@@ -76,10 +77,6 @@ def figure_map(c, notes: tuple[str, ...] = ()) -> dict[str, Figure]:
         out["goodput"] = bracket(*c.goodput, COUNT, w_cut, notes)
         out["goodput_young_daly"] = bracket(*c.goodput_young_daly, COUNT, w_cut, notes)
     return out
-
-
-def _figures(ctx, args, c):
-    return figure_map(c, args.notes)
 
 
 def _text(c) -> str:
@@ -116,44 +113,86 @@ register(
         "drain to the HDDs. Also: topodsl analyze checkpoint-cycle.",
         params=(
             size_param("Bytes per checkpoint (default: the workload's).", position=0),
-            Param("interval", QUANTITY, "Time between checkpoints, e.g. '30min'.", dim=TIME,
-                  positive=True, metavar="TIME", what="the checkpoint interval"),
-            Param("keep", QUANTITY, "Checkpoints kept on the SSD tier (default 1, or the "
-                  "workload's).", dim=COUNT, positive=True, metavar="N",
-                  what="the checkpoints kept"),
-            endpoint_param("sources", "from", "Who writes (default: every GPU, or the "
-                           "workload's)."),
+            Param(
+                "interval",
+                QUANTITY,
+                "Time between checkpoints, e.g. '30min'.",
+                dim=TIME,
+                positive=True,
+                metavar="TIME",
+                what="the checkpoint interval",
+            ),
+            Param(
+                "keep",
+                QUANTITY,
+                "Checkpoints kept on the SSD tier (default 1, or the workload's).",
+                dim=COUNT,
+                positive=True,
+                metavar="N",
+                what="the checkpoints kept",
+            ),
+            endpoint_param(
+                "sources", "from", "Who writes (default: every GPU, or the workload's)."
+            ),
             endpoint_param("ssd", "to", "The SSD tier (default: every SSD, or the workload's)."),
-            Param("archive", SELECTION, "The HDD tier older checkpoints move "
-                  "to (default: every HDD, or the workload's).", metavar="SELECTOR",
-                  what="archive selection"),
-            Param("mtbf", QUANTITY, "Mean time between failures, for the Young/Daly interval "
-                  "(default: the workload's).", dim=TIME, positive=True, metavar="TIME",
-                  what="the MTBF"),
+            Param(
+                "archive",
+                SELECTION,
+                "The HDD tier older checkpoints move to (default: every HDD, or the workload's).",
+                metavar="SELECTOR",
+                what="archive selection",
+            ),
+            Param(
+                "mtbf",
+                QUANTITY,
+                "Mean time between failures, for the Young/Daly interval "
+                "(default: the workload's).",
+                dim=TIME,
+                positive=True,
+                metavar="TIME",
+                what="the MTBF",
+            ),
             workload_param(),
         ),
         fields=(
-            Field("write_s", TIME, "time to write one checkpoint to the SSD tier", False,
-                  "lower"),
+            Field("write_s", TIME, "time to write one checkpoint to the SSD tier", False, "lower"),
             Field("stall_fraction", COUNT, "share of the interval spent writing", False, "lower"),
-            Field("drain_s", TIME, "time to drain one checkpoint to the HDD tier", False,
-                  "lower"),
-            Field("drain_utilisation", COUNT, "drain time over the time it has per interval",
-                  False, "lower"),
-            Field("drain_keeps_up", COUNT, "1 when the drain keeps up with the interval", False,
-                  "higher"),
+            Field("drain_s", TIME, "time to drain one checkpoint to the HDD tier", False, "lower"),
+            Field(
+                "drain_utilisation",
+                COUNT,
+                "drain time over the time it has per interval",
+                False,
+                "lower",
+            ),
+            Field(
+                "drain_keeps_up",
+                COUNT,
+                "1 when the drain keeps up with the interval",
+                False,
+                "higher",
+            ),
             Field("ssd_needed", SIZE, "bytes the SSD tier must hold", better="lower"),
             Field("ssd_capacity", SIZE, "bytes of the SSD tier", better="higher"),
-            Field("archive_checkpoints", COUNT, "whole checkpoints the HDD tier holds",
-                  better="higher"),
+            Field(
+                "archive_checkpoints",
+                COUNT,
+                "whole checkpoints the HDD tier holds",
+                better="higher",
+            ),
             Field("archive_retention_s", TIME, "history the HDD tier holds", better="higher"),
             Field("young_daly_s", TIME, "Young's interval sqrt(2 x write x MTBF)", False),
             Field("goodput", COUNT, "useful share of time at the interval", False, "higher"),
-            Field("goodput_young_daly", COUNT, "useful share of time at Young's interval", False,
-                  "higher"),
+            Field(
+                "goodput_young_daly",
+                COUNT,
+                "useful share of time at Young's interval",
+                False,
+                "higher",
+            ),
         ),
         compute=_compute,
-        figures=_figures,
+        figures=figures_from(figure_map),
         solver="topodsl.solvers.lifecycle:checkpoint_cycle",
         text=_text,
         json=_json,

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..units import BANDWIDTH, COUNT, SIZE, TIME
 from .figures import Figure
-from .jobs import explicit, script_keys, workload_of, workload_param
+from .jobs import explicit, figures_from, script_keys, workload_of, workload_param
 from .registry import (
     CHOICE,
     FLAG,
@@ -121,10 +121,6 @@ def figure_map(answer: CollectiveAnswer, notes: tuple[str, ...] = ()) -> dict[st
     return out
 
 
-def _figures(ctx, args, answer: CollectiveAnswer) -> dict[str, Figure]:
-    return figure_map(answer, args.notes)
-
-
 def _text(answer: CollectiveAnswer) -> str:
     from ..report.workload import format_collective
 
@@ -157,23 +153,52 @@ register(
         "follow NCCL: the buffer of an all-reduce, the output of an all-gather. See "
         "docs/workloads.md.",
         params=(
-            Param("group", SELECTION, "The group's members in rank order, e.g. "
-                  "'pod.node0.gpu*'.", position=0, metavar="SELECTOR",
-                  what="group selection", min_rows=1),
-            Param("op", CHOICE, "The collective (default: allreduce, or the workload's).",
-                  choices=_OPS),
+            Param(
+                "group",
+                SELECTION,
+                "The group's members in rank order, e.g. 'pod.node0.gpu*'.",
+                position=0,
+                metavar="SELECTOR",
+                what="group selection",
+                min_rows=1,
+            ),
+            Param(
+                "op",
+                CHOICE,
+                "The collective (default: allreduce, or the workload's).",
+                choices=_OPS,
+            ),
             size_param("Bytes, NCCL's convention, e.g. '1GB' (default: the workload's)."),
             workload_param(),
-            Param("parallel", CHOICE, "The workload's parallel dimension: every group of it.",
-                  choices=("tp", "pp", "dp", "ep")),
-            Param("algorithm", CHOICE, "Estimate only this algorithm (default: the best).",
-                  default="best", choices=_ALGORITHMS),
-            Param("network_reduction", FLAG, "Switches reduce in the network (NVLink SHARP, "
-                  "InfiniBand SHARP): leave out the bounds that assume reduction at members.",
-                  default=False),
-            Param("overhead", QUANTITY, "Fixed time added per algorithm step (software), e.g. "
-                  "'5us'.", dim=TIME, default=0.0, metavar="TIME",
-                  what="the overhead per step"),
+            Param(
+                "parallel",
+                CHOICE,
+                "The workload's parallel dimension: every group of it.",
+                choices=("tp", "pp", "dp", "ep"),
+            ),
+            Param(
+                "algorithm",
+                CHOICE,
+                "Estimate only this algorithm (default: the best).",
+                default="best",
+                choices=_ALGORITHMS,
+            ),
+            Param(
+                "network_reduction",
+                FLAG,
+                "Switches reduce in the network (NVLink SHARP, "
+                "InfiniBand SHARP): leave out the bounds that assume reduction at members.",
+                default=False,
+            ),
+            Param(
+                "overhead",
+                QUANTITY,
+                "Fixed time added per algorithm step (software), e.g. '5us'.",
+                dim=TIME,
+                default=0.0,
+                metavar="TIME",
+                what="the overhead per step",
+            ),
         ),
         fields=(
             Field("lower_bound_s", TIME, "proven lower bound on the time", better="lower"),
@@ -184,11 +209,15 @@ register(
             Field("busbw", BANDWIDTH, "NCCL bus bandwidth of the estimate", better="higher"),
             Field("bound_busbw", BANDWIDTH, "the most bus bandwidth the bound allows"),
             Field("groups", COUNT, "groups running at once"),
-            Field("per_step_s", TIME, "the dimension's collectives per training step, estimated",
-                  better="lower"),
+            Field(
+                "per_step_s",
+                TIME,
+                "the dimension's collectives per training step, estimated",
+                better="lower",
+            ),
         ),
         compute=_compute,
-        figures=_figures,
+        figures=figures_from(figure_map),
         solver="topodsl.solvers.collective:collective",
         text=_text,
         json=_json,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..units import BANDWIDTH, COUNT
 from .figures import Figure
-from .jobs import script_keys
+from .jobs import figures_from, script_keys
 from .power import per_bisection, totals_and_bisection, uncovered_notes
 from .registry import FLAG, Analysis, Field, Param, register
 
@@ -36,10 +36,6 @@ def figure_map(raw, notes: tuple[str, ...] = ()) -> dict[str, Figure]:
     return out
 
 
-def _figures(ctx, args, raw):
-    return figure_map(raw, args.notes)
-
-
 def _text(raw) -> str:
     from ..report.workload import format_totals
 
@@ -62,8 +58,12 @@ register(
         summary="Cost of FILE: totals of the cost attribute by container and by kind, per GPU "
         "and per TB/s of bisection.",
         params=(
-            Param("skip_bisection", FLAG, "Do not compute the figure per bisection bandwidth.",
-                  default=False),
+            Param(
+                "skip_bisection",
+                FLAG,
+                "Do not compute the figure per bisection bandwidth.",
+                default=False,
+            ),
         ),
         fields=(
             Field("total", COUNT, "purchase cost of the design", better="lower"),
@@ -72,7 +72,7 @@ register(
             Field("per_bisection", PER_BISECTION, "cost per B/s of bisection", False, "lower"),
         ),
         compute=_compute,
-        figures=_figures,
+        figures=figures_from(figure_map),
         default_field="total",
         solver="topodsl.solvers.power:attribute_totals",
         text=_text,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..units import COUNT, SIZE, TIME, Dim
 from .figures import Figure
-from .jobs import explicit, script_keys, workload_of, workload_param
+from .jobs import explicit, figures_from, script_keys, workload_of, workload_param
 from .registry import QUANTITY, SELECTION, Analysis, Field, Param, register
 
 RATE = Dim(second=-1)
@@ -37,7 +37,7 @@ def _compute(solve, ctx, args):
     tp = int(explicit(args, "tp", tp, "", needed=False) or 1)
     sequences = int(explicit(args, "sequences", sequences, "", needed=False) or 1)
     target = explicit(args, "target_latency", target, "", needed=False)
-    gpus = args["gpus"] if "gpus" in args else (w.gpus.rows if w is not None else "kind:gpu")
+    gpus = args.get("gpus", w.gpus.rows if w is not None else "kind:gpu")
     for name, v in (("tp", tp), ("sequences", sequences)):
         if not float(v).is_integer() or v < 1:
             from .run import ArgumentError
@@ -62,15 +62,12 @@ def figure_map(r, notes: tuple[str, ...] = ()) -> dict[str, Figure]:
         "throughput": Figure.exact(r.throughput, RATE, notes=step_notes),
     }
     if r.overflow_latency is not None:
-        out["overflow_latency"] = Figure.exact(r.overflow_latency, TIME, notes=notes + (
-            f"overflow reaches the {r.farthest} tier",))
+        out["overflow_latency"] = Figure.exact(
+            r.overflow_latency, TIME, notes=notes + (f"overflow reaches the {r.farthest} tier",)
+        )
     if r.target_possible is not None:
         out["target_possible"] = Figure.exact(float(r.target_possible), COUNT, notes=step_notes)
     return out
-
-
-def _figures(ctx, args, r):
-    return figure_map(r, args.notes)
 
 
 def _text(r) -> str:
@@ -102,41 +99,94 @@ register(
         "the weights and of its replica's KV cache; a decode step reads all of it once. Inputs "
         "from --workload or given here.",
         params=(
-            Param("gpus", SELECTION, "The GPUs serving, tp per replica (default: every GPU, or "
-                  "the workload's).", position=0, metavar="SELECTOR", what="GPU selection"),
-            Param("weights", QUANTITY, "Bytes of the model's weights (default: the workload's "
-                  "parameters x weight_bytes).", dim=SIZE, positive=True, metavar="SIZE",
-                  what="the weights' size"),
-            Param("kv", QUANTITY, "Bytes of one replica's KV cache at full context (default: "
-                  "kv_bytes_per_token x context x concurrency).", dim=SIZE, metavar="SIZE",
-                  what="the KV cache's size"),
-            Param("tp", QUANTITY, "GPUs per replica (default 1, or the workload's).",
-                  dim=COUNT, positive=True, metavar="N", what="GPUs per replica"),
-            Param("sequences", QUANTITY, "Sequences each replica serves at once (default 1, or "
-                  "the workload's concurrency).", dim=COUNT, positive=True, metavar="N",
-                  what="sequences per replica"),
-            Param("target_latency", QUANTITY, "Time per output token to meet, e.g. '50ms'.",
-                  dim=TIME, positive=True, metavar="TIME", what="the target time per token"),
+            Param(
+                "gpus",
+                SELECTION,
+                "The GPUs serving, tp per replica (default: every GPU, or the workload's).",
+                position=0,
+                metavar="SELECTOR",
+                what="GPU selection",
+            ),
+            Param(
+                "weights",
+                QUANTITY,
+                "Bytes of the model's weights (default: the workload's parameters x weight_bytes).",
+                dim=SIZE,
+                positive=True,
+                metavar="SIZE",
+                what="the weights' size",
+            ),
+            Param(
+                "kv",
+                QUANTITY,
+                "Bytes of one replica's KV cache at full context (default: "
+                "kv_bytes_per_token x context x concurrency).",
+                dim=SIZE,
+                metavar="SIZE",
+                what="the KV cache's size",
+            ),
+            Param(
+                "tp",
+                QUANTITY,
+                "GPUs per replica (default 1, or the workload's).",
+                dim=COUNT,
+                positive=True,
+                metavar="N",
+                what="GPUs per replica",
+            ),
+            Param(
+                "sequences",
+                QUANTITY,
+                "Sequences each replica serves at once (default 1, or the workload's concurrency).",
+                dim=COUNT,
+                positive=True,
+                metavar="N",
+                what="sequences per replica",
+            ),
+            Param(
+                "target_latency",
+                QUANTITY,
+                "Time per output token to meet, e.g. '50ms'.",
+                dim=TIME,
+                positive=True,
+                metavar="TIME",
+                what="the target time per token",
+            ),
             workload_param(),
         ),
         fields=(
             Field("need", SIZE, "bytes each GPU holds"),
-            Field("fits_own", COUNT, "1 when every shard fits in its GPU's own memory",
-                  better="higher"),
+            Field(
+                "fits_own",
+                COUNT,
+                "1 when every shard fits in its GPU's own memory",
+                better="higher",
+            ),
             Field("fits", COUNT, "1 when everything finds a place", better="higher"),
             Field("unplaced", SIZE, "bytes no memory could take", better="lower"),
-            Field("overflow_latency", TIME, "latency of the farthest memory holding overflow",
-                  better="lower"),
+            Field(
+                "overflow_latency",
+                TIME,
+                "latency of the farthest memory holding overflow",
+                better="lower",
+            ),
             Field("step_time", TIME, "a decode step takes at least this long", better="lower"),
-            Field("decode_rate", RATE, "tokens per second per sequence, at most",
-                  better="higher"),
-            Field("throughput", RATE, "tokens per second over every sequence, at most",
-                  better="higher"),
-            Field("target_possible", COUNT, "0 when memory bandwidth rules the target out",
-                  better="higher"),
+            Field("decode_rate", RATE, "tokens per second per sequence, at most", better="higher"),
+            Field(
+                "throughput",
+                RATE,
+                "tokens per second over every sequence, at most",
+                better="higher",
+            ),
+            Field(
+                "target_possible",
+                COUNT,
+                "0 when memory bandwidth rules the target out",
+                better="higher",
+            ),
         ),
         compute=_compute,
-        figures=_figures,
+        figures=figures_from(figure_map),
         solver="topodsl.solvers.inference:inference_fit",
         text=_text,
         json=_json,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..units import BANDWIDTH, COUNT
 from .figures import Figure
-from .jobs import bracket, explicit, script_keys, workload_of, workload_param, yes_no
+from .jobs import bracket, explicit, figures_from, script_keys, workload_of, workload_param, yes_no
 from .registry import QUANTITY, Analysis, Field, Param, endpoint_param, register
 
 
@@ -56,10 +56,6 @@ def figure_map(r, notes: tuple[str, ...] = ()) -> dict[str, Figure]:
     }
 
 
-def _figures(ctx, args, r):
-    return figure_map(r, args.notes)
-
-
 def _text(r) -> str:
     from ..report.workload import format_ingest_need
 
@@ -88,25 +84,41 @@ register(
         "(--need, or a workload's) against the storage -> GPUs flow when every GPU reads at "
         "once.",
         params=(
-            Param("need", QUANTITY, "Read bandwidth the job needs, all GPUs together, e.g. "
-                  "'200GB/s' (default: the workload's).", dim=BANDWIDTH, positive=True,
-                  position=0, metavar="BANDWIDTH", what="the read bandwidth needed"),
-            endpoint_param("sources", "from", "Where data is read from (default: every storage "
-                           "device, or the workload's)."),
+            Param(
+                "need",
+                QUANTITY,
+                "Read bandwidth the job needs, all GPUs together, e.g. "
+                "'200GB/s' (default: the workload's).",
+                dim=BANDWIDTH,
+                positive=True,
+                position=0,
+                metavar="BANDWIDTH",
+                what="the read bandwidth needed",
+            ),
+            endpoint_param(
+                "sources",
+                "from",
+                "Where data is read from (default: every storage device, or the workload's).",
+            ),
             endpoint_param("sinks", "to", "Who reads (default: every GPU, or the workload's)."),
             workload_param(),
         ),
         fields=(
             Field("need", BANDWIDTH, "read bandwidth the job needs, in total"),
-            Field("available", BANDWIDTH, "rate storage gives every GPU at once, in total",
-                  False, "higher"),
+            Field(
+                "available",
+                BANDWIDTH,
+                "rate storage gives every GPU at once, in total",
+                False,
+                "higher",
+            ),
             Field("headroom", COUNT, "available / need", False, "higher"),
             Field("keeps_up", COUNT, "1 when storage keeps up", False, "higher"),
             Field("per_gpu_need", BANDWIDTH, "need per GPU"),
             Field("per_gpu_rate", BANDWIDTH, "rate per GPU, all at once", False, "higher"),
         ),
         compute=_compute,
-        figures=_figures,
+        figures=figures_from(figure_map),
         default_field="headroom",
         solver="topodsl.solvers.lifecycle:ingest_check",
         text=_text,

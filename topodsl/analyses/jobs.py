@@ -16,7 +16,15 @@ from .figures import Figure, json_float
 from .registry import WORD, Param
 from .run import ArgumentError
 
-__all__ = ["workload_param", "workload_of", "bracket", "yes_no", "script_keys", "explicit"]
+__all__ = [
+    "workload_param",
+    "workload_of",
+    "bracket",
+    "yes_no",
+    "script_keys",
+    "explicit",
+    "figures_from",
+]
 
 
 def workload_param(help: str = "A workload the design declares, by name.") -> Param:
@@ -47,6 +55,16 @@ def explicit(args, name: str, workload_value: Any, what: str, needed: bool = Tru
         return workload_value
     raise ArgumentError(f"{args.analysis}() needs {what}",
                         f"give {name} = ..., or a workload that states it", param=name)  # fmt: skip
+
+
+def figures_from(figure_map):
+    """The registry's ``figures`` callable of an analysis whose figures come from its raw
+    result alone (``figure_map(raw, notes)``): the notes are the defaults the call used."""
+
+    def figures(ctx, args, raw):
+        return figure_map(raw, args.notes)
+
+    return figures
 
 
 def bracket(lo: float, hi: float, dim: Dim, cut: tuple = (), notes: tuple = ()) -> Figure:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..units import COUNT
 from .figures import Figure
-from .jobs import workload_of, workload_param
+from .jobs import figures_from, workload_of, workload_param
 from .registry import Analysis, Field, register
 
 
@@ -28,10 +28,6 @@ def figure_map(r, notes: tuple[str, ...] = ()) -> dict[str, Figure]:
         mine = tuple(f.message for f in r.findings if f.lint == lint)[:3]
         out[field] = Figure.exact(r.count(lint), COUNT, notes=tuple(notes) + mine)
     return out
-
-
-def _figures(ctx, args, r):
-    return figure_map(r, args.notes)
 
 
 def _text(r) -> str:
@@ -59,14 +55,19 @@ register(
         params=(workload_param("The workload to check (default: the only one)."),),
         fields=(
             Field("findings", COUNT, "placement problems found", better="lower"),
-            Field("tp_scale_out", COUNT, "tensor-parallel groups over scale-out links",
-                  better="lower"),
+            Field(
+                "tp_scale_out", COUNT, "tensor-parallel groups over scale-out links", better="lower"
+            ),
             Field("ring_crossings", COUNT, "rings crossing one link twice", better="lower"),
-            Field("shared_bottlenecks", COUNT, "dimensions whose groups share a bottleneck",
-                  better="lower"),
+            Field(
+                "shared_bottlenecks",
+                COUNT,
+                "dimensions whose groups share a bottleneck",
+                better="lower",
+            ),
         ),
         compute=_compute,
-        figures=_figures,
+        figures=figures_from(figure_map),
         default_field="findings",
         solver="topodsl.solvers.placement:placement_lints",
         text=_text,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ..units import BANDWIDTH, COUNT, POWER, Dim
 from .figures import Figure
-from .jobs import script_keys
+from .jobs import figures_from, script_keys
 from .registry import FLAG, QUANTITY, Analysis, Field, Param, register
 
 #: Uptime Institute Global Data Center Survey 2023: the industry's average PUE.
@@ -60,9 +60,15 @@ def figure_map(raw, notes: tuple[str, ...] = ()) -> dict[str, Figure]:
     it = totals.total
     out = {
         "it_power": Figure.exact(it, POWER, notes=notes),
-        "facility_power": Figure.exact(it * pue, POWER, notes=notes + (
-            f"PUE {pue:g}" + (" (default: Uptime Institute 2023 average)"
-                              if pue == DEFAULT_PUE else ""),)),
+        "facility_power": Figure.exact(
+            it * pue,
+            POWER,
+            notes=notes
+            + (
+                f"PUE {pue:g}"
+                + (" (default: Uptime Institute 2023 average)" if pue == DEFAULT_PUE else ""),
+            ),
+        ),
         "pue": Figure.exact(pue, COUNT),
         "uncovered": Figure.exact(sum(n for _, n in totals.uncovered), COUNT, notes=notes),
     }
@@ -73,17 +79,15 @@ def figure_map(raw, notes: tuple[str, ...] = ()) -> dict[str, Figure]:
         out["per_bisection"] = f
     if totals.racks:
         densest = totals.racks[0]
-        out["rack_max"] = Figure.exact(densest.total, POWER, notes=notes + (
-            f"densest rack: {densest.id}",))
+        out["rack_max"] = Figure.exact(
+            densest.total, POWER, notes=notes + (f"densest rack: {densest.id}",)
+        )
         if limit is not None:
             over = [r.id for r in totals.racks if r.total > limit * (1 + 1e-12)]
-            out["racks_over"] = Figure.exact(len(over), COUNT, notes=notes + tuple(
-                f"over the limit: {r}" for r in over[:3]))
+            out["racks_over"] = Figure.exact(
+                len(over), COUNT, notes=notes + tuple(f"over the limit: {r}" for r in over[:3])
+            )
     return out
-
-
-def _figures(ctx, args, raw):
-    return figure_map(raw, args.notes)
 
 
 def _text(raw) -> str:
@@ -115,13 +119,30 @@ register(
         "listed and left out of the total. Default PUE 1.58 (Uptime Institute 2023 average; "
         "about 1.7 with air cooling, 1.2 with liquid).",
         params=(
-            Param("pue", QUANTITY, "Power usage effectiveness: facility over IT power "
-                  f"(default {DEFAULT_PUE}).", dim=COUNT, positive=True, metavar="X",
-                  what="the PUE"),
-            Param("rack_limit", QUANTITY, "Most power a rack may draw, e.g. '40kW'.", dim=POWER,
-                  positive=True, metavar="POWER", what="the rack power limit"),
-            Param("skip_bisection", FLAG, "Do not compute the figure per bisection bandwidth.",
-                  default=False),
+            Param(
+                "pue",
+                QUANTITY,
+                f"Power usage effectiveness: facility over IT power (default {DEFAULT_PUE}).",
+                dim=COUNT,
+                positive=True,
+                metavar="X",
+                what="the PUE",
+            ),
+            Param(
+                "rack_limit",
+                QUANTITY,
+                "Most power a rack may draw, e.g. '40kW'.",
+                dim=POWER,
+                positive=True,
+                metavar="POWER",
+                what="the rack power limit",
+            ),
+            Param(
+                "skip_bisection",
+                FLAG,
+                "Do not compute the figure per bisection bandwidth.",
+                default=False,
+            ),
         ),
         fields=(
             Field("it_power", POWER, "power of the IT equipment, W", better="lower"),
@@ -129,13 +150,12 @@ register(
             Field("pue", COUNT, "the PUE used"),
             Field("uncovered", COUNT, "components with no power figure", better="lower"),
             Field("per_gpu", POWER, "it_power per GPU", better="lower"),
-            Field("per_bisection", PER_BISECTION, "it_power per B/s of bisection", False,
-                  "lower"),
+            Field("per_bisection", PER_BISECTION, "it_power per B/s of bisection", False, "lower"),
             Field("rack_max", POWER, "power of the densest rack", better="lower"),
             Field("racks_over", COUNT, "racks above rack_limit", better="lower"),
         ),
         compute=_compute,
-        figures=_figures,
+        figures=figures_from(figure_map),
         default_field="it_power",
         solver="topodsl.solvers.power:attribute_totals",
         text=_text,

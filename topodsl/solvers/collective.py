@@ -376,8 +376,9 @@ def transfers(topology: Topology, members: Sequence[int], op: str, size: float,
     return phases
 
 
-def traffic_matrix(topology: Topology, members: Sequence[int], op: str, size: float,
-                   algorithm: str = "ring") -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+def traffic_matrix(
+    topology: Topology, members: Sequence[int], op: str, size: float, algorithm: str = "ring"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bytes each member sends each other member over a whole collective: ``(src rows, dst
     rows, bytes)``, one entry per pair that exchanges anything, sorted. This is the traffic of
     one group for a traffic or ECMP analysis.
@@ -462,8 +463,19 @@ def collective(
     fwd = {"forwarding": forwarding}
     notes: list[str] = []
     if max(len(g) for g in gs) < 2:
-        return CollectiveResult(op, float(size), gs, network_reduction, 0.0, (), (), (), None,
-                                overhead, ("every group has one member: nothing to exchange",))
+        return CollectiveResult(
+            op,
+            float(size),
+            gs,
+            network_reduction,
+            0.0,
+            (),
+            (),
+            (),
+            None,
+            overhead,
+            ("every group has one member: nothing to exchange",),
+        )
     bounds = _Bounds(topology, gs, op, float(size), network_reduction, fwd)
     certificates = bounds.all()
     lower = max((c.time for c in certificates), default=0.0)

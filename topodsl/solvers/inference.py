@@ -45,12 +45,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 import numpy as np
 
 from ..errors import SolverError
 from ..topology import Topology
-from .dataflow import Selection, data_flow
 from .collective import flow_upper
+from .dataflow import Selection, data_flow
 from .reach import TIERS, ReachResult, memory_reach
 
 __all__ = ["TierUse", "StepBound", "InferenceFit", "inference_fit"]
