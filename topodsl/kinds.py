@@ -164,6 +164,6 @@ def attributes_for(kind: str) -> dict[str, AttrSpec]:
     """The attributes a component of ``kind`` accepts.
 
     >>> sorted(attributes_for("ssd"))[:3]
-    ['bandwidth', 'capacity', 'latency']
+    ['bandwidth', 'capacity', 'cost']
     """
     return ATTRIBUTES[kind]

@@ -33,7 +33,7 @@ delivers to every GPU at once (:func:`~topodsl.solvers.dataflow.ingest`).
 >>> _ = b.add_node("hdd", "hdd", capacity=20e12, write_bandwidth=1e9, read_bandwidth=1e9)
 >>> for a in ("g", "ssd", "hdd"):
 ...     _ = b.add_link(a, "sw", bandwidth=50e9)
->>> c = checkpoint_cycle(b.build(), 400e9, 3600.0, keep=2, mtbf=86400.0)
+>>> c = checkpoint_cycle(b.build(), 400e9, 3600.0, keep=2, ssd="kind:ssd", mtbf=86400.0)
 >>> c.write, c.drain, c.ssd_needed, c.archive_checkpoints, c.shared
 ((100.0, 100.0), (400.0, 400.0), 1200000000000.0, 50, False)
 >>> round(c.young_daly[0], 1), round(c.goodput_young_daly[0], 4)
