@@ -1,9 +1,17 @@
-"""What every command shares: the click groups, loading with friendly errors, JSON output."""
+"""What every command shares: the click groups, loading with friendly errors, JSON output.
+
+Exit codes: 0 success, 1 a check or assertion failed, 2 the input could not be checked (a
+diagnostic on stderr). Nothing else, and never a traceback: an exception nobody expected is a
+bug in topodsl, reported as one line that says so, with exit code 2, so a CI gate fails
+without claiming that the design missed its figures (see docs/security.md).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -29,7 +37,68 @@ __all__ = [
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _GuardedGroup(click.Group):
+    """The top-level group: whatever a command raises ends in a message and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except TopoError as e:
+            fail(e)
+        except RecursionError:
+            fail("the input nests too deeply to analyse")
+        except MemoryError:
+            fail(
+                "out of memory: this input needs more memory than the machine has free; "
+                "the limits in docs/security.md bound elaboration, not every analysis"
+            )
+        except BrokenPipeError:
+            _quiet_stdout()
+            sys.exit(EXIT_INPUT)
+        except Exception as e:  # noqa: BLE001 - the promise is a message, never a traceback
+            internal_error(e)
+
+
+def internal_error(e: BaseException) -> NoReturn:
+    """Report an unexpected exception as a bug, in one paragraph, and exit 2.
+
+    ``TOPODSL_TRACEBACK=1`` prints the traceback as well, for whoever fixes it.
+    """
+    frames = traceback.extract_tb(e.__traceback__)
+    ours = [f for f in frames if f"{os.sep}topodsl{os.sep}" in f.filename] or frames
+    where = ""
+    if ours:
+        f = ours[-1]
+        where = f" (at {f.filename.rsplit(os.sep + 'topodsl' + os.sep, 1)[-1]}:{f.lineno})"
+    message = " ".join(str(e).split())[:300]
+    click.echo(
+        f"error: internal error: {type(e).__name__}: {message}{where}\n"
+        "  hint: this is a bug in topodsl, not a fault of the input; please report it with the "
+        "input file (docs/security.md, 'Reporting a problem'); TOPODSL_TRACEBACK=1 shows the "
+        "traceback",
+        err=True,
+    )
+    if os.environ.get("TOPODSL_TRACEBACK"):
+        traceback.print_exception(e, file=sys.stderr)
+    sys.exit(EXIT_INPUT)
+
+
+def _quiet_stdout() -> None:
+    """After the reader of stdout went away: point stdout at /dev/null so that Python's final
+    flush cannot raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+@click.group(
+    cls=_GuardedGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(version=__version__, prog_name="topodsl")
 def main() -> None:
     """topodsl: describe AI-cluster hardware topologies and analyse them.
@@ -58,7 +127,8 @@ def file_options(f):
     f = click.option(
         "--allow-import-outside",
         is_flag=True,
-        help="Allow imports that leave the directory of the file named on the command line.",
+        help="Allow reading files outside the directory of the file named on the command line: "
+        "imports that leave it, and a named file that is a symbolic link leading elsewhere.",
     )(f)
     return f
 
