@@ -332,3 +332,13 @@ def test_adding_a_link_never_raises_the_bound(seed: int) -> None:
     b.add_link(int(i), int(j), bandwidth=40e9)
     after = collective(b.build(), [members], "allreduce", 4 * GB).lower_bound
     assert after <= before * (1 + 1e-9)
+
+
+def test_a_question_too_large_is_refused_with_advice(monkeypatch) -> None:
+    import topodsl.solvers.collective as c
+
+    t = star_of(8)
+    monkeypatch.setattr(c, "MAX_WORK", 8 * (t.num_nodes + t.num_links) - 1)
+    with pytest.raises(SolverError, match="ask about one group"):
+        collective(t, [gpus(t)], "allreduce", S)
+    collective(t, [gpus(t)[:4]], "allreduce", S)  # fewer members: answered

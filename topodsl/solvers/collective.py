@@ -90,6 +90,8 @@ __all__ = [
     "traffic_matrix",
     "flow_upper",
     "DIRECT_LIMIT",
+    "MAX_WORK",
+    "check_work",
 ]
 
 #: Collective operations.
@@ -105,6 +107,10 @@ ALGORITHMS: dict[str, tuple[str, ...]] = {
 }
 #: The direct (all pairs at once) algorithm is estimated for groups up to this size.
 DIRECT_LIMIT = 64
+#: Most work one collective may ask for: members times the components and links of the
+#: design (a member costs a max flow and a few path searches there). 1,024 members on 34,000
+#: elements take about 8 CPU seconds (benchmarks/bench_workloads.py); the limit is 25 times that.
+MAX_WORK = 1e9
 # Paths up to these many arcs (inside a server) are found by searches limited to them.
 _NEAR = (4.0, 12.0)
 # Bytes of whole-network hop distances a router keeps for the next paths.
@@ -456,6 +462,7 @@ def collective(
         raise SolverError("the groups overlap: a member appears twice")
     if every.min() < 0 or every.max() >= topology.num_nodes:
         raise SolverError("a group holds a row outside the topology")
+    check_work(topology, len(every))
     chosen = tuple(algorithms) if algorithms is not None else tuple(ALGORITHMS)
     for a in chosen:
         if a not in ALGORITHMS:
@@ -509,6 +516,18 @@ def collective(
                             tuple(sorted(certificates, key=lambda c: (-c.time, c.kind, c.what))),
                             tuple(estimates), tuple(skipped), slowest, overhead,
                             tuple(notes))  # fmt: skip
+
+
+def check_work(topology: Topology, members: int) -> None:
+    """Refuse, with advice, a question about so many members on so large a design that it
+    would run for many minutes (see :data:`MAX_WORK`)."""
+    work = members * (topology.num_nodes + topology.num_links)
+    if work > MAX_WORK:
+        raise SolverError(
+            f"{members} members on a design of {topology.num_nodes + topology.num_links} "
+            f"components and links is more than one question should ask ({work:.3g} > "
+            f"{MAX_WORK:.3g}); ask about one group (collective(GROUP, ...)) or a smaller design"
+        )
 
 
 # -- lower bounds ----------------------------------------------------------------------------

@@ -86,6 +86,9 @@ def placement_lints(topology: Topology, workload, *, forwarding: str = "hardware
     """
     from ..workload import parallel_groups
 
+    from .collective import check_work
+
+    check_work(topology, workload.ranks)
     router = router_for(topology, forwarding)
     ids = topology.nodes.ids
     kind = topology.nodes.kind
