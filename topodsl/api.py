@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import Diagnostic, ElaborationError, Span
@@ -26,6 +27,7 @@ def load(
     *,
     allow_import_outside: bool = False,
     max_nodes: int = DEFAULT_MAX_NODES,
+    overrides: Iterable = (),
     max_steps: int = MAX_STEPS,
     max_bytes: int | None = None,
 ) -> Topology:
@@ -44,6 +46,8 @@ def load(
     max_steps : cap on the statements ``for`` loops may run.
     max_bytes : cap on the bytes read (default 256 KiB of ``.topo`` source with its imports,
         256 MiB of JSON or XML).
+    overrides : ``"NAME=VALUE"`` texts setting top-level constants of a ``.topo`` file, as
+        ``-D`` does (see :mod:`topodsl.params`); refused for JSON and XML.
 
     Raises
     ------
@@ -62,6 +66,12 @@ def load(
         text = read_source(path, str(path), None if allow_import_outside else root, limit)
     except UnreadableSource as e:
         raise ElaborationError([e.diagnostic]) from None
+    overrides = tuple(overrides)
+    if overrides and (is_json or is_xml):
+        raise ElaborationError(
+            [Diagnostic(None, "error", f"-D sets constants of a .topo file; {path} has none",
+                        "a JSON or XML topology is already elaborated: give the .topo file")]
+        )  # fmt: skip
     if is_json:
         from .io import loads_json
 
@@ -76,6 +86,7 @@ def load(
         root=root,
         allow_import_outside=allow_import_outside,
         max_nodes=max_nodes,
+        overrides=overrides,
         max_steps=max_steps,
         max_bytes=limit,
     )
@@ -90,11 +101,13 @@ def loads(
     max_nodes: int = DEFAULT_MAX_NODES,
     max_steps: int = MAX_STEPS,
     max_bytes: int = MAX_SOURCE_BYTES,
+    overrides: Iterable = (),
 ) -> Topology:
     """Parse and elaborate topology source ``text``; ``file`` names it in messages.
 
     Imports are resolved relative to ``root`` (default: the current directory). ``max_bytes``
-    caps ``text`` and its imports together.
+    caps ``text`` and its imports together; ``overrides`` set top-level constants
+    (``["NIC=800Gb/s"]``, see :mod:`topodsl.params`).
     """
     from .elaborate import elaborate
     from .parser import parse
@@ -111,6 +124,7 @@ def loads(
             root=Path(root) if root is not None else Path.cwd(),
             allow_import_outside=allow_import_outside,
             max_nodes=max_nodes,
+            overrides=overrides,
             max_steps=max_steps,
             max_bytes=max_bytes - len(text),
         )

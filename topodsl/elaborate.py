@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
@@ -54,6 +54,7 @@ from .limits import (
     MAX_SOURCE_BYTES,
     MAX_STEPS,
 )
+from .params import ConstantHook
 from .topology import NODE_FIELDS, FabricInfo, LinkTable, LinkType, NodeTable, Topology
 from .units import (
     BANDWIDTH,
@@ -260,8 +261,10 @@ class _Elaborator:
         max_nodes: int,
         max_steps: int = MAX_STEPS,
         max_bytes: int = MAX_SOURCE_BYTES,
+        overrides: Iterable = (),
     ):
         self.sink = DiagnosticSink(texts)
+        self.top_constants = ConstantHook(overrides, self.sink)  # -D NAME=VALUE, recorded values
         self.texts = texts
         self.root = root.resolve()
         self.allow_outside = allow_outside
@@ -487,7 +490,10 @@ class _Elaborator:
     def declare_const(self, c: ast.Const, scope: _Scope) -> None:
         if c.name in scope.values:
             raise self.error(c.span, f"constant {c.name!r} is declared twice")
-        scope.values[c.name] = self.eval(c.value, scope)
+        value = self.eval(c.value, scope)
+        if scope is self.globals:
+            value = self.top_constants.declared(self, c, value, scope)
+        scope.values[c.name] = value
 
     # -- expressions ----------------------------------------------------------------------------
 
@@ -1622,6 +1628,7 @@ def elaborate(
     max_nodes: int = MAX_NODES,
     max_steps: int = MAX_STEPS,
     max_bytes: int = MAX_SOURCE_BYTES,
+    overrides: Iterable = (),
 ) -> Topology:
     """Give a parsed module its meaning: a :class:`~topodsl.topology.Topology`.
 
@@ -1634,6 +1641,8 @@ def elaborate(
     max_nodes : cap on components (links: twice as many).
     max_steps : cap on statements run by ``for`` loops.
     max_bytes : cap on the bytes of source its imports may add.
+    overrides : ``"NAME=VALUE"`` texts (or :class:`~topodsl.params.Override`) setting top-level
+        constants, as ``-D`` does (see :mod:`topodsl.params`).
 
     Raises
     ------
@@ -1652,8 +1661,11 @@ def elaborate(
     texts = dict(texts or {})
     if root is None:
         root = FsPath(module.file).resolve().parent if module.file != "<string>" else FsPath.cwd()
-    el = _Elaborator(texts, FsPath(root), allow_import_outside, max_nodes, max_steps, max_bytes)
+    el = _Elaborator(
+        texts, FsPath(root), allow_import_outside, max_nodes, max_steps, max_bytes, overrides
+    )
     stmts = el.load_module(module, (str(FsPath(module.file).resolve()),))
+    el.top_constants.check_used()
     top = _BodyBuilder("group", -1, el.template_id("<top>"))
     try:
         el.run_body(top, tuple(stmts), el.globals)
@@ -1737,6 +1749,8 @@ def _assemble(el: _Elaborator, block: _Block, source: str) -> Topology:
         assertions=tuple(asserts),
         fabrics=fabrics,
         source_texts=dict(el.texts),
+        constants=el.top_constants.constants(),
+        overrides=el.top_constants.settings(),
     )
 
 

@@ -32,6 +32,9 @@ __all__ = [
     "common_options",
     "common_option_params",
     "given_options",
+    "given_overrides",
+    "settings_note",
+    "with_settings",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -123,14 +126,48 @@ def fail(error: TopoError | str) -> NoReturn:
 
 
 def file_options(f):
-    """Options every command that reads a topology file takes."""
+    """Options every command that reads a topology file takes.
+
+    ``-D NAME=VALUE`` is read when the command line is (a value that does not parse exits 2
+    there) and kept on the click context; :func:`load_or_exit` applies it, so a command needs no
+    parameter for it.
+    """
     f = click.option(
         "--allow-import-outside",
         is_flag=True,
         help="Allow reading files outside the directory of the file named on the command line: "
         "imports that leave it, and a named file that is a symbolic link leading elsewhere.",
     )(f)
+    f = click.option(
+        "-D",
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="NAME=VALUE",
+        expose_value=False,
+        callback=_keep_overrides,
+        help="Set a top-level constant of the file (repeatable), with units: -D NIC=800Gb/s. "
+        "Checked like the file's own value (an unknown name or a wrong dimension exits 2).",
+    )(f)
     return f
+
+
+def _keep_overrides(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+    from ..params import parse_overrides
+
+    try:
+        ctx.meta[_OVERRIDES] = parse_overrides(value)
+    except TopoError as e:
+        fail(e)
+
+
+_OVERRIDES = "topodsl.overrides"
+
+
+def given_overrides() -> tuple:
+    """The ``-D`` overrides of the command being run (parsed), or ``()``."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(_OVERRIDES, ()) if ctx is not None else ()
 
 
 def common_option_params(names) -> list[click.Option]:
@@ -166,7 +203,7 @@ def load_or_exit(path: str, allow_import_outside: bool = False) -> Topology:
     from ..api import load
 
     try:
-        topo = load(path, allow_import_outside=allow_import_outside)
+        topo = load(path, allow_import_outside=allow_import_outside, overrides=given_overrides())
     except TopoError as e:
         fail(e)
     except RecursionError:
@@ -174,6 +211,30 @@ def load_or_exit(path: str, allow_import_outside: bool = False) -> Topology:
     for w in topo.warnings:
         click.echo(w.render(), err=True)
     return topo
+
+
+def settings_note(topology: Topology) -> str | None:
+    """``'with NIC = 100 GB/s, SPINES = 8 (-D)'`` for a text report, when ``-D`` set any."""
+    from ..params import format_settings
+
+    if not topology.overrides:
+        return None
+    return f"with {format_settings(topology.overrides)} (-D)"
+
+
+def with_settings(doc: dict[str, Any], topology: Topology, after: str) -> dict[str, Any]:
+    """``doc`` with an ``overrides`` key (placed after key ``after``) when ``-D`` set any."""
+    from ..params import settings_to_dict
+
+    if not topology.overrides:
+        return doc
+    out: dict[str, Any] = {}
+    for k, v in doc.items():
+        out[k] = v
+        if k == after:
+            out["overrides"] = settings_to_dict(topology.overrides)
+    out.setdefault("overrides", settings_to_dict(topology.overrides))
+    return out
 
 
 def emit_json(obj: Any) -> None:
