@@ -360,3 +360,32 @@ def test_a_bad_workload_in_json_is_an_error_of_the_file(t) -> None:
     doc["graph"]["workloads"] = {"text": 1}
     with pytest.raises(ElaborationError, match="must be a list of objects"):
         loads_json(json.dumps(doc), "x.json")
+
+
+def test_a_sweep_reuses_the_shape_unless_the_workload_reads_the_constant(tmp_path) -> None:
+    """A sweep keeps a shape's workloads as elaborated: a constant a workload reads must be a
+    structure parameter (elaborated per point), and any other value parameter still reuses."""
+    from topodsl.parser import parse
+    from topodsl.sweep.shapes import Sources, classify, elaborate_point, same_topology, topology_for
+
+    src = DESIGN.replace(
+        "link nv { bandwidth = 450 GB/s }",
+        "const NV = 450 GB/s\nconst P = 7e9\nconst HALF_P = P / 2\nlink nv { bandwidth = NV }",
+    )
+    src = src.replace("parameters = 7e9", "parameters = HALF_P * 2")
+    d = classify([parse(src, file="w.topo")], ["NV", "P", "N"])
+    assert d.value == {"NV"} and d.structure == {"P", "N"}
+    assert d.reasons["P"].startswith("w.topo:12:22:") and "HALF_P is used" in d.reasons["P"]
+    path = tmp_path / "w.topo"
+    path.write_text(src)
+    s = Sources(str(path.resolve()), str(path))
+    seen = []
+    for nv, p in (("450GB/s", "7e9"), ("900GB/s", "7e9"), ("900GB/s", "70e9")):
+        ovr = [f"NV={nv}", f"P={p}"]
+        topo, how = topology_for(s, ovr, ("P", p), d.probes)
+        assert same_topology(topo, elaborate_point(s, ovr)), ovr
+        assert find_workload(topo, "pretrain").model.parameters == float(p)
+        seen.append(how)
+    assert seen == ["probed", "updated", "probed"]
+    a = elaborate_point(s, [])  # and same_topology sees a workload that differs
+    assert not same_topology(a, dataclasses.replace(a, workloads=a.workloads[:1]))

@@ -186,6 +186,9 @@ def _uses(modules: Sequence[ast.Module]) -> tuple[list[_Use], dict[str, Any], se
             structure(s.path, s.span)
             for a in s.entries:
                 structure(a.value, a.span)
+        elif isinstance(s, ast.Workload):  # elaborated once with the shape, never updated
+            for a in (*s.entries, *(e for sec in s.sections for e in sec.entries)):
+                structure(a.value, a.span)
         else:
             uses.append(_Use(s, "structure", getattr(s, "span", None)))
 
@@ -643,6 +646,7 @@ def same_topology(a: Topology, b: Topology) -> bool:
         and dict(a.source_texts) == dict(b.source_texts)
         and dict(a.constants) == dict(b.constants)
         and a.overrides == b.overrides
+        and a.workloads == b.workloads
     )
 
 
