@@ -135,6 +135,16 @@ def test_latency_terms_count_links_and_devices_entered() -> None:
     # 3 steps, each: two links and the switch entered (2.2 us) plus the 1 us overhead.
     assert e.latency == pytest.approx(3 * 3.2e-6)
     assert e.time == pytest.approx(e.latency + 3 * 1 * GB / (100 * GB))
+    assert not any("latency" in n for n in r.notes)
+
+
+def test_a_design_without_latencies_is_told_the_latency_term_is_zero() -> None:
+    t = star_of(4)
+    r = collective(t, [gpus(t)], "allgather", 4 * GB)
+    assert all(e.latency == 0 for e in r.estimates)
+    assert any("states a latency" in n for n in r.notes)
+    r = collective(t, [gpus(t)], "allgather", 4 * GB, overhead=5e-6)
+    assert not any("states a latency" in n for n in r.notes)
 
 
 def test_groups_that_run_at_once_share_links() -> None:
@@ -165,7 +175,8 @@ def test_in_network_reduction_drops_the_members_only_bound() -> None:
     # With switches reducing, each member still sends S and receives S: S / B.
     assert network.lower_bound == pytest.approx(S / (100 * GB))
     assert not any(c.kind == "members" for c in network.certificates)
-    assert members.notes and not network.notes
+    assert any("combined at members" in n for n in members.notes)
+    assert not any("combined at members" in n for n in network.notes)
 
 
 def test_trivial_and_bad_questions() -> None:

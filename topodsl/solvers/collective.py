@@ -509,6 +509,11 @@ def collective(
     # Fastest first; between equal times (to 12 digits) the simpler algorithm, in declared order.
     order = list(ALGORITHMS)
     estimates.sort(key=lambda e: (float(f"{e.time:.12g}"), order.index(e.algorithm)))
+    if estimates and overhead == 0 and all(e.latency == 0 for e in estimates):
+        notes.append(
+            "no link or component on the paths states a latency: the estimates' latency term "
+            "is 0 (state link latencies, or an overhead per step)"
+        )
     if not network_reduction and op in ("allreduce", "reducescatter"):
         notes.append("the bound assumes data is combined at members only (no NVLink SHARP or "
                      "InfiniBand SHARP in the switches)")  # fmt: skip
