@@ -141,8 +141,8 @@ def test_elaboration_and_assertions_give_the_same_errors(text: str, message: str
 def test_assertion_constants_keep_whole_and_decimal_through_json() -> None:
     from topodsl.io import dumps_json, loads_json
 
-    src = ("const N = 8\nconst R = 2.0\nconst M = 186 GB\n" + POD
-           + "assert count(kind:gpu) >= N / 3 + R / 4\n")  # fmt: skip
+    src = ("const N = 8\nconst Q = N / 3\nconst R = 2.0\nconst M = 186 GB\n" + POD
+           + "assert count(kind:gpu) >= Q + R / 4\n")  # fmt: skip
     t = topodsl.loads(src)
     text = dumps_json(t)
     assert '"value": 186000000000,' in text  # a figure is written as every figure is
@@ -150,3 +150,19 @@ def test_assertion_constants_keep_whole_and_decimal_through_json() -> None:
     assert back.assertions[0].constants == t.assertions[0].constants
     (r,) = check(back).results
     assert r.threshold.lower == 2.5  # 8 / 3 is 2 (whole), 2.0 / 4 is 0.5 (decimal)
+
+
+@pytest.mark.parametrize(("text", "rounded"), [("1 / 100", "0"), ("N / 3", "2")])
+def test_a_rounded_division_in_an_assertion_is_an_error_not_a_silent_threshold(
+    text: str, rounded: str
+) -> None:
+    # 1 / 100 written as a stall threshold used to be 0 after the evaluators were merged: a
+    # threshold nobody meant, failing (or passing) silently.
+    t = topodsl.loads("const N = 8\n" + POD)
+    with pytest.raises(CheckError) as e:
+        check(t, [f"assert count(kind:gpu) >= {text}"])
+    d = e.value.diagnostics[0]
+    assert f"rounds down to {rounded}" in d.message and "1.0 / 100" in d.hint
+    for fine, value in (("8 / 2", 4), ("1.0 / 100", 0.01), ("N * 1.0 / 3", 8 / 3)):
+        (r,) = check(t, [f"assert count(kind:gpu) >= {fine}"]).results
+        assert r.threshold.lower == pytest.approx(value)

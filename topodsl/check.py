@@ -449,6 +449,22 @@ class _Evaluator(Evaluator):
         self.scope_constants: dict[str, dict[str, tuple[float, Dim]]] = {}
         self.calls = AssertionCalls(self, ctx, options)
 
+    def rounded_division(self, e: ast.BinOp, a: Quantity, b: Quantity) -> None:
+        """In an assertion's own expression a rounded-down division is an error, not a silent
+        ``1 / 100 == 0`` threshold (a constant's definition keeps the language's rule)."""
+        if self._const_stack:
+            return
+        if isinstance(a.lo, int) and isinstance(b.lo, int):
+            what = f"{a.lo} / {b.lo} divides two whole numbers: it rounds down to {a.lo // b.lo}"
+        else:
+            what = "this divides whole numbers that do not divide exactly: it rounds down"
+        raise self.error(
+            e.span,
+            f"{what} (the language's rule), which an assertion does not do silently",
+            "write a decimal for a fraction (1.0 / 100 is 0.01), or floor(1.0 * a / b) to "
+            "round down on purpose",
+        )
+
     def error(self, span: Span | None, message: str, hint: str | None = None) -> EvaluationError:
         line = None
         if span is not None:

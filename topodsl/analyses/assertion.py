@@ -34,6 +34,7 @@ from .registry import (
     LINK_TYPES,
     QUANTITY,
     SELECTION,
+    WORD,
     Analysis,
     CommonOption,
     Param,
@@ -141,7 +142,17 @@ class AssertionCalls:
             return _WORDS[self.word(x, scope, tuple(_WORDS), p.spelling)]
         if p.kind == LINK_TYPES:
             return self.link_types(x)
+        if p.kind == WORD:
+            return self.name(x, p.spelling)
         raise AssertionError(p.kind)  # pragma: no cover
+
+    def name(self, x: Any, what: str) -> str:
+        """A bare name or a string (``workload = pretrain``)."""
+        if isinstance(x, ast.String):
+            return x.value
+        if isinstance(x, ast.Ref) and x.path.simple_name is not None:
+            return x.path.simple_name
+        raise self.ev.error(getattr(x, "span", None), f"{what} is a name, e.g. {what} = NAME")
 
     def word(self, x: Any, scope: str, choices: tuple[str, ...], what: str) -> str:
         """A bare word or a string among ``choices`` (``forwarding = ideal``)."""

@@ -35,6 +35,7 @@ the cap.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path as FsPath
 
 from .. import ast
@@ -106,4 +107,12 @@ def elaborate(
         raise
     topo = assemble(el, block, module.file)
     el.sink.raise_if_errors()
+    workloads = [(a.node, a.scopes, a.constants) for a in topo.assertions
+                 if isinstance(a.node, ast.Workload)]  # fmt: skip
+    if workloads:
+        from ..workload import elaborate_workloads
+
+        asserts = tuple(a for a in topo.assertions if not isinstance(a.node, ast.Workload))
+        topo = elaborate_workloads(replace(topo, assertions=asserts), workloads, el.sink)
+        el.sink.raise_if_errors()
     return topo

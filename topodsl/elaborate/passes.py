@@ -41,7 +41,8 @@ __all__ = ["build_block", "run_body", "RECORDED"]
 
 #: Statements kept with the constants visible where they stand, once per instance of the
 #: body (they are evaluated after elaboration, on the Topology): assertions.
-RECORDED: tuple[type, ...] = (ast.Assert,)
+#: Workloads travel with the assertions to learn where they were declared.
+RECORDED: tuple[type, ...] = (ast.Assert, ast.Workload)
 
 
 def build_block(
