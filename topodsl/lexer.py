@@ -45,7 +45,7 @@ __all__ = ["TopodslLexer", "KEYWORDS", "ANALYSES", "PATTERNS"]
 #: The language's keywords (docs/language.md, "Lexical rules").
 KEYWORDS = (
     "import", "link", "def", "const", "connect", "via", "fabric", "for", "in", "assert", "risk",
-    "under",
+    "under", "meta", "workload", "job",
 )  # fmt: skip
 #: The analyses an assertion may call.
 ANALYSES = (
@@ -63,6 +63,13 @@ ANALYSES = (
     "spill",
     "traffic",
     "failures",
+    "collective",
+    "placement",
+    "checkpoint_cycle",
+    "ingest_need",
+    "inference_fit",
+    "power",
+    "cost",
     "within",
 )
 #: Connection patterns, fabric generators and arithmetic functions.

@@ -44,6 +44,15 @@ from . import spill  # noqa: E402,F401  isort: skip
 from . import traffic  # noqa: E402,F401  isort: skip
 from . import failures  # noqa: E402,F401  isort: skip  (last: it runs any analysis above)
 
+# The workload analyses (docs/workloads.md).
+from . import collective  # noqa: E402,F401  isort: skip
+from . import placement  # noqa: E402,F401  isort: skip
+from . import checkpoint_cycle  # noqa: E402,F401  isort: skip
+from . import ingest_need  # noqa: E402,F401  isort: skip
+from . import inference_fit  # noqa: E402,F401  isort: skip
+from . import power  # noqa: E402,F401  isort: skip
+from . import cost  # noqa: E402,F401  isort: skip
+
 __all__ = [
     "ANALYSES",
     "COMMON_OPTIONS",

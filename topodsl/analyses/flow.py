@@ -20,7 +20,15 @@ import math
 
 from ..units import BANDWIDTH, TIME, format_quantity
 from .figures import Figure
-from .registry import Analysis, Field, ReportOption, endpoint_param, register, size_param
+from .registry import (
+    CUT_ROWS_HELP,
+    Analysis,
+    Field,
+    ReportOption,
+    endpoint_param,
+    register,
+    size_param,
+)
 
 
 def flow_interval(r) -> tuple[float, float]:
@@ -47,6 +55,22 @@ def relay_notes(gain: float, relays: tuple[str, ...]) -> tuple[str, ...]:
     return (f"{format_quantity(gain, BANDWIDTH)} of it relayed through {shown}",)
 
 
+def fabric_notes(excluded: float, domains: tuple[str, ...]) -> tuple[str, ...]:
+    """A note when the fabric rule took paths away from a figure (traffic between accelerators
+    of one fabric domain kept on their fabric).
+
+    >>> print(fabric_notes(63e9, ("dgx",))[0])
+    fabric rule: peer traffic of dgx kept on its fabric (63 GB/s of other paths left out)
+    """
+    if excluded <= 0:
+        return ()
+    shown = ", ".join(domains)
+    return (
+        f"fabric rule: peer traffic of {shown} kept on its fabric "
+        f"({format_quantity(excluded, BANDWIDTH)} of other paths left out)",
+    )
+
+
 def time_interval(size: float, lo: float, hi: float) -> tuple[float, float]:
     """The time to move ``size`` at a rate in ``[lo, hi]``: ``[size / hi, size / lo]``."""
     return (size / hi if hi > 0 else math.inf), (size / lo if lo > 0 else math.inf)
@@ -60,6 +84,7 @@ def _figures(ctx, args, r) -> dict[str, Figure]:
     lo, hi = flow_interval(r)
     cut = tuple(r.bottleneck)
     notes = tuple(args.notes) + relay_notes(r.relay_gain, r.relays)
+    notes += fabric_notes(r.fabric_excluded, r.fabric)
     out = {"throughput": Figure(lo, hi, BANDWIDTH, cut, notes)}
     if "size" in args:
         t_lo, t_hi = time_interval(args["size"], lo, hi)
@@ -67,16 +92,17 @@ def _figures(ctx, args, r) -> dict[str, Figure]:
     return out
 
 
-def _text(result, links: int = 20) -> str:
+def _text(result, links: int | None = 20, cut_rows: int | None = 20) -> str:
     from ..report.flow import format_flow
 
-    return format_flow(result, links=links)
+    return format_flow(result, links=result.usage_count if links is None else links,
+                       cut_rows=cut_rows)  # fmt: skip
 
 
-def _json(result, links: int = 20) -> dict:
+def _json(result, links: int | None = 20, cut_rows: int | None = 20) -> dict:
     from ..report.flow import flow_to_dict
 
-    return flow_to_dict(result, links=links or None)
+    return flow_to_dict(result, links=links or None, cut_rows=cut_rows)
 
 
 register(
@@ -109,8 +135,10 @@ register(
                 "links",
                 "--links",
                 20,
-                "Busiest links to list (text and JSON); 0 lists none in text and all in JSON.",
+                "Busiest links to list (text and JSON); 0 lists none in text and all in JSON; "
+                "'all' for every one.",
             ),
+            ReportOption("cut_rows", "--cut-rows", 20, CUT_ROWS_HELP),
         ),
         common=("forwarding",),
         disjoint=("sources", "sinks"),

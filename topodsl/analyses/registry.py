@@ -29,6 +29,7 @@ __all__ = [
     "FLAG",
     "LINK_TYPES",
     "TEXT",
+    "WORD",
     "Param",
     "Field",
     "ReportOption",
@@ -45,9 +46,10 @@ __all__ = [
 #: Parameter kinds. A selection names components (a selector text, or node rows); a quantity
 #: is a number with a dimension (SI base units inside, a unit on the command line); a choice is
 #: one of a few words; a flag is on or off; link types name link types (``type:nvlink4``); a
-#: text is passed as written, for the analysis to read (a link selector, a traffic pattern).
+#: text is passed as written, for the analysis to read (a link selector, a traffic pattern);
+#: word is a name the design declares (a workload's).
 SELECTION, QUANTITY, CHOICE, FLAG, LINK_TYPES = "selection", "quantity", "choice", "flag", "links"
-TEXT = "text"
+TEXT, WORD = "text", "word"
 
 _TRUE = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
@@ -60,7 +62,7 @@ class Param:
     ----------
     name : the Python keyword of :func:`~topodsl.analyses.run` and the key in JSON.
     kind : :data:`SELECTION`, :data:`QUANTITY`, :data:`CHOICE`, :data:`FLAG`,
-        :data:`LINK_TYPES` or :data:`TEXT`.
+        :data:`LINK_TYPES`, :data:`TEXT` or :data:`WORD`.
     help : one line for ``--help`` and the docs.
     dim : the dimension of a quantity.
     default : a selector text (a selection's default, restricted to the assertion's component
@@ -201,12 +203,20 @@ class Field:
 
 @dataclass(frozen=True)
 class ReportOption:
-    """A command-line option that shapes a report, not the figures (``--cut-rows 20``)."""
+    """A command-line option that shapes a report, not the figures (``--cut-rows 20``): a
+    number of rows, or ``all`` (``None`` in the report function)."""
 
     name: str
     flag: str
     default: int
     help: str
+
+
+#: The help of every ``--cut-rows`` option, which caps the cut rows of text and JSON alike.
+CUT_ROWS_HELP = (
+    "Cut rows to list: groups of alike elements in text, elements in JSON (which lists every "
+    "group); 'all' for every one."
+)
 
 
 @dataclass(frozen=True)
@@ -277,6 +287,8 @@ class Analysis:
     wraps : the name of a :data:`CHOICE` parameter naming another analysis whose parameters
         this one also takes (failures runs any analysis: ``run(t, "failures", analysis=
         "flow", sources=..., links="type:up")``).
+    aliases : other names of its ``analyze`` subcommand (``checkpoint-cycle``), not listed in
+        ``--help``; :func:`~topodsl.analyses.get` knows them too.
     """
 
     name: str
@@ -305,6 +317,8 @@ class Analysis:
         """Whether the figures of the question ``args`` are invariant under relabelling."""
         return bool(self.symmetric(args) if callable(self.symmetric) else self.symmetric)
 
+    aliases: tuple[str, ...] = ()
+
     def param(self, key: str) -> Param | None:
         """The parameter called ``key`` in any front end: its name, its assertion keyword or
         its option without dashes (``from``, ``sources``, ``--from`` all name flow's sources)."""
@@ -331,7 +345,8 @@ ANALYSES: dict[str, Analysis] = {}
 
 def register(analysis: Analysis) -> Analysis:
     """Add ``analysis`` to :data:`ANALYSES` (its name must be new)."""
-    if analysis.name in ANALYSES:
+    taken = set(ANALYSES) | {alias for a in ANALYSES.values() for alias in a.aliases}
+    if analysis.name in taken or taken & set(analysis.aliases):
         raise ValueError(f"analysis {analysis.name!r} is registered twice")
     names = [p.name for p in analysis.params]
     if len(set(names)) != len(names):

@@ -41,6 +41,7 @@ from .registry import (
     QUANTITY,
     SELECTION,
     TEXT,
+    WORD,
     Analysis,
     Param,
     parse_link_types,
@@ -49,6 +50,7 @@ from .registry import (
 from .result import AnalysisResult, describe_value
 
 if TYPE_CHECKING:
+    from ..progress import Progress
     from ..topology import Topology
 
 __all__ = ["Context", "Arguments", "ArgumentError", "run", "get"]
@@ -160,6 +162,9 @@ def get(name: str) -> Analysis:
     """The analysis called ``name``; an :class:`ArgumentError` naming the close ones if none."""
     if name in ANALYSES:
         return ANALYSES[name]
+    for a in ANALYSES.values():
+        if name in a.aliases:
+            return a
     close = difflib.get_close_matches(name, list(ANALYSES), n=1)
     hint = f"did you mean {close[0]!r}?" if close else "analyses: " + ", ".join(ANALYSES)
     raise ArgumentError(f"unknown analysis {name!r}", hint)
@@ -171,6 +176,7 @@ def run(
     *,
     scope: str | None = None,
     options: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
     **params: Any,
 ) -> AnalysisResult:
     """Run analysis ``name`` on a topology and return its figures and the solver's result.
@@ -184,6 +190,8 @@ def run(
         ones default to the declared default inside it; ``None`` (the default) leaves omitted
         selections to the solver.
     options : common options (``{"forwarding": "ideal"}``), passed to the solver.
+    progress : a :data:`topodsl.progress.Progress` callback, given to the solver when it takes
+        one (a long search reports as it goes); it changes nothing in the result.
     **params : the analysis's parameters by name (or assertion keyword): selections as
         selector text or node rows, quantities in SI base units or as text with a unit
         (``size="2 TB"``), choices as text, flags as booleans. ``None`` means not given.
@@ -221,7 +229,7 @@ def run(
     hit = ctx.memo.get(key)
     if hit is not None:
         return hit
-    raw = analysis.compute(_solver(analysis, args), ctx, args)
+    raw = analysis.compute(_solver(analysis, args, progress), ctx, args)
     figures = dict(analysis.figures(ctx, args, raw))
     result = AnalysisResult(
         analysis.name, _parameters(analysis, args), figures, analysis.default_field, raw
@@ -312,6 +320,10 @@ def _value(ctx: Context, a: Analysis, p: Param, value: Any, scope: str | None) -
         if not isinstance(value, str):
             raise ArgumentError(f"{p.described(a.name)} must be text", param=p.name)
         return value
+    if p.kind == WORD:
+        if not isinstance(value, str) or not value:
+            raise ArgumentError(f"{p.described(a.name)} must be a name", param=p.name)
+        return value
     return _selection(ctx, a, p, value, scope)
 
 
@@ -363,12 +375,16 @@ def _is_kind_selector(text: str) -> bool:
     return re.fullmatch(r"\s*(kind|role):[\w|]+\s*", text) is not None
 
 
-def _solver(a: Analysis, args: Arguments) -> Callable[..., Any] | None:
-    """The solver with the common options bound; an error names an option it does not take."""
+def _solver(
+    a: Analysis, args: Arguments, progress: Progress | None = None
+) -> Callable[..., Any] | None:
+    """The solver with the common options bound (an error names an option it does not take),
+    and the progress callback when the solver takes one."""
     if a.solver is None:
         return None
     fn = resolve(a.solver)
-    if not args.options:
+    extra = {"progress": progress} if progress is not None else {}
+    if not args.options and not extra:
         return fn
     accepted = inspect.signature(fn).parameters
     for key in args.options:
@@ -377,7 +393,9 @@ def _solver(a: Analysis, args: Arguments) -> Callable[..., Any] | None:
                 f"{a.name}: this version's solver ({a.solver}) has no {key!r} option",
                 f"leave out {key} until the solver takes it",
             )
-    return functools.partial(fn, **args.options)
+    if "progress" not in accepted:
+        extra = {}  # a quick solver reports nothing
+    return functools.partial(fn, **args.options, **extra)
 
 
 def _parameters(a: Analysis, args: Arguments) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from ..analyses import ANALYSES, Analysis, Param
 from ..analyses.registry import CHOICE, FLAG, SELECTION
 from ..errors import TopoError
 from .common import (
+    ROWS,
     analyze,
     common_option_params,
     emit_json,
@@ -23,6 +24,7 @@ from .common import (
     settings_note,
     with_settings,
 )
+from .progress import terminal_progress, wanted
 
 __all__ = ["analysis_command"]
 
@@ -66,13 +68,13 @@ def _option(p: Param) -> click.Option:
     )
 
 
-def analysis_command(a: Analysis) -> click.Command:
-    """The ``analyze`` subcommand of ``a``."""
+def analysis_command(a: Analysis, name: str | None = None) -> click.Command:
+    """The ``analyze`` subcommand of ``a`` (under another ``name``: an alias, hidden)."""
     params: list[click.Parameter] = [click.Argument(["file"], type=click.Path(dir_okay=False))]
     params += [_option(p) if p.name != a.wraps else _wrapped_option(p) for p in a.params]
     params += [
-        click.Option([o.flag, o.name], type=click.IntRange(min=0), default=o.default,
-                     show_default=True, help=o.help)
+        click.Option([o.flag, o.name], type=ROWS, default=o.default, show_default=True,
+                     help=o.help)
         for o in a.report_options
     ]  # fmt: skip
     params += common_option_params(a.common)
@@ -101,8 +103,8 @@ def analysis_command(a: Analysis) -> click.Command:
         from ..executor import ExecutorError, executor_settings
 
         try:
-            with executor_settings(jobs, scheduler):
-                result = run(topo, a.name, options=options, **values)
+            with executor_settings(jobs, scheduler), terminal_progress(wanted(as_json)) as progress:
+                result = run(topo, a.name, options=options, progress=progress, **values)
         except TopoError as e:
             fail(e)
         except ExecutorError as e:
@@ -115,8 +117,8 @@ def analysis_command(a: Analysis) -> click.Command:
             click.echo((f"{note}\n" if note else "") + result.format(**report))
 
     first, _, rest = a.summary.partition("\n\n")
-    command = click.Command(a.name, params=params, callback=callback, help=a.summary,
-                            short_help=first, **extra)  # fmt: skip
+    command = click.Command(name or a.name, params=params, callback=callback, help=a.summary,
+                            short_help=first, hidden=name is not None, **extra)  # fmt: skip
     return file_options(command)
 
 
@@ -173,3 +175,5 @@ def _wrapped_values(a: Analysis, values: dict[str, Any], args: tuple[str, ...]) 
 
 for _analysis in ANALYSES.values():
     analyze.add_command(analysis_command(_analysis))
+    for _alias in _analysis.aliases:
+        analyze.add_command(analysis_command(_analysis, _alias))

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .. import ast
 from ..analyses import ANALYSES
 from ..analyses.figures import Measure
-from ..interval import Interval, Record
+from ..evaluate import Quantity, Record
 from ..units import BANDWIDTH
 from .engine import failure_analysis
 
@@ -105,7 +105,7 @@ def under_failures(ev: _Evaluator, node: ast.Assert, scope: str) -> tuple:
         if values in seen:
             continue
         for (call, r), (lo, hi) in zip(runs, values, strict=True):
-            figure = Interval(lo, hi, r.dim, call.func)
+            figure = Quantity(lo, hi, r.dim, call.func)
             ev.overrides[id(call)] = Record(call.func, {r.field: figure}, r.field)
         try:
             left, right = ev.value(node.left, scope), ev.value(node.right, scope)

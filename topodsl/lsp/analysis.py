@@ -42,7 +42,7 @@ __all__ = ["Document", "Symbol", "analyze", "hover", "definition", "completions"
 MAX_CHECKED_COMPONENTS = 200_000
 KEYWORDS = (
     "import", "link", "def", "const", "connect", "via", "fabric", "for", "in", "assert", "risk",
-    "under",
+    "under", "meta", "workload", "job",
 )  # fmt: skip
 
 
