@@ -450,8 +450,10 @@ class Evaluator:
             self._no_zero(e, b, "division by zero")
             dim = a.dim / b.dim
             if exact:
-                if a.integral and b.integral and np.any(
-                    (np.asarray(a.lo) != 0) & (np.abs(a.lo) < np.abs(b.lo))
+                if (
+                    a.integral
+                    and b.integral
+                    and np.any((np.asarray(a.lo) != 0) & (np.abs(a.lo) < np.abs(b.lo)))
                 ):
                     self.rounded_division(e, a, b)
                 return Quantity.exact(_arith(numeric.div, a.lo, b.lo), dim, **meta)
