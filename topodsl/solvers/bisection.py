@@ -45,6 +45,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import SolverError
+from ..progress import Progress, report
 from ..topology import Topology
 from ..units import BANDWIDTH, format_quantity
 from .flow import (
@@ -222,6 +223,7 @@ def bisection(
     backend: str = "scipy",
     exhaustive_limit: int = EXHAUSTIVE_LIMIT,
     forwarding: str = "hardware",
+    progress: Progress | None = None,
 ) -> BisectionResult:
     """Bisection bandwidth of ``topology`` over ``endpoints``, per direction, with bounds.
 
@@ -236,6 +238,8 @@ def bisection(
     exhaustive_limit : up to this many endpoints every balanced split is tried (exact answer).
     forwarding : the forwarding model of the flow network, ``"hardware"`` (default) or
         ``"ideal"`` (see :mod:`topodsl.solvers.forwarding`).
+    progress : a :data:`topodsl.progress.Progress` callback, told of each split measured
+        (``"bisection: every balanced split"``, ``"bisection: candidate splits"``).
 
     Returns
     -------
@@ -267,6 +271,7 @@ def bisection(
         raise SolverError(f"unknown max-flow backend {backend!r} (use 'scipy' or 'networkx')")
     E = resolve_endpoints(topology, endpoints)
     solver = _Bisector(topology, E, backend, forwarding)
+    solver.progress = progress
     if len(E) == 1:
         return solver.trivial(t0)
     if len(E) <= exhaustive_limit and solver.small_enough_for_exhaustive():
@@ -298,6 +303,8 @@ class _Witness:
 
 
 class _Bisector:
+    progress: Progress | None = None
+
     def __init__(self, topology: Topology, E: np.ndarray, backend: str, forwarding: str):
         self.t = topology
         self.E = E
@@ -360,6 +367,7 @@ class _Bisector:
         if not self.symmetric and back < value:
             value, back, cut, first = back, value, back_cut, ~first
         self.uppers.append(Bound(method, value))
+        report(self.progress, "bisection: candidate splits", len(self.uppers))
         if self.best is None or value < self.best.value:
             self.best = _Witness(value, first.copy(), cut, method, back)
         return value
@@ -397,6 +405,8 @@ class _Bisector:
             subsets = combinations(range(n), lo)
         best_value = math.inf
         best_first = None
+        splits = math.comb(n - 1, lo - 1) if self.symmetric and n % 2 == 0 else math.comb(n, lo)
+        total = splits * (1 if self.symmetric else 2)  # max flows to measure
         for subset in subsets:
             first = np.zeros(n, dtype=bool)
             first[list(subset)] = True
@@ -404,6 +414,7 @@ class _Bisector:
                 nx_ = self.backend == "networkx"
                 v = self.measure(f)[0] if nx_ else self.tc.flow_value(f)
                 count += 1
+                report(self.progress, "bisection: every balanced split", count, total)
                 if v < best_value:
                     best_value, best_first = v, f
         assert best_first is not None
