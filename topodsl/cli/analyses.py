@@ -96,7 +96,7 @@ def analysis_command(a: Analysis) -> click.Command:
         from ..analyses import run
 
         try:
-            with terminal_progress(wanted(as_json)) as progress:
+            with terminal_progress(wanted(as_json or as_lines)) as progress:
                 result = run(topo, a.name, options=options, progress=progress, **values)
         except TopoError as e:
             fail(e)
