@@ -13,7 +13,7 @@ the ratio is taken within each round, so both sides saw much the same load):
   solve) against the same;
 * ``json``: ``loads_json`` of a k-ary fat tree written as NetworkX node-link JSON against
   ``json.loads`` of the same text (the floor: reading it at all);
-* ``reach``: the whole process ``topodsl analyze reach --within 1us --format jsonl`` on the
+* ``reach``: the whole process ``topodsl analyze reach --within 1us --jsonl`` on the
   benchmark cluster against ``memory_reach`` alone in a process that has loaded the file
   (what writing the answer adds to the solve).
 
@@ -159,7 +159,7 @@ def stage_reach(work: Path, gpus: int) -> tuple[float, float]:
     path = work / f"cluster_{gpus}.topo"
     if not path.exists():
         path.write_text(cluster_source(gpus))
-    argv = [*TOPODSL, "analyze", "reach", str(path), "--within", "1us", "--format", "jsonl"]
+    argv = [*TOPODSL, "analyze", "reach", str(path), "--within", "1us", "--jsonl"]
     whole = _cpu(argv)
     solve = _timed(
         "import topodsl\nfrom topodsl.solvers.reach import memory_reach\n"
@@ -172,7 +172,7 @@ STAGES = {
     "help": ("topodsl --help", "import numpy"),
     "check": ("topodsl check, 25 lines", "import numpy"),
     "json": ("loads_json, fat tree k={k}", "json.loads"),
-    "reach": ("analyze reach --format jsonl, {gpus:,} GPUs", "memory_reach alone"),
+    "reach": ("analyze reach --jsonl, {gpus:,} GPUs", "memory_reach alone"),
 }
 
 
