@@ -128,9 +128,14 @@ class AnalysisResult:
 
         >>> from topodsl import loads
         >>> from topodsl.analyses import run
-        >>> head, lines = run(loads("cluster c { gpu g[2] }"), "count").to_lines()
-        >>> head["analysis"], head["tables"], "".join(lines)
-        ('count', {}, '')
+        >>> t = loads("link l { bandwidth = 50 GB/s }; "
+        ...           "node n { gpu g[2]; connect g[0] -- g[1] via l }")
+        >>> head, lines = run(t, "bisection", endpoints="kind:gpu").to_lines()
+        >>> head["analysis"], head["tables"]["cut"]
+        ('bisection', 1)
+        >>> print("".join(lines), end="")  # doctest: +ELLIPSIS
+        {"table":"cut","from":"n.g0","to":"n.g1","bandwidth":50000000000.0,...}
+        ...
         """
         a = self.declaration
         if a.jsonl is not None and self.detail is not None:
