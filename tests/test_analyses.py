@@ -201,7 +201,14 @@ def test_the_cli_command_is_built_from_the_declaration(name: str) -> None:
     flags = {f for p in command.params for f in getattr(p, "opts", [])}
     expected = {p.cli_flag for p in a.params} | {o.flag for o in a.report_options}
     expected |= {COMMON_OPTIONS[c].flag for c in a.common}
-    assert flags == expected | {"--json", "--allow-import-outside", "-D", "--set", "file"}
+    assert flags == expected | {
+        "--json",
+        "--jsonl",
+        "--allow-import-outside",
+        "-D",
+        "--set",
+        "file",
+    }
 
 
 # -- each analysis through every front end -------------------------------------------------------

@@ -18,6 +18,7 @@ from .common import (
     analyze,
     common_option_params,
     emit_json,
+    emit_jsonl,
     fail,
     file_options,
     load_or_exit,
@@ -29,6 +30,10 @@ from .progress import terminal_progress, wanted
 __all__ = ["analysis_command"]
 
 _JSON_HELP = "Print one JSON object instead of text."
+_JSONL_HELP = (
+    "Print JSON Lines instead of text: the --json document without its tables first, then "
+    'one compact line per table row, {"table": NAME, ...}; streams large answers.'
+)
 
 
 def _from_text(p: Param):
@@ -78,19 +83,27 @@ def analysis_command(a: Analysis, name: str | None = None) -> click.Command:
     ]  # fmt: skip
     params += common_option_params(a.common)
     params.append(click.Option(["--json", "as_json"], is_flag=True, help=_JSON_HELP))
+    params.append(click.Option(["--jsonl", "as_lines"], is_flag=True, help=_JSONL_HELP))
 
-    def callback(file: str, as_json: bool, allow_import_outside: bool, **values: Any) -> None:
+    def callback(
+        file: str, as_json: bool, as_lines: bool, allow_import_outside: bool, **values: Any
+    ) -> None:
         report = {o.name: values.pop(o.name) for o in a.report_options}
         options = {n: v for n in a.common if (v := values.pop(n)) is not None}
+        if as_json and as_lines:
+            raise click.UsageError("--json and --jsonl are two forms of the same report: give one")
         topo = load_or_exit(file, allow_import_outside)
         from ..analyses import run
 
         try:
-            with terminal_progress(wanted(as_json)) as progress:
+            with terminal_progress(wanted(as_json or as_lines)) as progress:
                 result = run(topo, a.name, options=options, progress=progress, **values)
         except TopoError as e:
             fail(e)
-        if as_json:
+        if as_lines:
+            head, lines = result.to_lines(**report)
+            emit_jsonl(with_settings(head, topo, after="parameters"), lines)
+        elif as_json:
             emit_json(with_settings(result.to_dict(**report), topo, after="parameters"))
         else:
             note = settings_note(topo)
