@@ -144,6 +144,39 @@ def test_the_command_line_starts_without_the_solvers() -> None:
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stderr
 
 
+def test_help_imports_neither_the_solvers_nor_the_elaborator() -> None:
+    # ``topodsl --help`` run for real, then every heavy module it must not have loaded.
+    heavy = (
+        "scipy",
+        "networkx",
+        "pymetis",
+        "lark",
+        "topodsl.elaborate",
+        "topodsl.ast",
+        "topodsl.parser",
+        "topodsl.params",
+        "topodsl.solvers",
+    )
+    code = (
+        "import sys\nfrom topodsl.cli import main\nsys.argv = ['topodsl', '--help']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n"
+        f"    print(e.code, sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    r = run_topodsl(code=code)
+    assert r.stdout.splitlines()[-1] == "0 []", r.stdout + r.stderr
+    assert "Usage: topodsl" in r.stdout
+
+
+def test_the_elaborate_function_survives_its_submodule_import() -> None:
+    # ``topodsl.elaborate`` is bound on first use; importing the submodule must not rebind it.
+    code = (
+        "import topodsl, topodsl.elaborate, inspect\n"
+        "print(inspect.isfunction(topodsl.elaborate), topodsl.elaborate.__module__)"
+    )
+    r = run_topodsl(code=code)
+    assert r.stdout.strip() == "True topodsl.elaborate", r.stdout + r.stderr
+
+
 def test_structural_assertions_are_checked_without_the_solvers(tmp_path: Path) -> None:
     f = tmp_path / "d.topo"
     f.write_text(

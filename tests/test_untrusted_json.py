@@ -224,3 +224,86 @@ def test_single_line_documents_show_a_window_of_the_line() -> None:
     d = diagnostics(json.dumps(doc))[0]
     shown = d.render().splitlines()[1]
     assert len(shown) < 140 and "capacity" in shown
+
+
+# -- the column reader agrees with the element reader ------------------------------------------
+
+VALID_CHANGES = [
+    lambda d: None,
+    lambda d: d["nodes"][1].update(bandwidth="inf", model="H100", serial=12, ok=True, note=None),
+    lambda d: d["nodes"][2].update(meta={"bus": "0000:3b:00.0", "numa": 1}, ports=4),
+    lambda d: d["nodes"].append({"id": "c", "kind": "gpu", "ports": -1, "latency": 0}),
+    lambda d: d["links"][0].update(type="nvlink", lanes=18, simplex=True, meta={"cable": "x"}),
+    lambda d: d["links"].append(
+        {"source": "b", "target": "a", "bandwidth": 400, "duplex": "half", "type": None}
+    ),
+    lambda d: d["links"][0].update(meta={}),
+    lambda d: d.update(graph={"link_types": {"nvlink": {"bandwidth": 5e10}}, "source": "x.topo"}),
+    lambda d: d.update(edges=d.pop("links")),
+]
+
+
+def _same_topology(a, b) -> None:
+    import numpy as np
+
+    for table in ("nodes", "links"):
+        ta, tb = getattr(a, table), getattr(b, table)
+        for name, value in vars(ta).items():
+            other = getattr(tb, name)
+            if isinstance(value, np.ndarray):
+                assert value.dtype == other.dtype and np.array_equal(value, other), name
+            else:
+                assert value == other and list(map(type, value)) == list(map(type, other)), name
+    assert a.link_type_names == b.link_type_names and a.link_types == b.link_types
+    assert a.source == b.source and dumps_json(a) == dumps_json(b)
+
+
+@pytest.mark.parametrize("change", VALID_CHANGES)
+def test_the_column_reader_gives_what_the_element_reader_gives(change) -> None:
+    from topodsl.io import _read_columns, _read_elements
+
+    text = mutated(change)
+    fast = _read_columns(text, "g.json", 10**6)
+    assert fast is not None, "a valid file is read by columns"
+    _same_topology(fast[0], _read_elements(text, "g.json", 10**6)[0])
+
+
+def test_the_column_reader_reads_every_example_as_the_element_reader_does() -> None:
+    from pathlib import Path
+
+    from topodsl import load
+    from topodsl.io import _read_columns, _read_elements
+
+    root = Path(__file__).parent.parent
+    for path in sorted([*root.glob("topologies/*.topo"), *root.glob("tests/golden/ok/*.topo")]):
+        text = dumps_json(load(path))
+        fast = _read_columns(text, "g.json", 10**7)
+        assert fast is not None, path
+        _same_topology(fast[0], _read_elements(text, "g.json", 10**7)[0])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda d: d["nodes"][1].update(serial=10**30),
+        lambda d: d["nodes"][1].update(meta={"x": -(10**29)}),
+        lambda d: d["nodes"][0].update(parent="a"),
+        lambda d: d["nodes"][1].update(id=7),
+        lambda d: d["nodes"][1].update(latency=None),
+        lambda d: d["links"][0].update(bandwidth=10**30),
+        lambda d: d["links"][0].update(bandwidth="inf"),
+        lambda d: d["links"][0].update(target="srv"),
+    ],
+)
+def test_the_column_reader_leaves_the_unusual_to_the_element_reader(change) -> None:
+    from topodsl.io import _read_columns
+
+    assert _read_columns(mutated(change), "g.json", 10**6) is None
+
+
+def test_the_column_reader_leaves_infinity_literals_to_the_element_reader() -> None:
+    from topodsl.io import _read_columns
+
+    text = mutated(lambda d: None).replace("1000000000.0", "Infinity")
+    assert _read_columns(text, "g.json", 10**6) is None
+    assert _read_columns(text.replace("Infinity", "1e999"), "g.json", 10**6) is None

@@ -14,12 +14,14 @@ are in :mod:`topodsl.render` (a package, so its name is not rebound to a functio
 50.0
 """
 
+import sys
 from importlib import import_module
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 # The public names and the modules they live in, imported on first use: ``topodsl --help``
-# and a ``check`` that runs no flow must not pay for scipy. ``elaborate`` is bound eagerly
-# because a function of that name shadows its module once bound.
+# must not pay for the AST, the elaborator or numpy, and a ``check`` that runs no flow must
+# not pay for scipy.
 _LAZY = {
     "load": ".api",
     "loads": ".api",
@@ -46,6 +48,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .api import load, loads
+    from .elaborate import elaborate
     from .errors import ElaborationError, SolverError, TopoError, TopoSyntaxError
     from .failures.engine import failure_analysis
     from .parser import parse
@@ -73,10 +76,28 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | {"elaborate"})
 
 
-from .elaborate import elaborate  # noqa: E402
+class _Package(ModuleType):
+    """The package's module type, for one name: ``topodsl.elaborate`` is the function, yet
+    ``topodsl/elaborate`` is also a submodule, and importing a submodule binds its name on the
+    package. A property lets the function be imported on first use (as the names above are)
+    and keeps it bound when the import system binds the submodule."""
+
+    @property
+    def elaborate(self) -> Any:
+        from .elaborate import elaborate as function
+
+        return function
+
+    @elaborate.setter
+    def elaborate(self, value: Any) -> None:
+        if not isinstance(value, ModuleType):
+            raise AttributeError("topodsl.elaborate is the elaborator and cannot be rebound")
+
+
+sys.modules[__name__].__class__ = _Package
 
 __version__ = "0.1.0"
 

@@ -451,14 +451,15 @@ class _Evaluator(Evaluator):
         self.overrides: dict[int, Quantity | Record] = {}
 
     def rounded_division(self, e: ast.BinOp, a: Quantity, b: Quantity) -> None:
-        """In an assertion's own expression a rounded-down division is an error, not a silent
-        ``1 / 100 == 0`` threshold (a constant's definition keeps the language's rule)."""
+        """In an assertion's own expression a whole-number division that rounds a non-zero
+        number down to 0 is an error, not a silent ``1 / 100 == 0`` threshold (``N / 2 * BW``
+        with an odd N keeps the language's rounding; a constant's definition keeps the rule)."""
         if self._const_stack:
             return
         if isinstance(a.lo, int) and isinstance(b.lo, int):
-            what = f"{a.lo} / {b.lo} divides two whole numbers: it rounds down to {a.lo // b.lo}"
+            what = f"{a.lo} / {b.lo} divides two whole numbers: it rounds down to 0"
         else:
-            what = "this divides whole numbers that do not divide exactly: it rounds down"
+            what = "this divides whole numbers to a fraction that rounds down to 0"
         raise self.error(
             e.span,
             f"{what} (the language's rule), which an assertion does not do silently",

@@ -258,8 +258,8 @@ class Evaluator:
         raise self.unknown_name(e, name, ())
 
     def rounded_division(self, e: ast.BinOp, a: Quantity, b: Quantity) -> None:
-        """Called before two whole numbers that do not divide exactly are divided (rounded
-        down, the language's rule: ``7 / 2`` is 3); a front end may refuse it."""
+        """Called before two whole numbers are divided whose quotient rounds down to 0 (the
+        language's rule: ``1 / 100`` is 0, ``7 / 2`` is 3); a front end may refuse it."""
 
     def analysis(self, e: ast.Call, scope: Any) -> Any:
         """The value of a call of something other than :data:`FUNCTIONS`: in an assertion an
@@ -450,7 +450,11 @@ class Evaluator:
             self._no_zero(e, b, "division by zero")
             dim = a.dim / b.dim
             if exact:
-                if a.integral and b.integral and np.any(np.asarray(a.lo) % np.asarray(b.lo)):
+                if (
+                    a.integral
+                    and b.integral
+                    and np.any((np.asarray(a.lo) != 0) & (np.abs(a.lo) < np.abs(b.lo)))
+                ):
                     self.rounded_division(e, a, b)
                 return Quantity.exact(_arith(numeric.div, a.lo, b.lo), dim, **meta)
             corners = [(a.lo, b.lo), (a.lo, b.hi), (a.hi, b.lo), (a.hi, b.hi)]

@@ -35,16 +35,20 @@ True
 from __future__ import annotations
 
 import difflib
+import gc
 import json
 import math
 import re
+from itertools import chain, repeat
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from .errors import DiagnosticSink, ElaborationError, Span
 from .kinds import KIND_ALIASES, KIND_CODE, KINDS, ROLE_OF
 from .limits import LINKS_PER_COMPONENT, MAX_LANES, MAX_NODES, MAX_PORTS
-from .numeric import check_quantity
-from .topology import NODE_FIELDS, LinkType, Topology, TopologyBuilder
+from .numeric import MAX_QUANTITY, MIN_QUANTITY, check_quantity
+from .topology import NODE_FIELDS, LinkTable, LinkType, NodeTable, Topology, TopologyBuilder
 
 __all__ = ["dumps_json", "loads_json", "to_json_dict", "write_graphml"]
 
@@ -136,6 +140,7 @@ def dumps_json(topology: Topology) -> str:
 
 _WS = re.compile(r"[ \t\n\r]*")
 _CONTAINERS = frozenset(k for k, r in ROLE_OF.items() if r == "container")
+_CONTAINER_CODES = np.array(sorted(KIND_CODE[k] for k in _CONTAINERS), dtype=np.uint8)
 _POSITIVE = ("bandwidth", "read_bandwidth", "write_bandwidth")
 _SCALAR = str | int | float | bool
 
@@ -302,6 +307,24 @@ def loads_json(text: str, file: str = "<json>", *, max_nodes: int = MAX_NODES) -
     ...
     topodsl.errors.ElaborationError: g.json:1:51: error: node 'a' (nodes[0]): 'capacity' ...
     """
+    read = _read_columns(text, file, max_nodes)
+    if read is None:  # anything out of the ordinary: read element by element, report it
+        read = _read_elements(text, file, max_nodes)
+    topology, graph = read
+    if graph.get("assertions"):
+        from .assertion_io import with_assertions_from_json
+
+        topology = with_assertions_from_json(topology, graph["assertions"], file)
+    if graph.get("workloads"):
+        from .workload import workloads_from_text
+
+        topology = workloads_from_text(topology, graph["workloads"], file)
+    return topology
+
+
+def _read_elements(text: str, file: str, max_nodes: int) -> tuple[Topology, dict]:
+    """The topology and the ``graph`` object, read one element at a time, every diagnostic
+    in its place."""
     sink = DiagnosticSink({file: text})
     doc = _Json(text, file, sink)
     top = doc.top_level()
@@ -333,22 +356,300 @@ def loads_json(text: str, file: str = "<json>", *, max_nodes: int = MAX_NODES) -
     sink.raise_if_errors()
     source = graph.get("source", file)
     topology = b.build(source=source if isinstance(source, str) else file)
-    if graph.get("assertions"):
-        from .assertion_io import with_assertions_from_json
-
-        topology = with_assertions_from_json(topology, graph["assertions"], file)
-    if graph.get("risks"):
+    if graph.get("risks"):  # read here, where each risk group's place in the text is known
         from .risks import with_risks_from_json
 
         at = doc.key_offset(graph_at, "risks")
         topology = with_risks_from_json(
             topology, graph["risks"], file, error=lambda message: doc.fatal(at, message)
         )
-    if graph.get("workloads"):
-        from .workload import workloads_from_text
+    return topology, graph
 
-        topology = workloads_from_text(topology, graph["workloads"], file)
-    return topology
+
+# -- the common case, column by column -------------------------------------------------------
+#
+# A file another tool wrote is almost always valid. :func:`_read_columns` decodes it in one
+# call of the C decoder and checks each attribute as one column (numpy over the numbers, sets
+# of types, dict lookups mapped over the ids), with no Python function called per node or per
+# link. It gives up (returns ``None``) at the first thing out of the ordinary, numeric ids
+# included, and :func:`_read_elements` then reads the file again one element at a time and
+# reports every fault in its place: the two agree on every file the columns accept
+# (tests/test_untrusted_json.py compares them).
+
+_ABSENT = object()  # an attribute not given, told apart from an explicit null
+_NODE_OWN = frozenset(("id", "kind", "parent", "ports", *NODE_FIELDS))
+_KIND_OF = {name: KIND_CODE[KIND_ALIASES.get(name, name)] for name in [*KIND_CODE, *KIND_ALIASES]}
+_NUMBER_TYPES = frozenset((int, float))
+_SCALAR_TYPES = frozenset((str, int, float, bool, type(None)))
+
+
+def _column(items: list, key: str) -> list:
+    """``items[i].get(key, _ABSENT)`` for every item, mapped in C."""
+    return list(map(dict.get, items, repeat(key), repeat(_ABSENT)))
+
+
+def _quantities(
+    values: list, default: float, *, positive: bool, inf_word: bool = False
+) -> np.ndarray | None:
+    """A column of quantities as :func:`_number` checks them (absent: ``default``; the word
+    ``"inf"`` where ``inf_word``), or ``None`` if any one is not a finite number in range."""
+    types = set(map(type, values))
+    words = inf_word and str in types
+    if words and {v for v in values if type(v) is str} != {"inf"}:
+        return None
+    stand_in = type(_ABSENT) in types or words
+    if not types - {type(_ABSENT), str if words else type(_ABSENT)} <= _NUMBER_TYPES:
+        return None
+    numbers = values
+    if stand_in:
+        numbers = [1.0 if v is _ABSENT or type(v) is str else v for v in values]
+    try:
+        x = np.array(numbers, dtype=np.float64)
+    except OverflowError:  # a whole number past the range of a float
+        return None
+    if not np.isfinite(x).all() or (x < 0).any() or (positive and (x == 0).any()):
+        return None
+    # The element reader refuses a whole number of more than 30 characters outright.
+    if (x > MAX_QUANTITY).any() or ((x > 0) & (x < MIN_QUANTITY)).any() or (x >= 1e30).any():
+        return None
+    if stand_in:
+        x[np.array([v is _ABSENT for v in values], dtype=bool)] = default
+        if words:
+            x[np.array([type(v) is str for v in values], dtype=bool)] = math.inf
+    return x
+
+
+def _huge(value: Any) -> bool:
+    """A whole number the element reader refuses for its length (over 30 characters)."""
+    return type(value) is int and not -(10**29) < value < 10**30
+
+
+def _read_columns(text: str, file: str, max_nodes: int) -> tuple[Topology, dict] | None:
+    """:func:`loads_json` for a well-formed file, column by column; ``None`` if anything in
+    it needs :func:`_read_elements` (an error to place, or a rare form such as numeric ids)."""
+    collecting = gc.isenabled()
+    gc.disable()  # the decoder makes an object per element, none of them garbage
+    try:
+        doc = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return None
+    finally:
+        if collecting:
+            gc.enable()
+    if type(doc) is not dict or type(doc.get("nodes")) is not list:
+        return None
+    nodes = doc["nodes"]
+    links = doc["links"] if "links" in doc else doc.get("edges", [])
+    graph = doc.get("graph", {})
+    graph = {} if graph is None else graph
+    if type(links) is not list or type(graph) is not dict or graph.get("risks"):
+        return None  # risk groups are read by the element reader, which can place an error
+    if len(nodes) > max_nodes or len(links) > LINKS_PER_COMPONENT * max_nodes:
+        return None
+    if nodes and set(map(type, nodes)) != {dict}:
+        return None
+    if links and set(map(type, links)) != {dict}:
+        return None
+    b = TopologyBuilder(source=file)
+    sink = DiagnosticSink({file: text})
+    _read_link_types(_Json(text, file, sink), graph, 0, b)
+    if sink.errors:
+        return None
+    node_table, index = _node_columns(nodes)
+    if node_table is None:
+        return None
+    link_table, type_names = _link_columns(links, index, node_table.kind)
+    if link_table is None:
+        return None
+    source = graph.get("source", file)
+    topology = Topology(
+        nodes=node_table,
+        links=link_table,
+        link_type_names=type_names,
+        link_types=dict(b.link_types),
+        source=source if isinstance(source, str) else file,
+    )
+    return topology, graph
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON has")
+
+
+def _node_columns(nodes: list) -> tuple[NodeTable | None, dict[str, int]]:
+    """The node table and the row of every id, or ``(None, {})``."""
+    n = len(nodes)
+    ids = _column(nodes, "id")
+    if n and (set(map(type, ids)) != {str} or "" in ids):
+        return None, {}
+    if len(set(ids)) != n:
+        return None, {}
+    try:
+        kind = list(map(_KIND_OF.get, _column(nodes, "kind")))
+    except TypeError:  # an unhashable kind
+        return None, {}
+    if None in kind:
+        return None, {}
+    index = dict(zip(ids, range(n), strict=True))
+    parents = _column(nodes, "parent")
+    parent = np.full(n, -1, dtype=np.int64)
+    named = [i for i, p in enumerate(parents) if p is not _ABSENT and p is not None]
+    if named:
+        names = [parents[i] for i in named]
+        if set(map(type, names)) != {str}:
+            return None, {}
+        rows = list(map(index.get, names))
+        if None in rows:
+            return None, {}
+        parent[named] = rows
+        if _has_cycle(parent):
+            return None, {}
+    ports_in = _column(nodes, "ports")
+    if set(map(type, ports_in)) - {type(_ABSENT)} - {int}:
+        return None, {}
+    ports = np.array([-1 if p is _ABSENT else p for p in ports_in], dtype=np.int64)
+    if ((ports < -1) | (ports > MAX_PORTS)).any():
+        return None, {}
+    keys = set(chain.from_iterable(nodes))
+    fields = {}
+    for key, default in NODE_FIELDS.items():
+        column = _quantities(
+            _column(nodes, key) if key in keys else [], default,
+            positive=key in _POSITIVE, inf_word=key in _POSITIVE,
+        )  # fmt: skip
+        if column is None:
+            return None, {}
+        fields[key] = column if key in keys else np.full(n, default)
+    extra: dict[int, dict[str, Any]] = {}
+    other = sorted(keys - _NODE_OWN)
+    if other:
+        rows = set()
+        for key in other:
+            column = _column(nodes, key)
+            if key == "meta":
+                given = [v for v in column if v is not _ABSENT]
+                if not all(map(_plain_meta, given)):
+                    return None, {}
+            else:
+                kinds = set(map(type, column)) - {type(_ABSENT)}
+                if not kinds <= _SCALAR_TYPES:
+                    return None, {}
+                if float in kinds and not all(math.isfinite(v) for v in column if type(v) is float):
+                    return None, {}
+                if int in kinds and any(map(_huge, column)):
+                    return None, {}
+            rows.update(i for i, v in enumerate(column) if v is not _ABSENT and v is not None)
+        for i in sorted(rows):
+            extra[i] = {
+                k: dict(v) if k == "meta" else v
+                for k, v in nodes[i].items()
+                if k not in _NODE_OWN and v is not None
+            }
+    table = NodeTable(
+        ids=ids,
+        kind=np.array(kind, dtype=np.uint8),
+        parent=parent.astype(np.int32),
+        ports=ports.astype(np.int32),
+        origin=np.full(n, -1, dtype=np.int32),
+        template=np.full(n, -1, dtype=np.int32),
+        extra=extra,
+        **fields,
+    )
+    return table, index
+
+
+def _plain_meta(value: Any) -> bool:
+    """Whether ``value`` is a ``meta`` object :func:`_meta` accepts."""
+    if type(value) is not dict:
+        return False
+    for x in value.values():
+        if type(x) not in (str, int, float) or (type(x) is float and not math.isfinite(x)):
+            return False
+        if _huge(x):
+            return False
+    return True
+
+
+def _has_cycle(parent: np.ndarray) -> bool:
+    """Whether following ``parent`` (-1 at a root) goes round for some row: pointer jumping,
+    each round doubling the distance looked up, so log2(rows) rounds of numpy."""
+    up = parent.copy()
+    steps = 1
+    while steps <= len(parent):
+        live = up >= 0
+        if not live.any():
+            return False
+        up[live] = up[up[live]]
+        steps *= 2
+    return bool((up >= 0).any())
+
+
+def _link_columns(
+    links: list, index: dict[str, int], kind: np.ndarray
+) -> tuple[LinkTable | None, tuple[str, ...]]:
+    m = len(links)
+    ends = []
+    for key in ("source", "target"):
+        names = _column(links, key)
+        if m and set(map(type, names)) != {str}:
+            return None, ()
+        rows = list(map(index.get, names))
+        if None in rows:
+            return None, ()
+        ends.append(np.array(rows, dtype=np.int64))
+    src, dst = ends
+    if (src == dst).any() or np.isin(kind[np.r_[src, dst]], _CONTAINER_CODES).any():
+        return None, ()
+    if not m:
+        bandwidth = latency = lanes = np.zeros(0)
+    else:
+        bw_in = _column(links, "bandwidth")
+        if _ABSENT in bw_in:
+            return None, ()
+        bandwidth = _quantities(bw_in, 0.0, positive=True)
+        latency = _quantities(_column(links, "latency"), 0.0, positive=False)
+        lanes = _quantities(_column(links, "lanes"), 1.0, positive=True)  # mostly absent
+        if bandwidth is None or latency is None or lanes is None or (lanes > MAX_LANES).any():
+            return None, ()
+    keys = set(chain.from_iterable(links))  # a key no link has needs no column
+    types = _column(links, "type") if "type" in keys else [None] * m
+    if set(map(type, types)) - {str, type(_ABSENT), type(None)}:
+        return None, ()
+    names = [t for t in dict.fromkeys(types) if type(t) is str]
+    code = dict(zip(names, range(len(names)), strict=True))
+    code[None] = code[_ABSENT] = -1
+    simplex = np.zeros(m, dtype=bool)
+    if "simplex" in keys:
+        given = _column(links, "simplex")
+        if set(map(type, given)) - {bool, type(_ABSENT)}:
+            return None, ()
+        simplex = np.array([v is True for v in given], dtype=bool)
+    half = np.zeros(m, dtype=bool)
+    if "duplex" in keys:
+        given = _column(links, "duplex")
+        if set(map(type, given)) - {str, type(_ABSENT)} or set(given) - {"full", "half", _ABSENT}:
+            return None, ()
+        half = np.array([v == "half" for v in given], dtype=bool)
+    link_extra: dict[int, dict[str, Any]] = {}
+    if "meta" in keys:
+        metas = _column(links, "meta")
+        given = [i for i, v in enumerate(metas) if v is not _ABSENT]
+        if not all(_plain_meta(metas[i]) for i in given):
+            return None, ()
+        link_extra = {i: {"meta": dict(metas[i])} for i in given if metas[i]}
+    table = LinkTable(
+        src=src.astype(np.int32),
+        dst=dst.astype(np.int32),
+        bandwidth=bandwidth,
+        latency=latency,
+        lanes=lanes,
+        type=np.array(list(map(code.get, types)), dtype=np.int32),
+        simplex=simplex,
+        half_duplex=half,
+        origin=np.full(m, -1, dtype=np.int32),
+        extra=link_extra,
+    )
+    return table, tuple(names)
 
 
 def _read_link_types(doc: _Json, graph: dict, graph_at: int, b: TopologyBuilder) -> None:

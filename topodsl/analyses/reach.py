@@ -59,6 +59,12 @@ def _json(result, max_rows: int = 20) -> dict:
     return reach_to_dict(result)
 
 
+def _jsonl(result, max_rows: int = 20):
+    from ..report.reach import reach_to_lines
+
+    return reach_to_lines(result)
+
+
 register(
     Analysis(
         name="reach",
@@ -111,6 +117,7 @@ register(
         solver="topodsl.solvers.reach:memory_reach",
         text=_text,
         json=_json,
+        jsonl=_jsonl,
         report_options=(
             ReportOption(
                 "max_rows",

@@ -269,6 +269,10 @@ class Analysis:
     solver : ``"module:function"`` of the solver; imported when the analysis runs.
     text, json : ``"module:function"`` of the reports of the raw result (``None``: the
         generic report of the figures); they take the report options as keywords.
+    jsonl : the ``--jsonl`` report of the raw result: ``jsonl(raw, **report_options)`` gives
+        the document without its tables (``tables``: their row counts) and an iterator of
+        text, one compact JSON line per row (``None``: :meth:`AnalysisResult.to_lines` splits
+        the ``json`` document, fine for small tables).
     report_options : options of the text and JSON reports (``--cut-rows``).
     common : names of :data:`COMMON_OPTIONS` it takes.
     disjoint : two selections that must not overlap (``("sources", "sinks")``).
@@ -303,6 +307,7 @@ class Analysis:
     solver: str | None = None
     text: str | None = None
     json: str | None = None
+    jsonl: Any = None
     report_options: tuple[ReportOption, ...] = ()
     common: tuple[str, ...] = ()
     disjoint: tuple[str, str] | None = None

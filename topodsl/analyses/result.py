@@ -13,7 +13,8 @@ figure is an interval, whose ``lower`` and ``upper`` bound the true value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,27 @@ from .figures import Figure, Measure, json_float, unit_of
 if TYPE_CHECKING:
     from .registry import Analysis, Param
 
-__all__ = ["AnalysisResult", "describe_value", "call_text"]
+__all__ = ["AnalysisResult", "describe_value", "call_text", "json_default", "json_line"]
+
+
+def json_default(o: Any) -> Any:
+    """numpy scalars and arrays as JSON's own values (``json.dumps``'s ``default``)."""
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"cannot serialise {type(o).__name__}")
+
+
+def json_line(obj: Any) -> str:
+    """``obj`` as one compact line of JSON (JSON Lines), newline included.
+
+    >>> json_line({"a": np.int64(1), "b": [0.5]})
+    '{"a":1,"b":[0.5]}\\n'
+    """
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=json_default) + "\n"
 
 
 @dataclass(frozen=True)
@@ -93,16 +114,48 @@ class AnalysisResult:
     def to_dict(self, **options: Any) -> dict[str, Any]:
         """The ``--json`` document; ``options`` are the analysis's report options."""
         a = self.declaration
-        doc: dict[str, Any] = {
-            "analysis": self.analysis,
-            "parameters": dict(self.parameters),
-            "figures": {k: f.measure.to_dict() for k, f in self.figures.items()},
-        }
+        doc = self._head()
         if a.json is not None and self.detail is not None:
             doc.update(a.json(self.detail, **options))
         else:
             doc["notes"] = list(dict.fromkeys(n for f in self.figures.values() for n in f.notes))
         return doc
+
+    def to_lines(self, **options: Any) -> tuple[dict[str, Any], Iterator[str]]:
+        """The ``--jsonl`` report: the ``--json`` document without its tables (lists of
+        objects), ``tables`` giving their row counts in their place, and the text of one
+        compact JSON line per row, ``{"table": NAME, ...the row...}``, in the document's order.
+
+        >>> from topodsl import loads
+        >>> from topodsl.analyses import run
+        >>> t = loads("link l { bandwidth = 50 GB/s }; "
+        ...           "node n { gpu g[2]; connect g[0] -- g[1] via l }")
+        >>> head, lines = run(t, "bisection", endpoints="kind:gpu").to_lines()
+        >>> head["analysis"], head["tables"]["cut"]
+        ('bisection', 1)
+        >>> print("".join(lines), end="")  # doctest: +ELLIPSIS
+        {"table":"cut","from":"n.g0","to":"n.g1","bandwidth":50000000000.0,...}
+        ...
+        """
+        a = self.declaration
+        if a.jsonl is not None and self.detail is not None:
+            top, lines = a.jsonl(self.detail, **options)
+            return {**self._head(), **top}, lines
+        doc = self.to_dict(**options)
+        tables = {
+            k: v for k, v in doc.items()
+            if isinstance(v, list) and v and all(isinstance(row, dict) for row in v)
+        }  # fmt: skip
+        head = {k: v for k, v in doc.items() if k not in tables}
+        head["tables"] = {k: len(v) for k, v in tables.items()}
+        return head, (json_line({"table": k, **row}) for k, rows in tables.items() for row in rows)
+
+    def _head(self) -> dict[str, Any]:
+        return {
+            "analysis": self.analysis,
+            "parameters": dict(self.parameters),
+            "figures": {k: f.measure.to_dict() for k, f in self.figures.items()},
+        }
 
     def format(self, **options: Any) -> str:
         """The text report; ``options`` are the analysis's report options."""

@@ -18,6 +18,7 @@ from .common import (
     analyze,
     common_option_params,
     emit_json,
+    emit_jsonl,
     fail,
     file_options,
     load_or_exit,
@@ -30,6 +31,10 @@ __all__ = ["analysis_command"]
 
 _JSON_HELP = "Print one JSON object instead of text."
 _SCHEDULER_HELP = "Solve the cases on this Dask scheduler, tcp://HOST:PORT (topodsl[dask])."
+_JSONL_HELP = (
+    "Print JSON Lines instead of text: the --json document without its tables first, then "
+    'one compact line per table row, {"table": NAME, ...}; streams large answers.'
+)
 
 
 def _from_text(p: Param):
@@ -91,10 +96,15 @@ def analysis_command(a: Analysis, name: str | None = None) -> click.Command:
                                    help="Worker processes (default: every core)."))  # fmt: skip
         params.append(click.Option(["--scheduler"], metavar="ADDRESS", help=_SCHEDULER_HELP))
         extra = {"context_settings": {"ignore_unknown_options": True}}
+    params.append(click.Option(["--jsonl", "as_lines"], is_flag=True, help=_JSONL_HELP))
 
-    def callback(file: str, as_json: bool, allow_import_outside: bool, **values: Any) -> None:
+    def callback(
+        file: str, as_json: bool, as_lines: bool, allow_import_outside: bool, **values: Any
+    ) -> None:
         report = {o.name: values.pop(o.name) for o in a.report_options}
         options = {n: v for n in a.common if (v := values.pop(n)) is not None}
+        if as_json and as_lines:
+            raise click.UsageError("--json and --jsonl are two forms of the same report: give one")
         jobs, scheduler = values.pop("jobs", None), values.pop("scheduler", None)
         if a.wraps is not None:
             values.update(_wrapped_values(a, values, values.pop("wrapped")))
@@ -103,14 +113,19 @@ def analysis_command(a: Analysis, name: str | None = None) -> click.Command:
         from ..executor import ExecutorError, executor_settings
 
         try:
-            with executor_settings(jobs, scheduler), terminal_progress(wanted(as_json)) as progress:
+            with executor_settings(jobs, scheduler), terminal_progress(
+                wanted(as_json or as_lines)
+            ) as progress:
                 result = run(topo, a.name, options=options, progress=progress, **values)
         except TopoError as e:
             fail(e)
         except ExecutorError as e:
             hint = "pip install 'topodsl[dask]'" if "not installed" in str(e) else None
             fail(f"{e}" + (f"\n  hint: {hint}" if hint else ""))
-        if as_json:
+        if as_lines:
+            head, lines = result.to_lines(**report)
+            emit_jsonl(with_settings(head, topo, after="parameters"), lines)
+        elif as_json:
             emit_json(with_settings(result.to_dict(**report), topo, after="parameters"))
         else:
             note = settings_note(topo)

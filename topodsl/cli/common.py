@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -264,18 +265,24 @@ def with_settings(doc: dict[str, Any], topology: Topology, after: str) -> dict[s
     return out
 
 
+def emit_jsonl(head: dict[str, Any], lines: Iterable[str]) -> None:
+    """Print ``head`` as one compact JSON line, then each piece of ``lines`` as it comes
+    (JSON Lines: a large answer streams instead of being built whole)."""
+    from ..analyses.result import json_line
+
+    out = click.get_text_stream("stdout")
+    out.write(json_line(head))
+    for piece in lines:
+        out.write(piece)
+    out.flush()
+
+
 def emit_json(obj: Any) -> None:
     """Print ``obj`` as deterministic JSON (keys in the order built, floats as repr)."""
     click.echo(json.dumps(obj, indent=2, allow_nan=False, default=_default))
 
 
 def _default(o: Any) -> Any:
-    import numpy as np
+    from ..analyses.result import json_default
 
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"cannot serialise {type(o).__name__}")
+    return json_default(o)

@@ -6,7 +6,9 @@ for ``"read"``), capacity in bytes.
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,7 @@ from ..solvers.reach import TIERS, ReachResult
 from ..units import BANDWIDTH, SIZE, TIME, format_quantity
 from .table import format_table
 
-__all__ = ["reach_to_dict", "format_reach"]
+__all__ = ["reach_to_dict", "reach_to_lines", "format_reach"]
 
 
 def reach_to_dict(result: ReachResult) -> dict[str, Any]:
@@ -88,10 +90,7 @@ def reach_to_dict(result: ReachResult) -> dict[str, Any]:
     ]
     counts, caps = _per_element(result)
     return {
-        "direction": result.direction,
-        "forwarding": result.forwarding,
-        "units": {"latency": "s", "bandwidth": "B/s", "capacity": "B"},
-        "within": None if math.isinf(result.within) else result.within,
+        **_head(result),
         "elements": [
             {"from": names[s], "memories": int(n), "capacity": float(c)}
             for s, n, c in zip(result.sources.tolist(), counts, caps, strict=True)
@@ -99,6 +98,109 @@ def reach_to_dict(result: ReachResult) -> dict[str, Any]:
         "rows": rows,
         "tiers": tiers,
     }
+
+
+def _head(result: ReachResult) -> dict[str, Any]:
+    return {
+        "direction": result.direction,
+        "forwarding": result.forwarding,
+        "units": {"latency": "s", "bandwidth": "B/s", "capacity": "B"},
+        "within": None if math.isinf(result.within) else result.within,
+    }
+
+
+#: The tables of :func:`reach_to_dict` that ``--jsonl`` writes a line per row of.
+TABLES = ("elements", "rows", "tiers")
+_CHUNK = 65_536  # rows formatted per piece of output
+
+
+def reach_to_lines(result: ReachResult) -> tuple[dict[str, Any], Iterator[str]]:
+    """The ``--jsonl`` form of :func:`reach_to_dict`: the document without its tables (with
+    ``tables``, their row counts, in their place), and the text of one compact JSON line per
+    row, ``{"table": "rows", "from": ...}``, with the keys and values of the dict form.
+
+    The rows of every GPU of a large cluster are millions of lines: each is formatted from
+    the columns with the names JSON-quoted once each, in pieces of 65,536 rows, so neither the
+    dicts of :func:`reach_to_dict` nor one long string of the whole answer are ever built.
+
+    >>> from topodsl.topology import TopologyBuilder
+    >>> from topodsl.solvers.reach import memory_reach
+    >>> b = TopologyBuilder(); _ = b.add_node("c", "cpu")
+    >>> _ = b.add_node("d", "dram", capacity=64e9, latency=1e-7, bandwidth=1e11)
+    >>> _ = b.add_link("c", "d", bandwidth=1e11)
+    >>> head, lines = reach_to_lines(memory_reach(b.build()))
+    >>> head["tables"]
+    {'elements': 1, 'rows': 1, 'tiers': 1}
+    >>> print("".join(lines), end="")  # doctest: +NORMALIZE_WHITESPACE
+    {"table":"elements","from":"c","memories":1,"capacity":64000000000.0}
+    {"table":"rows","from":"c","memory":"d","kind":"dram","tier":"local","latency":1e-07,\
+"bandwidth":100000000000.0,"capacity":64000000000.0,"hops":1,"relayed":false}
+    {"table":"tiers","from":"c","tier":"local","count":1,"capacity":64000000000.0,\
+"latency":1e-07,"bandwidth":100000000000.0,"relayed":false}
+    """
+    head = _head(result)
+    t = result.tiers
+    head["tables"] = {"elements": len(result.sources), "rows": len(result), "tiers": len(t.source)}
+    return head, _lines(result)
+
+
+def _quoted(values: list[str]) -> list[str]:
+    return [json.dumps(v) for v in values]
+
+
+def _number(x: float) -> str:
+    if not math.isfinite(x):
+        raise ValueError(f"Out of range float values are not JSON compliant: {x!r}")
+    return repr(x)
+
+
+def _lines(result: ReachResult) -> Iterator[str]:
+    names = result.names
+    q: dict[int, str] = {}  # node row -> its id, JSON-quoted, for the rows that appear
+
+    def name(rows: np.ndarray) -> list[str]:
+        for r in np.unique(rows).tolist():
+            if r not in q:
+                q[r] = json.dumps(names[r])
+        return [q[r] for r in rows.tolist()]
+
+    kinds, tiers = _quoted(list(KINDS)), _quoted(list(TIERS))
+    counts, caps = _per_element(result)
+    for f in (result.latency, result.bandwidth, result.capacity, caps):
+        if not np.isfinite(f).all():
+            _number(float(f[~np.isfinite(f)][0]))
+    yield "".join(
+        f'{{"table":"elements","from":{s},"memories":{n},"capacity":{c!r}}}\n'
+        for s, n, c in zip(name(result.sources), counts.tolist(), caps.tolist(), strict=True)
+    )
+    flag = ("false", "true")
+    for lo in range(0, len(result), _CHUNK):
+        sl = slice(lo, lo + _CHUNK)
+        cols = zip(
+            name(result.source[sl]), name(result.memory[sl]), result.kind[sl].tolist(),
+            result.tier[sl].tolist(), result.latency[sl].tolist(),
+            result.bandwidth[sl].tolist(), result.capacity[sl].tolist(),
+            result.hops[sl].tolist(), result.relayed[sl].tolist(), strict=True,
+        )  # fmt: skip
+        yield "".join(
+            f'{{"table":"rows","from":{s},"memory":{m},"kind":{kinds[k]},"tier":{tiers[c]},'
+            f'"latency":{la!r},"bandwidth":{b!r},"capacity":{cp!r},"hops":{h},'
+            f'"relayed":{flag[x]}}}\n'
+            for s, m, k, c, la, b, cp, h, x in cols
+        )
+    t = result.tiers
+    for f in (t.capacity, t.latency, t.bandwidth):
+        if not np.isfinite(f).all():
+            _number(float(f[~np.isfinite(f)][0]))
+    cols = zip(
+        name(t.source), t.tier.tolist(), t.count.tolist(), t.capacity.tolist(),
+        t.latency.tolist(), t.bandwidth.tolist(), t.relayed.tolist(), strict=True,
+    )  # fmt: skip
+    yield "".join(
+        f'{{"table":"tiers","from":{s},"tier":{tiers[c]},"count":{n},"capacity":{cp!r},'
+        f'"latency":{la!r},"bandwidth":{b!r},"relayed":{flag[x]}}}\n'
+        for s, c, n, cp, la, b, x in cols
+    )
 
 
 def _mark(relayed) -> str:

@@ -48,6 +48,7 @@ from ..errors import SolverError
 from ..progress import Progress, report
 from ..topology import Topology
 from ..units import BANDWIDTH, format_quantity
+from .forwarding import TRANSIT, forwarding_plan
 from .flow import (
     _ARC_LINK,
     CutItem,
@@ -316,6 +317,13 @@ class _Bisector:
         # chiplets); the members with links leaving the group are the flow terminals.
         self.owner, self.terms, self.tgroup, self.share = _endpoint_groups(topology, E)
         self.keep = prune_for_terminals(topology, self.terms)
+        # The rows an edge-cut certificate (star, spectral) may route through: the endpoints'
+        # members and the components that forward traffic. Memory, storage, GPUs that are not
+        # endpoints, chiplets of other packages and CXL switches (host <-> device only) carry no
+        # transit a cut argument could count; leaving them out only removes paths (sound).
+        klass = forwarding_plan(topology, forwarding).klass
+        self.transit = klass == TRANSIT
+        self.relays = self.keep & ((self.owner >= 0) | self.transit)
         self.tc = TerminalCuts(topology, self.terms, self.keep, self.tgroup, forwarding)
         self.net = self.tc.net
         self.symmetric = self.tc.symmetric
@@ -427,7 +435,7 @@ class _Bisector:
     def cheap_certificates(self) -> None:
         for bound in _fabric_certificates(self.t, self.E, self.owner):
             self.add_lower(bound.method, bound.value, bound.note)
-        value, note = _star_bound(self.t, self.net, self.owner, self.n, self.lo)
+        value, note = _star_bound(self.t, self.net, self.owner, self.n, self.lo, self.transit)
         if value > 0:
             self.add_lower("star", value, note)
 
@@ -537,10 +545,10 @@ class _Bisector:
     # -- spectral bound and order ---------------------------------------------------------------
 
     def spectral(self) -> None:
-        others = int(self.keep.sum()) - self.n
+        others = int(self.relays.sum()) - self.n
         if self.n > _SPECTRAL_MAX_ENDPOINTS or self.n * others > _SPECTRAL_MAX_WORK:
             return
-        got = _spectral(self.t, self.keep, self.E, self.owner)
+        got = _spectral(self.t, self.relays, self.E, self.owner)
         if got is None:
             return
         mu2, fiedler = got
@@ -798,8 +806,11 @@ def _private_links(topology: Topology, owner, n_groups, hosts, fabric_links: set
     return float(cap[pick].min())
 
 
-def _star_bound(topology: Topology, net, owner: np.ndarray, n: int, lo: int) -> tuple[float, str]:
-    """Sum over components linked to most endpoints of their cheapest balanced share.
+def _star_bound(
+    topology: Topology, net, owner: np.ndarray, n: int, lo: int, transit: np.ndarray
+) -> tuple[float, str]:
+    """Sum over forwarding components (``transit``) linked to most endpoints of their cheapest
+    balanced share (a pooled CXL expander linked to every GPU is no switch).
 
     A switch joined to endpoints by links (c_1 <= c_2 <= ...) is cut for at least the
     ``floor(n/2)`` smallest of those capacities (counting 0 for endpoints it does not reach)
@@ -819,7 +830,7 @@ def _star_bound(topology: Topology, net, owner: np.ndarray, n: int, lo: int) -> 
     tr, hr = vert_row[net.tail], vert_row[net.head]
     pairs = sorted_unique(tr[out_m] * n + hg[out_m])
     reach = np.bincount(pairs // n, minlength=topology.num_nodes)
-    candidates = np.flatnonzero(reach > n - lo)
+    candidates = np.flatnonzero((reach > n - lo) & transit)
     total = 0.0
     used = 0
     for j in candidates.tolist():

@@ -85,7 +85,6 @@ def placement_lints(topology: Topology, workload, *, forwarding: str = "hardware
     PlacementResult
     """
     from ..workload import parallel_groups
-
     from .collective import check_work
 
     check_work(topology, workload.ranks)

@@ -474,7 +474,9 @@ def _probe_values(base: Topology, probes: Sequence[str]) -> dict[str, tuple[floa
             return None
         v = got[0]
         p = v * (k + 2) if v != 0 else float(k + 2)
-        if not (math.isfinite(p) and p > 0):
+        # As a literal reads it (15 significant digits): 1 ns x 3 is 3e-09, not 3.0...04e-09.
+        p = float(f"{p:.15g}")
+        if not (math.isfinite(p) and p > 0 and p != v):
             return None
         out[name] = (v, p)
     return out
