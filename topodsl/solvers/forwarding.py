@@ -83,7 +83,6 @@ __all__ = [
     "SIDED_KINDS",
     "ForwardingPlan",
     "forwarding_plan",
-    "build_plan",
     "check_forwarding",
     "relay_attribute",
 ]
@@ -180,13 +179,12 @@ def forwarding_plan(
     hit = _PLANS.get(key)
     if hit is not None and hit[0] is topology:
         return hit[1]
-    # A damaged copy (topodsl.failures) builds its own plan and says whether it keeps the
-    # original's flow network.
+    # A damaged copy (topodsl.failures) keeps its original's plan: a failure rewires nothing.
     derive = getattr(topology, "derived_forwarding_plan", None)
     if derive is not None:
         plan = derive(forwarding, strict=strict)
     else:
-        plan = build_plan(topology, forwarding, strict)
+        plan = _build_plan(topology, forwarding, strict)
     if len(_PLANS) > 16:
         _PLANS.clear()
     _PLANS[key] = (topology, plan)
@@ -223,9 +221,7 @@ def relay_attribute(topology: Topology) -> np.ndarray:
     return out
 
 
-def build_plan(topology: Topology, forwarding: str, strict: bool) -> ForwardingPlan:
-    """The forwarding plan of ``topology``, built (not cached): :func:`forwarding_plan` is the
-    cached entry point."""
+def _build_plan(topology: Topology, forwarding: str, strict: bool) -> ForwardingPlan:
     n = topology.num_nodes
     role = topology.role_codes
     kind = topology.nodes.kind
