@@ -223,7 +223,8 @@ def test_the_cli_command_is_built_from_the_declaration(name: str) -> None:
     expected |= {COMMON_OPTIONS[c].flag for c in a.common}
     if a.wraps:  # the wrapped analysis's options follow; cases run on --jobs workers
         expected |= {"--jobs", "--scheduler", "wrapped"}
-    assert flags == expected | {"--json", "--jsonl", "--allow-import-outside", "-D", "--set", "file"}
+    common = {"--json", "--jsonl", "--allow-import-outside", "-D", "--set", "file"}
+    assert flags == expected | common
 
 
 # -- each analysis through every front end -------------------------------------------------------

@@ -113,9 +113,10 @@ def analysis_command(a: Analysis, name: str | None = None) -> click.Command:
         from ..executor import ExecutorError, executor_settings
 
         try:
-            with executor_settings(jobs, scheduler), terminal_progress(
-                wanted(as_json or as_lines)
-            ) as progress:
+            with (
+                executor_settings(jobs, scheduler),
+                terminal_progress(wanted(as_json or as_lines)) as progress,
+            ):
                 result = run(topo, a.name, options=options, progress=progress, **values)
         except TopoError as e:
             fail(e)
