@@ -48,7 +48,6 @@ from ..errors import SolverError
 from ..progress import Progress, report
 from ..topology import Topology
 from ..units import BANDWIDTH, format_quantity
-from .forwarding import TRANSIT, forwarding_plan
 from .flow import (
     _ARC_LINK,
     CutItem,
@@ -57,6 +56,7 @@ from .flow import (
     prune_for_terminals,
     sorted_unique,
 )
+from .forwarding import TRANSIT, forwarding_plan
 
 __all__ = ["BisectionResult", "Bound", "bisection", "resolve_endpoints", "EXHAUSTIVE_LIMIT"]
 
