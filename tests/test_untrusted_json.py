@@ -293,6 +293,7 @@ def test_the_column_reader_reads_every_example_as_the_element_reader_does() -> N
         lambda d: d["links"][0].update(bandwidth=10**30),
         lambda d: d["links"][0].update(bandwidth="inf"),
         lambda d: d["links"][0].update(target="srv"),
+        lambda d: d["nodes"][1].update(ports=10**25),  # past int64 (found by the fuzz test)
     ],
 )
 def test_the_column_reader_leaves_the_unusual_to_the_element_reader(change) -> None:

@@ -507,7 +507,10 @@ def _node_columns(nodes: list) -> tuple[NodeTable | None, dict[str, int]]:
     ports_in = _column(nodes, "ports")
     if set(map(type, ports_in)) - {type(_ABSENT)} - {int}:
         return None, {}
-    ports = np.array([-1 if p is _ABSENT else p for p in ports_in], dtype=np.int64)
+    try:
+        ports = np.array([-1 if p is _ABSENT else p for p in ports_in], dtype=np.int64)
+    except OverflowError:  # past int64: the element reader names the node and the limit
+        return None, {}
     if ((ports < -1) | (ports > MAX_PORTS)).any():
         return None, {}
     keys = set(chain.from_iterable(nodes))
