@@ -2,6 +2,8 @@
 
 Shared by every test of the CLI so that they all start the same interpreter, import this
 checkout's package (wherever the command runs from) and give up after the same time.
+:func:`invoke` runs it in this process instead (click's runner), for the many quick checks
+of one command's output.
 """
 
 from __future__ import annotations
@@ -42,6 +44,24 @@ def run_topodsl(
         env=env,
         timeout=timeout,
     )
+
+
+def invoke(*args: str):
+    """``topodsl ARGS`` in this process; stdout and stderr apart, exceptions not caught."""
+    from click.testing import CliRunner
+
+    from topodsl.cli import main
+
+    try:
+        runner = CliRunner(mix_stderr=False)  # click < 8.2
+    except TypeError:
+        runner = CliRunner()
+    return runner.invoke(main, list(args), catch_exceptions=False)
+
+
+def cli(command: str):
+    """``topodsl COMMAND`` in this process (words split on spaces)."""
+    return invoke(*command.split())
 
 
 def run_on_a_terminal(

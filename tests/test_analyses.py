@@ -20,6 +20,7 @@ from topodsl.analyses import ANALYSES, ArgumentError, Context, run, unit_of
 from topodsl.analyses.registry import COMMON_OPTIONS, QUANTITY, SELECTION, resolve
 from topodsl.check import check
 from topodsl.cli import main
+from topodsl.diff import diff_topologies
 
 DESIGN = """\
 link pcie { bandwidth = 64 GB/s, latency = 100 ns }
@@ -79,6 +80,13 @@ HAND = {
     ),
     "drain": ({"size": 1e12}, "drain(1 TB)", {"time": 2000.0, "rate": 0.25e9}),
     "ingest": ({}, "ingest()", {"rate": 3.625e9, "throughput": 14.5e9}),
+    # GPU i of a node is on leaf i: each shift flow crosses the spine, and each NIC carries
+    # one flow out and one in against its 50 GB/s: 25 GB/s a flow, 4 flows.
+    "traffic": (
+        {"pattern": "shift", "between": "kind:gpu"},
+        "traffic(shift, between = kind:gpu)",
+        {"rate": 25e9, "throughput": 100e9},
+    ),
     # The workload analyses (docs/workloads.md). GPU 0 of each node reaches the other only
     # through its NIC and leaf 0: an all-gather of 1 GB moves 0.5 GB each way at 50 GB/s, in
     # one ring step over 2 x 100 ns of PCIe and 2 x 600 ns of Ethernet.
@@ -137,6 +145,17 @@ SOLVED = {
 }
 
 
+# Analyses that run another one (checked through every front end in their own test below).
+# Failing either node drops its two GPUs (lost endpoints are dropped by default).
+WRAPPED = {
+    "failures": (
+        {"analysis": "count", "components": "kind:gpu", "devices": "c.n*"},
+        "count(kind:gpu) == 4 under failures(devices = c.n[*])",
+        {"baseline": 4, "worst": 2, "p1": 2, "p50": 2},
+    ),
+}
+
+
 @pytest.fixture(scope="module")
 def t() -> topodsl.Topology:
     return topodsl.loads(DESIGN, file="design.topo")
@@ -158,7 +177,7 @@ def invoke(*args: str):
 
 
 def test_every_analysis_is_tested_here() -> None:
-    assert set(HAND) | set(SOLVED) == set(ANALYSES)
+    assert set(HAND) | set(SOLVED) | set(WRAPPED) == set(ANALYSES)
 
 
 # -- the declarations ----------------------------------------------------------------------------
@@ -184,7 +203,8 @@ def test_selection_defaults_are_the_solvers(name: str) -> None:
     a = ANALYSES[name]
     solver = inspect.signature(resolve(a.solver)).parameters
     renames = {"sources": ("sources", "gpus"), "sinks": ("sinks", "memory"),
-               "elements": ("sources",), "endpoints": ("endpoints",)}  # fmt: skip
+               "elements": ("sources",), "endpoints": ("endpoints",),
+               "between": ("between",)}  # fmt: skip
     for p in a.params:
         if p.kind != SELECTION or p.default is None:
             continue
@@ -201,14 +221,10 @@ def test_the_cli_command_is_built_from_the_declaration(name: str) -> None:
     flags = {f for p in command.params for f in getattr(p, "opts", [])}
     expected = {p.cli_flag for p in a.params} | {o.flag for o in a.report_options}
     expected |= {COMMON_OPTIONS[c].flag for c in a.common}
-    assert flags == expected | {
-        "--json",
-        "--jsonl",
-        "--allow-import-outside",
-        "-D",
-        "--set",
-        "file",
-    }
+    if a.wraps:  # the wrapped analysis's options follow; cases run on --jobs workers
+        expected |= {"--jobs", "--scheduler", "wrapped"}
+    common = {"--json", "--jsonl", "--allow-import-outside", "-D", "--set", "file"}
+    assert flags == expected | common
 
 
 # -- each analysis through every front end -------------------------------------------------------
@@ -260,13 +276,13 @@ def test_a_scoped_call_restricts_defaults_and_notes_them(t) -> None:
         run(t, "checkpoint", size=1e12, scope="c.n1")
 
 
-@pytest.mark.parametrize("name", sorted(HAND) + sorted(SOLVED))
+@pytest.mark.parametrize("name", sorted(HAND) + sorted(SOLVED) + sorted(WRAPPED))
 def test_every_json_document_follows_one_convention(design_file, name: str) -> None:
-    params = (HAND.get(name) or SOLVED[name])[0]
+    params = (HAND.get(name) or SOLVED.get(name) or WRAPPED[name])[0]
     a = ANALYSES[name]
     args = ["analyze", name, design_file, "--json"]
     for key, value in params.items():
-        p = a.param(key)
+        p = a.param(key) or ANALYSES[params.get("analysis", name)].param(key)
         if p.kind == QUANTITY:
             unit = {"B": " B", "B/s": " B/s", "s": " s", "W": " W"}.get(unit_of(p.dim), "")
             value = f"{value}{unit}"
@@ -284,6 +300,29 @@ def test_every_json_document_follows_one_convention(design_file, name: str) -> N
         v = doc["parameters"][p.name]
         if p.kind == QUANTITY and v is not None:
             assert set(v) == {"value", "unit"}
+
+
+@pytest.mark.parametrize("name", sorted(WRAPPED))
+def test_a_wrapping_analysis_through_every_front_end(t, design_file, name: str) -> None:
+    params, assertion, figures = WRAPPED[name]
+    r = run(t, name, **params)
+    for field, expected in figures.items():
+        assert (r[field].lower, r[field].upper) == (expected, expected), field
+    res = check(t, [assertion]).results[-1]
+    assert res.status == "fail" and res.measured.lower == figures["worst"]
+    assert res.notes[0] == "worst case: c.n0 failed"
+    inner = ANALYSES[params["analysis"]]
+    args = ["analyze", name, design_file, "--analysis", params["analysis"], "--json"]
+    for key, value in params.items():
+        if key != "analysis":
+            args += [(ANALYSES[name].param(key) or inner.param(key)).cli_flag, value]
+    doc = json.loads(invoke(*args).stdout)
+    assert doc["baseline"]["value"] == figures["baseline"]
+    assert doc["worst"]["value"] == figures["worst"] and doc["worst"]["failed"] == ["c.n0"]
+    spec = name + ":" + ",".join(f"{k}={v}" for k, v in params.items())
+    rows = [row for row in diff_topologies(t, t, bisection=False, analyses=[spec]).rows
+            if row.section == name]  # fmt: skip
+    assert rows and all(row.old == row.new for row in rows)
 
 
 def test_the_generic_text_report(design_file) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import os
 import sys
@@ -148,3 +149,34 @@ def test_cluster_256_through_dask_matches_the_pool(scheduler, tmp_path: Path):
     text = (tmp_path / "dask.csv").read_text().splitlines()
     assert text[0].startswith("point,SERVERS,STORES,bisection.value.lower [B/s]")
     assert all(line.endswith(",ok,") for line in text[1:])
+
+
+# -- failure analysis through Dask --------------------------------------------------------------
+
+
+FABRIC = """\
+link l  { bandwidth = 50 GB/s }
+link up { bandwidth = 100 GB/s }
+cluster c {
+    node n[8] { gpu g[2]; nic x[2]; connect g[i] -- x[i] via l }
+    switch leaf[4]
+    switch spine[2]
+    connect n[i].x[j] -- leaf[i / 2] via l
+    connect leaf[*] -- spine[*] via up
+}
+"""
+
+
+def test_failure_cases_through_dask_give_the_bytes_of_one_process(scheduler, tmp_path: Path):
+    (tmp_path / "f.topo").write_text(FABRIC)
+    args = ["analyze", "failures", "f.topo", "--analysis", "flow", "--from", "c.n0.g*",
+            "--to", "c.n7.g*", "--links", "*", "--k", "2", "--lost", "keep", "--json"]  # fmt: skip
+    outs = {}
+    for name, extra in {"one": ["--jobs", "1"], "pool": ["--jobs", "2"],
+                        "dask": ["--scheduler", scheduler]}.items():  # fmt: skip
+        r = run_topodsl(*args, *extra, cwd=tmp_path, timeout=300)
+        assert r.returncode == 0, r.stderr
+        outs[name] = r.stdout
+    assert outs["one"] == outs["pool"] == outs["dask"]
+    doc = json.loads(outs["dask"])
+    assert doc["cases"]["solved"] >= 8 and doc["worst"]["failed"]

@@ -42,12 +42,15 @@ _LAZY = {
     "checkpoint_drain": ".solvers.dataflow",
     "ingest": ".solvers.dataflow",
     "cxl_spill": ".solvers.dataflow",
+    "traffic": ".solvers.traffic",
+    "failure_analysis": ".failures.engine",
 }
 
 if TYPE_CHECKING:
     from .api import load, loads
     from .elaborate import elaborate
     from .errors import ElaborationError, SolverError, TopoError, TopoSyntaxError
+    from .failures.engine import failure_analysis
     from .parser import parse
     from .solvers.bisection import bisection
     from .solvers.dataflow import (
@@ -60,6 +63,7 @@ if TYPE_CHECKING:
     )
     from .solvers.flow import max_flow
     from .solvers.reach import capacity_staircase, memory_reach
+    from .solvers.traffic import traffic
     from .topology import Topology, TopologyBuilder
 
 
@@ -118,4 +122,6 @@ __all__ = [
     "checkpoint_drain",
     "ingest",
     "cxl_spill",
+    "traffic",
+    "failure_analysis",
 ]

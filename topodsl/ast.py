@@ -16,8 +16,8 @@ __all__ = [
     "Member", "Direction", "KeywordArg", "CallArg",
     "Star", "IndexRange", "Index", "Segment", "Path",
     "Attr", "Param", "Arg", "ArraySpec", "Instance", "Connect", "Pattern", "Fabric", "For",
-    "Const", "Assert", "Meta", "WorkloadSection", "Workload", "Stmt", "LinkDecl", "Def",
-    "Import", "Module",
+    "Const", "Assert", "Meta", "Risk", "RiskAttr", "WorkloadSection", "Workload", "Stmt",
+    "LinkDecl", "Def", "Import", "Module",
 ]  # fmt: skip
 
 
@@ -297,7 +297,8 @@ class Const:
 
 @dataclass(frozen=True, slots=True)
 class Assert:
-    """``assert [name:] left OP right``: a design promise, checked by ``topodsl check``."""
+    """``assert [name:] left OP right [under COND]``: a design promise, checked by ``topodsl
+    check``; ``under`` is a condition it must hold in, e.g. ``failures(links = type:up)``."""
 
     name: str | None
     left: Expr
@@ -305,6 +306,7 @@ class Assert:
     right: Expr
     text: str
     span: Span
+    under: Call | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +317,27 @@ class Meta:
     path: Path | None
     entries: tuple[Attr, ...]
     span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class RiskAttr:
+    """``members = a, b -- c`` in a risk group: components, links of a type (``type:X``) and
+    the links between two selections (a :class:`Direction` ``a -- b``)."""
+
+    name: str
+    values: tuple[Expr | Direction, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    """``risk NAME { members = ..., probability = P }``: components and links that fail
+    together (a rack's power feed, a cable tray, a batch of optics)."""
+
+    name: str
+    attrs: tuple[RiskAttr, ...]
+    span: Span
+    name_span: Span
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,7 +363,9 @@ class Workload:
     span: Span
 
 
-Stmt = Union[Const, Instance, Attr, Connect, Pattern, Fabric, For, Assert, Meta, Workload]  # noqa: UP007
+Stmt = Union[  # noqa: UP007
+    Const, Instance, Attr, Connect, Pattern, Fabric, For, Assert, Meta, Risk, Workload
+]
 
 
 @dataclass(frozen=True, slots=True)

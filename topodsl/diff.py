@@ -231,9 +231,13 @@ def parse_analysis_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
     a = get(name.strip())
     params: dict[str, Any] = {}
+    wrapped: list[tuple[str, str]] = []
     for item in re.split(r",(?=\s*[A-Za-z_][\w-]*\s*=)", rest) if rest.strip() else []:
         key, eq, value = item.partition("=")
         p = a.param(key.strip())
+        if eq and p is None and a.wraps is not None:
+            wrapped.append((key.strip(), value.strip()))  # read once the wrapped one is known
+            continue
         if not eq or p is None:
             raise ArgumentError(
                 f"{spec!r}: {a.name} takes no parameter {key.strip()!r}",
@@ -244,6 +248,18 @@ def parse_analysis_spec(spec: str) -> tuple[str, dict[str, Any]]:
             params[p.name] = p.from_text(value.strip())
         except ValueError as e:
             raise ArgumentError(f"{spec!r}: {p.spelling}: {e}") from None
+    if wrapped:
+        if a.wraps not in params:
+            raise ArgumentError(f"{spec!r}: name the analysis, e.g. {a.name}:{a.wraps}=flow,...")
+        inner = get(params[a.wraps])
+        for key, value in wrapped:
+            p = inner.param(key)
+            if p is None:
+                raise ArgumentError(f"{spec!r}: {inner.name} takes no parameter {key!r}")
+            try:
+                params[p.name] = p.from_text(value)
+            except ValueError as e:
+                raise ArgumentError(f"{spec!r}: {p.spelling}: {e}") from None
     return a.name, params
 
 
@@ -254,6 +270,9 @@ def _analysis_rows(
     a = ANALYSES[name]
     opts = {k: v for k, v in options.items() if k in a.common}
     shown = {p.name: describe_value(p, params.get(p.name, p.default)) for p in a.params}
+    if a.wraps is not None and params.get(a.wraps) in ANALYSES:
+        inner = ANALYSES[params[a.wraps]].params
+        shown |= {p.name: describe_value(p, params.get(p.name, p.default)) for p in inner}
     label = call_text(a, shown | opts)
     results, errors = [], []
     for ctx in (old, new):
@@ -279,8 +298,20 @@ def _analysis_rows(
         row_name = label if f == a.default_field else f"{label}.{f}"
         sides = [r[f].measure if r is not None and f in r.figures else None for r in results]
         better = a.field(f).better if a.field(f) else None
+        if better is None and a.wraps is not None:
+            better = _wrapped_better(params)
         rows.append(DiffRow(name, row_name, sides[0], sides[1], better=better))
     return rows
+
+
+def _wrapped_better(params: Mapping[str, Any]) -> str | None:
+    """Which way is better for the figures of an analysis under failures: the wrapped
+    analysis's figure's way."""
+    inner = ANALYSES.get(params.get("analysis", ""))
+    if inner is None:
+        return None
+    f = inner.field(params.get("field") or inner.default_field or "")
+    return f.better if f is not None else None
 
 
 def _assertion_results(

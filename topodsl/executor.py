@@ -23,7 +23,8 @@ Three executors, one interface (:class:`Executor`):
 
 :func:`make_executor` picks one from ``--jobs`` and ``--scheduler``. ``fn`` must be a function
 importable by name (a module's top-level function), so that workers receive a reference, not
-code.
+code. :func:`map_cases` is the list-in, list-out form that failure analysis (its cases) and
+routing (its chunks of sinks) use, on the executor :func:`executor_settings` names.
 
 >>> with SerialExecutor() as ex:
 ...     run_all(ex, divmod, 7, [1, 2, 0])
@@ -33,6 +34,7 @@ Outcome(index=2, value=None, error='ZeroDivisionError: integer division or modul
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import uuid
@@ -50,6 +52,8 @@ __all__ = [
     "make_executor",
     "run_all",
     "usable_cores",
+    "map_cases",
+    "executor_settings",
 ]
 
 Task = Callable[[Any, Any], Any]
@@ -321,3 +325,50 @@ def run_all(
     if missing:  # pragma: no cover - every executor yields each index once
         raise ExecutorError(f"{missing} task(s) never finished")
     return out  # type: ignore[return-value]
+
+
+# -- a list in, a list out: failure cases and routing chunks ------------------------------------
+
+# Fewer items than this are run in this process: starting workers costs more.
+_MIN_PARALLEL = 8
+
+_SETTINGS: dict[str, Any] = {"jobs": None, "scheduler": None}
+
+
+@contextlib.contextmanager
+def executor_settings(jobs: int | None = None, scheduler: str | None = None) -> Iterator[None]:
+    """Run :func:`map_cases` in the block on ``jobs`` processes (``None``: every core; 1: this
+    process) or on the Dask scheduler at ``scheduler``: how ``--jobs`` and ``--scheduler``
+    reach solvers that hand out work without threading an executor through every call.
+
+    >>> with executor_settings(jobs=1):
+    ...     map_cases(pow, 2, [3, 10] * 8)[:2]
+    [8, 1024]
+    """
+    old = dict(_SETTINGS)
+    _SETTINGS.update(jobs=jobs, scheduler=scheduler)
+    try:
+        yield
+    finally:
+        _SETTINGS.update(old)
+
+
+def map_cases(fn: Task, shared: Any, items: Sequence[Any], *, jobs: int | None = None) -> list:
+    """``[fn(shared, item) for item in items]``, on the executor :func:`executor_settings`
+    chose (``jobs`` overrides its process count). Below a handful of items, or on one core,
+    the items run here, without pickling ``shared``. A task that raised on a worker is run
+    again in this process, so that its exception (its type, for the caller's handlers)
+    reaches the caller as it would from a serial run.
+
+    >>> map_cases(divmod, 7, [1, 2, 3], jobs=1)
+    [(7, 0), (3, 1), (2, 1)]
+    """
+    scheduler = _SETTINGS["scheduler"]
+    n = jobs or _SETTINGS["jobs"] or usable_cores()
+    if not scheduler and (n == 1 or len(items) < _MIN_PARALLEL):
+        return [fn(shared, item) for item in items]
+    # Chunks of a few items: small enough to balance, large enough to keep the pipes quiet.
+    chunk = max(1, min(16, len(items) // (4 * n)))
+    with make_executor(n, scheduler, preload=(fn.__module__,)) as ex:
+        outcomes = run_all(ex, fn, shared, items, chunksize=chunk)
+    return [o.value if o.ok else fn(shared, items[o.index]) for o in outcomes]

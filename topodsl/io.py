@@ -18,9 +18,11 @@ shares its bandwidth between the two directions.
 A hand-written file needs only node ``id`` and ``kind`` and link ``source``, ``target`` and
 ``bandwidth``. Export then import then export gives the same bytes. The file's assertions go
 to ``graph.assertions`` (see :func:`topodsl.assertion_io.assertions_to_json`), so that checking the
-exported file checks them, and its workloads to ``graph.workloads``: each one's ``name``, the
-component it is declared in (``scope``) and its source ``text`` with every value in SI units
-(:func:`topodsl.workload.workload_text`), read back the way the language reads it.
+exported file checks them; its shared-risk groups to ``graph.risks`` (components by id, links by
+their position in ``links``; see :func:`topodsl.risks.risks_to_json`); and its workloads to
+``graph.workloads``: each one's ``name``, the component it is declared in (``scope``) and its
+source ``text`` with every value in SI units (:func:`topodsl.workload.workload_text`), read back
+the way the language reads it.
 
 >>> from topodsl.topology import TopologyBuilder
 >>> b = TopologyBuilder(); _ = b.add_node("a", "gpu"); _ = b.add_node("b", "gpu")
@@ -110,6 +112,10 @@ def to_json_dict(topology: Topology) -> dict[str, Any]:
         from .assertion_io import assertions_to_json
 
         graph["assertions"] = assertions_to_json(topology)
+    if topology.risks:
+        from .risks import risks_to_json
+
+        graph["risks"] = risks_to_json(topology)
     if topology.workloads:
         from .workload import workload_text
 
@@ -349,7 +355,15 @@ def _read_elements(text: str, file: str, max_nodes: int) -> tuple[Topology, dict
     _read_links(doc, links, link_offsets or [], b, link_key, rejected)
     sink.raise_if_errors()
     source = graph.get("source", file)
-    return b.build(source=source if isinstance(source, str) else file), graph
+    topology = b.build(source=source if isinstance(source, str) else file)
+    if graph.get("risks"):  # read here, where each risk group's place in the text is known
+        from .risks import with_risks_from_json
+
+        at = doc.key_offset(graph_at, "risks")
+        topology = with_risks_from_json(
+            topology, graph["risks"], file, error=lambda message: doc.fatal(at, message)
+        )
+    return topology, graph
 
 
 # -- the common case, column by column -------------------------------------------------------
@@ -428,8 +442,8 @@ def _read_columns(text: str, file: str, max_nodes: int) -> tuple[Topology, dict]
     links = doc["links"] if "links" in doc else doc.get("edges", [])
     graph = doc.get("graph", {})
     graph = {} if graph is None else graph
-    if type(links) is not list or type(graph) is not dict:
-        return None
+    if type(links) is not list or type(graph) is not dict or graph.get("risks"):
+        return None  # risk groups are read by the element reader, which can place an error
     if len(nodes) > max_nodes or len(links) > LINKS_PER_COMPONENT * max_nodes:
         return None
     if nodes and set(map(type, nodes)) != {dict}:

@@ -44,8 +44,8 @@ __all__ = ["TopodslLexer", "KEYWORDS", "ANALYSES", "PATTERNS"]
 
 #: The language's keywords (docs/language.md, "Lexical rules").
 KEYWORDS = (
-    "import", "link", "def", "const", "connect", "via", "fabric", "for", "in", "assert", "meta",
-    "workload", "job",
+    "import", "link", "def", "const", "connect", "via", "fabric", "for", "in", "assert", "risk",
+    "under", "meta", "workload", "job",
 )  # fmt: skip
 #: The analyses an assertion may call.
 ANALYSES = (
@@ -61,6 +61,8 @@ ANALYSES = (
     "drain",
     "ingest",
     "spill",
+    "traffic",
+    "failures",
     "collective",
     "placement",
     "checkpoint_cycle",

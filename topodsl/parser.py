@@ -345,7 +345,7 @@ class _ToAst(Transformer):
 
     @v_args(meta=True)
     def assert_stmt(self, meta, items):
-        name, left, op, right = items
+        name, left, op, right, under = items
         span = self._span(meta)
         text = _slice(self.text, meta)
         if text.startswith("assert"):
@@ -359,7 +359,23 @@ class _ToAst(Transformer):
             right,
             " ".join(text.split()),
             span,
+            under,
         )
+
+    @v_args(meta=True)
+    def risk_stmt(self, meta, items):
+        name = items[0]
+        attrs = tuple(i for i in items[1:] if isinstance(i, ast.RiskAttr))
+        return ast.Risk(str(name), attrs, self._span(meta), self._tspan(name))
+
+    @v_args(meta=True)
+    def risk_attr(self, meta, items):
+        return ast.RiskAttr(str(items[0]), tuple(items[1:]), self._span(meta))
+
+    @v_args(meta=True)
+    def risk_links(self, meta, items):
+        a, op, b = items
+        return ast.Direction(a, str(op), b, self._span(meta))
 
     @v_args(meta=True)
     def meta_stmt(self, meta, items):

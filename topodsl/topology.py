@@ -45,6 +45,7 @@ __all__ = [
     "LinkTable",
     "LinkType",
     "FabricInfo",
+    "RiskGroup",
     "Topology",
     "TopologyBuilder",
     "NODE_FIELDS",
@@ -149,6 +150,23 @@ class FabricInfo:
 
 
 @dataclass(frozen=True)
+class RiskGroup:
+    """A shared-risk group: components and links that fail together (a rack's power feed, a
+    cable tray, a batch of optics), declared with ``risk NAME { ... }``.
+
+    ``name`` is its dotted id (``pod.rack0.pdu``: the component it is declared in, then its
+    name); ``components`` are node rows (each fails with everything inside it), ``links`` link
+    rows; ``probability`` the chance it fails (``None`` when not declared).
+    """
+
+    name: str
+    components: np.ndarray
+    links: np.ndarray
+    probability: float | None = None
+    span: Span | None = None
+
+
+@dataclass(frozen=True)
 class Topology:
     """An elaborated topology: node and link tables plus what they refer to.
 
@@ -164,6 +182,7 @@ class Topology:
     assertions : design assertions declared in the file (see :mod:`topodsl.check`).
     fabrics : what each fabric generator or connection pattern built.
     source_texts : source text of every file read, for diagnostics.
+    risks : shared-risk groups (``risk NAME { ... }``), see :mod:`topodsl.risks`.
     constants : every top-level constant that is a plain number, ``name -> (value in SI base
         units, Dim)``, as elaborated (``-D`` included): what assertions read.
     overrides : the constants ``-D NAME=VALUE`` set (:class:`topodsl.params.Setting`), for
@@ -182,6 +201,7 @@ class Topology:
     assertions: tuple[Any, ...] = ()
     fabrics: tuple[FabricInfo, ...] = ()
     source_texts: Mapping[str, str] = field(default_factory=dict)
+    risks: tuple[RiskGroup, ...] = ()
     constants: Mapping[str, tuple[float, Any]] = field(default_factory=dict)
     overrides: tuple[Any, ...] = ()
     workloads: tuple[Any, ...] = ()

@@ -41,6 +41,8 @@ from . import checkpoint  # noqa: E402,F401  isort: skip
 from . import drain  # noqa: E402,F401  isort: skip
 from . import ingest  # noqa: E402,F401  isort: skip
 from . import spill  # noqa: E402,F401  isort: skip
+from . import traffic  # noqa: E402,F401  isort: skip
+from . import failures  # noqa: E402,F401  isort: skip  (last: it runs any analysis above)
 
 # The workload analyses (docs/workloads.md).
 from . import collective  # noqa: E402,F401  isort: skip

@@ -34,6 +34,7 @@ from .registry import (
     LINK_TYPES,
     QUANTITY,
     SELECTION,
+    TEXT,
     WORD,
     Analysis,
     CommonOption,
@@ -142,9 +143,21 @@ class AssertionCalls:
             return _WORDS[self.word(x, scope, tuple(_WORDS), p.spelling)]
         if p.kind == LINK_TYPES:
             return self.link_types(x)
+        if p.kind == TEXT:
+            return self.text(x, p.spelling)
         if p.kind == WORD:
             return self.name(x, p.spelling)
         raise AssertionError(p.kind)  # pragma: no cover
+
+    def text(self, x: Any, what: str) -> str:
+        """Text as written: a string, a selector (``type:uplink``) or a bare name."""
+        if isinstance(x, ast.String):
+            return x.value
+        if isinstance(x, ast.SelectorLit):
+            return x.text
+        if isinstance(x, ast.Ref) and x.path.simple_name is not None:
+            return x.path.simple_name
+        raise self.ev.error(getattr(x, "span", None), f'{what} is text, e.g. {what} = "..."')
 
     def name(self, x: Any, what: str) -> str:
         """A bare name or a string (``workload = pretrain``)."""

@@ -94,5 +94,6 @@ register(
         common=("forwarding",),
         diff_fields=("value",),
         diff_default=True,
+        symmetric=True,
     )
 )

@@ -45,5 +45,6 @@ register(
         compute=_compute,
         figures=_figures,
         default_field="value",
+        symmetric=True,
     )
 )

@@ -47,5 +47,6 @@ COUNT_ANALYSIS = register(
         compute=_compute,
         figures=_figures,
         default_field="value",
+        symmetric=True,
     )
 )

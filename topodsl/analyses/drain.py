@@ -37,6 +37,8 @@ register(
         json=scenario.json,
         report_options=scenario.REPORT_OPTIONS,
         common=("forwarding",),
+        symmetric=True,
+        loads=scenario.loads,
         disjoint=("sources", "sinks"),
     )
 )

@@ -125,5 +125,7 @@ register(
         ),
         common=("forwarding",),
         disjoint=("sources", "sinks"),
+        symmetric=True,
+        loads=lambda r: [(r.flow.link_flow, r.flow.device_flow)],
     )
 )

@@ -109,5 +109,6 @@ register(
         compute=_compute,
         figures=_figures,
         default_field="count",
+        symmetric=True,
     )
 )

@@ -153,5 +153,6 @@ register(
         compute=_compute,
         figures=_figures,
         default_field="value",
+        symmetric=True,
     )
 )

@@ -87,6 +87,7 @@ register(
         compute=_used,
         figures=_used_figures,
         default_field="value",
+        symmetric=True,
     )
 )
 
@@ -102,5 +103,6 @@ register(
         compute=_free,
         figures=_free_figures,
         default_field="value",
+        symmetric=True,
     )
 )

@@ -127,5 +127,6 @@ register(
             ),
         ),
         common=("forwarding",),
+        symmetric=True,
     )
 )

@@ -28,6 +28,7 @@ __all__ = [
     "CHOICE",
     "FLAG",
     "LINK_TYPES",
+    "TEXT",
     "WORD",
     "Param",
     "Field",
@@ -45,9 +46,10 @@ __all__ = [
 #: Parameter kinds. A selection names components (a selector text, or node rows); a quantity
 #: is a number with a dimension (SI base units inside, a unit on the command line); a choice is
 #: one of a few words; a flag is on or off; link types name link types (``type:nvlink4``); a
+#: text is passed as written, for the analysis to read (a link selector, a traffic pattern);
 #: word is a name the design declares (a workload's).
 SELECTION, QUANTITY, CHOICE, FLAG, LINK_TYPES = "selection", "quantity", "choice", "flag", "links"
-WORD = "word"
+TEXT, WORD = "text", "word"
 
 _TRUE = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
@@ -60,7 +62,7 @@ class Param:
     ----------
     name : the Python keyword of :func:`~topodsl.analyses.run` and the key in JSON.
     kind : :data:`SELECTION`, :data:`QUANTITY`, :data:`CHOICE`, :data:`FLAG`,
-        :data:`LINK_TYPES` or :data:`WORD`.
+        :data:`LINK_TYPES`, :data:`TEXT` or :data:`WORD`.
     help : one line for ``--help`` and the docs.
     dim : the dimension of a quantity.
     default : a selector text (a selection's default, restricted to the assertion's component
@@ -189,10 +191,11 @@ class Field:
     ``exact`` is False where the figure may be an interval (a bound pair such as bisection's,
     or a rate bracketed by the flow backend's resolution). ``better`` is ``"higher"`` or
     ``"lower"`` where a design improves in one direction (``diff --fail-on regression``).
+    ``dim`` is ``None`` for a figure in the unit of the analysis another one wraps (failures).
     """
 
     name: str
-    dim: Dim
+    dim: Dim | None
     help: str
     exact: bool = True
     better: str | None = None
@@ -275,6 +278,19 @@ class Analysis:
     disjoint : two selections that must not overlap (``("sources", "sinks")``).
     diff_fields : the fields ``diff`` compares (default: all); ``diff_default``: whether
         ``diff`` compares it without being asked.
+    symmetric : whether the figures depend on the topology only up to relabelling: an
+        automorphism that maps every selection of the question onto itself leaves them
+        unchanged (true of every analysis that reads only the graph and its selections; not
+        of a question about the components' order, such as a seeded random permutation). A
+        callable decides from the checked arguments. Failure analysis then solves one case per
+        class of symmetric failure cases (:mod:`topodsl.failures.symmetry`).
+    loads : ``loads(raw)`` gives the ``(link_load, device_load)`` arrays of the feasible
+        solution the figures rest on (a max flow, the routed traffic): a failure of links
+        and components that carry none of it leaves the figures in ``load_fields`` (default:
+        all) as they are, and failure analysis prunes it (see docs/failures.md).
+    wraps : the name of a :data:`CHOICE` parameter naming another analysis whose parameters
+        this one also takes (failures runs any analysis: ``run(t, "failures", analysis=
+        "flow", sources=..., links="type:up")``).
     aliases : other names of its ``analyze`` subcommand (``checkpoint-cycle``), not listed in
         ``--help``; :func:`~topodsl.analyses.get` knows them too.
     """
@@ -297,6 +313,15 @@ class Analysis:
     disjoint: tuple[str, str] | None = None
     diff_fields: tuple[str, ...] | None = None
     diff_default: bool = False
+    symmetric: bool | Callable[[Any], bool] = False
+    loads: Callable[[Any], Any] | None = None
+    load_fields: tuple[str, ...] | None = None
+    wraps: str | None = None
+
+    def is_symmetric(self, args: Any) -> bool:
+        """Whether the figures of the question ``args`` are invariant under relabelling."""
+        return bool(self.symmetric(args) if callable(self.symmetric) else self.symmetric)
+
     aliases: tuple[str, ...] = ()
 
     def param(self, key: str) -> Param | None:

@@ -203,6 +203,12 @@ def describe_value(p: Param, value: Any) -> Any:
     return value
 
 
+def _analyses():
+    from .registry import ANALYSES
+
+    return ANALYSES
+
+
 def call_text(a: Analysis, parameters: Mapping[str, Any]) -> str:
     """The call as an assertion writes it, from JSON-ready parameters.
 
@@ -218,6 +224,13 @@ def call_text(a: Analysis, parameters: Mapping[str, Any]) -> str:
             return "true" if v else "false"
         return str(v)
 
+    if a.wraps is not None and parameters.get(a.wraps) in _analyses():
+        # An analysis under failures reads as the assertion writes it: INNER(...) under NAME(...)
+        head = call_text(_analyses()[parameters[a.wraps]], parameters)
+        own = [f"{p.name} = {text(p, parameters[p.name])}" for p in a.params
+               if p.name != a.wraps and parameters.get(p.name) is not None
+               and parameters[p.name] != p.default]  # fmt: skip
+        return f"{head} under {a.name}({', '.join(own)})"
     parts = []
     for p in a.positional:
         if parameters.get(p.name) is not None:

@@ -40,6 +40,7 @@ from .registry import (
     LINK_TYPES,
     QUANTITY,
     SELECTION,
+    TEXT,
     WORD,
     Analysis,
     Param,
@@ -118,7 +119,8 @@ class Arguments:
     ``values`` holds what the solver gets: selections as selector text or node rows (a
     selection that was omitted in an unscoped call is absent, and the solver's default
     applies), quantities in SI base units, choices, flags. ``notes`` name the defaults used;
-    ``options`` the common options given (``forwarding``).
+    ``options`` the common options given (``forwarding``). ``inner`` holds, for an analysis
+    that wraps another (failures), the parameters meant for the wrapped one, unchecked.
     """
 
     analysis: str
@@ -126,6 +128,7 @@ class Arguments:
     notes: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
     scope: str | None = None
+    inner: Mapping[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -145,7 +148,8 @@ class Arguments:
     def key(self) -> tuple:
         """A hashable identity of the question, for memoisation."""
         vals = tuple(sorted((k, _key(v)) for k, v in self.values.items()))
-        return (self.analysis, vals, self.notes, tuple(sorted(self.options.items())))
+        inner = tuple(sorted((k, _key(v)) for k, v in self.inner.items()))
+        return (self.analysis, vals, self.notes, tuple(sorted(self.options.items())), inner)
 
 
 def _key(v: Any) -> Any:
@@ -241,8 +245,13 @@ def _arguments(
     ctx: Context, a: Analysis, params: Mapping[str, Any], scope: str | None, options: dict
 ) -> Arguments:
     given: dict[str, Any] = {}
+    inner: dict[str, Any] = {}
     for key, value in params.items():
         p = a.param(key)
+        if p is None and a.wraps is not None:
+            if value is not None:
+                inner[key] = value  # the wrapped analysis checks it
+            continue
         if p is None:
             names = [p.name for p in a.params] + [p.keyword for p in a.params if p.keyword]
             close = difflib.get_close_matches(key, names, n=1)
@@ -280,7 +289,7 @@ def _arguments(
             raise ArgumentError(
                 f"{a.name}(): the '{px.spelling}' and '{py.spelling}' selections overlap"
             )
-    return Arguments(a.name, values, tuple(notes), options, scope)
+    return Arguments(a.name, values, tuple(notes), options, scope, inner)
 
 
 def _value(ctx: Context, a: Analysis, p: Param, value: Any, scope: str | None) -> Any:
@@ -307,6 +316,10 @@ def _value(ctx: Context, a: Analysis, p: Param, value: Any, scope: str | None) -
         return bool(value)
     if p.kind == LINK_TYPES:
         return parse_link_types(value) if isinstance(value, str) else tuple(value)
+    if p.kind == TEXT:
+        if not isinstance(value, str):
+            raise ArgumentError(f"{p.described(a.name)} must be text", param=p.name)
+        return value
     if p.kind == WORD:
         if not isinstance(value, str) or not value:
             raise ArgumentError(f"{p.described(a.name)} must be a name", param=p.name)
@@ -390,5 +403,12 @@ def _parameters(a: Analysis, args: Arguments) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for p in a.params:
         out[p.name] = describe_value(p, args.values.get(p.name, p.default))
+    if a.wraps is not None:
+        wrapped = ANALYSES[args.values[a.wraps]]
+        for p in wrapped.params:
+            given = next((v for k, v in args.inner.items() if wrapped.param(k) is p), None)
+            if isinstance(given, str) and p.kind not in (SELECTION, TEXT):
+                given = p.from_text(given)  # checked already, when the wrapped one ran
+            out[p.name] = describe_value(p, given if given is not None else p.default)
     out.update(args.options)
     return out

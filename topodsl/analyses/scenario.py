@@ -14,7 +14,15 @@ from .figures import Figure, format_figure
 from .flow import relay_notes, time_interval
 from .registry import CUT_ROWS_HELP, Field, Param, ReportOption, endpoint_param, size_param
 
-__all__ = ["scenario_params", "leg_fields", "leg_field_decls", "text", "json", "REPORT_OPTIONS"]
+__all__ = [
+    "scenario_params",
+    "leg_fields",
+    "leg_field_decls",
+    "loads",
+    "text",
+    "json",
+    "REPORT_OPTIONS",
+]
 
 #: The report options every scenario takes: ``--cut-rows``.
 REPORT_OPTIONS = (ReportOption("cut_rows", "--cut-rows", 10, CUT_ROWS_HELP),)
@@ -76,6 +84,12 @@ def leg_fields(leg, size: float | None, prefix: str, notes: tuple[str, ...]) -> 
 def one_leg_figures(ctx, args, result) -> dict[str, Figure]:
     """The figures of a one-leg scenario (checkpoint, drain, ingest)."""
     return leg_fields(result.legs[0], args.get("size"), "", args.notes)
+
+
+def loads(result):
+    """The flows each leg's rate rests on (failure analysis prunes with them)."""
+    return [(leg.uniform.flow.flow.link_flow, leg.uniform.flow.flow.device_flow)
+            for leg in result.legs]  # fmt: skip
 
 
 def text(result, cut_rows: int | None = 10) -> str:

@@ -60,14 +60,14 @@ def assemble(el: Elaboration, block: Block, source: str) -> Topology:
         for info, hosts, switches, lrows in block.fabrics
     )
     ids = nodes.ids
-    asserts = []
+    asserts, risks = [], []
     for a, rows, consts in block.asserts:
         scopes = tuple("" if r == 0 else ids[r - 1] for r in rows.tolist())
-        asserts.append(AssertSpec(a, scopes, consts))
+        (risks if isinstance(a, ast.Risk) else asserts).append(AssertSpec(a, scopes, consts))
     if n == 0:
         el.sink.warning(None, "the file declares no components")
         warnings = el.sink.all_warnings()
-    return Topology(
+    topology = Topology(
         nodes=nodes,
         links=links,
         link_type_names=tuple(el.type_names),
@@ -82,6 +82,11 @@ def assemble(el: Elaboration, block: Block, source: str) -> Topology:
         constants=el.top_constants.constants(),
         overrides=el.top_constants.settings(),
     )
+    if risks:
+        from ..risks import risk_groups
+
+        topology = risk_groups(topology, [(r.node, r.scopes, r.constants) for r in risks], el.sink)
+    return topology
 
 
 def _nodes(block: Block) -> NodeTable:

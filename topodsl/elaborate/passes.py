@@ -41,8 +41,9 @@ __all__ = ["build_block", "run_body", "RECORDED"]
 
 #: Statements kept with the constants visible where they stand, once per instance of the
 #: body (they are evaluated after elaboration, on the Topology): assertions.
-#: Workloads travel with the assertions to learn where they were declared.
-RECORDED: tuple[type, ...] = (ast.Assert, ast.Workload)
+#: Workloads and risk groups travel with the assertions to learn where they were declared
+#: (a risk group in a definition is one group per instance).
+RECORDED: tuple[type, ...] = (ast.Assert, ast.Workload, ast.Risk)
 
 
 def build_block(

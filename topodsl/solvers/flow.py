@@ -360,7 +360,12 @@ def flow_network(
     hit = _NETWORKS.get(key)
     if hit is not None and hit[0] is topology:
         return hit[1]
-    net = build_network(topology, forwarding=forwarding, strict=strict)
+    # A damaged copy (topodsl.failures) masks its original's network instead of building one.
+    derive = getattr(topology, "derived_flow_network", None)
+    if derive is not None:
+        net = derive(forwarding, strict=strict)
+    else:
+        net = build_network(topology, forwarding=forwarding, strict=strict)
     if len(_NETWORKS) > 8:
         _NETWORKS.clear()
     _NETWORKS[key] = (topology, net)

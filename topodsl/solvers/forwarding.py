@@ -179,7 +179,12 @@ def forwarding_plan(
     hit = _PLANS.get(key)
     if hit is not None and hit[0] is topology:
         return hit[1]
-    plan = _build_plan(topology, forwarding, strict)
+    # A damaged copy (topodsl.failures) keeps its original's plan: a failure rewires nothing.
+    derive = getattr(topology, "derived_forwarding_plan", None)
+    if derive is not None:
+        plan = derive(forwarding, strict=strict)
+    else:
+        plan = _build_plan(topology, forwarding, strict)
     if len(_PLANS) > 16:
         _PLANS.clear()
     _PLANS[key] = (topology, plan)
