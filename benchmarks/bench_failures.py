@@ -20,7 +20,6 @@ the figure: take CPU seconds from a run with JOBS = 1 and wall time from both.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -28,13 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-
-def _cpu() -> float:
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        r = resource.getrusage(who)
-        total += r.ru_utime + r.ru_stime
-    return total
+from benchmarks.clock import cpu_seconds  # noqa: E402
 
 
 def _question(analysis: str, topo) -> dict:
@@ -56,13 +49,13 @@ def _mask_against_rebuild(topo, cases: int = 20) -> dict:
     step = max(1, topo.num_links // cases)
     mask = rebuild = 0.0
     for e in range(0, topo.num_links, step)[:cases]:
-        t0 = _cpu()
+        t0 = cpu_seconds(children=True)
         d = damaged(topo, [e], cache=cache)
         flow_network(d, "hardware")
-        t1 = _cpu()
+        t1 = cpu_seconds(children=True)
         d = damaged(topo, [e], cache=cache)
         build_network(d, forwarding="hardware")
-        t2 = _cpu()
+        t2 = cpu_seconds(children=True)
         mask, rebuild = mask + t1 - t0, rebuild + t2 - t1
     return {
         "mask_ms_per_case": round(1e3 * mask / cases, 2),
@@ -86,9 +79,9 @@ def main(
         runs.append(("mc_k2", dict(links="*", k=2, samples=samples, seed=1)))
     for label, spec in runs:
         ctx = Context(topo)
-        w0, c0 = time.perf_counter(), _cpu()
+        w0, c0 = time.perf_counter(), cpu_seconds(children=True)
         r = failure_analysis(ctx, analysis, _question(analysis, topo), jobs=jobs, **spec)
-        w1, c1 = time.perf_counter(), _cpu()
+        w1, c1 = time.perf_counter(), cpu_seconds(children=True)
         out[label] = {
             "wall_s": round(w1 - w0, 1),
             "cpu_s": round(c1 - c0, 1),

@@ -19,17 +19,13 @@ alternately:
 from __future__ import annotations
 
 import json
-import resource
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-
-def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
+from benchmarks.clock import cpu_seconds  # noqa: E402
 
 
 def main(gpus: int = 1024, servers: int = 16) -> dict:
@@ -46,25 +42,25 @@ def main(gpus: int = 1024, servers: int = 16) -> dict:
 
     direct = via_run = 0.0
     for a, b in pairs:
-        t0 = _cpu()
+        t0 = cpu_seconds()
         d = data_flow(topo, a, b)
-        t1 = _cpu()
+        t1 = cpu_seconds()
         r = run(ctx, "flow", sources=a, sinks=b)
-        t2 = _cpu()
+        t2 = cpu_seconds()
         assert r.value.lower == d.throughput
         direct, via_run = direct + t1 - t0, via_run + t2 - t1
 
     selections = [f"{g}*" for g in gpu_ids[:200]]
-    t0 = _cpu()
+    t0 = cpu_seconds()
     for s in selections:
         len(topo.select(s))
-    t1 = _cpu()
+    t1 = cpu_seconds()
     for s in selections:
         run(ctx, "count", components=s)
-    t2 = _cpu()
+    t2 = cpu_seconds()
     for s in selections:
         run(ctx, "count", components=s)
-    t3 = _cpu()
+    t3 = cpu_seconds()
     n = len(selections)
     return {
         "gpus": len(gpu_ids),

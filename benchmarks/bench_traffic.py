@@ -16,7 +16,6 @@ the figure: take CPU seconds from a run with JOBS = 1 and wall time from both.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -24,13 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-
-def _cpu() -> float:
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        r = resource.getrusage(who)
-        total += r.ru_utime + r.ru_stime
-    return total
+from benchmarks.clock import cpu_seconds  # noqa: E402
 
 
 def main(gpus: int = 10240, jobs: int | None = None) -> dict:
@@ -43,14 +36,14 @@ def main(gpus: int = 10240, jobs: int | None = None) -> dict:
 
     topo = loads(cluster_source(gpus), file=f"cluster{gpus}.topo")
     demand = make_demand(topo, "all-to-all", topo.select("kind:gpu"))
-    w0, c0 = time.perf_counter(), _cpu()
+    w0, c0 = time.perf_counter(), cpu_seconds(children=True)
     rn = routing_network(topo, demand.endpoints)
-    w1, c1 = time.perf_counter(), _cpu()
+    w1, c1 = time.perf_counter(), cpu_seconds(children=True)
     with executor_settings(jobs):
         routed = routed_traffic(topo, demand)
-    w2, c2 = time.perf_counter(), _cpu()
+    w2, c2 = time.perf_counter(), cpu_seconds(children=True)
     ceiling = concurrent_ceiling(topo, demand, achieved=routed.rate, network=routed.network)
-    w3, c3 = time.perf_counter(), _cpu()
+    w3, c3 = time.perf_counter(), cpu_seconds(children=True)
     return {
         "gpus": demand.n,
         "pairs": demand.num_pairs,

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
 from pathlib import Path
 
@@ -27,6 +26,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.clock import cpu_seconds  # noqa: E402
 
 WORKLOAD = """
 workload train {
@@ -36,11 +37,6 @@ workload train {
     parallel { tp = 8 }
 }
 """
-
-
-def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def main(gpus: int = 1024, groups: int = 8) -> dict:
@@ -57,12 +53,12 @@ def main(gpus: int = 1024, groups: int = 8) -> dict:
     flow_network(topo)  # built once, for both sides
     terminal = per_member = 0.0
     for g in dp:
-        t0 = _cpu()
+        t0 = cpu_seconds()
         tc = TerminalCuts(topo, g, keep=prune_for_terminals(topo, g))
         a = [tc.cut(np.arange(len(g)) == i).value for i in range(len(g))]
-        t1 = _cpu()
+        t1 = cpu_seconds()
         b = [flow_upper(max_flow(topo, [r], np.delete(g, i))) for i, r in enumerate(g)]
-        t2 = _cpu()
+        t2 = cpu_seconds()
         assert np.allclose(a, b)  # the same figures: a symmetric network, one direction each
         terminal, per_member = terminal + t1 - t0, per_member + t2 - t1
     ctx = Context(topo)
@@ -71,14 +67,14 @@ def main(gpus: int = 1024, groups: int = 8) -> dict:
            "bounds_max_flow_s": round(per_member, 3),
            "bounds_ratio": round(per_member / terminal, 2) if terminal else None}  # fmt: skip
     for dim in ("tp", "dp"):
-        t0 = _cpu()
+        t0 = cpu_seconds()
         r = run(ctx, "collective", workload="train", parallel=dim)
-        out[f"collective_{dim}_s"] = round(_cpu() - t0, 3)
+        out[f"collective_{dim}_s"] = round(cpu_seconds() - t0, 3)
         out[f"collective_{dim}"] = {k: r[k].measure.format() for k in
                                     ("lower_bound_s", "estimate_s")}  # fmt: skip
-    t0 = _cpu()
+    t0 = cpu_seconds()
     run(ctx, "placement", workload="train")
-    out["placement_s"] = round(_cpu() - t0, 3)
+    out["placement_s"] = round(cpu_seconds() - t0, 3)
     out["load"] = os.getloadavg()[0]
     return out
 
