@@ -13,6 +13,8 @@ import networkx as nx
 import numpy as np
 import pytest
 from cli_support import run_topodsl
+from path_oracle import _oracle_domains
+from path_oracle import brute_force as path_brute_force
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -103,7 +105,12 @@ def check_result(t: Topology, r: BisectionResult) -> None:
         # The value is the max flow between the witness halves (each endpoint with what is
         # inside it: a GPU package and its chiplets).
         f = max_flow(t, inside(t, a), inside(t, b), source_limit=np.inf, sink_limit=np.inf)
-        assert f.value == pytest.approx(r.upper_bound, rel=1e-9)
+        if _splits_through_a_fabric_domain(t, np.concatenate([a, b]).tolist()):
+            # A split through a fabric domain is measured on the network without the fabric
+            # rule's restriction (a real cut, maybe not minimal: docs/solvers.md, "Path rules").
+            assert f.value <= r.upper_bound * (1 + 1e-9)
+        else:
+            assert f.value == pytest.approx(r.upper_bound, rel=1e-9)
 
 
 def inside(t: Topology, rows: np.ndarray) -> np.ndarray:
@@ -116,6 +123,22 @@ def inside(t: Topology, rows: np.ndarray) -> np.ndarray:
             chosen[r] = chosen[p]
             p = int(t.nodes.parent[p])
     return np.flatnonzero(chosen)
+
+
+def _fabric_domain_holds_a_pair(t: Topology, rows: list[int]) -> bool:
+    """Whether two of ``rows`` share a fabric domain (the path oracle's own reading of the rule)."""
+    domains = _oracle_domains(t, "hardware")
+    seen = [domains[r] for r in rows if r in domains]
+    return len(seen) != len(set(seen))
+
+
+def _splits_through_a_fabric_domain(t: Topology, rows: list[int]) -> bool:
+    """Whether a balanced split of ``rows`` may run through a fabric domain that does not hold
+    them all: then the bisection's upper bound is a real cut, maybe not the minimum (open work:
+    a certificate for such splits; the ``bisectfwd`` branch's domain cap is sound but weak)."""
+    domains = _oracle_domains(t, "hardware")
+    labels = [domains.get(r) for r in rows]
+    return _fabric_domain_holds_a_pair(t, rows) and len(set(labels)) > 1
 
 
 def brute_force(t: Topology, endpoints: np.ndarray) -> float:
@@ -149,6 +172,11 @@ def brute_force(t: Topology, endpoints: np.ndarray) -> float:
     rows = endpoints.tolist()
     for size in {n // 2, n - n // 2}:
         for first in combinations(rows, size):
+            if _fabric_domain_holds_a_pair(t, rows):
+                # Peer traffic inside a fabric domain stays on its fabric (the fabric rule):
+                # a path-based linear program, not one max flow, gives the figure.
+                best = min(best, path_brute_force(t, list(first), sorted(set(rows) - set(first))))
+                continue
             h = g.copy()
             for x in first:
                 h.add_edge("S", vout(x))
@@ -395,8 +423,13 @@ SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 def test_exhaustive_matches_networkx_brute_force(t: Topology) -> None:
     r = bisection(t)
     check_result(t, r)
+    truth = brute_force(t, t.rows_of_kind("gpu"))
+    assert r.lower_bound <= truth * (1 + 1e-9) + 1e-3
+    if _splits_through_a_fabric_domain(t, t.rows_of_kind("gpu").tolist()):
+        assert r.upper_bound >= truth * (1 - 1e-9) - 1e-3
+        return
     assert r.exact
-    assert r.upper_bound == pytest.approx(brute_force(t, t.rows_of_kind("gpu")), abs=1e-3)
+    assert r.upper_bound == pytest.approx(truth, abs=1e-3)
 
 
 @SLOW
@@ -427,7 +460,14 @@ def test_adding_a_link_or_bandwidth_never_lowers_either_bound(t: Topology, data)
         b.add_link(int(L.src[e]), int(L.dst[e]), bandwidth=bw, simplex=bool(L.simplex[e]))
     if raise_row < 0:
         x = data.draw(st.integers(0, n - 1))
-        y = data.draw(st.integers(0, n - 1).filter(lambda v: v != x))
+        # Not between two GPUs: that link joins them in one fabric domain, whose peer traffic
+        # then stays on the fabric (the fabric rule, docs/solvers.md), which may lower a figure
+        # on purpose (tests/test_forwarding.py works such cases by hand).
+        gpu = {r for r in range(n) if t.kind_of(r) == "gpu"}
+        others = [v for v in range(n) if v != x and not (v in gpu and x in gpu)]
+        if not others:
+            return  # only GPUs: no link that is not a fabric link can be added
+        y = data.draw(st.sampled_from(others))
         b.add_link(x, y, bandwidth=data.draw(st.integers(1, 40)) * GB)
     after = bisection(b.build())
     assert after.lower_bound >= before.lower_bound * (1 - 1e-12)
