@@ -261,6 +261,66 @@ def test_every_failure_case_of_a_max_flow_is_the_recomputed_one(lost, forwarding
     assert pruned > 20 and superset > 0
 
 
+# Three GPUs on one NVSwitch (one NVLink each) and one PCIe switch: one fabric domain.
+NVLINK_DOMAIN = """\
+link nv   { bandwidth = 100 GB/s }
+link pcie { bandwidth = 30 GB/s }
+cluster c {
+    gpu g[3]
+    nvswitch s
+    pcie_switch p
+    connect g[*] -- s via nv
+    connect g[*] -- p via pcie
+}
+"""
+
+
+def test_a_failed_nvlink_that_splits_the_domain_moves_the_peers_to_pcie() -> None:
+    """By hand (docs/solvers.md, "Path rules"): healthy, g0 reads g1 over NVLink only, 100 GB/s
+    (the fabric rule leaves PCIe out). With g0's NVLink failed, g0 is a domain of its own: the
+    rule no longer binds g0 -> g1, which then goes over PCIe, 30 GB/s (not 0, what the
+    original's domains would say). g2's NVLink carries nothing and g2 is no endpoint: pruned.
+    A failed PCIe link carries nothing: pruned too."""
+    t = topodsl.loads(NVLINK_DOMAIN)
+    g0, g1 = t.index("c.g0"), t.index("c.g1")
+    assert max_flow(t, [g0], [g1]).value == pytest.approx(100e9)
+    r = failure_analysis(
+        t, "flow", {"sources": "c.g0", "sinks": "c.g1"}, links="*", k=1, lost="keep",
+        keep_cases=True, jobs=1,
+    )  # fmt: skip
+    got = {
+        r.candidates.names(case)[0]: (lo / 1e9, hi / 1e9)
+        for case, (lo, hi) in zip(r.case_list, r.case_values, strict=True)
+    }
+    assert got == {
+        "c.g0 -- c.s": (30.0, 30.0),
+        "c.g1 -- c.s": (30.0, 30.0),
+        "c.g2 -- c.s": (100.0, 100.0),
+        "c.g0 -- c.p": (100.0, 100.0),
+        "c.g1 -- c.p": (100.0, 100.0),
+        "c.g2 -- c.p": (100.0, 100.0),
+    }
+    assert (r.pruned, r.worst.lower / 1e9) == (4, 30.0)
+    # The same figure from the damaged copy and from the topology rebuilt without the link.
+    d = damaged(t, links=[0])
+    assert d.keeps_network() and not d.keeps_rules()
+    assert d.keeps_rules(endpoints=[t.index("c.g1"), t.index("c.g2")])
+    assert max_flow(d, [g0], [g1]).value == pytest.approx(30e9)
+    assert max_flow(rebuilt_without(t, {0}, set()), [g0], [g1]).value == pytest.approx(30e9)
+    # Two failures: both of g0's links leave nothing; g0's and g1's NVLinks leave PCIe.
+    r2 = failure_analysis(
+        t, "flow", {"sources": "c.g0", "sinks": "c.g1"}, links="*", k=2, lost="keep",
+        keep_cases=True, jobs=1,
+    )  # fmt: skip
+    pairs = {
+        tuple(r2.candidates.names(case)): lo / 1e9
+        for case, (lo, _) in zip(r2.case_list, r2.case_values, strict=True)
+    }
+    assert pairs[("c.g0 -- c.s", "c.g1 -- c.s")] == 30.0
+    assert pairs[("c.g0 -- c.s", "c.g0 -- c.p")] == 0.0
+    assert pairs[("c.g1 -- c.s", "c.g2 -- c.s")] == 30.0
+
+
 CHECKPOINT = FABRIC.replace(
     "    connect leaf[*] -- spine[*] via up\n}",
     """    connect leaf[*] -- spine[*] via up

@@ -120,6 +120,7 @@ __all__ = [
     "CXL_DOMAIN_KINDS",
     "ForwardingPlan",
     "forwarding_plan",
+    "build_plan",
     "check_forwarding",
     "relay_attribute",
     "domain_name",
@@ -253,12 +254,13 @@ def forwarding_plan(
     hit = _PLANS.get(key)
     if hit is not None and hit[0] is topology:
         return hit[1]
-    # A damaged copy (topodsl.failures) keeps its original's plan: a failure rewires nothing.
+    # A damaged copy (topodsl.failures) builds its own plan and says whether it keeps the
+    # original's flow network.
     derive = getattr(topology, "derived_forwarding_plan", None)
     if derive is not None:
         plan = derive(forwarding, strict=strict)
     else:
-        plan = _build_plan(topology, forwarding, strict)
+        plan = build_plan(topology, forwarding, strict)
     if len(_PLANS) > 16:
         _PLANS.clear()
     _PLANS[key] = (topology, plan)
@@ -295,7 +297,9 @@ def relay_attribute(topology: Topology) -> np.ndarray:
     return out
 
 
-def _build_plan(topology: Topology, forwarding: str, strict: bool) -> ForwardingPlan:
+def build_plan(topology: Topology, forwarding: str, strict: bool) -> ForwardingPlan:
+    """The forwarding plan of ``topology``, built (not cached): :func:`forwarding_plan` is the
+    cached entry point."""
     n = topology.num_nodes
     role = topology.role_codes
     kind = topology.nodes.kind
