@@ -1,0 +1,377 @@
+"""The network the bisection certificates reason about, built from the flow core's arcs.
+
+Every lower bound of a bisection is a flow certificate (see :mod:`topodsl.solvers.certificates`):
+a flow that is feasible in the network the minimum cuts are measured on. So the certificates
+read that network, :class:`~topodsl.solvers.flow.FlowNetwork`, and nothing else: whatever the
+flow core says about which components carry transit (memory and storage never do; a device with
+a limit is an in-arc-out pair) is what they see, arc by arc. They never look at raw topology
+links, which would let a two-headed CXL expander relay traffic between its hosts.
+
+Two changes make the network easier to certify and keep every certificate sound:
+
+* **Each endpoint becomes one vertex.** An endpoint (with everything inside it: a GPU package
+  and its chiplets) is a source in one half and a sink in the other, so flow never needs to
+  pass *through* it: a path that reaches an endpoint of the sending half can start there
+  instead, and one that reaches an endpoint of the receiving half can end there. Merging the
+  endpoint's terminal vertices into one vertex that relays freely therefore changes no minimum
+  cut between halves. Only arcs that leave an endpoint from the vertex its traffic starts at
+  (its *out* vertex) and enter it at the vertex its traffic ends at (its *in* vertex) are
+  kept; any other arc at an endpoint is dropped, which can only lower a certificate.
+* **Vertices that cannot carry flow are dropped**: a vertex with no arc out or no arc in (the
+  two halves of a memory device that is not an endpoint), and dead ends whose arcs all lead to
+  one neighbour. Dropping arcs never makes a flow infeasible, so this too is safe.
+
+Parallel arcs are merged, so every ordered pair of vertices has at most one arc.
+
+Examples
+--------
+>>> from topodsl.topology import TopologyBuilder
+>>> from topodsl.solvers.flow import build_network
+>>> b = TopologyBuilder()
+>>> for name in ("g0", "g1"):
+...     _ = b.add_node(name, "gpu")
+>>> _ = b.add_node("exp", "cxl_memory")          # a two-headed expander
+>>> for name in ("g0", "g1"):
+...     _ = b.add_link(name, "exp", bandwidth=64e9)
+>>> _ = b.add_link("g0", "g1", bandwidth=10e9)
+>>> t = b.build()
+>>> cn = certificate_network(build_network(t), np.array([0, 1]), np.array([0, 1]), 2)
+>>> cn.num_vertices, cn.capacity.tolist()        # the expander relays nothing: dropped
+(2, [10000000000.0, 10000000000.0])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..flow import FlowNetwork, sorted_unique
+
+__all__ = [
+    "CertificateNetwork",
+    "certificate_network",
+    "mirror_arcs",
+    "network_is_reversible",
+    "row_transit",
+    "Relaxation",
+    "undirected_relaxation",
+    "bfs_levels",
+    "csr",
+]
+
+# Relative tolerance when comparing capacities summed in different orders.
+_SAME = 1e-12
+
+
+@dataclass(frozen=True)
+class CertificateNetwork:
+    """A flow network with one vertex per endpoint, for the lower-bound certificates.
+
+    Vertices ``0 .. n - 1`` are the endpoints, in the order of the endpoint list; the others
+    are the transit vertices of the flow network that can carry flow. Arc ``a`` goes
+    ``tail[a] -> head[a]`` with ``capacity[a]`` B/s; there is at most one arc per ordered pair.
+    ``vertex_in[row]`` / ``vertex_out[row]`` are where flow enters and leaves the component in
+    row ``row`` (its endpoint's vertex for a component inside an endpoint; -1 when left out).
+    ``mirror[v]`` is the vertex that plays ``v``'s part when every flow is run backwards (the
+    *out* vertex of a component for its *in* vertex and the other way round).
+    """
+
+    n: int
+    num_vertices: int
+    tail: np.ndarray
+    head: np.ndarray
+    capacity: np.ndarray
+    vertex_in: np.ndarray
+    vertex_out: np.ndarray
+    mirror: np.ndarray
+
+    @property
+    def num_arcs(self) -> int:
+        """Number of arcs."""
+        return len(self.tail)
+
+
+def certificate_network(
+    net: FlowNetwork, terms: np.ndarray, group: np.ndarray, n: int
+) -> CertificateNetwork:
+    """The certificate network of ``net`` for endpoints whose terminal rows are ``terms``.
+
+    ``group[i]`` is the endpoint (0 .. n - 1) that terminal row ``terms[i]`` belongs to.
+    """
+    nv = net.num_vertices
+    terms = np.asarray(terms, dtype=np.int64)
+    group = np.asarray(group, dtype=np.int64)
+    vin, vout = net.vin[terms], net.vout[terms]
+    # Where an arc's tail (head) lands: its endpoint for an endpoint's out (in) vertex, nowhere
+    # (-1) for an endpoint's other vertex, else the vertex itself shifted past the endpoints.
+    own = np.arange(nv, dtype=np.int64) + n
+    as_tail, as_head = own.copy(), own.copy()
+    as_tail[vin] = -1
+    as_tail[vout] = group  # after vin: an endpoint with a single vertex keeps its arcs out
+    as_head[vout] = -1
+    as_head[vin] = group
+    t, h = as_tail[net.tail], as_head[net.head]
+    use = (t >= 0) & (h >= 0) & (t != h) & (net.capacity > 0)
+    t, h, cap = t[use], h[use], net.capacity[use].astype(np.float64)
+
+    alive = _carriers(t, h, n, n + nv)
+    keep = alive[t] & alive[h]
+    t, h, cap = t[keep], h[keep], cap[keep]
+    # Compact: endpoints first, then the surviving transit vertices in flow-network order.
+    new = np.full(n + nv, -1, dtype=np.int64)
+    new[alive] = np.arange(int(alive.sum()))
+    t, h = new[t], new[h]
+    num = int(alive.sum())
+    key, inverse = sorted_unique(t * num + h, return_inverse=True)
+    merged = np.bincount(inverse, weights=cap, minlength=len(key))
+
+    def landing(vertices: np.ndarray, as_end: np.ndarray) -> np.ndarray:
+        out = np.full(len(vertices), -1, dtype=np.int64)
+        ok = vertices >= 0
+        end = as_end[vertices[ok]]
+        out[ok] = np.where(end >= 0, new[np.maximum(end, 0)], -1)
+        return out
+
+    v_in, v_out = landing(net.vin, as_head), landing(net.vout, as_tail)
+    v_in[terms], v_out[terms] = group, group
+    mirror = np.arange(num, dtype=np.int64)
+    split = (v_in >= 0) & (v_out >= 0) & (v_in != v_out)
+    mirror[v_in[split]] = v_out[split]
+    mirror[v_out[split]] = v_in[split]
+    # A vertex whose partner was dropped has no mirror image: mark it so mirror_arcs fails.
+    lone = (v_in >= 0) != (v_out >= 0)
+    mirror[np.maximum(v_in, v_out)[lone]] = -1
+    return CertificateNetwork(
+        n=n,
+        num_vertices=num,
+        tail=key // num,
+        head=key % num,
+        capacity=merged,
+        vertex_in=v_in,
+        vertex_out=v_out,
+        mirror=mirror,
+    )
+
+
+def _carriers(t: np.ndarray, h: np.ndarray, n: int, size: int) -> np.ndarray:
+    """Vertices that can carry flow between endpoints: endpoints, and transit vertices with an
+    arc in and an arc out to at least two different neighbours (repeatedly, until stable)."""
+    alive = np.zeros(size, dtype=bool)
+    alive[np.concatenate([t, h])] = True
+    alive[:n] = True
+    live = np.ones(len(t), dtype=bool)
+    while True:
+        lt, lh = t[live], h[live]
+        out_deg = np.bincount(lt, minlength=size)
+        in_deg = np.bincount(lh, minlength=size)
+        # Neighbour spread: a vertex all of whose arcs go to or come from one vertex.
+        ends = np.concatenate([lt, lh])
+        other = np.concatenate([lh, lt])
+        lo = np.full(size, np.iinfo(np.int64).max)
+        hi = np.full(size, -1)
+        np.minimum.at(lo, ends, other)
+        np.maximum.at(hi, ends, other)
+        dead = alive & ((out_deg == 0) | (in_deg == 0) | (lo == hi))
+        dead[:n] = False
+        if not dead.any():
+            return alive
+        alive &= ~dead
+        live &= alive[t] & alive[h]
+
+
+def mirror_arcs(cn: CertificateNetwork) -> np.ndarray | None:
+    """For each arc ``p -> q``, the arc ``mirror(q) -> mirror(p)`` of equal capacity; None if
+    some arc has none (the network is then not reversible).
+
+    When every arc has its mirror, reversing a flow from A to B (each arc's flow moved to its
+    mirror) gives a feasible flow from B to A of the same value: a link's two directions swap,
+    and a device's own arc (in -> out) is its own mirror. Then the max flow and the minimum cut
+    between two halves do not depend on which half sends.
+    """
+    if np.any(cn.mirror < 0):
+        return None
+    return _mirror_positions(cn.tail, cn.head, cn.capacity, cn.mirror, cn.num_vertices)
+
+
+def network_is_reversible(net: FlowNetwork) -> bool:
+    """Whether every arc of ``net`` has a mirror (see :func:`mirror_arcs`), each component's
+    in and out vertices mirroring each other; then a min cut between two sets of terminals
+    (fed at their out vertices, drained at their in vertices) is the same either way round.
+
+    >>> from topodsl.topology import TopologyBuilder
+    >>> from topodsl.solvers.flow import build_network
+    >>> b = TopologyBuilder(); _ = b.add_node("a", "gpu"); _ = b.add_node("b", "gpu")
+    >>> _ = b.add_link("a", "b", bandwidth=1e9, simplex=True)
+    >>> network_is_reversible(build_network(b.build()))
+    False
+    """
+    nv = net.num_vertices
+    mirror = np.arange(nv, dtype=np.int64)
+    split = (net.vin >= 0) & (net.vout >= 0) & (net.vin != net.vout)
+    mirror[net.vin[split]] = net.vout[split]
+    mirror[net.vout[split]] = net.vin[split]
+    live = net.capacity > 0
+    key, inverse = sorted_unique(net.tail[live] * nv + net.head[live], return_inverse=True)
+    cap = np.bincount(inverse, weights=net.capacity[live], minlength=len(key))
+    return _mirror_positions(key // max(nv, 1), key % max(nv, 1), cap, mirror, nv) is not None
+
+
+def _mirror_positions(tail, head, capacity, mirror, num) -> np.ndarray | None:
+    """Position of each arc's mirror among arcs sorted by ``tail * num + head`` with one arc
+    per pair, or None when one is missing or differs in capacity."""
+    if len(tail) == 0:
+        return np.zeros(0, dtype=np.int64)
+    key = tail * num + head
+    want = mirror[head] * num + mirror[tail]
+    pos = np.minimum(np.searchsorted(key, want), len(key) - 1)
+    hit = key[pos] == want
+    same = np.abs(capacity[pos] - capacity) <= _SAME * np.maximum(capacity, 1.0)
+    if not np.all(hit & same):
+        return None
+    return pos
+
+
+def row_transit(net: FlowNetwork) -> np.ndarray:
+    """How much flow each row can pass from its links to its links, in the flow network.
+
+    ``inf`` for a component that is one vertex, its own arc's capacity for a device that is an
+    in-arc-out pair (the in vertex's only arc out goes to the out vertex, which has no other
+    arc in), 0 otherwise: memory and storage, and any structure a certificate that needs a
+    plain relay should not assume (-1 rows are left out of the network: 0).
+    """
+    rows = len(net.vin)
+    out = np.zeros(rows)
+    present = net.vin >= 0
+    single = present & (net.vin == net.vout)
+    out[single] = np.inf
+    split_rows = np.flatnonzero(present & (net.vin != net.vout))
+    if len(split_rows) == 0:
+        return out
+    nv = net.num_vertices
+    row_of_in = np.full(nv, -1, dtype=np.int64)
+    row_of_in[net.vin[split_rows]] = split_rows
+    r = row_of_in[net.tail]
+    own = (r >= 0) & (net.head == net.vout[np.maximum(r, 0)]) & (net.capacity > 0)
+    cap = np.bincount(r[own], weights=net.capacity[own], minlength=rows)
+    n_own = np.bincount(r[own], minlength=rows)
+    live = net.capacity > 0
+    out_deg = np.bincount(net.tail[live], minlength=nv)
+    in_deg = np.bincount(net.head[live], minlength=nv)
+    vi, vo = net.vin[split_rows], net.vout[split_rows]
+    plain = (n_own[split_rows] > 0) & (out_deg[vi] == n_own[split_rows])
+    plain &= in_deg[vo] == n_own[split_rows]
+    out[split_rows[plain]] = cap[split_rows[plain]]
+    return out
+
+
+# -- an undirected relaxation, for the spectral bound and the partitioner ----------------------
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """An undirected graph whose cuts never exceed the certificate network's directed cuts.
+
+    Nodes ``0 .. n - 1`` are the endpoints. Each transit device whose in vertex has a single arc
+    out, to its out vertex (a device limit), is one node with that ``limit``; every other
+    vertex is a node of its own (limit ``inf``). Between two nodes ``a`` and ``b``,
+    ``forward`` is the capacity from ``a``'s out side to ``b``'s in side and ``backward`` the
+    other way; edges are listed once (``a < b``).
+    """
+
+    num_nodes: int
+    a: np.ndarray
+    b: np.ndarray
+    forward: np.ndarray
+    backward: np.ndarray
+    limit: np.ndarray
+
+    def weights(self, symmetric: bool = True) -> np.ndarray:
+        """Edge weights with device limits relaxed.
+
+        ``symmetric``: the capacity both directions share, ``min(forward, backward)`` (what
+        the spectral bound may use); otherwise their mean (a partitioner's guide). Each edge at
+        a limited node is scaled by ``min(1, limit / sum of that node's weights)``, taking the
+        smaller factor of its two ends, so cutting all of a device's edges costs at most its
+        limit.
+        """
+        w = (
+            np.minimum(self.forward, self.backward)
+            if symmetric
+            else ((self.forward + self.backward) / 2)
+        )
+        strength = np.bincount(self.a, weights=w, minlength=self.num_nodes)
+        strength += np.bincount(self.b, weights=w, minlength=self.num_nodes)
+        ratio = np.ones(self.num_nodes)
+        finite = np.isfinite(self.limit) & (strength > 0)
+        ratio[finite] = np.minimum(1.0, self.limit[finite] / strength[finite])
+        return w * np.minimum(ratio[self.a], ratio[self.b])
+
+
+def undirected_relaxation(cn: CertificateNetwork) -> Relaxation:
+    """The :class:`Relaxation` of ``cn`` (see ``docs/solvers.md``, spectral bound)."""
+    nv = cn.num_vertices
+    out_deg = np.bincount(cn.tail, minlength=nv)
+    in_deg = np.bincount(cn.head, minlength=nv)
+    # A device arc p -> q: p and q mirror each other, p's only arc out is this one and q's only
+    # arc in is this one. Cutting between p and q costs the arc; p and q become one node.
+    device = (
+        (cn.tail >= cn.n)
+        & (cn.mirror[cn.tail] == cn.head)
+        & (out_deg[cn.tail] == 1)
+        & (in_deg[cn.head] == 1)
+    )
+    node = np.arange(nv, dtype=np.int64)
+    node[cn.head[device]] = cn.tail[device]
+    used = sorted_unique(node)
+    compact = np.full(nv, -1, dtype=np.int64)
+    compact[used] = np.arange(len(used))
+    node = compact[node]
+    limit = np.full(len(used), np.inf)
+    limit[node[cn.tail[device]]] = cn.capacity[device]
+    a, b, c = node[cn.tail[~device]], node[cn.head[~device]], cn.capacity[~device]
+    a, b, c = a[a != b], b[a != b], c[a != b]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    size = len(used)
+    key, inverse = sorted_unique(lo * size + hi, return_inverse=True)
+    fwd = np.bincount(inverse, weights=np.where(a < b, c, 0.0), minlength=len(key))
+    bwd = np.bincount(inverse, weights=np.where(a < b, 0.0, c), minlength=len(key))
+    return Relaxation(size, key // size, key % size, fwd, bwd, limit)
+
+
+# -- graph helpers ---------------------------------------------------------------------------------
+
+
+def csr(net, reverse: bool = False) -> sp.csr_array:
+    """The arcs of ``net`` (anything with ``tail``, ``head``, ``capacity``, ``num_vertices``)
+    of positive capacity as a 0/1 CSR adjacency, reversed if asked."""
+    t, h = (net.head, net.tail) if reverse else (net.tail, net.head)
+    keep = net.capacity > 0
+    nv = net.num_vertices
+    return sp.csr_array(
+        (np.ones(int(keep.sum()), dtype=np.int8), (t[keep], h[keep])), shape=(nv, nv)
+    )
+
+
+def bfs_levels(graph: sp.csr_array, starts: np.ndarray) -> np.ndarray:
+    """Hop distance from the nearest of ``starts`` (-1 when unreachable), level by level."""
+    n = graph.shape[0]
+    indptr, indices = graph.indptr.astype(np.int64), graph.indices.astype(np.int64)
+    dist = np.full(n, -1, dtype=np.int64)
+    frontier = sorted_unique(np.asarray(starts, dtype=np.int64))
+    dist[frontier] = 0
+    d = 0
+    while len(frontier):
+        d += 1
+        begin, end = indptr[frontier], indptr[frontier + 1]
+        counts = end - begin
+        total = int(counts.sum())
+        if total == 0:
+            break
+        offs = np.repeat(begin - np.cumsum(counts) + counts, counts) + np.arange(total)
+        nb = indices[offs]
+        nb = nb[dist[nb] < 0]
+        dist[nb] = d
+        frontier = sorted_unique(nb)
+    return dist
