@@ -542,8 +542,9 @@ class _Bisector:
             self._from_e = bfs_levels(csr(self.cn), np.arange(self.n))
         return self._from_e
 
-    def hose_rate(self, hubs: HubSet, slow: bool, max_work: float = _HOSE_BUDGET):
-        return hose_rate(self.cn, hubs, self.mirror, self.from_endpoints(), slow, max_work)
+    def hose_rate(self, hubs: HubSet, slow: bool, max_work: float | None = None):
+        budget = _HOSE_BUDGET if max_work is None else max_work
+        return hose_rate(self.cn, hubs, self.mirror, self.from_endpoints(), slow, budget)
 
     def hose_certificates(self) -> None:
         sets = list(_hub_sets(self.t, self.cn, self.transit_rows(), self.from_endpoints()))
