@@ -68,6 +68,7 @@ from .certificates import (
     spectral_bound,
     star_bound,
     undirected_relaxation,
+    verified_arc_mirrors,
 )
 from .flow import (
     _ARC_LINK,
@@ -371,8 +372,9 @@ class _Bisector:
         self.tc = TerminalCuts(topology, self.terms, self.keep, self.tgroup, **options)
         self.net = self.tc.net
         # Reversible: every cut is as cheap either way round, so one orientation suffices.
-        self.symmetric = network_is_reversible(self.net)
-        self.cn = certificate_network(self.net, self.terms, self.tgroup, self.n)
+        mirrors = verified_arc_mirrors(self.net)
+        self.symmetric = mirrors is not None or network_is_reversible(self.net)
+        self.cn = certificate_network(self.net, self.terms, self.tgroup, self.n, mirrors)
         self.mirror = mirror_arcs(self.cn) if self.symmetric else None
         self.best: _Witness | None = None
         self.lower = 0.0
@@ -487,9 +489,10 @@ class _Bisector:
         return rows[(self.cn.vertex_in[rows] >= self.n) & (self.cn.vertex_out[rows] >= self.n)]
 
     def cheap_certificates(self) -> None:
-        transit = row_transit(self.net)
-        for method, value, note in fabric_bounds(self.t, self.E, self.owner, self.net, transit):
-            self.add_lower(method, value, note)
+        if self.t.fabrics:
+            transit = row_transit(self.net)
+            for method, value, note in fabric_bounds(self.t, self.E, self.owner, self.net, transit):
+                self.add_lower(method, value, note)
         value, used = star_bound(self.cn, self.transit_rows())
         if value > 0:
             self.add_lower("star", value, f"{used} component(s) linked to most endpoints")

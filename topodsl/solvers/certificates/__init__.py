@@ -30,6 +30,7 @@ from .network import (
     network_is_reversible,
     row_transit,
     undirected_relaxation,
+    verified_arc_mirrors,
 )
 from .spectral import spectral_bound
 from .star import star_bound
@@ -52,4 +53,5 @@ __all__ = [
     "spectral_bound",
     "star_bound",
     "undirected_relaxation",
+    "verified_arc_mirrors",
 ]

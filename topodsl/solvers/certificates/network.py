@@ -47,13 +47,15 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..flow import FlowNetwork, sorted_unique
+from ..flow import _ARC_DEVICE, _ARC_LINK, FlowNetwork, sorted_unique
 
 __all__ = [
     "CertificateNetwork",
     "certificate_network",
+    "flow_arc_mirrors",
     "mirror_arcs",
     "network_is_reversible",
+    "verified_arc_mirrors",
     "row_transit",
     "Relaxation",
     "undirected_relaxation",
@@ -75,7 +77,9 @@ class CertificateNetwork:
     ``vertex_in[row]`` / ``vertex_out[row]`` are where flow enters and leaves the component in
     row ``row`` (its endpoint's vertex for a component inside an endpoint; -1 when left out).
     ``mirror[v]`` is the vertex that plays ``v``'s part when every flow is run backwards (the
-    *out* vertex of a component for its *in* vertex and the other way round).
+    *out* vertex of a component for its *in* vertex and the other way round; -1 when it has
+    none). ``arc_mirror[a]`` is the arc ``mirror(head) -> mirror(tail)`` of the same capacity,
+    or None when some arc has no such mirror (see :func:`mirror_arcs`).
     """
 
     n: int
@@ -86,6 +90,7 @@ class CertificateNetwork:
     vertex_in: np.ndarray
     vertex_out: np.ndarray
     mirror: np.ndarray
+    arc_mirror: np.ndarray | None
 
     @property
     def num_arcs(self) -> int:
@@ -94,11 +99,16 @@ class CertificateNetwork:
 
 
 def certificate_network(
-    net: FlowNetwork, terms: np.ndarray, group: np.ndarray, n: int
+    net: FlowNetwork,
+    terms: np.ndarray,
+    group: np.ndarray,
+    n: int,
+    arc_mirrors: np.ndarray | None = None,
 ) -> CertificateNetwork:
     """The certificate network of ``net`` for endpoints whose terminal rows are ``terms``.
 
     ``group[i]`` is the endpoint (0 .. n - 1) that terminal row ``terms[i]`` belongs to.
+    ``arc_mirrors`` is :func:`verified_arc_mirrors` of ``net`` when already known.
     """
     nv = net.num_vertices
     terms = np.asarray(terms, dtype=np.int64)
@@ -116,16 +126,24 @@ def certificate_network(
     use = (t >= 0) & (h >= 0) & (t != h) & (net.capacity > 0)
     t, h, cap = t[use], h[use], net.capacity[use].astype(np.float64)
 
+    origin = np.flatnonzero(use)
     alive = _carriers(t, h, n, n + nv)
     keep = alive[t] & alive[h]
-    t, h, cap = t[keep], h[keep], cap[keep]
+    t, h, cap, origin = t[keep], h[keep], cap[keep], origin[keep]
     # Compact: endpoints first, then the surviving transit vertices in flow-network order.
     new = np.full(n + nv, -1, dtype=np.int64)
     new[alive] = np.arange(int(alive.sum()))
     t, h = new[t], new[h]
     num = int(alive.sum())
-    key, inverse = sorted_unique(t * num + h, return_inverse=True)
-    merged = np.bincount(inverse, weights=cap, minlength=len(key))
+    # Merge parallel arcs (sorted by key; the order of equal keys does not matter).
+    keys = t * num + h
+    order = np.argsort(keys, kind="quicksort")
+    sk = keys[order]
+    first = np.r_[True, sk[1:] != sk[:-1]] if len(sk) else np.zeros(0, dtype=bool)
+    position = np.empty(len(keys), dtype=np.int64)
+    position[order] = np.cumsum(first) - 1
+    key = sk[first]
+    merged = np.bincount(position, weights=cap, minlength=len(key))
 
     def landing(vertices: np.ndarray, as_end: np.ndarray) -> np.ndarray:
         out = np.full(len(vertices), -1, dtype=np.int64)
@@ -140,40 +158,49 @@ def certificate_network(
     split = (v_in >= 0) & (v_out >= 0) & (v_in != v_out)
     mirror[v_in[split]] = v_out[split]
     mirror[v_out[split]] = v_in[split]
-    # A vertex whose partner was dropped has no mirror image: mark it so mirror_arcs fails.
+    # A vertex whose partner was dropped has no mirror image.
     lone = (v_in >= 0) != (v_out >= 0)
     mirror[np.maximum(v_in, v_out)[lone]] = -1
+    tail, head = key // max(num, 1), key % max(num, 1)
+    # Each merged arc's mirror, first from the flow network's own pairing of arcs (a link's
+    # two directions; a device's arc is its own), else by looking the mirror pair up.
+    arc_of = np.full(len(net.tail), -1, dtype=np.int64)
+    arc_of[origin] = position
+    representative = origin[order[first]]
+    verified = arc_mirrors is not None
+    twin = (arc_mirrors if verified else flow_arc_mirrors(net))[representative]
+    guess = np.where(twin >= 0, arc_of[np.maximum(twin, 0)], -1)
+    # Verified mirrors of the flow network stay mirrors here: endpoints merge, arcs drop and
+    # vertices die symmetrically, and mirrored parallel arcs merge into mirrored totals.
+    if verified or _mirrors_ok(tail, head, merged, mirror, guess):
+        arc_mirror = guess
+    else:
+        arc_mirror = _mirror_positions(tail, head, merged, mirror, num)
     return CertificateNetwork(
         n=n,
         num_vertices=num,
-        tail=key // num,
-        head=key % num,
+        tail=tail,
+        head=head,
         capacity=merged,
         vertex_in=v_in,
         vertex_out=v_out,
         mirror=mirror,
+        arc_mirror=arc_mirror,
     )
 
 
 def _carriers(t: np.ndarray, h: np.ndarray, n: int, size: int) -> np.ndarray:
-    """Vertices that can carry flow between endpoints: endpoints, and transit vertices with an
-    arc in and an arc out to at least two different neighbours (repeatedly, until stable)."""
+    """Vertices that can carry flow between endpoints: the endpoints, and transit vertices with
+    an arc in and an arc out (repeatedly, until stable)."""
     alive = np.zeros(size, dtype=bool)
-    alive[np.concatenate([t, h])] = True
+    alive[t] = True
+    alive[h] = True
     alive[:n] = True
     live = np.ones(len(t), dtype=bool)
     while True:
-        lt, lh = t[live], h[live]
-        out_deg = np.bincount(lt, minlength=size)
-        in_deg = np.bincount(lh, minlength=size)
-        # Neighbour spread: a vertex all of whose arcs go to or come from one vertex.
-        ends = np.concatenate([lt, lh])
-        other = np.concatenate([lh, lt])
-        lo = np.full(size, np.iinfo(np.int64).max)
-        hi = np.full(size, -1)
-        np.minimum.at(lo, ends, other)
-        np.maximum.at(hi, ends, other)
-        dead = alive & ((out_deg == 0) | (in_deg == 0) | (lo == hi))
+        out_deg = np.bincount(t[live], minlength=size)
+        in_deg = np.bincount(h[live], minlength=size)
+        dead = alive & ((out_deg == 0) | (in_deg == 0))
         dead[:n] = False
         if not dead.any():
             return alive
@@ -190,9 +217,43 @@ def mirror_arcs(cn: CertificateNetwork) -> np.ndarray | None:
     and a device's own arc (in -> out) is its own mirror. Then the max flow and the minimum cut
     between two halves do not depend on which half sends.
     """
-    if np.any(cn.mirror < 0):
-        return None
-    return _mirror_positions(cn.tail, cn.head, cn.capacity, cn.mirror, cn.num_vertices)
+    return cn.arc_mirror
+
+
+def flow_arc_mirrors(net: FlowNetwork) -> np.ndarray:
+    """Each arc's mirror as the flow network pairs them: the other direction of its link, or
+    the arc itself for a device's own arc; -1 for an arc with neither (a one-way link)."""
+    arcs = np.arange(len(net.tail), dtype=np.int64)
+    out = np.full(len(arcs), -1, dtype=np.int64)
+    link = net.what == _ARC_LINK
+    size = int(net.ref[link].max()) + 1 if link.any() else 0
+    for direction in (True, False):
+        mine = link & (net.forward == direction)
+        other = link & (net.forward != direction)
+        at = np.full(size, -1, dtype=np.int64)
+        at[net.ref[other]] = arcs[other]
+        out[mine] = at[net.ref[mine]]
+    device = net.what == _ARC_DEVICE
+    out[device] = arcs[device]
+    return out
+
+
+def _vertex_mirror(net: FlowNetwork) -> np.ndarray:
+    """Each flow-network vertex's mirror: a component's in and out vertices swap."""
+    mirror = np.arange(net.num_vertices, dtype=np.int64)
+    split = (net.vin >= 0) & (net.vout >= 0) & (net.vin != net.vout)
+    mirror[net.vin[split]] = net.vout[split]
+    mirror[net.vout[split]] = net.vin[split]
+    return mirror
+
+
+def verified_arc_mirrors(net: FlowNetwork) -> np.ndarray | None:
+    """:func:`flow_arc_mirrors` of ``net`` when every arc's is a true mirror (the other
+    direction of its link at the same capacity, or a device's own arc), else None."""
+    guess = flow_arc_mirrors(net)
+    if _mirrors_ok(net.tail, net.head, net.capacity, _vertex_mirror(net), guess):
+        return guess
+    return None
 
 
 def network_is_reversible(net: FlowNetwork) -> bool:
@@ -207,15 +268,28 @@ def network_is_reversible(net: FlowNetwork) -> bool:
     >>> network_is_reversible(build_network(b.build()))
     False
     """
+    if verified_arc_mirrors(net) is not None:
+        return True
+    # Parallel arcs or arcs the flow network does not pair: compare totals per vertex pair.
     nv = net.num_vertices
-    mirror = np.arange(nv, dtype=np.int64)
-    split = (net.vin >= 0) & (net.vout >= 0) & (net.vin != net.vout)
-    mirror[net.vin[split]] = net.vout[split]
-    mirror[net.vout[split]] = net.vin[split]
     live = net.capacity > 0
     key, inverse = sorted_unique(net.tail[live] * nv + net.head[live], return_inverse=True)
-    cap = np.bincount(inverse, weights=net.capacity[live], minlength=len(key))
-    return _mirror_positions(key // max(nv, 1), key % max(nv, 1), cap, mirror, nv) is not None
+    total = np.bincount(inverse, weights=net.capacity[live], minlength=len(key))
+    pair_tail, pair_head = key // max(nv, 1), key % max(nv, 1)
+    mirror = _vertex_mirror(net)
+    return _mirror_positions(pair_tail, pair_head, total, mirror, nv) is not None
+
+
+def _mirrors_ok(tail, head, capacity, mirror, guess) -> bool:
+    """Whether ``guess[a]`` is a mirror of every arc ``a``: ``mirror(head) -> mirror(tail)``
+    with the same capacity."""
+    if np.any(guess < 0) or np.any(mirror[tail] < 0) or np.any(mirror[head] < 0):
+        return False
+    return bool(
+        np.all(tail[guess] == mirror[head])
+        and np.all(head[guess] == mirror[tail])
+        and np.all(np.abs(capacity[guess] - capacity) <= _SAME * np.maximum(capacity, 1.0))
+    )
 
 
 def _mirror_positions(tail, head, capacity, mirror, num) -> np.ndarray | None:
@@ -223,9 +297,13 @@ def _mirror_positions(tail, head, capacity, mirror, num) -> np.ndarray | None:
     per pair, or None when one is missing or differs in capacity."""
     if len(tail) == 0:
         return np.zeros(0, dtype=np.int64)
+    if np.any(mirror[tail] < 0) or np.any(mirror[head] < 0):
+        return None
     key = tail * num + head
     want = mirror[head] * num + mirror[tail]
-    pos = np.minimum(np.searchsorted(key, want), len(key) - 1)
+    order = np.argsort(want, kind="quicksort")  # sorted queries: a cache-friendly search
+    pos = np.empty(len(want), dtype=np.int64)
+    pos[order] = np.minimum(np.searchsorted(key, want[order]), len(key) - 1)
     hit = key[pos] == want
     same = np.abs(capacity[pos] - capacity) <= _SAME * np.maximum(capacity, 1.0)
     if not np.all(hit & same):
