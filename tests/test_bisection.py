@@ -750,7 +750,11 @@ def test_cli_json(ring_file: Path) -> None:
     assert d["endpoints"] == 8
     assert d["lower_bound"] == d["upper_bound"] == 50e9 and d["exact"] is True
     assert d["unit"] == "B/s per direction"
-    assert d["bidirectional"] == {"lower_bound": 100e9, "upper_bound": 100e9}
+    assert d["bidirectional"] == {
+        "lower_bound": 100e9,
+        "upper_bound": 100e9,
+        "lower_method": "2 x lower bound",
+    }
     assert len(d["cut"]) == 2
     assert all({"from", "to", "bandwidth"} <= set(c) for c in d["cut"])
     assert sum(c["bandwidth"] for c in d["cut"]) == d["upper_bound"]
