@@ -104,6 +104,12 @@ class Oracle:
                 cur = parent[cur]
             if cur is not None:
                 self.group[node_id] = cur
+        # Inside an endpoint everything is a source or a sink: a package needs no layers there.
+        transit = {
+            i: "all" if flag == "package" and i in self.group else flag
+            for i, flag in transit.items()
+        }
+        self.transit = transit
         self.g = nx.DiGraph()
         self.shared: dict[tuple[str, str], float] = {}
         for node_id, flag in transit.items():
@@ -386,12 +392,14 @@ def test_oracle_hand_worked_package_and_cxl_switch() -> None:
 # -- random graphs ------------------------------------------------------------------------------
 
 
-def random_graph(rng: np.random.Generator, model: str = "ideal") -> tuple[Topology, np.ndarray]:
+def random_graph(
+    rng: np.random.Generator, model: str = "ideal", cxl_switch: bool = True
+) -> tuple[Topology, np.ndarray]:
     """A small random topology and its endpoint rows (deterministic for a given ``rng``).
 
     GPUs (some as packages of chiplets under the hardware model), switches and NICs with and
     without limits, CPUs with DRAM, CXL memory with one to four heads, sometimes behind a CXL
-    switch; links of 1-40 GB/s, some one-way, some half-duplex.
+    switch (unless ``cxl_switch`` is False); links of 1-40 GB/s, some one-way, some half-duplex.
     """
     b = TopologyBuilder()
     gpus: list[str] = []
@@ -429,7 +437,7 @@ def random_graph(rng: np.random.Generator, model: str = "ideal") -> tuple[Topolo
         cpus.append(f"cpu{j}")
     hosts = [x for x in linkable if not x.startswith("s")]
     cxl = []
-    if rng.random() < 0.4 and hosts:
+    if cxl_switch and rng.random() < 0.4 and hosts:
         b.add_node("cxl", "cxl_switch")
         cxl.append("cxl")
         for h in rng.choice(hosts, size=min(len(hosts), int(rng.integers(1, 4))), replace=False):
@@ -487,10 +495,9 @@ def check_against_oracle(t: Topology, ends: np.ndarray, model: str) -> None:
     cuts = oracle.all_cuts()
     truth = min(cuts.values())
     ids = t.nodes.ids
-    forwarding = None if model == "ideal" else model
-    exact = bisection(t, ends, forwarding=forwarding)
+    exact = bisection(t, ends, forwarding=model)
     assert exact.exact and close(exact.upper_bound, truth), (exact.upper_bound, truth)
-    heuristic = bisection(t, ends, exhaustive_limit=0, forwarding=forwarding)
+    heuristic = bisection(t, ends, exhaustive_limit=0, forwarding=model)
     assert heuristic.lower_bound <= truth * (1 + 1e-9) + 1e-3
     for bound in heuristic.lower_bounds:
         assert bound.value <= truth * (1 + 1e-9) + 1e-3, (bound, truth)
@@ -515,6 +522,20 @@ def test_random_graphs_against_the_oracle(case: int) -> None:
     for _ in range(SEEDS_PER_CASE):
         t, ends = random_graph(rng)
         check_against_oracle(t, ends, "ideal")
+
+
+def test_the_hardware_rules_only_take_capacity_away() -> None:
+    # Forbidding relays (GPUs, packages, CXL switch host to host) never adds a path: on every
+    # split the oracle's hardware cut is at most its ideal one, and sometimes less.
+    rng = np.random.default_rng(4_000)
+    smaller = 0
+    for _ in range(60):
+        t, ends = random_graph(rng, "hardware")
+        hardware = oracle_for(t, ends, "hardware").all_cuts()
+        ideal = oracle_for(t, ends, "ideal").all_cuts()
+        assert all(hardware[k] <= ideal[k] * (1 + 1e-9) + 1e-3 for k in hardware)
+        smaller += min(hardware.values()) < min(ideal.values()) * (1 - 1e-9)
+    assert smaller > 0
 
 
 @pytest.mark.parametrize("case", range(CASES))
@@ -559,20 +580,23 @@ def test_adding_a_link_never_lowers_an_exact_bisection() -> None:
     for _ in range(150):
         t, ends = random_graph(rng)
         more = with_extra_link(t, rng)
-        before, after = bisection(t, ends), bisection(more, ends)
+        before = bisection(t, ends, forwarding="ideal")
+        after = bisection(more, ends, forwarding="ideal")
         assert before.exact and after.exact
         assert after.upper_bound >= before.upper_bound * (1 - 1e-12)
         truth = min(oracle_for(more, ends).all_cuts().values())
         assert close(after.upper_bound, truth)
         # The heuristic path's bounds still bracket the new truth.
-        h = bisection(more, ends, exhaustive_limit=0)
+        h = bisection(more, ends, exhaustive_limit=0, forwarding="ideal")
         assert h.lower_bound <= truth * (1 + 1e-9) + 1e-3 <= h.upper_bound * (1 + 2e-9) + 2e-3
 
 
 def test_the_oracle_reads_what_the_command_line_exports(tmp_path) -> None:
+    # No CXL switch and every GPU an endpoint: what may relay (switches, NICs, CPUs, never
+    # memory) is the same under either forwarding model, whichever the command line defaults to.
     rng = np.random.default_rng(11)
     for k in range(2):
-        t, _ = random_graph(rng)
+        t, _ = random_graph(rng, cxl_switch=False)
         src = tmp_path / f"g{k}.json"
         src.write_text(dumps_json(t), encoding="utf-8")
         exported = run_topodsl("export", src, "--format", "json")
@@ -683,7 +707,7 @@ def test_bidirectional_bounds_bracket_the_exchange() -> None:
         checked += 1
         doc = json.loads(dumps_json(t))
         ids = [t.nodes.ids[r] for r in ends.tolist()]
-        r = bisection(t, ends)
+        r = bisection(t, ends, forwarding="ideal")
         n = len(ids)
         both = min(exchange_lp(doc, ids, set(first)) for first in combinations(ids, n // 2))
         assert r.bidirectional_lower_bound <= both * (1 + 1e-7) + 1e-3, (r, both)
