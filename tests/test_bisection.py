@@ -701,6 +701,20 @@ def test_endpoint_errors() -> None:
         bisection(dgx_h100_nvlink(), backend="ortools")
 
 
+def test_forwarding_models_are_named() -> None:
+    # Eight GPUs on one switch: switches forward under either model, so both agree.
+    t = star(8)
+    assert bisection(t, forwarding="ideal").upper_bound == bisection(t).upper_bound == 4 * C
+    with pytest.raises(SolverError, match="unknown forwarding model 'magic'"):
+        bisection(t, forwarding="magic")
+    try:
+        hardware = bisection(t, forwarding="hardware")
+    except SolverError as e:  # a flow core without the model says so rather than guess
+        assert "no 'hardware' forwarding model" in str(e)
+    else:
+        assert hardware.exact and hardware.upper_bound == 4 * C
+
+
 def test_one_endpoint_has_nothing_to_cut() -> None:
     r = bisection(star(1))
     assert r.exact and r.upper_bound == 0 and r.endpoints == 1

@@ -330,9 +330,9 @@ def test_oracle_hand_worked_relays(kind, relay, model, value) -> None:
     assert o.cut({"g0"}) == value  # an unbalanced query works too
 
 
-def test_oracle_hand_worked_package_and_cxl_switch() -> None:
-    # Two packages of two chiplets; p0.c0 -- p1.c0 and p0.c1 -- p1.c1 at 10 GB/s. Endpoints:
-    # p0.c0 and the CPU h, joined to p0.c1 only through package p1 or the CXL switch.
+def two_packages() -> TopologyBuilder:
+    """Packages p0 and p1 of two chiplets each (100 GB/s inside); p0.c0 -- p1.c0 and
+    p0.c1 -- p1.c1 at 10 GB/s."""
     b = TopologyBuilder()
     for p in range(2):
         b.add_node(f"p{p}", "gpu")
@@ -341,6 +341,12 @@ def test_oracle_hand_worked_package_and_cxl_switch() -> None:
         b.add_link(f"p{p}.c0", f"p{p}.c1", bandwidth=100 * GB)
     b.add_link("p0.c0", "p1.c0", bandwidth=10 * GB)
     b.add_link("p0.c1", "p1.c1", bandwidth=10 * GB)
+    return b
+
+
+def test_oracle_hand_worked_package_and_cxl_switch() -> None:
+    # Endpoints p0.c0 and the CPU h, which reaches p0.c1 through a CXL switch.
+    b = two_packages()
     b.add_node("h", "cpu")
     b.add_node("sw", "cxl_switch")
     b.add_node("mem", "cxl_memory")
@@ -349,22 +355,12 @@ def test_oracle_hand_worked_package_and_cxl_switch() -> None:
     b.add_link("mem", "sw", bandwidth=64 * GB)
     t = b.build()
     ends = np.array([t.index("p0.c0"), t.index("h")])
-    ideal = oracle_for(t, ends, "ideal")
-    hard = oracle_for(t, ends, "hardware")
     # Ideal: p0.c0 -> p0.c1 directly (100) and round through p1 (10), then the switch (64).
-    assert ideal.cut({"p0.c0"}) == 64 * GB
+    assert oracle_for(t, ends, "ideal").cut({"p0.c0"}) == 64 * GB
     # Hardware: the same, since p0.c0 -> p0.c1 stays inside package p0 (the endpoint's own).
-    assert hard.cut({"p0.c0"}) == 64 * GB
-    # Endpoints p0.c0 and p0.c1's only way out through p1: package p1 must not carry it.
-    b2 = TopologyBuilder()
-    for p in range(2):
-        b2.add_node(f"p{p}", "gpu")
-        for c in range(2):
-            b2.add_node(f"p{p}.c{c}", "chiplet", parent=f"p{p}")
-        b2.add_link(f"p{p}.c0", f"p{p}.c1", bandwidth=100 * GB)
-    b2.add_link("p0.c0", "p1.c0", bandwidth=10 * GB)
-    b2.add_link("p0.c1", "p1.c1", bandwidth=10 * GB)
-    t2 = b2.build()
+    assert oracle_for(t, ends, "hardware").cut({"p0.c0"}) == 64 * GB
+    # Endpoints p0.c0 and p0.c1, joined inside p0 and through p1: p1 must not carry it.
+    t2 = two_packages().build()
     ends = np.array([t2.index("p0.c0"), t2.index("p0.c1")])
     cut = {"p0.c0"}
     assert oracle_for(t2, ends, "ideal").cut(cut) == 110 * GB  # 100 inside, 10 through p1
