@@ -113,37 +113,20 @@ def certificate_network(
     nv = net.num_vertices
     terms = np.asarray(terms, dtype=np.int64)
     group = np.asarray(group, dtype=np.int64)
-    vin, vout = net.vin[terms], net.vout[terms]
-    # Where an arc's tail (head) lands: its endpoint for an endpoint's out (in) vertex, nowhere
-    # (-1) for an endpoint's other vertex, else the vertex itself shifted past the endpoints.
-    own = np.arange(nv, dtype=np.int64) + n
-    as_tail, as_head = own.copy(), own.copy()
-    as_tail[vin] = -1
-    as_tail[vout] = group  # after vin: an endpoint with a single vertex keeps its arcs out
-    as_head[vout] = -1
-    as_head[vin] = group
-    t, h = as_tail[net.tail], as_head[net.head]
-    use = (t >= 0) & (h >= 0) & (t != h) & (net.capacity > 0)
-    t, h, cap = t[use], h[use], net.capacity[use].astype(np.float64)
-
-    origin = np.flatnonzero(use)
+    as_tail, as_head = _landings(net, terms, group, n)
+    origin, t, h = _arcs_between_landings(net, as_tail, as_head)
     alive = _carriers(t, h, n, n + nv)
-    keep = alive[t] & alive[h]
-    t, h, cap, origin = t[keep], h[keep], cap[keep], origin[keep]
     # Compact: endpoints first, then the surviving transit vertices in flow-network order.
-    new = np.full(n + nv, -1, dtype=np.int64)
-    new[alive] = np.arange(int(alive.sum()))
-    t, h = new[t], new[h]
     num = int(alive.sum())
-    # Merge parallel arcs (sorted by key; the order of equal keys does not matter).
-    keys = t * num + h
-    order = np.argsort(keys, kind="quicksort")
-    sk = keys[order]
-    first = np.r_[True, sk[1:] != sk[:-1]] if len(sk) else np.zeros(0, dtype=bool)
-    position = np.empty(len(keys), dtype=np.int64)
-    position[order] = np.cumsum(first) - 1
-    key = sk[first]
-    merged = np.bincount(position, weights=cap, minlength=len(key))
+    new = np.full(n + nv, -1, dtype=np.int64)
+    new[alive] = np.arange(num)
+    t, h = new[t], new[h]
+    if np.any(t < 0) or np.any(h < 0):
+        live = (t >= 0) & (h >= 0)
+        t, h, origin = t[live], h[live], origin[live]
+    key, position, first_of = _merge_parallel(t * num + h)
+    del t, h
+    merged = np.bincount(position, weights=net.capacity[origin], minlength=len(key))
 
     def landing(vertices: np.ndarray, as_end: np.ndarray) -> np.ndarray:
         out = np.full(len(vertices), -1, dtype=np.int64)
@@ -162,14 +145,17 @@ def certificate_network(
     lone = (v_in >= 0) != (v_out >= 0)
     mirror[np.maximum(v_in, v_out)[lone]] = -1
     tail, head = key // max(num, 1), key % max(num, 1)
+    del key
     # Each merged arc's mirror, first from the flow network's own pairing of arcs (a link's
     # two directions; a device's arc is its own), else by looking the mirror pair up.
+    verified = arc_mirrors is not None
+    twin = (arc_mirrors if verified else flow_arc_mirrors(net))[origin[first_of]]
+    del first_of
     arc_of = np.full(len(net.tail), -1, dtype=np.int64)
     arc_of[origin] = position
-    representative = origin[order[first]]
-    verified = arc_mirrors is not None
-    twin = (arc_mirrors if verified else flow_arc_mirrors(net))[representative]
+    del origin, position
     guess = np.where(twin >= 0, arc_of[np.maximum(twin, 0)], -1)
+    del arc_of, twin
     # Verified mirrors of the flow network stay mirrors here: endpoints merge, arcs drop and
     # vertices die symmetrically, and mirrored parallel arcs merge into mirrored totals.
     if verified or _mirrors_ok(tail, head, merged, mirror, guess):
@@ -187,6 +173,47 @@ def certificate_network(
         mirror=mirror,
         arc_mirror=arc_mirror,
     )
+
+
+def _landings(net: FlowNetwork, terms: np.ndarray, group: np.ndarray, n: int):
+    """Where an arc's tail (head) lands: its endpoint for an endpoint's out (in) vertex,
+    nowhere (-1) for an endpoint's other vertex, else the vertex itself shifted past the
+    endpoints."""
+    vin, vout = net.vin[terms], net.vout[terms]
+    as_tail = np.arange(net.num_vertices, dtype=np.int64) + n
+    as_head = as_tail.copy()
+    as_tail[vin] = -1
+    as_tail[vout] = group  # after vin: an endpoint with a single vertex keeps its arcs out
+    as_head[vout] = -1
+    as_head[vin] = group
+    return as_tail, as_head
+
+
+def _arcs_between_landings(net: FlowNetwork, as_tail: np.ndarray, as_head: np.ndarray):
+    """The flow-network arcs kept (positive, between two different landings): their indices
+    and their landed tails and heads."""
+    t, h = as_tail[net.tail], as_head[net.head]
+    use = (t >= 0) & (h >= 0) & (t != h) & (net.capacity > 0)
+    if use.all():
+        return np.arange(len(t), dtype=np.int64), t, h
+    return np.flatnonzero(use), t[use], h[use]
+
+
+def _merge_parallel(keys: np.ndarray):
+    """Sorted unique ``keys``, the position of each key among them, and the index of one key
+    (the first in sorted order) behind each unique one. The order among equal keys does not
+    matter, so an unstable sort serves."""
+    order = np.argsort(keys, kind="quicksort")
+    sk = keys[order]
+    first = np.empty(len(sk), dtype=bool)
+    if len(sk):
+        first[0] = True
+        np.not_equal(sk[1:], sk[:-1], out=first[1:])
+    rank = np.cumsum(first) - 1
+    position = np.empty(len(keys), dtype=np.int64)
+    position[order] = rank
+    del rank
+    return sk[first], position, order[first]
 
 
 def _carriers(t: np.ndarray, h: np.ndarray, n: int, size: int) -> np.ndarray:
