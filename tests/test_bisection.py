@@ -15,12 +15,13 @@ import pytest
 from cli_support import run_topodsl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_bisection_oracle import oracle_for
 
 import topodsl
 from topodsl.errors import SolverError
 from topodsl.fabrics import plan_fabric
-from topodsl.solvers import bisection as bisection_module
 from topodsl.solvers.bisection import BisectionResult, bisection
+from topodsl.solvers.certificates import hose as hose_module
 from topodsl.solvers.flow import max_flow
 from topodsl.topology import Topology, TopologyBuilder
 
@@ -97,7 +98,9 @@ def check_result(t: Topology, r: BisectionResult) -> None:
     assert abs(len(a) - len(b)) <= 1 and len(a) + len(b) == r.endpoints
     assert not set(a.tolist()) & set(b.tolist())
     assert math.fsum(c.bandwidth for c in r.cut) == pytest.approx(r.upper_bound, rel=1e-12)
-    assert r.bidirectional_lower_bound == 2 * r.lower_bound
+    assert r.lower_bound <= r.bidirectional_lower_bound <= r.bidirectional_upper_bound
+    if not (t.links.simplex.any() or t.links.half_duplex.any()):
+        assert r.bidirectional_lower_bound == 2 * r.lower_bound
     assert r.bidirectional_upper_bound >= r.upper_bound
     if r.endpoints >= 2 and r.upper_bound > 0:
         # The value is the max flow between the witness halves (each endpoint with what is
@@ -486,6 +489,98 @@ def test_misleading_names_do_not_hide_the_cheapest_cut() -> None:
     assert hierarchy and hierarchy[0].value == 8 * C  # what the names would have given
 
 
+# -- memory does not relay; definitions at the edges ---------------------------------------------
+
+
+def ring_with_expanders(order: list[int], heads: int = 2, pooled: bool = False) -> Topology:
+    """A ring of GPUs (10 GB/s links, in ``order``) with CXL expanders of 64 GB/s per head:
+    seven two-headed ones joining GPUs half the ring apart, or one pooled expander on all."""
+    b = TopologyBuilder()
+    n = len(order)
+    for i in range(n):
+        b.add_node(f"g{i}", "gpu")
+    ring = [f"g{i}" for i in order]
+    for k in range(n):
+        b.add_link(ring[k], ring[(k + 1) % n], bandwidth=C)
+    if pooled:
+        b.add_node("pool", "cxl_memory")
+        for g in ring:
+            b.add_link("pool", g, bandwidth=64 * GB)
+        return b.build()
+    for j in range(n // 2):
+        b.add_node(f"m{j}", "cxl_memory")
+        b.add_link(f"m{j}", ring[2 * j], bandwidth=64 * GB)
+        b.add_link(f"m{j}", ring[(2 * j + n // 2) % n], bandwidth=64 * GB)
+    return b.build()
+
+
+def test_two_headed_expanders_do_not_relay_in_any_certificate() -> None:
+    # 15 GPUs in a ring, 7 two-headed expanders across it. Memory carries no transit, so the
+    # bisection is that of the ring: two links, 20 GB/s. The spectral bound used to prove
+    # more (27.5 GB/s here) and METIS, misled by the expanders, found only 40 GB/s cuts.
+    t = ring_with_expanders(list(np.random.default_rng(0).permutation(15)))
+    r = bisection(t, exhaustive_limit=0)
+    check_result(t, r)
+    assert r.exact and r.upper_bound == pytest.approx(2 * C)
+    assert all(b.value <= 2 * C * (1 + 1e-9) for b in r.lower_bounds), r.lower_bounds
+    assert any(u.method.startswith("metis") and u.value == 2 * C for u in r.upper_bounds)
+    # The same on 9 GPUs and 4 expanders, by brute force over every balanced split.
+    t = ring_with_expanders(list(np.random.default_rng(1).permutation(9)))
+    assert min(oracle_for(t, t.rows_of_kind("gpu")).all_cuts().values()) == 2 * C
+    r = bisection(t, exhaustive_limit=0)
+    assert r.exact and r.upper_bound == 2 * C
+
+
+def test_a_pooled_expander_is_no_switch() -> None:
+    # 16 GPUs in a ring and one expander linked to all of them: the star bound used to count
+    # the expander as an unlimited switch (80 GB/s) and stopped with "bounds contradict".
+    t = ring_with_expanders(list(range(16)), pooled=True)
+    r = bisection(t, exhaustive_limit=0)
+    check_result(t, r)
+    assert r.exact and r.upper_bound == 2 * C
+    assert not any(b.method == "star" for b in r.lower_bounds)
+
+
+def test_the_smaller_half_may_receive() -> None:
+    # Three endpoints, one-way links: a sends 10 GB/s to b and to c, each sends 1 GB/s back;
+    # b and c share 100 GB/s. Bisection is the minimum over every balanced split *and* both
+    # directions: {b, c} -> {a} carries only 2 GB/s (the larger half sending).
+    b = TopologyBuilder()
+    for name in "abc":
+        b.add_node(name, "gpu")
+    for x in "bc":
+        b.add_link("a", x, bandwidth=10 * GB, simplex=True)
+        b.add_link(x, "a", bandwidth=1 * GB, simplex=True)
+    b.add_link("b", "c", bandwidth=100 * GB)
+    t = b.build()
+    for limit in (14, 0):
+        r = bisection(t, exhaustive_limit=limit)
+        check_result(t, r)
+        assert r.exact and r.upper_bound == 2 * GB
+        assert sorted(r.halves[0]) == ["b", "c"] and r.halves[1] == ("a",)
+        assert r.bidirectional_upper_bound == 22 * GB  # 2 one way, 20 the other
+
+
+def test_past_the_hose_budget_a_sampled_hub_set_still_proves_a_bound(monkeypatch) -> None:
+    # A 16 x 16 torus read without its fabric record (as from NetworkX JSON): only Valiant
+    # routing through the endpoints applies, hub by hub. With the budget below one pass per
+    # endpoint, a sample of the endpoints serves as hubs: weaker, never silently 0.
+    from topodsl import io
+    from topodsl.solvers import bisection as bisection_module
+
+    t = io.loads_json(io.dumps_json(from_plan("torus", 256, {"dims": (16, 16)})))
+    monkeypatch.setattr(bisection_module, "_HOSE_BUDGET", 1e5)
+    monkeypatch.setattr(bisection_module, "_SAMPLED_HOSE_BUDGET", 4e4)
+    monkeypatch.setattr(bisection_module, "_SPECTRAL_MAX_ENDPOINTS", 10)
+    r = bisection(t)
+    check_result(t, r)
+    assert r.upper_bound == 32 * C  # 2 N / d_max links
+    assert r.lower_method == "hose (sampled hubs)"
+    assert 0 < r.lower_bound <= r.upper_bound
+    (used,) = [b for b in r.lower_bounds if b.method == "hose (sampled hubs)"]
+    assert "sampled from 256 endpoints (Valiant routing)" in used.note
+
+
 def test_one_way_links() -> None:
     # A one-way ring: whichever way the halves face, one arc crosses.
     b = TopologyBuilder()
@@ -570,7 +665,7 @@ def test_hose_one_pass_equals_hub_by_hub(monkeypatch) -> None:
 
     t = topodsl.loads(cluster_source(1024))
     fast = bisection(t, exhaustive_limit=0)
-    monkeypatch.setattr(bisection_module, "_equidistant_gather", lambda *a, **k: None)
+    monkeypatch.setattr(hose_module, "_equidistant_gather", lambda *a, **k: None)
     slow = bisection(t, exhaustive_limit=0)
     hose = lambda r: max(b.value for b in r.lower_bounds if b.method == "hose")  # noqa: E731
     assert hose(fast) == pytest.approx(hose(slow), rel=1e-12)
@@ -606,6 +701,20 @@ def test_endpoint_errors() -> None:
         bisection(t, "nothing*")
     with pytest.raises(SolverError, match="unknown max-flow backend"):
         bisection(dgx_h100_nvlink(), backend="ortools")
+
+
+def test_forwarding_models_are_named() -> None:
+    # Eight GPUs on one switch: switches forward under either model, so both agree.
+    t = star(8)
+    assert bisection(t, forwarding="ideal").upper_bound == bisection(t).upper_bound == 4 * C
+    with pytest.raises(SolverError, match="unknown forwarding model 'magic'"):
+        bisection(t, forwarding="magic")
+    try:
+        hardware = bisection(t, forwarding="hardware")
+    except SolverError as e:  # a flow core without the model says so rather than guess
+        assert "no 'hardware' forwarding model" in str(e)
+    else:
+        assert hardware.exact and hardware.upper_bound == 4 * C
 
 
 def test_one_endpoint_has_nothing_to_cut() -> None:
@@ -657,7 +766,11 @@ def test_cli_json(ring_file: Path) -> None:
     assert d["endpoints"] == 8
     assert d["lower_bound"] == d["upper_bound"] == 50e9 and d["exact"] is True
     assert d["unit"] == "B/s per direction"
-    assert d["bidirectional"] == {"lower_bound": 100e9, "upper_bound": 100e9}
+    assert d["bidirectional"] == {
+        "lower_bound": 100e9,
+        "upper_bound": 100e9,
+        "lower_method": "2 x lower bound",
+    }
     assert len(d["cut"]) == 2
     assert all({"from", "to", "bandwidth"} <= set(c) for c in d["cut"])
     assert sum(c["bandwidth"] for c in d["cut"]) == d["upper_bound"]

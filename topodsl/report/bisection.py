@@ -16,7 +16,8 @@ def bisection_to_dict(result: BisectionResult, halves: bool = True) -> dict:
     """JSON-ready form (B/s, per direction, unless a key says ``bidirectional``).
 
     Keys: ``endpoints`` (count), ``unit``, ``lower_bound``, ``upper_bound``, ``exact``,
-    ``lower_method``, ``upper_method``, ``bidirectional`` (``lower_bound``, ``upper_bound``),
+    ``lower_method``, ``upper_method``, ``bidirectional`` (``lower_bound``, ``upper_bound``,
+    ``lower_method``),
     ``cut`` (list of ``{from, to, bandwidth, element, type}``, first half to second),
     ``halves`` (two lists of endpoint ids, unless ``halves=False``), ``lower_bounds`` and
     ``upper_bounds`` (every method tried).
@@ -41,6 +42,7 @@ def bisection_to_dict(result: BisectionResult, halves: bool = True) -> dict:
         "bidirectional": {
             "lower_bound": result.bidirectional_lower_bound,
             "upper_bound": result.bidirectional_upper_bound,
+            "lower_method": result.bidirectional_lower_method,
         },
         "cut": [c.to_dict() for c in result.cut],
     }
@@ -102,13 +104,12 @@ def format_bisection(result: BisectionResult, max_cut_rows: int = 20) -> str:
         ["lower bound", _bw(r.lower_bound), r.lower_method],
         ["upper bound", _bw(r.upper_bound), r.upper_method],
     ]
-    if r.exact:
+    if r.bidirectional_lower_bound == r.bidirectional_upper_bound:
         both = ["bidirectional (both, summed)", _bw(r.bidirectional_upper_bound)]
         rows.append(both + ["witness cut, both directions"])
     else:
-        rows.append(
-            ["bidirectional lower bound", _bw(r.bidirectional_lower_bound), "2 x lower bound"]
-        )
+        low = _bw(r.bidirectional_lower_bound)
+        rows.append(["bidirectional lower bound", low, r.bidirectional_lower_method])
         rows.append(
             [
                 "bidirectional upper bound",
