@@ -179,15 +179,25 @@ def _gather(cn, tail, head, dist, senders, amount) -> np.ndarray | None:
 def _push_down_levels(tail, head, cap, dag, level_of, senders, amount, nv):
     """Send ``amount`` from each of ``senders`` down the arcs of ``dag``, level by level from
     the farthest (``level_of`` is each arc's tail distance), each vertex splitting what reaches
-    it over its DAG arcs in proportion to capacity. Returns the arc loads and the flow that
-    reached every vertex."""
+    it over its DAG arcs in proportion to capacity (an unlimited arc takes it all). Returns the
+    arc loads and the flow that reached every vertex."""
     arcs = np.flatnonzero(dag)
     level = level_of[arcs]
     # Levels are small integers: a stable sort on int16 is a radix sort.
     small = np.int16 if len(level) == 0 or level.max() < 32_000 else np.int32
     order = np.argsort((-level).astype(small), kind="stable")
     arcs, level = arcs[order], level[order]
-    out_cap = np.bincount(tail[arcs], weights=cap[arcs], minlength=nv)
+    # An unlimited arc (a package's delivery from its native to its inbound layer) takes all
+    # of its vertex's flow, shared equally with the vertex's other unlimited arcs.
+    unlimited = np.isinf(cap[arcs])
+    weight = np.where(unlimited, 1.0, cap[arcs])
+    if unlimited.any():
+        weight[~unlimited & np.isin(tail[arcs], tail[arcs][unlimited])] = 0.0
+    out_cap = np.bincount(tail[arcs], weights=weight, minlength=nv)
+    denominator = out_cap[tail[arcs]]
+    share = np.zeros(len(tail))
+    share[arcs] = weight / np.where(denominator > 0, denominator, 1.0)
+    del weight, denominator
     f = np.zeros(nv)
     np.add.at(f, senders, amount)
     load = np.zeros(len(tail))
@@ -195,7 +205,7 @@ def _push_down_levels(tail, head, cap, dag, level_of, senders, amount, nv):
     for s, e in zip(bounds[:-1], bounds[1:], strict=True):
         a = arcs[s:e]
         ta = tail[a]
-        x = f[ta] * cap[a] / out_cap[ta]
+        x = f[ta] * share[a]
         load[a] = x
         f += np.bincount(head[a], weights=x, minlength=nv)
     return load, f
