@@ -613,6 +613,115 @@ def test_chiplet_packages_are_bisected_whole() -> None:
     assert len(r.halves[0]) == 2
 
 
+def mi300x_iods() -> tuple[Topology, np.ndarray]:
+    """topologies/mi300x.topo with its 32 I/O dies as the endpoints."""
+    t = topodsl.load(REPO / "topologies" / "mi300x.topo")
+    ids = t.nodes.ids
+    iods = [r for r in range(t.num_nodes) if ids[r].count(".") == 2 and ".iod" in ids[r]]
+    return t, np.array(iods)
+
+
+def test_mi300x_io_dies_bisect_at_1_15_tb_s() -> None:
+    # By hand: a split through a package cuts at least 2 x 1.2 TB/s of its Infinity Fabric AP
+    # (the 2 x 2 mesh of I/O dies: 2.4 TB/s for two dies a side, 2.7 TB/s for one die against
+    # three). A split keeping the 8 packages whole, 4 against 4, cuts 4 x 4 = 16 of the x16
+    # links of 64 GB/s (the GPUs are fully connected and do not relay), and the host adds at
+    # least 126 GB/s: with each PCIe switch holding one GPU of each half it carries 63 GB/s
+    # apiece (252 GB/s); with both GPUs of a switch on one side, the halves meet at the CPUs
+    # and the least is the two 63 GB/s uplinks of one socket (GPUs 0-3 under socket 0 against
+    # 4-7 under socket 1; the sockets' xGMI x4 carries 256 GB/s). So 1.024 + 0.126 = 1.15 TB/s.
+    t, ends = mi300x_iods()
+    assert len(ends) == 32
+    truth = 16 * 64 * GB + 2 * 63 * GB
+    for limit in (None, 0):
+        kwargs = {} if limit is None else {"exhaustive_limit": limit}
+        r = bisection(t, ends, **kwargs)
+        check_result(t, r)
+        assert r.exact and r.upper_bound == pytest.approx(truth, rel=1e-12), r.lower_bounds
+        assert r.lower_bounds[0].method == "packages whole or separated"
+        # The layered network is reversible (a package's two layers swap), so both ways at once
+        # carry twice one way.
+        assert r.bidirectional_lower_bound == pytest.approx(2 * truth, rel=1e-12)
+        sockets = ({f"gpu{g}" for g in range(4)}, {f"gpu{g}" for g in range(4, 8)})
+        assert {h.split(".")[1] for h in r.halves[0]} in sockets
+
+
+def two_die_packages(inner: float, outer: float) -> Topology:
+    """Two GPU packages of two dies each, the dies of a package joined at ``inner``, and each
+    die joined to both dies of the other package at ``outer``."""
+    b = TopologyBuilder()
+    for g in range(2):
+        b.add_node(f"p{g}", "gpu")
+        for d in range(2):
+            b.add_node(f"p{g}.d{d}", "chiplet", parent=f"p{g}")
+        b.add_link(f"p{g}.d0", f"p{g}.d1", bandwidth=inner)
+    for d, e in combinations(range(4), 2):
+        if d // 2 == 0 and e // 2 == 1:
+            b.add_link(f"p0.d{d % 2}", f"p1.d{e % 2}", bandwidth=outer)
+    return b.build()
+
+
+@pytest.mark.parametrize(
+    "inner, outer, truth",
+    [
+        # Packages whole: the four outer links, 4 x 10 = 40 GB/s.
+        (100 * GB, 10 * GB, 40 * GB),
+        # Through both packages: {p0.d0, p1.d0} | {p0.d1, p1.d1} cuts both inner links
+        # (2 x 5) and the two outer links d0-d1 across (2 x 10): 30 GB/s.
+        (5 * GB, 10 * GB, 30 * GB),
+    ],
+)
+def test_splits_through_a_package_are_bounded(inner: float, outer: float, truth: float) -> None:
+    t = two_die_packages(inner, outer)
+    ends = t.rows_of_kind("chiplet")
+    assert min(oracle_for(t, ends, "hardware").all_cuts().values()) == pytest.approx(truth)
+    r = bisection(t, ends, exhaustive_limit=0)
+    check_result(t, r)
+    assert r.exact and r.upper_bound == pytest.approx(truth, rel=1e-9)
+    assert any(b.method == "packages whole or separated" for b in r.lower_bounds)
+
+
+def test_a_host_turning_traffic_round_counts_its_link_once_both_ways() -> None:
+    # g0 and g1 sit on a CXL switch's device side, a CPU alone on its host side. Peer traffic
+    # goes up to the CPU's root port and back down (device -> host -> device): one way carries
+    # 20 GB/s, using the CPU's link in both directions, so both ways at once share those 20.
+    b = TopologyBuilder()
+    b.add_node("sw", "cxl_switch")
+    b.add_node("cpu", "cpu")
+    b.add_link("cpu", "sw", bandwidth=20 * GB)
+    for g in ("g0", "g1"):
+        b.add_node(g, "gpu")
+        b.add_link(g, "sw", bandwidth=50 * GB)
+    t = b.build()
+    r = bisection(t)
+    assert r.exact and r.upper_bound == 20 * GB
+    assert r.bidirectional_lower_bound == 20 * GB, r.bidirectional_lower_method
+    assert "one way only" in r.bidirectional_lower_method
+    assert bisection(t, forwarding="ideal").bidirectional_lower_bound == 100 * GB
+
+
+def test_a_gpu_is_no_switch_to_any_certificate() -> None:
+    # a, b, c, d reach each other through GPU r (which does not relay) and by a-b and c-d
+    # directly: {a, b} | {c, d} is cut for free. The star bound, which read raw links, used to
+    # take r for a switch and prove 20 GB/s ("bounds contradict ... this is a bug").
+    b = TopologyBuilder()
+    for g in "abcdr":
+        b.add_node(g, "gpu")
+    for g in "abcd":
+        b.add_link(g, "r", bandwidth=10 * GB)
+    b.add_link("a", "b", bandwidth=1 * GB)
+    b.add_link("c", "d", bandwidth=1 * GB)
+    t = b.build()
+    ends = np.array([t.index(g) for g in "abcd"])
+    for limit in (None, 0):
+        kwargs = {} if limit is None else {"exhaustive_limit": limit}
+        r = bisection(t, ends, **kwargs)
+        assert r.exact and r.upper_bound == 0.0
+        assert all(x.value == 0.0 for x in r.lower_bounds)
+    # With r relaying, {a, b} | {c, d} sends 2 x 10 GB/s through it.
+    assert bisection(t, ends, forwarding="ideal").upper_bound == 20 * GB
+
+
 def test_private_links_carry_a_fabric_certificate_to_the_endpoints() -> None:
     # GPUs reach the fabric through their own NIC: the leaf-spine closed form still applies.
     t = topodsl.loads(

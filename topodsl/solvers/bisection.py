@@ -72,11 +72,13 @@ from .certificates import (
 from .flow import (
     _ARC_LINK,
     CutItem,
+    FlowResult,
     TerminalCuts,
     max_flow,
     prune_for_terminals,
     sorted_unique,
 )
+from .forwarding import SIDED, forwarding_plan
 
 __all__ = [
     "BisectionResult",
@@ -97,6 +99,11 @@ _SAMPLED_HOSE_BUDGET = 6e7
 _SPECTRAL_MAX_ENDPOINTS = 1500
 _SPECTRAL_MAX_WORK = 2e7  # endpoints x other nodes (a dense block of that many floats)
 _METIS_MAX_SEEDS_LARGE = 2
+# The package certificate: packages of at most this many endpoints, at most this many splits
+# keeping every package whole, and at most this many ways to separate one package's endpoints.
+_PACKAGE_MAX_ENDPOINTS = 12
+_PACKAGE_MAX_WHOLE_SPLITS = 2_000
+_PACKAGE_MAX_SEPARATIONS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +312,8 @@ def bisection(
     solver.cheap_certificates()
     solver.structural_candidates()
     if not solver.done():
+        solver.package_certificate()
+    if not solver.done():
         solver.hose_certificates()
     if not solver.done():
         solver.rail_candidate()
@@ -340,14 +349,24 @@ class _Bisector:
         # Each endpoint is a group: its row and everything inside it (a GPU package with its
         # chiplets); the members with links leaving the group are the flow terminals.
         self.owner, self.terms, self.tgroup = _endpoint_groups(topology, E)
-        self.keep = prune_for_terminals(topology, self.terms)
+        self.keep = prune_for_terminals(topology, self.terms, forwarding=forwarding)
         self.tc = TerminalCuts(topology, self.terms, self.keep, self.tgroup, forwarding)
         self.net = self.tc.net
+        plan = forwarding_plan(topology, forwarding)
         # Reversible: every cut is as cheap either way round, so one orientation suffices.
         mirrors = verified_arc_mirrors(self.net)
         self.symmetric = mirrors is not None or network_is_reversible(self.net)
-        self.cn = certificate_network(self.net, self.terms, self.tgroup, self.n, mirrors)
+        self.cn = certificate_network(
+            self.net, self.terms, self.tgroup, self.n, mirrors, package=plan.seal
+        )
         self.mirror = mirror_arcs(self.cn) if self.symmetric else None
+        self._shared_packages = _shared_packages(self.net, plan.seal, self.terms, self.tgroup)
+        # A CXL switch that is not an endpoint can turn traffic round through a host (device ->
+        # switch -> CPU -> switch -> device), using the CPU's link both ways in one direction
+        # of the exchange.
+        sided = (plan.klass == SIDED) & self.keep
+        sided[self.terms] = False
+        self._hairpins = bool(sided.any())
         self.best: _Witness | None = None
         self.lower = 0.0
         self.lower_method = "no certificate"
@@ -370,21 +389,48 @@ class _Bisector:
     def done(self) -> bool:
         return self.best is not None and self.best.value <= self.lower * (1 + _TOL)
 
+    def splits_a_package(self, first: np.ndarray) -> bool:
+        """Whether the split puts endpoints of one package with shared capacities in both
+        halves: then both layers of the package may carry traffic at once, and the max flow
+        of the layered network (which counts each layer's copy of a link in full) is only an
+        upper bound on the hardware figure."""
+        if self._shared_packages is None:
+            return False
+        label, position = self._shared_packages
+        sending = np.bincount(label, weights=first[self.tgroup[position]])
+        total = np.bincount(label)
+        return bool(np.any((sending > 0) & (sending < total)))
+
+    def _flow(self, first: np.ndarray):
+        """The max flow from the ``first`` endpoints to the others by the flow core itself
+        (the linear program where two layers of a package compete)."""
+        return max_flow(
+            self.t,
+            self.terms[first[self.tgroup]],
+            self.terms[~first[self.tgroup]],
+            backend=self.backend,
+            source_limit=np.inf,
+            sink_limit=np.inf,
+            forwarding=self.forwarding,
+        )
+
     def measure(self, first: np.ndarray) -> tuple[float, object]:
-        """Exact min cut from the ``first`` endpoints to the others."""
-        if self.backend == "networkx":
-            r = max_flow(
-                self.t,
-                self.terms[first[self.tgroup]],
-                self.terms[~first[self.tgroup]],
-                backend="networkx",
-                source_limit=np.inf,
-                sink_limit=np.inf,
-                forwarding=self.forwarding,
-            )
-            return r.cut_capacity, r
+        """Min cut from the ``first`` endpoints to the others (exact; for a split through a
+        package whose layers compete, the linear program's optimum: an upper bound on that
+        split's figure, equal to it to the solver's tolerance)."""
+        if self.backend == "networkx" or self.splits_a_package(first):
+            r = self._flow(first)
+            return (r.upper if r.linear_program else r.cut_capacity), r
         c = self.tc.cut(first)
         return c.value, c
+
+    def flow_value(self, first: np.ndarray) -> float:
+        """A feasible flow's value from the ``first`` endpoints to the others (B/s): at most
+        the split's figure, equal to it when the integer unit is exact."""
+        if self.backend == "networkx" or self.splits_a_package(first):
+            r = self._flow(first)
+            return r.lower if r.linear_program else r.value
+        return self.tc.flow_value(first)
 
     def try_split(self, first: np.ndarray, method: str) -> float:
         """Measure a candidate split (both directions when the network is not reversible)."""
@@ -442,8 +488,7 @@ class _Bisector:
             first = np.zeros(n, dtype=bool)
             first[list(subset)] = True
             for f in (first,) if self.symmetric else (first, ~first):
-                nx_ = self.backend == "networkx"
-                v = self.measure(f)[0] if nx_ else self.tc.flow_value(f)
+                v = self.flow_value(f)
                 count += 1
                 if v < best_value:
                     best_value, best_first = v, f
@@ -451,6 +496,92 @@ class _Bisector:
         self.try_split(best_first, "exhaustive")
         # Each max flow is at most its split's cut, so the smallest is a valid lower bound.
         self.add_lower("exhaustive", best_value, f"all {count} balanced splits measured")
+
+    # -- lower bound: packages whole or separated ----------------------------------------------
+
+    def package_certificate(self) -> None:
+        """A bound for endpoints that share a package (the I/O dies of an MI300X).
+
+        Every balanced split either keeps each such package whole or separates the endpoints
+        of at least one. Over the splits that keep packages whole the exact figure is the
+        least max flow among them (no package has endpoints on both sides, so one max flow
+        measures each exactly); a split that separates the endpoints of package P into X and
+        the rest carries at least the max flow from X to the rest of P alone (fewer sources
+        and sinks never add flow), measured by the flow core for every such X. The bisection
+        is at least the smaller of the two minima.
+        """
+        found = self._packages_with_endpoints()
+        if found is None:
+            return
+        cluster, members = found
+        whole = list(self._whole_splits(cluster))
+        separations = sum(2 ** len(m) - 2 for m in members) // (2 if self.symmetric else 1)
+        if len(whole) > _PACKAGE_MAX_WHOLE_SPLITS or separations > _PACKAGE_MAX_SEPARATIONS:
+            return
+        best_value, best_first = math.inf, None
+        for first in whole:
+            v = self.flow_value(first)
+            if v < best_value:
+                best_value, best_first = v, first
+        if best_first is not None:
+            self.try_split(best_first, "packages whole")
+        apart = math.inf
+        for m in members:
+            for x in self._separations(len(m)):
+                send = np.zeros(self.n, dtype=bool)
+                send[m[x]] = True
+                take = np.zeros(self.n, dtype=bool)
+                take[m[~x]] = True
+                r = max_flow(
+                    self.t,
+                    self.terms[send[self.tgroup]],
+                    self.terms[take[self.tgroup]],
+                    backend=self.backend,
+                    source_limit=np.inf,
+                    sink_limit=np.inf,
+                    forwarding=self.forwarding,
+                )
+                apart = min(apart, r.lower)
+        note = (
+            f"all {len(whole)} balanced splits keeping the {len(members)} packages with several "
+            f"endpoints whole measured; separating a package's endpoints carries at least "
+            f"{format_quantity(apart, BANDWIDTH)} ({separations} ways measured)"
+        )
+        self.add_lower("packages whole or separated", min(best_value, apart), note)
+
+    def _packages_with_endpoints(self):
+        """Per endpoint, its cluster (a package holding several endpoints, or the endpoint
+        alone), and the endpoints of each package with several; None when there is none or
+        one is too large."""
+        package = forwarding_plan(self.t, self.forwarding).seal[self.E]
+        key = np.where(package >= 0, package, -1 - np.arange(self.n))
+        _, cluster = sorted_unique(key, return_inverse=True)
+        size = np.bincount(cluster)
+        if size.max() < 2 or size.max() > _PACKAGE_MAX_ENDPOINTS:
+            return None
+        members = [np.flatnonzero(cluster == c) for c in np.flatnonzero(size >= 2)]
+        return cluster, members
+
+    def _whole_splits(self, cluster: np.ndarray):
+        """The sending halves (bool over endpoints) of the balanced splits that keep every
+        cluster whole, each way round unless the network is reversible."""
+        weight = np.bincount(cluster).tolist()
+        sizes = {self.lo} if self.symmetric else {self.lo, self.hi}
+        # With a reversible network and an even count, fixing the first cluster's side halves
+        # the work, as in the exhaustive search.
+        fixed = self.symmetric and self.n % 2 == 0
+        for size in sorted(sizes):
+            for chosen in _subsets_of_weight(weight, size, include_first=fixed):
+                yield np.isin(cluster, chosen)
+
+    def _separations(self, k: int):
+        """The sending sides (bool over k endpoints) of every way to separate k endpoints
+        (each pair once when the network is reversible)."""
+        for bits in range(1, 2**k - 1):
+            x = (bits >> np.arange(k)) & 1 == 1
+            if self.symmetric and not x[0]:
+                continue
+            yield x
 
     # -- lower bounds: cheap certificates -------------------------------------------------------
 
@@ -620,7 +751,7 @@ class _Bisector:
     def cut_items(self, cut) -> tuple[CutItem, ...]:
         if cut is None:
             return ()
-        if self.backend == "networkx":
+        if isinstance(cut, FlowResult):
             return tuple(cut.cut)
         return self.tc.cut_items(cut)
 
@@ -629,6 +760,11 @@ class _Bisector:
         between the halves can send more (see ``docs/solvers.md``)."""
         if w.cut is None:
             return 0.0
+        if isinstance(w.cut, FlowResult) and w.cut.linear_program:
+            # A linear program's optimum is no cut to count links in: each direction is at
+            # most its own optimum.
+            back = w.value if self.symmetric else self.measure(~w.first)[0]
+            return w.value + back
         half = self.t.links.half_duplex
         if self.symmetric:
             # The reverse cut mirrors this one: each half-duplex link in it is in both.
@@ -650,10 +786,18 @@ class _Bisector:
         """A lower bound on the exchange both ways, from the per-direction ``lower``.
 
         Reversing a flow from A to B gives one from B to A on the mirror arcs; together they
-        fit when every link is full duplex. Without the one-way links (capacity S) and with
-        half-duplex links at half capacity (H in all), every cut loses at most S + H / 2, so
-        both ways carry at least 2 (lower - S) - H; and one way alone carries ``lower``.
+        fit when every link is full duplex and the flow uses no link both ways. A max flow
+        can always be chosen so (opposite flows on a link cancel) except where the two
+        directions of a link meet different vertices of a component that is not an endpoint:
+        a CXL switch turning traffic round through a host, or the two layers of a package
+        whose endpoints the split separates (then the certificate network divides the
+        package's capacities, see ``CertificateNetwork.divided``); there the exchange is
+        only bounded by one way. Without the one-way links (capacity S) and with half-duplex
+        links at half capacity (H in all), every cut loses at most S + H / 2, so both ways
+        carry at least 2 (lower - S) - H; and one way alone carries ``lower``.
         """
+        if self._hairpins or self.cn.divided:
+            return lower, "lower bound (one way only: traffic may turn round inside a component)"
         net, L = self.net, self.t.links
         link = np.flatnonzero(net.what == _ARC_LINK)
         simplex = np.zeros(len(net.tail), dtype=bool)
@@ -710,11 +854,62 @@ class _Bisector:
         )
 
 
+def _shared_packages(net, package: np.ndarray, terms: np.ndarray, group: np.ndarray):
+    """The terminals (positions into ``terms``) in packages that have shared capacities and
+    hold endpoints of more than one group, with a dense label per package; None when no
+    split can separate the endpoints of such a package."""
+    if not net.shared:
+        return None
+    size = np.bincount(net.bundle)
+    rows = net.owner[net.tail[size[net.bundle] > 1]]
+    shared = sorted_unique(package[rows][package[rows] >= 0])
+    pk = package[terms]
+    position = np.flatnonzero(np.isin(pk, shared))
+    if len(position) == 0:
+        return None
+    labels, label = sorted_unique(pk[position], return_inverse=True)
+    lo = np.full(len(labels), np.iinfo(np.int64).max)
+    hi = np.full(len(labels), -1)
+    np.minimum.at(lo, label, group[position])
+    np.maximum.at(hi, label, group[position])
+    mixed = (hi > lo)[label]
+    if not mixed.any():
+        return None
+    _, label = sorted_unique(label[mixed], return_inverse=True)
+    return label, position[mixed]
+
+
 def _without_arcs(net, drop: np.ndarray):
     """``net`` with the arcs where ``drop`` is True removed (capacity 0)."""
     from dataclasses import replace
 
     return replace(net, capacity=np.where(drop, 0.0, net.capacity))
+
+
+def _subsets_of_weight(weight: list[int], total: int, include_first: bool = False):
+    """Index lists of the subsets of items with these weights that add up to ``total`` (those
+    holding item 0 only, with ``include_first``), in lexicographic order.
+
+    >>> list(_subsets_of_weight([2, 1, 1, 2], 3))
+    [[0, 1], [0, 2], [1, 3], [2, 3]]
+    """
+    suffix = np.cumsum(weight[::-1])[::-1].tolist() + [0]
+
+    def extend(start: int, left: int, chosen: list[int]):
+        if left == 0:
+            yield list(chosen)
+            return
+        for i in range(start, len(weight)):
+            if suffix[i] < left:
+                return
+            if weight[i] <= left:
+                chosen.append(i)
+                yield from extend(i + 1, left - weight[i], chosen)
+                chosen.pop()
+            if include_first and not chosen:
+                return
+
+    yield from extend(0, total, [])
 
 
 # -- hub sets for the hose certificate -------------------------------------------------------------
