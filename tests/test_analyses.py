@@ -152,7 +152,7 @@ def test_the_cli_command_is_built_from_the_declaration(name: str) -> None:
     flags = {f for p in command.params for f in getattr(p, "opts", [])}
     expected = {p.cli_flag for p in a.params} | {o.flag for o in a.report_options}
     expected |= {COMMON_OPTIONS[c].flag for c in a.common}
-    assert flags == expected | {"--json", "--allow-import-outside", "file"}
+    assert flags == expected | {"--json", "--allow-import-outside", "-D", "--set", "file"}
 
 
 # -- each analysis through every front end -------------------------------------------------------
@@ -197,7 +197,10 @@ def test_figures_of_the_flow_analyses_are_the_solvers(t, name: str) -> None:
 def test_a_scoped_call_restricts_defaults_and_notes_them(t) -> None:
     r = run(t, "checkpoint", size=1e12, scope="c")
     assert r["time"].notes[:2] == ("from kind:gpu (4)", "to kind:ssd & in:storage_node (2)")
-    with pytest.raises(ArgumentError, match="defaults 'to' to kind:ssd & in:storage_node, and there is none in c.n1"):
+    with pytest.raises(
+        ArgumentError,
+        match="defaults 'to' to kind:ssd & in:storage_node, and there is none in c.n1",
+    ):
         run(t, "checkpoint", size=1e12, scope="c.n1")
 
 

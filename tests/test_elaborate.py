@@ -183,13 +183,18 @@ def test_import_cycle_and_outside_root(tmp_path: Path) -> None:
     ("source", "message"),
     [
         ("cluster c { gpu g[10**12] }", "would create 1,000,000,000,000 components"),
-        ("cluster c { gpu g[10**40] }", "too large"),
         ("node n { gpu g[100000]\n connect g[*] -- g[*] via nvlink4 }", "would make"),
     ],
 )
 def test_expansion_cap_fails_fast(source: str, message: str) -> None:
     with pytest.raises(LimitExceeded, match=message):
         load(source)
+
+
+def test_a_number_past_the_whole_number_limit_is_an_error_at_its_place() -> None:
+    with pytest.raises(ElaborationError, match="too large") as info:
+        load("cluster c { gpu g[10**40] }")
+    assert info.value.diagnostics[0].span.col == 19
 
 
 def test_cap_is_configurable() -> None:

@@ -1,4 +1,5 @@
-"""Golden tests: every tests/golden/errors/*.topo has its exact diagnostic text in a .err file,
+"""Golden tests: every tests/golden/errors/*.topo (and *.json, node-link input) has its exact
+diagnostic text in a .err file,
 and every tests/golden/ok/*.topo its node-link JSON export in a .json file.
 
 Rewrite them after an intended change with ``python -m pytest tests/test_golden.py
@@ -16,7 +17,9 @@ from topodsl.errors import TopoError
 from topodsl.io import dumps_json
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
-ERROR_CASES = sorted((GOLDEN / "errors").glob("*.topo"))
+ERROR_CASES = sorted((GOLDEN / "errors").glob("*.topo")) + sorted(
+    (GOLDEN / "errors").glob("*.json")
+)
 OK_CASES = sorted((GOLDEN / "ok").glob("*.topo"))
 
 

@@ -35,16 +35,18 @@ def test_wheel_contains_the_grammar(wheel: Path) -> None:
 
 def test_installed_wheel_checks_a_shipped_example(wheel: Path, tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
-    # System site-packages supply the dependencies; topodsl itself comes from the wheel only.
-    venv.EnvBuilder(system_site_packages=True, with_pip=True).create(env_dir)
+    # A venv of its own, blind to every other site-packages: the wheel brings its declared
+    # dependencies (from the registry, or pip's cache after the outer install), so a missing
+    # or wrong requirement fails here, on any machine, whatever the base Python holds.
+    venv.EnvBuilder(system_site_packages=False, with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
-    subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
-        check=True,
+    install = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1200,
     )
+    assert install.returncode == 0, install.stdout + install.stderr
     example = REPO / "tests" / "golden" / "ok" / "small_server.topo"
     run = subprocess.run(
         [str(env_dir / "bin" / "topodsl"), "check", str(example)],

@@ -204,6 +204,7 @@ class CheckReport:
     links: int
     results: tuple[AssertionResult, ...] = ()
     errors: tuple[Diagnostic, ...] = ()
+    settings: tuple[Any, ...] = ()  # the -D overrides (topodsl.params.Setting) it was built with
 
     @classmethod
     def input_error(cls, source: str, error: TopoError) -> CheckReport:
@@ -231,11 +232,17 @@ class CheckReport:
         return 1 if self.failing(unproven) else 0
 
     def to_dict(self) -> dict:
-        """JSON-ready form."""
-        return {
+        """JSON-ready form; ``overrides`` only when ``-D`` set any."""
+        from .params import settings_to_dict
+
+        out: dict[str, Any] = {
             "source": self.source,
             "components": self.components,
             "links": self.links,
+        }
+        if self.settings:
+            out["overrides"] = settings_to_dict(self.settings)
+        return out | {
             "summary": {s: self.count(s) for s in STATUSES},
             "assertions": [r.to_dict() for r in self.results],
             "errors": [d.to_dict() for d in self.errors],
@@ -355,7 +362,10 @@ def check(
             node = parse_assertion(item, file)
         specs.append((node, ("",), "command line"))
     results = tuple(ev.run(node, scopes, origin, max_instances) for node, scopes, origin in specs)
-    report = CheckReport(topology.source, topology.num_nodes, topology.num_links, results)
+    report = CheckReport(
+        topology.source, topology.num_nodes, topology.num_links, results,
+        settings=tuple(topology.overrides),
+    )  # fmt: skip
     if raise_errors and report.count("error"):
         raise CheckError(list(report.diagnostics))
     return report
@@ -586,6 +596,9 @@ class _Evaluator(IntervalEvaluator):
     def constant(self, name: str, span: Span) -> Interval:
         if name in self._const_values:
             return self._const_values[name]
+        if name in self.t.constants:  # the value elaborated (a -D override included)
+            value, dim = self.t.constants[name]
+            return Interval.exact(value, dim)
         if name in self._const_stack:
             raise self.error(span, f"constant {name!r} is defined in terms of itself")
         self._const_stack.append(name)

@@ -167,6 +167,10 @@ class DesignDiff:
         """The sections present, in order."""
         return tuple(dict.fromkeys(r.section for r in self.rows))
 
+    def changes(self) -> tuple[tuple[DiffRow, str], ...]:
+        """Every row that changed, with the change (what ``--fail-on change`` lists)."""
+        return tuple((r, "changed: " + (r.change() or "status")) for r in self.changed)
+
     def regressions(self, tolerance: float = 0.0) -> tuple[tuple[DiffRow, str], ...]:
         """Every row that got worse, with why (see :meth:`DiffRow.regression`)."""
         out = []

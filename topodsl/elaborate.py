@@ -21,15 +21,18 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
 import numpy as np
 
-from . import ast
+from . import ast, numeric
+from .api import UnreadableSource, read_source
 from .errors import (
+    MAX_DIAGNOSTICS,
     DiagnosticSink,
     LimitExceeded,
     Span,
@@ -43,14 +46,25 @@ from .kinds import (
     LINK_ATTRIBUTES,
     ROLE_OF,
 )
+from .limits import (
+    LINKS_PER_COMPONENT,
+    MAX_LANES,
+    MAX_NODES,
+    MAX_PORTS,
+    MAX_SOURCE_BYTES,
+    MAX_STEPS,
+)
+from .params import ConstantHook
 from .topology import NODE_FIELDS, FabricInfo, LinkTable, LinkType, NodeTable, Topology
 from .units import (
+    BANDWIDTH,
     COUNT,
     Dim,
     apply_scale,
     dim_name,
     example_unit,
     format_quantity,
+    format_si,
     parse_unit,
 )
 
@@ -60,6 +74,7 @@ _FIELDS = tuple(NODE_FIELDS)
 _CONTAINER_CODES = np.array([KIND_CODE[k] for k, r in ROLE_OF.items() if r == "container"])
 _COMPUTE_CODES = np.array([KIND_CODE[k] for k, r in ROLE_OF.items() if r == "compute"])
 _GROUP = KIND_CODE["group"]
+_CAP_HINT = "the cap protects memory (docs/security.md); topodsl.load(..., max_nodes=N) raises it"
 
 
 class _Abort(Exception):
@@ -210,33 +225,55 @@ class _BodyBuilder:
         self.origin = origin
         self.template = template
         self.members: dict[str, _Member] = {}
+        # name[:i] -> member names that continue it with digits only (for id clashes).
+        self.stems: dict[str, list[str]] = {}
         self.parts: list[_Block | None] = []  # member blocks in layout order (tiled)
         self.part_counts: list[int] = []
         self.cursor = 1
         self.link_parts: list[dict[str, np.ndarray]] = []
+        self.part_links = 0  # links in link_parts
+        self._codes: tuple[int, np.ndarray] | None = None
         self.fabrics: list[tuple[FabricInfo, np.ndarray, np.ndarray, np.ndarray]] = []
         self.asserts: list[tuple[ast.Assert, np.ndarray, tuple]] = []
         self.member_metas: list[tuple[np.ndarray, dict[str, Any]]] = []  # `meta PATH { }`
         self.num_links = 0
 
     def kind_codes(self) -> np.ndarray:
-        """Kind code of every local row laid out so far."""
-        parts = [np.array([KIND_CODE[self.kind]], dtype=np.uint8)]
-        for blk, count in zip(self.parts, self.part_counts, strict=True):
-            parts.append(np.tile(blk.kind, count))
-        return np.concatenate(parts)
+        """Kind code of every local row laid out so far (kept until a member is added, so a
+        loop that connects one pair at a time does not rebuild it every time)."""
+        if self._codes is None or self._codes[0] != len(self.parts):
+            parts = [np.array([KIND_CODE[self.kind]], dtype=np.uint8)]
+            for blk, count in zip(self.parts, self.part_counts, strict=True):
+                parts.append(np.tile(blk.kind, count))
+            self._codes = (len(self.parts), np.concatenate(parts))
+        return self._codes[1]
 
 
 # -- the elaborator ------------------------------------------------------------------------------
 
 
 class _Elaborator:
-    def __init__(self, texts: dict[str, str], root: FsPath, allow_outside: bool, max_nodes: int):
+    def __init__(
+        self,
+        texts: dict[str, str],
+        root: FsPath,
+        allow_outside: bool,
+        max_nodes: int,
+        max_steps: int = MAX_STEPS,
+        max_bytes: int = MAX_SOURCE_BYTES,
+        overrides: Iterable = (),
+    ):
         self.sink = DiagnosticSink(texts)
+        self.top_constants = ConstantHook(overrides, self.sink)  # -D NAME=VALUE, recorded values
         self.texts = texts
         self.root = root.resolve()
         self.allow_outside = allow_outside
         self.max_nodes = max_nodes
+        self.max_links = LINKS_PER_COMPONENT * max_nodes
+        self.max_steps = max_steps
+        self.steps = 0
+        self.max_bytes = max_bytes  # for imports: what the main file left of the budget
+        self.bytes_read = 0
         self.link_types: dict[str, LinkType] = {}
         self.type_names: list[str] = []
         self.type_index: dict[str, int] = {}
@@ -257,6 +294,20 @@ class _Elaborator:
         self.link_metas: list[dict[str, Any]] = []  # one per connection with a meta block
 
     # -- bookkeeping ----------------------------------------------------------------------------
+
+    def charge_steps(self, n: int, span: Span) -> None:
+        """Count ``n`` statement executions against the file's work budget, before they run."""
+        self.steps += n
+        if self.steps > self.max_steps:
+            raise LimitExceeded(
+                self.sink.make(
+                    span,
+                    f"this would run more than {self.max_steps:,} statements in loops "
+                    f"({self.steps:,} so far, this one included)",
+                    "a connection over an index, connect a[i] -- b[i], makes all its links "
+                    "in one statement; or topodsl.load(..., max_steps=N) raises the limit",
+                )
+            )
 
     def span_id(self, span: Span | None) -> int:
         if span is None:
@@ -307,10 +358,13 @@ class _Elaborator:
     def do_import(self, item: ast.Import, importer: str, stack: tuple[str, ...]) -> None:
         from .parser import parse
 
+        if "\x00" in item.path:
+            raise self.error(item.span, "an import path cannot contain a NUL character")
         if importer in self.resolved:
             base = self.resolved[importer].parent
         else:
-            base = FsPath(importer).resolve().parent if importer != "<string>" else self.root
+            # Beside the file as it was named: a symbolic link does not move its imports.
+            base = FsPath(os.path.abspath(importer)).parent if importer != "<string>" else self.root
         target = (base / item.path).resolve()
         if not self.allow_outside and not target.is_relative_to(self.root):
             raise self.error(
@@ -324,17 +378,12 @@ class _Elaborator:
             raise self.error(item.span, f"import cycle: {chain}")
         if key in self.imported:
             return
-        try:
-            text = target.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if not target.exists():
             raise self.error(
                 item.span,
                 f"import not found: {item.path!r}",
                 "imports are resolved relative to the importing file",
-            ) from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise self.error(item.span, f"cannot read import {item.path!r}: {e}") from None
-        self.imported.add(key)
+            )
         # Name the imported file as the user would: beside the importer's name as written
         # (topologies/parts/nvidia.topo), never an absolute path of this machine.
         rel = (
@@ -342,6 +391,19 @@ class _Elaborator:
             if importer != "<string>"
             else item.path
         )
+        try:
+            left = self.max_bytes - self.bytes_read
+            text = read_source(target, rel, None, left, "what the file's imports may still read")
+        except UnreadableSource as e:
+            d = e.diagnostic
+            if d.span is not None:  # not UTF-8: the place in the imported file says it all
+                self.sink.errors.append(d)
+                raise _Abort() from None
+            raise self.error(
+                item.span, f"cannot import {item.path!r}: {d.message}", d.hint
+            ) from None
+        self.bytes_read += len(text)
+        self.imported.add(key)
         self.resolved[rel] = target
         self.texts[rel] = text
         self.sink.texts[rel] = text
@@ -428,17 +490,22 @@ class _Elaborator:
     def declare_const(self, c: ast.Const, scope: _Scope) -> None:
         if c.name in scope.values:
             raise self.error(c.span, f"constant {c.name!r} is declared twice")
-        scope.values[c.name] = self.eval(c.value, scope)
+        value = self.eval(c.value, scope)
+        if scope is self.globals:
+            value = self.top_constants.declared(self, c, value, scope)
+        scope.values[c.name] = value
 
     # -- expressions ----------------------------------------------------------------------------
 
     def eval(self, e: ast.Expr, scope: _Scope) -> Any:
         """Evaluate an expression to ``_Q``, ``str``, ``tuple`` or ``_LinkTypeVal``."""
         if isinstance(e, ast.Number):
-            if e.unit is None:
-                return _Q(e.value, COUNT)
-            scale, dim = parse_unit(e.unit)
-            return _Q(apply_scale(e.value, scale), dim)
+            with self.numeric(e.span):
+                value = numeric.literal(e.value, e.integral)
+                if e.unit is None:
+                    return _Q(value, COUNT)
+                scale, dim = parse_unit(e.unit)
+                return _Q(numeric.literal(apply_scale(value, scale), False), dim)
         if isinstance(e, ast.String):
             return e.value
         if isinstance(e, ast.Ref):
@@ -462,7 +529,8 @@ class _Elaborator:
             )
         if isinstance(e, ast.Unary):
             v = self.number(e.operand, scope)
-            return _Q(-v.value, v.dim)
+            with self.numeric(e.span):
+                return _Q(numeric.sub(0, v.value), v.dim)
         if isinstance(e, ast.BinOp):
             return self.binop(e, scope)
         if isinstance(e, ast.Tuple):
@@ -482,48 +550,45 @@ class _Elaborator:
     def binop(self, e: ast.BinOp, scope: _Scope) -> _Q:
         a, b = self.number(e.left, scope), self.number(e.right, scope)
         op = e.op
-        if op in ("+", "-", "%"):
-            if a.dim != b.dim:
-                raise self.error(
-                    e.span,
-                    f"cannot {'add' if op == '+' else 'combine'} "
-                    f"{dim_name(a.dim)} and {dim_name(b.dim)}",
-                )
-            if op == "+":
-                return _Q(a.value + b.value, a.dim)
-            if op == "-":
-                return _Q(a.value - b.value, a.dim)
-            if np.any(np.asarray(b.value) == 0):
-                raise self.error(e.span, "modulo by zero")
-            return _Q(a.value % b.value, a.dim)
-        if op == "*":
-            return _Q(a.value * b.value, a.dim * b.dim)
-        if op == "/":
-            if np.any(np.asarray(b.value) == 0):
-                raise self.error(e.span, "division by zero")
-            if a.integral and b.integral:
-                # Whole numbers divide to whole numbers, rounded down, as in `pcie[i/2]`.
-                return _Q(a.value // b.value, a.dim / b.dim)
-            return _Q(a.value / b.value, a.dim / b.dim)
-        if op == "**":
-            if b.dim != COUNT or not b.integral or isinstance(b.value, np.ndarray):
-                raise self.error(
-                    e.right.span if hasattr(e.right, "span") else e.span,
-                    "an exponent must be a whole number",
-                )
-            base = np.max(np.abs(np.asarray(a.value, dtype=np.float64)))
-            if b.value < 0:
-                raise self.error(e.span, "negative exponents are not supported")
-            if base > 1 and b.value * math.log10(base) > 18:
-                raise LimitExceeded(
-                    self.sink.make(
+        with self.numeric(e.span):
+            if op in ("+", "-", "%"):
+                if a.dim != b.dim:
+                    raise self.error(
                         e.span,
-                        "this number is too large (more than 10**18)",
-                        "sizes are capped; see the limits in docs/language.md",
+                        f"cannot {'add' if op == '+' else 'combine'} "
+                        f"{dim_name(a.dim)} and {dim_name(b.dim)}",
                     )
-                )
-            return _Q(a.value**b.value, a.dim ** int(b.value))
+                if op == "+":
+                    return _Q(numeric.add(a.value, b.value), a.dim)
+                if op == "-":
+                    return _Q(numeric.sub(a.value, b.value), a.dim)
+                if np.any(np.asarray(b.value) == 0):
+                    raise self.error(e.span, "modulo by zero")
+                return _Q(numeric.mod(a.value, b.value), a.dim)
+            if op == "*":
+                return _Q(numeric.mul(a.value, b.value), a.dim * b.dim)
+            if op == "/":
+                if np.any(np.asarray(b.value) == 0):
+                    raise self.error(e.span, "division by zero")
+                return _Q(numeric.div(a.value, b.value), a.dim / b.dim)
+            if op == "**":
+                if b.dim != COUNT or not b.integral or isinstance(b.value, np.ndarray):
+                    raise self.error(
+                        e.right.span if hasattr(e.right, "span") else e.span,
+                        "an exponent must be a whole number",
+                    )
+                if b.value < 0:
+                    raise self.error(e.span, "negative exponents are not supported")
+                return _Q(numeric.power(a.value, int(b.value)), a.dim ** int(b.value))
         raise self.error(e.span, f"unknown operator {op}")  # pragma: no cover
+
+    @contextmanager
+    def numeric(self, span: Span):
+        """Turn a :class:`~topodsl.numeric.NumericError` into a diagnostic at ``span``."""
+        try:
+            yield
+        except numeric.NumericError as err:
+            raise self.error(span, err.message, err.hint) from None
 
     _FUNCS = ("min", "max", "floor", "ceil", "round", "abs", "log2", "sqrt")
 
@@ -550,10 +615,8 @@ class _Elaborator:
             raise self.error(e.span, f"{f}() takes one argument")
         a = args[0]
         if f in ("floor", "ceil", "round"):
-            fn = {"floor": np.floor, "ceil": np.ceil, "round": np.round}[f]
-            out = fn(a.value)
-            out = out.astype(np.int64) if isinstance(out, np.ndarray) else int(out)
-            return _Q(out, a.dim)
+            with self.numeric(e.span):
+                return _Q(numeric.to_whole(f, a.value), a.dim)
         if f == "abs":
             return _Q(abs(a.value), a.dim)
         if a.dim != COUNT:
@@ -567,11 +630,12 @@ class _Elaborator:
         if v.dim != COUNT or isinstance(v.value, np.ndarray):
             raise self.error(e.span, f"{what} must be a plain whole number, got {_describe(v)}")
         x = v.value
-        if not v.integral:
-            if float(x).is_integer():
-                x = int(x)
-            else:
-                raise self.error(e.span, f"{what} must be a whole number, got {x:g}")
+        if not v.integral and not float(x).is_integer():
+            raise self.error(e.span, f"{what} must be a whole number, got {x:g}")
+        if abs(x) > numeric.MAX_WHOLE:
+            raise self.error(
+                e.span, f"{what} of {x:g} is too large", "whole numbers are limited to 10**18"
+            )
         return int(x)
 
     def attr_value(self, a: ast.Attr, spec, scope: _Scope) -> Any:
@@ -602,11 +666,18 @@ class _Elaborator:
                 a.value.span, f"{a.name} must be {dim_name(spec.dim)}, got {dim_name(v.dim)}", hint
             )
         x = float(v.value)
+        shown = format_quantity(x, spec.dim) if spec.dim != COUNT else f"{x:g}"
         if not math.isfinite(x) or x < 0 or (spec.positive and x == 0):
-            shown = format_quantity(x, spec.dim) if spec.dim != COUNT else f"{x:g}"
             raise self.error(
                 a.value.span,
                 f"{a.name} must be {'positive' if spec.positive else 'zero or more'}, got {shown}",
+            )
+        why = numeric.check_quantity(x)
+        if why is not None:
+            raise self.error(
+                a.value.span,
+                f"{a.name} of {format_si(x, spec.dim)} {why}",
+                "attributes lie between 1e-30 and 1e30 in SI base units; is a unit wrong?",
             )
         return x
 
@@ -710,6 +781,12 @@ class _Elaborator:
         if a.name == "ports":
             if not float(value).is_integer():
                 raise self.error(a.value.span, "ports must be a whole number")
+            if value > MAX_PORTS:
+                raise self.error(
+                    a.value.span,
+                    f"ports = {int(value):,} is more than the limit of {MAX_PORTS:,}",
+                    "a port count is stored as a 32-bit number",
+                )
             b.ports = int(value)
         elif a.name in NODE_FIELDS:
             b.attrs[a.name] = value
@@ -747,9 +824,10 @@ class _Elaborator:
                         inst.array.span,
                         f"{inst.name}[{count}] would create {count:,} components; "
                         f"the limit is {self.max_nodes:,}",
-                        "the cap protects memory; topodsl.load(..., max_nodes=N) raises it",
+                        _CAP_HINT,
                     )
                 )
+        self.check_id_clash(b, inst.name, lo, count, is_array, inst.name_span)
         block = self.instance_block(inst, scope)
         new_rows = count * block.size
         self.total_nodes += new_rows
@@ -758,17 +836,49 @@ class _Elaborator:
                 self.sink.make(
                     inst.span,
                     f"this would make the topology larger than {self.max_nodes:,} components",
-                    "the cap protects memory; topodsl.load(..., max_nodes=N) raises it",
+                    _CAP_HINT,
                 )
             )
         offsets = b.cursor + block.size * np.arange(count, dtype=np.int64)
-        b.members[inst.name] = _Member(
-            inst.name, lo, count, is_array, offsets, block, inst.name_span
-        )
+        self.add_member(b, _Member(inst.name, lo, count, is_array, offsets, block, inst.name_span))
         b.parts.append(block)
         b.part_counts.append(count)
         b.cursor += new_rows
         b.num_links += count * block.num_links
+
+    def add_member(self, b: _BodyBuilder, m: _Member) -> None:
+        b.members[m.name] = m
+        for i in range(_digits_start(m.name), len(m.name)):
+            b.stems.setdefault(m.name[:i], []).append(m.name)
+
+    def check_id_clash(
+        self, b: _BodyBuilder, name: str, lo: int, count: int, is_array: bool, span: Span
+    ) -> None:
+        """Refuse a member whose ids would repeat another's: element 10 of ``t1[20]`` and
+        element 0 of ``t11[5]`` are both ``t110``. Both declarations are reported."""
+        new = (name, lo, count, is_array)
+        prefixes = (name[:i] for i in range(_digits_start(name), len(name)))
+        others = [b.members[p] for p in prefixes if p in b.members]
+        others += [b.members[n] for n in b.stems.get(name, ())]
+        for m in others:
+            old = (m.name, m.lo, m.count, m.is_array)
+            shorter, longer = (old, new) if len(m.name) < len(name) else (new, old)
+            clash = _shared_id(shorter, longer)
+            if clash is None:
+                continue
+            self.sink.error(
+                span,
+                f"{clash!r} would name two components: {_element(new, clash)} and "
+                f"{_element(old, clash)}",
+                f"rename one of them, e.g. {longer[0]} to {longer[0]}_, so that no array's "
+                "name followed by an index spells another name",
+            )
+            self.sink.errors.append(
+                self.sink.make(
+                    m.span, f"{m.name!r} is declared here; it also names {clash!r}", None, "note"
+                )
+            )
+            raise _Abort()
 
     def instance_block(self, inst: ast.Instance, scope: _Scope) -> _Block:
         name = inst.type_name
@@ -1031,11 +1141,11 @@ class _Elaborator:
             plans.append(plan)
         sizes = [hi - lo + 1 for lo, hi, _ in var_domains.values()]
         total = int(np.prod(sizes, dtype=np.float64)) if sizes else 1
-        if total > self.max_nodes:
+        if total > self.max_links:
             raise LimitExceeded(
                 self.sink.make(
                     paths[0].span,
-                    f"this connection would make {total:,} links; the limit is {self.max_nodes:,}",
+                    f"this connection would make {total:,} links; the limit is {self.max_links:,}",
                     "check for an all-to-all ([*] on both sides) by mistake",
                 )
             )
@@ -1059,7 +1169,8 @@ class _Elaborator:
                     q = self.number(what, var_scope)
                     if q.dim != COUNT or not q.integral:
                         if q.dim == COUNT and np.all(np.asarray(q.value) % 1 == 0):
-                            q = _Q(np.asarray(q.value).astype(np.int64), COUNT)
+                            with self.numeric(what.span):
+                                q = _Q(numeric.to_whole("round", np.asarray(q.value)), COUNT)
                         else:
                             raise self.error(what.span, "an index must be a whole number")
                     idx = np.broadcast_to(np.asarray(q.value, dtype=np.int64), (total,))
@@ -1142,6 +1253,16 @@ class _Elaborator:
                     via.lanes.span, f"a lane count must be a positive number, got {shown}", hint
                 )
             lanes = float(q.value)
+            if lanes < numeric.MIN_QUANTITY:
+                raise self.error(
+                    via.lanes.span,
+                    f"a lane count of {_fmt_num(q.value)} is smaller than the limit of 1e-30",
+                )
+            if lanes > MAX_LANES:
+                raise self.error(
+                    via.lanes.span,
+                    f"a lane count of {_fmt_num(q.value)} is more than the limit of {MAX_LANES:,}",
+                )
         t = self.link_type_index(lt) if lt is not None else -1
         return bw, lat, lanes, t, half
 
@@ -1158,9 +1279,13 @@ class _Elaborator:
         bw, lat, lanes, t, half = props
         if len(src) == 0:
             return 0
-        if b.num_links + len(src) > self.max_nodes:
+        if b.num_links + len(src) > self.max_links:
             raise LimitExceeded(
-                self.sink.make(span, f"the topology would have more than {self.max_nodes:,} links")
+                self.sink.make(
+                    span,
+                    f"the topology would have more than {self.max_links:,} links",
+                    _CAP_HINT,
+                )
             )
         codes = b.kind_codes()
         for rows, side in ((src, "left"), (dst, "right")):
@@ -1181,10 +1306,20 @@ class _Elaborator:
                 "check the index expressions on both ends",
             )
         lanes_arr = np.broadcast_to(np.asarray(lanes, dtype=np.float64), src.shape)
+        bandwidth = bw * lanes_arr
+        for extreme in (bandwidth.max(), bandwidth.min()):
+            why = numeric.check_quantity(float(extreme))
+            if why is not None:
+                raise self.error(
+                    span,
+                    f"a link's bandwidth of {format_si(float(extreme), BANDWIDTH)} "
+                    f"(lanes included) {why}",
+                    "check the lane count and the link type's bandwidth",
+                )
         part = {
             "src": src.astype(np.int64),
             "dst": dst.astype(np.int64),
-            "bandwidth": bw * lanes_arr,
+            "bandwidth": bandwidth,
             "latency": np.full(len(src), lat),
             "lanes": lanes_arr.copy(),
             "type": np.full(len(src), t, dtype=np.int32),
@@ -1193,7 +1328,8 @@ class _Elaborator:
             "origin": np.full(len(src), self.span_id(span), dtype=np.int32),
             "meta": np.full(len(src), meta, dtype=np.int32),
         }
-        start = sum(len(p["src"]) for p in b.link_parts)
+        start = b.part_links
+        b.part_links += len(src)
         b.link_parts.append(part)
         b.num_links += len(src)
         return start
@@ -1202,11 +1338,12 @@ class _Elaborator:
         if isinstance(s, ast.For):
             lo = self.count(s.lo, scope, "a loop start")
             hi = self.count(s.hi, scope, "a loop end")
-            if hi - lo + 1 > self.max_nodes:
-                raise LimitExceeded(self.sink.make(s.span, "this loop is too long"))
             for body_stmt in s.body:
                 if not isinstance(body_stmt, ast.Connect | ast.Pattern | ast.For | ast.Const):
                     raise self.error(body_stmt.span, "a for loop holds connections only")
+            # Charged before the first iteration: an inner loop charges again each time it
+            # runs, so nested loops are bounded by their product, not each by itself.
+            self.charge_steps(max(0, hi - lo + 1) * max(1, len(s.body)), s.span)
             for i in range(lo, hi + 1):
                 inner = scope.child({s.var: _Q(i, COUNT)})
                 for body_stmt in s.body:
@@ -1289,6 +1426,7 @@ class _Elaborator:
             )
         if f.name in b.members:
             raise self.error(f.name_span, f"{f.name!r} is declared twice in this body")
+        self.check_id_clash(b, f.name, 0, 1, False, f.name_span)
         hosts = None
         link = uplink = None
         args: dict[str, Any] = {}
@@ -1309,14 +1447,15 @@ class _Elaborator:
                     uplink = v.type
             else:
                 v = self.eval(a.value, scope)
-                if isinstance(v, tuple):
-                    args[a.name] = tuple(
-                        float(x.value) if not x.integral else int(x.value) for x in v
-                    )
-                elif isinstance(v, _Q) and v.dim == COUNT:
-                    args[a.name] = int(v.value) if v.integral else float(v.value)
-                else:
-                    raise self.error(a.value.span, f"{a.name} must be a plain number")
+                items = v if isinstance(v, tuple) else (v,)
+                if not all(
+                    isinstance(x, _Q) and x.dim == COUNT and not isinstance(x.value, np.ndarray)
+                    for x in items
+                ):
+                    what = "plain numbers" if isinstance(v, tuple) else "a plain number"
+                    raise self.error(a.value.span, f"{a.name} must be {what}")
+                plain = tuple(int(x.value) if x.integral else float(x.value) for x in items)
+                args[a.name] = plain if isinstance(v, tuple) else plain[0]
         if hosts is None:
             raise self.error(f.span, "a fabric needs hosts = PATH (the components it connects)")
         if link is None:
@@ -1330,7 +1469,9 @@ class _Elaborator:
             raise self.error(f.generator_span, str(e)) from None
         n_sw = sum(c for _, c in plan.groups)
         if b.cursor + 1 + n_sw > self.max_nodes:
-            raise LimitExceeded(self.sink.make(f.span, "this fabric is larger than the cap"))
+            raise LimitExceeded(
+                self.sink.make(f.span, "this fabric is larger than the cap", _CAP_HINT)
+            )
         # The fabric is a container member holding one array member per switch group.
         origin = self.span_id(f.name_span)
         switch_block = self.build_block(
@@ -1345,7 +1486,7 @@ class _Elaborator:
             inner.cursor += count
         fab_block = self.finish(inner)
         base = b.cursor
-        b.members[f.name] = _Member(f.name, 0, 1, False, np.array([base]), fab_block, f.name_span)
+        self.add_member(b, _Member(f.name, 0, 1, False, np.array([base]), fab_block, f.name_span))
         b.parts.append(fab_block)
         b.part_counts.append(1)
         b.cursor += fab_block.size
@@ -1381,6 +1522,51 @@ class _Elaborator:
             self.type_index[lt.name] = len(self.type_names)
             self.type_names.append(lt.name)
         return self.type_index[lt.name]
+
+
+def _digits_start(name: str) -> int:
+    """Where the run of digits that ends ``name`` starts (``len(name)`` if there is none)."""
+    i = len(name)
+    while i > 1 and name[i - 1].isdigit():
+        i -= 1
+    return i
+
+
+def _shared_id(shorter: tuple, longer: tuple) -> str | None:
+    """An id that both members make, or ``None``. Each is ``(name, lo, count, is_array)``; an
+    array ``t1[lo..]`` makes ``t1`` followed by each index, a single component its name."""
+    a_name, a_lo, a_count, a_array = shorter
+    b_name, b_lo, b_count, b_array = longer
+    if not a_array or not b_name.startswith(a_name):
+        return None
+    stem = b_name[len(a_name) :]
+    if not stem.isdigit() or not stem.isascii():
+        return None
+    a_hi = a_lo + a_count - 1
+    if not b_array:
+        if stem == str(int(stem)) and a_lo <= int(stem) <= a_hi:
+            return b_name
+        return None
+    if stem[0] == "0":
+        return None  # "t1" + "05": an index is never written with a leading zero
+    # ids b_name + str(j) = a_name + str(S * 10**d + j), d the number of digits of j
+    S, b_hi = int(stem), b_lo + b_count - 1
+    for d in range(len(str(b_lo)), len(str(b_hi)) + 1):
+        j1 = max(b_lo, 10 ** (d - 1) if d > 1 else 0)
+        j2 = min(b_hi, 10**d - 1)
+        lo = max(S * 10**d + j1, a_lo)
+        if j1 <= j2 and lo <= min(S * 10**d + j2, a_hi):
+            return f"{b_name}{lo - S * 10**d}"
+    return None
+
+
+def _element(member: tuple, node_id: str) -> str:
+    """How ``node_id`` comes from ``member``: ``element 10 of t1[20]`` or ``t110 itself``."""
+    name, lo, count, is_array = member
+    if not is_array:
+        return f"the component {name}"
+    shown = f"{name}[{count}]" if lo == 0 else f"{name}[{lo}..{lo + count - 1}]"
+    return f"element {node_id[len(name) :]} of {shown}"
 
 
 def _constants(scope: _Scope) -> tuple[tuple[str, float, Dim], ...]:
@@ -1438,7 +1624,10 @@ def elaborate(
     texts: Mapping[str, str] | None = None,
     root: FsPath | None = None,
     allow_import_outside: bool = False,
-    max_nodes: int = 20_000_000,
+    max_nodes: int = MAX_NODES,
+    max_steps: int = MAX_STEPS,
+    max_bytes: int = MAX_SOURCE_BYTES,
+    overrides: Iterable = (),
 ) -> Topology:
     """Give a parsed module its meaning: a :class:`~topodsl.topology.Topology`.
 
@@ -1448,7 +1637,11 @@ def elaborate(
     texts : source text by file name, for diagnostics.
     root : directory imports must stay inside (default: the module file's directory).
     allow_import_outside : lift that restriction.
-    max_nodes : cap on components and on links.
+    max_nodes : cap on components (links: twice as many).
+    max_steps : cap on statements run by ``for`` loops.
+    max_bytes : cap on the bytes of source its imports may add.
+    overrides : ``"NAME=VALUE"`` texts (or :class:`~topodsl.params.Override`) setting top-level
+        constants, as ``-D`` does (see :mod:`topodsl.params`).
 
     Raises
     ------
@@ -1467,8 +1660,11 @@ def elaborate(
     texts = dict(texts or {})
     if root is None:
         root = FsPath(module.file).resolve().parent if module.file != "<string>" else FsPath.cwd()
-    el = _Elaborator(texts, FsPath(root), allow_import_outside, max_nodes)
+    el = _Elaborator(
+        texts, FsPath(root), allow_import_outside, max_nodes, max_steps, max_bytes, overrides
+    )
     stmts = el.load_module(module, (str(FsPath(module.file).resolve()),))
+    el.top_constants.check_used()
     top = _BodyBuilder("group", -1, el.template_id("<top>"))
     try:
         el.run_body(top, tuple(stmts), el.globals)
@@ -1511,7 +1707,7 @@ def _assemble(el: _Elaborator, block: _Block, source: str) -> Topology:
         extra={e: {"meta": el.link_metas[m]} for e, m in enumerate(L["meta"].tolist()) if m >= 0},
     )
     _check_ports(el, nodes, links)
-    warnings = list(el.sink.warnings) + _unconnected(el, nodes, links)
+    warnings = el.sink.all_warnings() + _unconnected(el, nodes, links)[:MAX_DIAGNOSTICS]
     fabrics = tuple(
         FabricInfo(
             info.name,
@@ -1531,7 +1727,7 @@ def _assemble(el: _Elaborator, block: _Block, source: str) -> Topology:
         asserts.append(AssertSpec(a, scopes, consts))
     if n == 0:
         el.sink.warning(None, "the file declares no components")
-        warnings = list(el.sink.warnings)
+        warnings = el.sink.all_warnings()
     return Topology(
         nodes=nodes,
         links=links,
@@ -1544,6 +1740,8 @@ def _assemble(el: _Elaborator, block: _Block, source: str) -> Topology:
         assertions=tuple(asserts),
         fabrics=fabrics,
         source_texts=dict(el.texts),
+        constants=el.top_constants.constants(),
+        overrides=el.top_constants.settings(),
     )
 
 

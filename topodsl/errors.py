@@ -81,12 +81,13 @@ class Diagnostic:
         lines = [f"{where}{self.severity}: {self.message}"]
         if self.span is not None and self.source_line is not None:
             text = self.source_line.rstrip("\n").expandtabs(1)
-            lines.append("    " + text)
             width = 1
             if self.span.end_line == self.span.line and self.span.end_col > self.span.col:
                 width = self.span.end_col - self.span.col
             width = max(1, min(width, len(text) - self.span.col + 2))
-            lines.append("    " + " " * (self.span.col - 1) + "^" + "~" * (width - 1))
+            text, col, width = _window(text, self.span.col, width)
+            lines.append("    " + text)
+            lines.append("    " + " " * (col - 1) + "^" + "~" * (width - 1))
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
@@ -99,6 +100,27 @@ class Diagnostic:
         if self.hint:
             out["hint"] = self.hint
         return out
+
+
+#: Longest source line shown under a diagnostic; longer lines are cut around the caret.
+SHOWN_LINE = 120
+
+
+def _window(text: str, col: int, width: int) -> tuple[str, int, int]:
+    """``text`` cut to at most about :data:`SHOWN_LINE` characters around column ``col``
+    (1-based), with ``...`` where it was cut; returns the text, the new column and width.
+
+    >>> _window("x" * 300, 200, 5)[1:]
+    (44, 5)
+    """
+    if len(text) <= SHOWN_LINE:
+        return text, col, width
+    width = min(width, SHOWN_LINE // 2)
+    start = max(0, col - 1 - 40)
+    end = min(len(text), start + SHOWN_LINE - 6)
+    head = "..." if start > 0 else ""
+    tail = "..." if end < len(text) else ""
+    return head + text[start:end] + tail, col - start + len(head), width
 
 
 class TopoError(Exception):
@@ -146,9 +168,12 @@ def source_line(file: str, line: int, text: str | None = None) -> str | None:
     if text is None:
         lines = _LINE_CACHE.get(file)
         if lines is None:
+            from .api import UnreadableSource, read_source
+            from .limits import MAX_JSON_BYTES
+
             try:
-                lines = Path(file).read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError:
+                lines = read_source(Path(file), file, None, MAX_JSON_BYTES).splitlines()
+            except UnreadableSource:
                 return None
             _LINE_CACHE[file] = lines
     else:
@@ -168,6 +193,7 @@ class DiagnosticSink:
         self.texts: dict[str, str] = texts if texts is not None else {}
         self.errors: list[Diagnostic] = []
         self.warnings: list[Diagnostic] = []
+        self.more_warnings = 0
 
     def make(
         self, span: Span | None, message: str, hint: str | None = None, severity: str = "error"
@@ -185,8 +211,18 @@ class DiagnosticSink:
             self.raise_if_errors()
 
     def warning(self, span: Span | None, message: str, hint: str | None = None) -> None:
-        """Record a warning."""
+        """Record a warning; past :data:`MAX_DIAGNOSTICS` warnings they are only counted."""
+        if len(self.warnings) >= MAX_DIAGNOSTICS:
+            self.more_warnings += 1
+            return
         self.warnings.append(self.make(span, message, hint, "warning"))
+
+    def all_warnings(self) -> list[Diagnostic]:
+        """The warnings kept, and one that counts those left out."""
+        if not self.more_warnings:
+            return list(self.warnings)
+        more = Diagnostic(None, "warning", f"... and {self.more_warnings} more warning(s)")
+        return [*self.warnings, more]
 
     def raise_if_errors(self, cls: type[TopoError] = ElaborationError) -> None:
         """Raise every recorded error together, if there is any."""

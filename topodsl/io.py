@@ -30,12 +30,16 @@ True
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
-from typing import Any
+import re
+from typing import Any, NamedTuple
 
-from .errors import Diagnostic, ElaborationError, Span
-from .kinds import KIND_ALIASES, KIND_CODE
+from .errors import DiagnosticSink, ElaborationError, Span
+from .kinds import KIND_ALIASES, KIND_CODE, KINDS, ROLE_OF
+from .limits import LINKS_PER_COMPONENT, MAX_LANES, MAX_NODES, MAX_PORTS
+from .numeric import check_quantity
 from .topology import NODE_FIELDS, LinkType, Topology, TopologyBuilder
 
 __all__ = ["dumps_json", "loads_json", "to_json_dict", "write_graphml"]
@@ -108,117 +112,519 @@ def dumps_json(topology: Topology) -> str:
     return json.dumps(to_json_dict(topology), indent=1, sort_keys=False) + "\n"
 
 
-def _float(v: Any, what: str) -> float:
-    if v == "inf":
-        return math.inf
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        raise ValueError(f"{what} must be a number, got {v!r}")
-    return float(v)
+# -- reading node-link JSON ------------------------------------------------------------------------
+#
+# The file is untrusted: every value is checked as the language checks it (positive finite
+# bandwidths, ranges, whole port counts, no self-loops, parents that form a tree, unique ids),
+# and every diagnostic names the node or link, the key at fault and its line:col. The
+# top-level object and the node and link arrays are walked here, each element decoded by the
+# C scanner of the json module: fast, and the start of every element is known for free.
+
+_WS = re.compile(r"[ \t\n\r]*")
+_CONTAINERS = frozenset(k for k, r in ROLE_OF.items() if r == "container")
+_POSITIVE = ("bandwidth", "read_bandwidth", "write_bandwidth")
+_SCALAR = str | int | float | bool
 
 
-def _meta(v: Any, what: str) -> dict[str, Any]:
-    """A ``meta`` object: text or plain numbers by key."""
-    if not isinstance(v, dict):
-        raise ValueError(f"{what} meta must be an object of text or numbers")
-    for k, x in v.items():
-        if isinstance(x, bool) or not isinstance(x, str | int | float):
-            raise ValueError(f"{what} meta {k!r} must be text or a number, got {x!r}")
-    return dict(v)
+class _Huge(float):
+    """A whole number too long to be anything but an error (Python refuses ``int()`` of more
+    than 4300 digits): kept as ``inf``, with its length for the message."""
+
+    digits: int
 
 
-def loads_json(text: str, file: str = "<json>") -> Topology:
+def _parse_int(text: str) -> int | float:
+    if len(text) <= 30:
+        return int(text)
+    huge = _Huge(math.inf)
+    huge.digits = len(text.lstrip("-"))
+    return huge
+
+
+def _parse_constant(name: str) -> float:
+    return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
+
+
+class _At(NamedTuple):
+    """The value of ``key`` in the object that starts at offset ``start``: found in the text
+    only when a diagnostic needs its place."""
+
+    start: int
+    key: str
+
+
+class _Json:
+    """The text of a JSON document with the offsets of the elements read from it."""
+
+    def __init__(self, text: str, file: str, sink: DiagnosticSink):
+        self.text = text
+        self.file = file
+        self.sink = sink
+        self.decoder = json.JSONDecoder(parse_int=_parse_int, parse_constant=_parse_constant)
+
+    def span(self, offset: int | _At) -> Span:
+        if isinstance(offset, _At):
+            offset = self.key_offset(offset.start, offset.key)
+        line = self.text.count("\n", 0, offset) + 1
+        col = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
+        return Span(self.file, line, col, line, col + 1)
+
+    def error(self, offset: int | _At, message: str, hint: str | None = None) -> None:
+        self.sink.error(self.span(offset), message, hint)
+
+    def fatal(self, offset: int, message: str, hint: str | None = None) -> ElaborationError:
+        return ElaborationError([self.sink.make(self.span(offset), message, hint)])
+
+    def skip(self, i: int) -> int:
+        return _WS.match(self.text, i).end()
+
+    def value(self, i: int) -> tuple[Any, int]:
+        """Decode one value at offset ``i``; return it and the offset after it."""
+        try:
+            return self.decoder.scan_once(self.text, i)
+        except StopIteration:
+            raise self.fatal(i, "not valid JSON: expected a value") from None
+        except json.JSONDecodeError as e:
+            raise self.fatal(e.pos, f"not valid JSON: {e.msg}") from None
+        except RecursionError:
+            raise self.fatal(i, "this value nests too deeply to read") from None
+
+    def top_level(self) -> dict[str, tuple[Any, int, list[int] | None]]:
+        """The top-level object as ``key -> (value, offset, element offsets)``; element offsets
+        are given for the arrays ``nodes``, ``links`` and ``edges``."""
+        t = self.text
+        i = self.skip(0)
+        if not t.startswith("{", i):
+            raise self.fatal(
+                i, "a topology JSON file is an object with a 'nodes' list (node-link format)"
+            )
+        out: dict[str, tuple[Any, int, list[int] | None]] = {}
+        i = self.skip(i + 1)
+        if t.startswith("}", i):
+            return out
+        while True:
+            if not t.startswith('"', i):
+                raise self.fatal(i, "not valid JSON: expected a key in double quotes")
+            try:
+                key, i = json.decoder.scanstring(t, i + 1)
+            except json.JSONDecodeError as e:
+                raise self.fatal(e.pos, f"not valid JSON: {e.msg}") from None
+            i = self.skip(i)
+            if not t.startswith(":", i):
+                raise self.fatal(i, "not valid JSON: expected ':' after a key")
+            i = self.skip(i + 1)
+            start = i
+            if key in ("nodes", "links", "edges") and t.startswith("[", i):
+                items, offsets, i = self.array(i)
+                out[key] = (items, start, offsets)
+            else:
+                value, i = self.value(i)
+                out[key] = (value, start, None)
+            i = self.skip(i)
+            if t.startswith(",", i):
+                i = self.skip(i + 1)
+                continue
+            if t.startswith("}", i):
+                break
+            raise self.fatal(i, "not valid JSON: expected ',' or '}'")
+        if self.skip(i + 1) != len(t):
+            raise self.fatal(self.skip(i + 1), "not valid JSON: extra data after the object")
+        return out
+
+    def array(self, i: int) -> tuple[list, list[int], int]:
+        t = self.text
+        items: list = []
+        offsets: list[int] = []
+        i = self.skip(i + 1)
+        if t.startswith("]", i):
+            return items, offsets, i + 1
+        while True:
+            offsets.append(i)
+            value, i = self.value(i)
+            items.append(value)
+            i = self.skip(i)
+            if t.startswith(",", i):
+                i = self.skip(i + 1)
+            elif t.startswith("]", i):
+                return items, offsets, i + 1
+            else:
+                raise self.fatal(i, "not valid JSON: expected ',' or ']'")
+
+    def key_offset(self, start: int, key: str) -> int:
+        """Offset of the value of ``key`` in the object that starts at ``start`` (``start``
+        itself if the key is not found): only ever used to place a diagnostic."""
+        t = self.text
+        depth = 0
+        for m in _TOKEN.finditer(t, start):
+            tok = m.group()
+            if tok in "{[":
+                depth += 1
+            elif tok in "}]":
+                depth -= 1
+                if depth == 0:
+                    break
+            elif depth == 1:
+                after = self.skip(m.end())
+                if t.startswith(":", after) and json.loads(tok) == key:
+                    return self.skip(after + 1)
+        return start
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]]')
+
+
+def loads_json(text: str, file: str = "<json>", *, max_nodes: int = MAX_NODES) -> Topology:
     """Read a topology from node-link JSON; ``ElaborationError`` names what is wrong.
+
+    Every value is checked as the language checks it; each diagnostic names the node or link
+    (by id and index), the key at fault and its ``line:col``.
 
     >>> t = loads_json('{"nodes": [{"id": "a", "kind": "gpu"}, {"id": "b", "kind": "hbm"}],'
     ...                ' "links": [{"source": "a", "target": "b", "bandwidth": 1e12}]}')
     >>> t.num_nodes, t.num_links, float(t.links.bandwidth[0])
     (2, 1, 1000000000000.0)
+    >>> loads_json('{"nodes": [{"id": "a", "kind": "gpu", "capacity": -5}]}', "g.json")
+    Traceback (most recent call last):
+    ...
+    topodsl.errors.ElaborationError: g.json:1:51: error: node 'a' (nodes[0]): 'capacity' ...
     """
-
-    def fail(msg: str, line: int = 1, col: int = 1) -> ElaborationError:
-        span = Span(file, line, col, line, col + 1)
-        return ElaborationError([Diagnostic(span, "error", msg)])
-
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        return_err = fail(f"not valid JSON: {e.msg}", e.lineno, e.colno)
-        raise return_err from None
-    if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
-        raise fail("a topology JSON file is an object with a 'nodes' list (node-link format)")
+    sink = DiagnosticSink({file: text})
+    doc = _Json(text, file, sink)
+    top = doc.top_level()
+    if "nodes" not in top or not isinstance(top["nodes"][0], list):
+        at = top["nodes"][1] if "nodes" in top else 0
+        raise doc.fatal(
+            at, "a topology JSON file is an object with a 'nodes' list (node-link format)"
+        )
+    nodes, nodes_at, node_offsets = top["nodes"]
+    link_key = "links" if "links" in top else "edges"
+    links, links_at, link_offsets = top.get(link_key, ([], 0, []))
+    if not isinstance(links, list):
+        raise doc.fatal(links_at, f"'{link_key}' must be a list of links")
+    if len(nodes) > max_nodes:
+        raise doc.fatal(nodes_at, f"{len(nodes):,} nodes; the limit is {max_nodes:,}")
+    if len(links) > LINKS_PER_COMPONENT * max_nodes:
+        raise doc.fatal(
+            links_at, f"{len(links):,} links; the limit is {LINKS_PER_COMPONENT * max_nodes:,}"
+        )
+    graph, graph_at, _ = top.get("graph", ({}, 0, None))
+    if graph is None:
+        graph = {}
+    if not isinstance(graph, dict):
+        raise doc.fatal(graph_at, "'graph' must be an object (the graph's attributes)")
     b = TopologyBuilder(source=file)
-    graph = data.get("graph") or {}
-    for name, spec in (graph.get("link_types") or {}).items():
-        try:
-            b.link_types[name] = LinkType(
-                name,
-                _float(spec.get("bandwidth", 0), f"link type {name} bandwidth"),
-                _float(spec.get("latency", 0), f"link type {name} latency"),
-                spec.get("duplex") == "half",
-                spec.get("model"),
-            )
-        except (ValueError, AttributeError) as e:
-            raise fail(f"link type {name!r}: {e}") from None
-    pending_parent: list[tuple[int, str]] = []
-    for i, node in enumerate(data["nodes"]):
-        if not isinstance(node, dict) or "id" not in node:
-            raise fail(f"nodes[{i}] needs an 'id'")
-        node_id = str(node["id"])
-        kind = KIND_ALIASES.get(node.get("kind", ""), node.get("kind"))
-        if kind not in KIND_CODE:
-            raise fail(
-                f"nodes[{i}] ({node_id!r}) has unknown kind {node.get('kind')!r}; "
-                f"kinds: {', '.join(KIND_CODE)}"
-            )
-        attrs: dict[str, Any] = {}
-        try:
-            for k, v in node.items():
-                if k in ("id", "kind", "parent", "ports"):
-                    continue
-                if k == "meta":
-                    attrs[k] = _meta(v, node_id)
-                    continue
-                attrs[k] = _float(v, f"{node_id}.{k}") if k in NODE_FIELDS else v
-            ports = int(node.get("ports", -1))
-        except (ValueError, TypeError) as e:
-            raise fail(f"nodes[{i}]: {e}") from None
-        if node_id in b._index:
-            raise fail(f"duplicate node id {node_id!r}")
-        row = b.add_node(node_id, kind, ports=ports, **attrs)
-        if node.get("parent") is not None:
-            pending_parent.append((row, str(node["parent"])))
-    for row, parent in pending_parent:
-        if parent not in b._index:
-            raise fail(f"node {b._ids[row]!r} names unknown parent {parent!r}")
-        b._parent[row] = b._index[parent]
-    for i, link in enumerate(data.get("links") or data.get("edges") or []):
-        try:
-            a, c = str(link["source"]), str(link["target"])
-            if a not in b._index or c not in b._index:
-                missing = a if a not in b._index else c
-                raise ValueError(f"unknown node {missing!r}")
-            bw = _float(link["bandwidth"], "bandwidth")
-            if bw <= 0:
-                raise ValueError("bandwidth must be positive")
-            b.add_link(
-                a,
-                c,
-                bandwidth=bw,
-                latency=_float(link.get("latency", 0.0), "latency"),
-                type=link.get("type"),
-                lanes=_float(link.get("lanes", 1), "lanes"),
-                simplex=bool(link.get("simplex", False)),
-                half_duplex=link.get("duplex") == "half",
-                meta=_meta(link["meta"], f"links[{i}]") if "meta" in link else None,
-            )
-        except (KeyError, ValueError, TypeError) as e:
-            raise fail(f"links[{i}]: {e}") from None
-    topology = b.build(source=str(graph.get("source", file)))
+    _read_link_types(doc, graph, graph_at, b)
+    rejected = _read_nodes(doc, nodes, node_offsets or [], b)
+    _read_links(doc, links, link_offsets or [], b, link_key, rejected)
+    sink.raise_if_errors()
+    source = graph.get("source", file)
+    topology = b.build(source=source if isinstance(source, str) else file)
     if graph.get("assertions"):
         from .assertion_io import with_assertions_from_json
 
         topology = with_assertions_from_json(topology, graph["assertions"], file)
     return topology
+
+
+def _read_link_types(doc: _Json, graph: dict, graph_at: int, b: TopologyBuilder) -> None:
+    types = graph.get("link_types")
+    types = {} if types is None else types
+    at = _At(graph_at, "link_types")
+    if not isinstance(types, dict):
+        doc.error(at, "'link_types' must be an object of link types by name")
+        return
+    for name, spec in types.items():
+        where = f"link type {name!r}"
+        if not isinstance(spec, dict):
+            doc.error(at, f"{where} must be an object")
+            continue
+        bw = _number(doc, at, where, "bandwidth", spec.get("bandwidth"), positive=True)
+        lat = _number(doc, at, where, "latency", spec.get("latency", 0), positive=False)
+        duplex = spec.get("duplex", "full")
+        if duplex not in ("full", "half"):
+            doc.error(at, f'{where}: \'duplex\' must be "full" or "half", got {_shown(duplex)}')
+        model = spec.get("model")
+        if model is not None and not isinstance(model, str):
+            doc.error(at, f"{where}: 'model' must be text, got {_shown(model)}")
+            model = None
+        if bw is not None and lat is not None:
+            b.link_types[name] = LinkType(name, bw, lat, duplex == "half", model)
+
+
+def _read_nodes(doc: _Json, nodes: list, offsets: list[int], b: TopologyBuilder) -> set[str]:
+    """Add the valid nodes to ``b``; return the ids of those refused (already reported)."""
+    first_at: dict[str, int] = {}
+    rejected: set[str] = set()
+    parents: list[tuple[int, str, _At]] = []
+    for i, (node, at) in enumerate(zip(nodes, offsets, strict=True)):
+        if not isinstance(node, dict):
+            doc.error(at, f"nodes[{i}] must be an object with an 'id' and a 'kind'")
+            continue
+        node_id = _id(doc, at, f"nodes[{i}]", "id", node.get("id"))
+        if node_id is None:
+            continue
+        where = f"node {node_id!r} (nodes[{i}])"
+        if node_id in first_at:
+            j = first_at[node_id]
+            doc.error(
+                at,
+                f"{where}: the id {node_id!r} is used twice, by nodes[{j}] and nodes[{i}]",
+                "every component needs an id of its own",
+            )
+            doc.sink.errors.append(
+                doc.sink.make(
+                    doc.span(offsets[j]), f"nodes[{j}] also has the id {node_id!r}", None, "note"
+                )
+            )
+            continue
+        kind_raw = node.get("kind")
+        kind = KIND_ALIASES.get(kind_raw, kind_raw) if isinstance(kind_raw, str) else None
+        if kind not in KIND_CODE:
+            doc.error(
+                _At(at, "kind"),
+                f"{where}: 'kind' names an unknown kind, {_shown(kind_raw)}"
+                if isinstance(kind_raw, str)
+                else f"{where}: 'kind' must be the name of a kind, got {_shown(kind_raw)}",
+                _did_you_mean(kind_raw) or f"kinds: {', '.join(KIND_CODE)}",
+            )
+            rejected.add(node_id)
+            continue
+        attrs: dict[str, Any] = {}
+        ok = True
+        for key, value in node.items():
+            if key in ("id", "kind", "parent", "ports"):
+                continue
+            if key in NODE_FIELDS:
+                x = _number(doc, _At(at, key), where, key, value, key in _POSITIVE)
+                ok = ok and x is not None
+                attrs[key] = x
+            elif key == "meta":
+                meta = _meta(doc, _At(at, key), where, value)
+                ok = ok and meta is not None
+                attrs[key] = meta
+            elif value is None:
+                continue
+            elif not isinstance(value, _SCALAR) or (
+                isinstance(value, float) and not math.isfinite(value)
+            ):
+                doc.error(
+                    _At(at, key),
+                    f"{where}: {key!r} must be text, a finite number or true/false, "
+                    f"got {_shown(value)}",
+                )
+                ok = False
+            else:
+                attrs[key] = value
+        ports = node.get("ports", -1)
+        if ports != -1:
+            ports = _whole(doc, _At(at, "ports"), where, "ports", ports, MAX_PORTS)
+            ok = ok and ports is not None
+        if not ok:
+            rejected.add(node_id)
+            continue
+        first_at[node_id] = i
+        row = b.add_node(node_id, kind, ports=ports, **attrs)
+        if node.get("parent") is not None:
+            parent = _id(doc, _At(at, "parent"), where, "parent", node["parent"])
+            if parent is not None:
+                parents.append((row, parent, _At(at, "parent")))
+    for row, parent, at in parents:
+        if parent not in b._index:
+            doc.error(at, f"node {b._ids[row]!r}: 'parent' names unknown node {parent!r}")
+            continue
+        b._parent[row] = b._index[parent]
+    _check_parent_cycles(doc, b, {row: at for row, _, at in parents})
+    return rejected
+
+
+def _check_parent_cycles(doc: _Json, b: TopologyBuilder, parent_at: dict[int, _At]) -> None:
+    """Parents must form a forest: a node that is its own ancestor would send every walk up
+    the containment tree round for ever."""
+    state = [0] * len(b._ids)  # 0 unseen, 1 on the current walk, 2 known to reach a root
+    for start in range(len(b._ids)):
+        path = []
+        r = start
+        while r >= 0 and state[r] == 0:
+            state[r] = 1
+            path.append(r)
+            r = b._parent[r]
+        if r >= 0 and state[r] == 1:
+            cycle = path[path.index(r) :]
+            chain = " -> ".join(repr(b._ids[x]) for x in [*cycle, r])
+            doc.error(
+                parent_at.get(r, 0),
+                f"node {b._ids[r]!r}: its parents go round in a cycle: {chain}",
+                "'parent' names the component that contains this one; containment is a tree",
+            )
+            for x in cycle:
+                b._parent[x] = -1  # so later checks cannot loop
+        for x in path:
+            state[x] = 2
+
+
+def _read_links(
+    doc: _Json, links: list, offsets: list[int], b: TopologyBuilder, key: str, rejected: set[str]
+) -> None:
+    kinds = b._kind
+    for i, (link, at) in enumerate(zip(links, offsets, strict=True)):
+        where = f"{key}[{i}]"
+        if not isinstance(link, dict):
+            doc.error(at, f"{where} must be an object with a source, a target and a bandwidth")
+            continue
+        ends = []
+        for end in ("source", "target"):
+            node_id = _id(doc, _At(at, end), where, end, link.get(end))
+            if node_id in rejected:
+                node_id = None  # the node's own error says it all
+            elif node_id is not None and node_id not in b._index:
+                doc.error(_At(at, end), f"{where}: {end!r} names unknown node {node_id!r}")
+                node_id = None
+            ends.append(node_id)
+        if None in ends:
+            continue
+        a, c = ends
+        where = f"link {a!r} -- {c!r} ({key}[{i}])"
+        if a == c:
+            doc.error(at, f"{where}: a component cannot be linked to itself")
+            continue
+        bad_end = next((e for e in ends if KINDS[kinds[b._index[e]]] in _CONTAINERS), None)
+        if bad_end is not None:
+            doc.error(
+                at,
+                f"{where}: {bad_end!r} is a {KINDS[kinds[b._index[bad_end]]]}, a container, "
+                "and carries no links",
+                "connect one of the devices inside it",
+            )
+            continue
+        bw = _number(doc, _At(at, "bandwidth"), where, "bandwidth", link.get("bandwidth"), True)
+        lat = _number(doc, _At(at, "latency"), where, "latency", link.get("latency", 0), False)
+        lanes = _number(doc, _At(at, "lanes"), where, "lanes", link.get("lanes", 1), True)
+        if lanes is not None and lanes > MAX_LANES:
+            doc.error(_At(at, "lanes"), f"{where}: 'lanes' is more than {MAX_LANES:,}")
+            lanes = None
+        link_type = link.get("type")
+        if link_type is not None and not isinstance(link_type, str):
+            doc.error(_At(at, "type"), f"{where}: 'type' must be text, got {_shown(link_type)}")
+            continue
+        simplex = link.get("simplex", False)
+        if not isinstance(simplex, bool):
+            doc.error(_At(at, "simplex"), f"{where}: 'simplex' must be true or false")
+            continue
+        duplex = link.get("duplex", "full")
+        if duplex not in ("full", "half"):
+            doc.error(
+                _At(at, "duplex"),
+                f'{where}: \'duplex\' must be "full" or "half", got {_shown(duplex)}',
+            )
+            continue
+        meta = _meta(doc, _At(at, "meta"), where, link["meta"]) if "meta" in link else {}
+        if bw is None or lat is None or lanes is None or meta is None:
+            continue
+        b.add_link(
+            a,
+            c,
+            bandwidth=bw,
+            latency=lat,
+            type=link_type,
+            lanes=lanes,
+            simplex=simplex,
+            half_duplex=duplex == "half",
+            meta=meta or None,
+        )
+
+
+def _id(doc: _Json, at: int | _At, where: str, key: str, value: Any) -> str | None:
+    """A node id: text, or a whole number as NetworkX allows (kept as its text)."""
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    doc.error(at, f"{where}: {key!r} must be a node id (text), got {_shown(value)}")
+    return None
+
+
+def _number(
+    doc: _Json, at: int | _At, where: str, key: str, value: Any, positive: bool
+) -> float | None:
+    """A quantity in SI base units: finite, in the language's range; ``"inf"`` (the export's
+    word for no limit) only for a device bandwidth."""
+    if value == "inf" and key in _POSITIVE and where.startswith("node"):
+        return math.inf
+    if value is None:
+        doc.error(at, f"{where}: {key!r} is missing", "bandwidths are in bytes per second")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        doc.error(at, f"{where}: {key!r} must be a number, got {_shown(value)}")
+        return None
+    x = float(value)
+    if isinstance(value, _Huge):
+        doc.error(at, f"{where}: {key!r} is {_shown(value)}, far past the limit of 1e30")
+        return None
+    if not math.isfinite(x):
+        doc.error(
+            at,
+            f"{where}: {key!r} must be a finite number, got {_shown(value)}",
+            'JSON has no NaN or Infinity; "inf" (a string) means no limit for a device bandwidth',
+        )
+        return None
+    if x < 0 or (positive and x == 0):
+        doc.error(
+            at, f"{where}: {key!r} must be {'positive' if positive else 'zero or more'}, got {x:g}"
+        )
+        return None
+    why = check_quantity(x)
+    if why is not None:
+        doc.error(at, f"{where}: {key!r} = {x:g} {why}")
+        return None
+    return x
+
+
+def _meta(doc: _Json, at: _At, where: str, value: Any) -> dict[str, Any] | None:
+    """A ``meta`` object: text or finite plain numbers by key (``meta { ... }`` in the
+    language), or ``None`` after reporting what is wrong."""
+    if not isinstance(value, dict):
+        doc.error(at, f"{where}: 'meta' must be an object of text or numbers, got {_shown(value)}")
+        return None
+    for k, x in value.items():
+        bad = isinstance(x, bool) or not isinstance(x, str | int | float)
+        if bad or (isinstance(x, float) and not math.isfinite(x)):
+            doc.error(at, f"{where}: 'meta' {k!r} must be text or a finite number, got {_shown(x)}")
+            return None
+    return dict(value)
+
+
+def _whole(doc: _Json, at: int | _At, where: str, key: str, value: Any, limit: int) -> int | None:
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        doc.error(
+            at, f"{where}: {key!r} must be a whole number from 0 to {limit:,}, got {_shown(value)}"
+        )
+        return None
+    return value
+
+
+def _did_you_mean(kind: Any) -> str | None:
+    if not isinstance(kind, str):
+        return None
+    close = difflib.get_close_matches(kind, [*KIND_CODE, *KIND_ALIASES], n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def _shown(value: Any) -> str:
+    """A value as a message quotes it: short, and in JSON's own spelling."""
+    if isinstance(value, _Huge):
+        return f"a whole number of {value.digits:,} digits"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 else repr(value[:37]) + "..."
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def write_graphml(topology: Topology, path_or_buffer) -> None:

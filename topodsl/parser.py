@@ -13,11 +13,16 @@ from __future__ import annotations
 import contextlib
 import difflib
 import hashlib
+import json
+import math
 import os
 import re
-from functools import cache
+import stat
+import tempfile
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path as FsPath
+from typing import Any
 
 import lark
 from lark import Lark, Token, Transformer, v_args
@@ -25,9 +30,12 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from . import ast
 from .errors import Diagnostic, Span, TopoSyntaxError, source_line
+from .limits import MAX_DEPTH
 from .units import UNIT_PATTERN
 
 __all__ = ["parse", "grammar_text", "parser"]
+
+_MAX_LITERAL_DIGITS = 400
 
 KEYWORDS = (
     "import", "link", "def", "const", "connect", "via", "fabric", "for", "in", "assert", "meta",
@@ -59,39 +67,150 @@ _OPTIONS = dict(
 def parser() -> Lark:
     """The LALR parser, built once per process.
 
-    Building the tables takes 0.3-0.5 s, a large part of a short command's run, so they are
-    cached in the user's own cache directory (``$XDG_CACHE_HOME/topodsl`` or
-    ``~/.cache/topodsl``, created private), keyed by a hash of the grammar text and the lark
-    version; never in a shared temporary directory, since lark's cache is a pickle. Without a
-    writable cache directory, or with ``TOPODSL_NO_CACHE`` set, the tables are built each time.
+    Building the tables takes about 0.3 s of CPU, most of a short command's start-up, so they
+    are cached in the user's own cache directory (``$XDG_CACHE_HOME/topodsl`` or
+    ``~/.cache/topodsl``, created private), keyed by a hash of the grammar text, the options
+    and the lark version. The cache is JSON, never a pickle: a file someone else wrote can at
+    worst fail to load, never run code (see docs/security.md). Loading it takes about 0.03 s.
+    ``TOPODSL_NO_CACHE`` set, or no private cache directory, builds the tables each time.
     """
-    unit = UNIT_PATTERN.replace("/", "\\/")
-    text = grammar_text() + f"\nUNIT.2: /{unit}/\n"
-    path = _cache_file(text)
+    text = _grammar_with_units()
+    key = hashlib.sha256(
+        (lark.__version__ + repr(sorted(_OPTIONS.items())) + text).encode()
+    ).hexdigest()
+    path = _cache_file(key)
     if path is not None:
-        try:
-            return Lark(text, cache=path, **_OPTIONS)
-        except Exception:  # noqa: BLE001 - a stale or unreadable cache: build afresh below
-            with contextlib.suppress(OSError):
-                os.remove(path)
-    return Lark(text, **_OPTIONS)
+        loaded = _load_tables(path, key)
+        if loaded is not None:
+            return loaded
+    built = Lark(text, **_OPTIONS)
+    if path is not None:
+        _store_tables(built, path, key)
+    return built
 
 
-def _cache_file(grammar: str) -> str | None:
+def _grammar_with_units() -> str:
+    """The grammar with its UNIT terminal, generated from :data:`topodsl.units.UNITS`."""
+    unit = UNIT_PATTERN.replace("/", "\\/")
+    return grammar_text() + f"\nUNIT.2: /{unit}/\n"
+
+
+#: The options a loaded parser must have; lark lets ``_load`` override only these, so a
+#: cache file cannot switch on a regex module, a callback or another tree class.
+_LOAD_OVERRIDES = dict(
+    propagate_positions=True,
+    regex=False,
+    use_bytes=False,
+    debug=False,
+    g_regex_flags=0,
+    postlex=None,
+    transformer=None,
+    lexer_callbacks={},
+    tree_class=lark.Tree,
+    _plugins={},
+)
+_MAX_CACHE_BYTES = 8 * 2**20
+
+
+def _cache_file(key: str) -> str | None:
     if os.environ.get("TOPODSL_NO_CACHE"):
         return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     folder = os.path.join(base, "topodsl")
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        st = os.stat(folder)
-        # Only a folder of our own that no one else can write into.
-        if (hasattr(os, "getuid") and st.st_uid != os.getuid()) or st.st_mode & 0o022:
+        st = os.lstat(folder)
+        # Only a real folder of our own that no one else can write into.
+        if not stat.S_ISDIR(st.st_mode) or not _private(st):
             return None
     except OSError:
         return None
-    key = hashlib.sha256((lark.__version__ + repr(sorted(_OPTIONS.items())) + grammar).encode())
-    return os.path.join(folder, f"parser-{key.hexdigest()[:20]}.lark-cache")
+    return os.path.join(folder, f"parser-{key[:20]}.json")
+
+
+def _private(st: os.stat_result) -> bool:
+    """Owned by this user and writable by no one else."""
+    mine = not hasattr(os, "getuid") or st.st_uid == os.getuid()
+    return mine and not st.st_mode & 0o022
+
+
+def _load_tables(path: str, key: str) -> Lark | None:
+    """The parser saved at ``path``, or ``None`` when the file is missing, not a regular file
+    of ours, too large, or not what :func:`_store_tables` writes for ``key``."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode) or not _private(st):
+                return None
+            if st.st_size > _MAX_CACHE_BYTES:
+                return None
+            raw = fh.read(_MAX_CACHE_BYTES + 1)
+        doc = json.loads(raw)
+        if not isinstance(doc, dict) or doc.get("key") != key:
+            return None
+        tables = _untag(doc["tables"])
+        loaded = Lark._load_from_dict(tables["data"], tables["memo"], **_LOAD_OVERRIDES)
+        options = loaded.options
+        if options.parser != "lalr" or any(
+            getattr(options, k) != v for k, v in _OPTIONS.items() if k != "strict"
+        ):
+            return None
+        return loaded
+    except Exception:  # noqa: BLE001 - a damaged or foreign cache file: build afresh
+        return None
+
+
+def _store_tables(built: Lark, path: str, key: str) -> None:
+    """Write ``built``'s tables as JSON next to ``path`` and move them into place."""
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    try:
+        data, memo = built.memo_serialize([TerminalDef, Rule])
+        text = json.dumps({"key": key, "tables": _tag({"data": data, "memo": memo})})
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".parser-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+    except (OSError, TypeError, ValueError):
+        pass  # a read-only cache directory: build the tables next time too
+
+
+def _tag(o: Any) -> Any:
+    """lark's serialised tables as JSON: dicts with non-text keys and tuples are tagged so
+    that :func:`_untag` gives back exactly the same structure."""
+    if isinstance(o, dict):
+        if all(isinstance(k, str) and not k.startswith("$") for k in o):
+            return {k: _tag(v) for k, v in o.items()}
+        return {"$map": [[_tag(k), _tag(v)] for k, v in o.items()]}
+    if isinstance(o, tuple):
+        return {"$tuple": [_tag(x) for x in o]}
+    if isinstance(o, list):
+        return [_tag(x) for x in o]
+    if o is None or isinstance(o, str | int | float | bool):
+        return o
+    raise TypeError(f"cannot store {type(o).__name__} in the parser cache")
+
+
+def _untag(o: Any) -> Any:
+    if isinstance(o, dict):
+        if "$map" in o:
+            return {_untag(k): _untag(v) for k, v in o["$map"]}
+        if "$tuple" in o:
+            return tuple(_untag(x) for x in o["$tuple"])
+        return {k: _untag(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_untag(x) for x in o]
+    return o
 
 
 # -- lark tree -> AST ----------------------------------------------------------------------------
@@ -197,7 +316,9 @@ class _ToAst(Transformer):
     def lanes_int(self, meta, items):
         tok = items[0]
         text = str(tok)[1:]
-        return ast.Number(float(text), None, "." not in text, self._tspan(tok))
+        whole = "." not in text
+        value = float(text) if not whole else _whole(text)
+        return ast.Number(value, None, whole, self._tspan(tok))
 
     def lanes_expr(self, items):
         return items[1]
@@ -267,8 +388,11 @@ class _ToAst(Transformer):
         num, unit = items
         text = str(num)
         integral = "." not in text and "e" not in text.lower()
+        # Python refuses int() of more than 4300 digits; such a number is far past every
+        # limit anyway, so it is kept as inf and refused in elaboration, at its place.
+        value = float(text) if not integral else _whole(text)
         return ast.Number(
-            float(text) if not integral else int(text),
+            value,
             str(unit) if unit else None,
             integral,
             self._span(meta),
@@ -337,6 +461,13 @@ class _ToAst(Transformer):
         return ast.Unary("-", items[0], self._span(meta))
 
 
+def _whole(digits: str) -> int | float:
+    """A whole-number literal; past :data:`_MAX_LITERAL_DIGITS` digits (beyond every limit,
+    and Python refuses ``int()`` of more than 4300) it is kept as ``inf``, which elaboration
+    refuses at its place: the transformer itself never raises."""
+    return int(digits) if len(digits) <= _MAX_LITERAL_DIGITS else math.inf
+
+
 def _slice(text: str, meta) -> str:
     start = getattr(meta, "start_pos", None)
     end = getattr(meta, "end_pos", None)
@@ -368,9 +499,24 @@ _EXAMPLES: dict[str, list[str]] = {
 
 def _classify(e: UnexpectedInput, text: str) -> str | None:
     try:
-        return e.match_examples(parser().parse, _EXAMPLES, use_accepts=True)
+        return e.match_examples(_parse_example, _EXAMPLES, use_accepts=True)
     except Exception:  # noqa: BLE001 - classification is best effort, the error stands anyway
         return None
+
+
+_EXAMPLE_ERRORS: dict[str, UnexpectedInput] = {}
+
+
+def _parse_example(snippet: str) -> None:
+    """Parse one of :data:`_EXAMPLES` for ``match_examples``; each snippet's error is kept,
+    so a syntax error costs one parse, not one per example."""
+    if snippet not in _EXAMPLE_ERRORS:
+        try:
+            parser().parse(snippet)
+            return
+        except UnexpectedInput as err:
+            _EXAMPLE_ERRORS[snippet] = err
+    raise _EXAMPLE_ERRORS[snippet].with_traceback(None)
 
 
 def _describe_expected(expected: set[str]) -> str:
@@ -479,8 +625,51 @@ def parse(text: str, file: str = "<string>") -> ast.Module:
     ...
     topodsl.errors.TopoSyntaxError: bad.topo:1:18: error: unexpected ':'; ...
     """
+    if len(text) <= _MEMO_CHARS:
+        return _parse_memo(text, file)
+    return _parse(text, file)
+
+
+#: Small files (an imported parts library, above all) are parsed once per process: the AST is
+#: immutable, so every importer can share it.
+_MEMO_CHARS = 64 * 1024
+
+
+@lru_cache(maxsize=32)
+def _parse_memo(text: str, file: str) -> ast.Module:
+    return _parse(text, file)
+
+
+def _parse(text: str, file: str) -> ast.Module:
     try:
         tree = parser().parse(text)
     except UnexpectedInput as e:
         raise _syntax_error(e, text, file) from None
+    deep = _too_deep(tree)
+    if deep is not None:
+        span = Span(file, deep.line, deep.column, deep.line, deep.column + 1)
+        raise TopoSyntaxError(
+            [
+                Diagnostic(
+                    span,
+                    "error",
+                    f"this nests too deeply (more than {MAX_DEPTH} levels of blocks, "
+                    "parentheses or operators)",
+                    "split the expression with constants, or the body with definitions",
+                    source_line(file, deep.line, text),
+                )
+            ]
+        )
     return _ToAst(file, text).transform(tree)
+
+
+def _too_deep(tree: lark.Tree) -> Any:
+    """The first subtree deeper than :data:`~topodsl.limits.MAX_DEPTH` (its ``meta`` has the
+    position), or ``None``. Walked with a stack: the point is to stay clear of recursion."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return node.meta
+        stack.extend((c, depth + 1) for c in node.children if isinstance(c, lark.Tree))
+    return None

@@ -164,6 +164,10 @@ class Topology:
     assertions : design assertions declared in the file (see :mod:`topodsl.check`).
     fabrics : what each fabric generator or connection pattern built.
     source_texts : source text of every file read, for diagnostics.
+    constants : every top-level constant that is a plain number, ``name -> (value in SI base
+        units, Dim)``, as elaborated (``-D`` included): what assertions read.
+    overrides : the constants ``-D NAME=VALUE`` set (:class:`topodsl.params.Setting`), for
+        reports to echo.
     """
 
     nodes: NodeTable
@@ -177,6 +181,8 @@ class Topology:
     assertions: tuple[Any, ...] = ()
     fabrics: tuple[FabricInfo, ...] = ()
     source_texts: Mapping[str, str] = field(default_factory=dict)
+    constants: Mapping[str, tuple[float, Any]] = field(default_factory=dict)
+    overrides: tuple[Any, ...] = ()
 
     # -- sizes and lookups ------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ __all__ = [
     "digits_apart",
     "parse_quantity",
     "apply_scale",
+    "format_si",
 ]
 
 
@@ -262,6 +263,20 @@ def format_quantity(value: float, dim: Dim, digits: int = 4) -> str:
                 return f"{_num(value / scale, digits)} {p}{base}"
         return f"{_num(value, digits)} {base}"
     return _num(value, digits)
+
+
+_SI_UNIT = {SIZE: "B", BANDWIDTH: "B/s", TIME: "s", FLOPS: "FLOP/s", POWER: "W"}
+
+
+def format_si(value: float, dim: Dim) -> str:
+    """``value`` in SI base units with the base unit, for values too far out of range for
+    :func:`format_quantity`'s prefixes.
+
+    >>> format_si(1e308, BANDWIDTH)
+    '1e+308 B/s'
+    """
+    unit = _SI_UNIT.get(dim)
+    return f"{value:.4g} {unit}" if unit else f"{value:.4g}"
 
 
 def digits_apart(values, rel: float = 0.0, digits: int = 4, most: int = 15) -> int:

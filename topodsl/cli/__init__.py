@@ -17,5 +17,6 @@ from . import check  # noqa: E402,F401  isort: skip
 from . import interop  # noqa: E402,F401  isort: skip
 from . import lsp  # noqa: E402,F401  isort: skip
 from . import render  # noqa: E402,F401  isort: skip
+from . import sweep  # noqa: E402,F401  isort: skip
 
 __all__ = ["main", "analyze"]

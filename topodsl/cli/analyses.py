@@ -13,7 +13,16 @@ import click
 from ..analyses import ANALYSES, Analysis, Param
 from ..analyses.registry import CHOICE, FLAG, SELECTION
 from ..errors import TopoError
-from .common import analyze, common_option_params, emit_json, fail, file_options, load_or_exit
+from .common import (
+    analyze,
+    common_option_params,
+    emit_json,
+    fail,
+    file_options,
+    load_or_exit,
+    settings_note,
+    with_settings,
+)
 
 __all__ = ["analysis_command"]
 
@@ -79,9 +88,10 @@ def analysis_command(a: Analysis) -> click.Command:
         except TopoError as e:
             fail(e)
         if as_json:
-            emit_json(result.to_dict(**report))
+            emit_json(with_settings(result.to_dict(**report), topo, after="parameters"))
         else:
-            click.echo(result.format(**report))
+            note = settings_note(topo)
+            click.echo((f"{note}\n" if note else "") + result.format(**report))
 
     first, _, rest = a.summary.partition("\n\n")
     command = click.Command(a.name, params=params, callback=callback, help=a.summary,

@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..report.summary import format_summary, summarize
-from .common import emit_json, file_options, load_or_exit, main
+from .common import emit_json, file_options, load_or_exit, main, settings_note, with_settings
 from .interop import TOOL_FORMATS, export_for_tool
 
 
@@ -17,11 +17,13 @@ from .interop import TOOL_FORMATS, export_for_tool
 @file_options
 def show(file: str, as_json: bool, allow_import_outside: bool) -> None:
     """Summarise FILE: counts per kind, total memory by kind, links by type."""
-    summary = summarize(load_or_exit(file, allow_import_outside))
+    topo = load_or_exit(file, allow_import_outside)
+    summary = summarize(topo)
     if as_json:
-        emit_json(summary.to_dict())
+        emit_json(with_settings(summary.to_dict(), topo, after="source"))
     else:
-        click.echo(format_summary(summary))
+        note = settings_note(topo)
+        click.echo(format_summary(summary) + (f"\n{note}" if note else ""))
 
 
 @main.command()
@@ -49,6 +51,8 @@ def export(
     from ..io import dumps_json, write_graphml
 
     topo = load_or_exit(file, allow_import_outside)
+    if note := settings_note(topo):
+        click.echo(f"note: exported {note}", err=True)
     if fmt != "json" and topo.assertions:
         n = len({(s.node.span, s.node.text) for s in topo.assertions})
         click.echo(

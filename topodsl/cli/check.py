@@ -9,16 +9,26 @@ import tempfile
 import click
 
 from ..errors import TopoError
-from .common import EXIT_FAILED, EXIT_INPUT, common_options, file_options, given_options, main
+from .common import (
+    EXIT_FAILED,
+    EXIT_INPUT,
+    common_options,
+    file_options,
+    given_options,
+    given_overrides,
+    main,
+    settings_note,
+)
 
 
 def _load(path: str, allow_import_outside: bool):
-    """Load ``path``; return ``(topology, None)`` or ``(None, error)``. Warnings go to stderr."""
+    """Load ``path`` (with ``-D``); return ``(topology, None)`` or ``(None, error)``. Warnings
+    go to stderr."""
     from ..api import load
     from ..errors import ElaborationError
 
     try:
-        topo = load(path, allow_import_outside=allow_import_outside)
+        topo = load(path, allow_import_outside=allow_import_outside, overrides=given_overrides())
     except TopoError as e:
         return None, e
     except RecursionError:
@@ -218,7 +228,8 @@ def diff(
     """Compare two designs: OLD and NEW, or OLD at --rev REV and OLD now.
 
     Shows component counts per kind, total memory, bisection bandwidth (and any --analysis)
-    and every assertion's value, old beside new, with the change. Exit code 0; 1 with
+    and every assertion's value, old beside new, with the change. Two tables written by
+    `topodsl sweep` (CSV or JSON) are compared point by point instead. Exit code 0; 1 with
     --fail-on when there is a regression (or a change); 2 on an input error.
     """
     from ..diff import checkout_revision, diff_topologies
@@ -226,6 +237,11 @@ def diff(
 
     if (rev is None) == (new is None):
         raise click.UsageError("give either two files, OLD NEW, or one file with --rev REV")
+    from ..sweep.table import is_sweep_table
+
+    if new is not None and is_sweep_table(old) and is_sweep_table(new):
+        _diff_sweeps(old, new, fmt, changed_only, fail_on, tolerance, output)
+        return
     with tempfile.TemporaryDirectory(prefix="topodsl-diff-") as tmp:
         if rev is not None:
             try:
@@ -244,6 +260,10 @@ def diff(
                 click.echo(err.render(), err=True)
                 sys.exit(EXIT_INPUT)
             topos.append(topo)
+        old_name, new_name = (
+            f"{name} {note}" if (note := settings_note(t)) else name
+            for name, t in zip((old_name, new_name), topos, strict=True)
+        )
         try:
             result = diff_topologies(
                 topos[0], topos[1], old_name=old_name, new_name=new_name,
@@ -253,17 +273,36 @@ def diff(
         except TopoError as e:
             click.echo(e.render(), err=True)
             sys.exit(EXIT_INPUT)
+    _gate(result, DIFF_FORMATS[fmt], changed_only, fail_on, tolerance, output)
+
+
+def _gate(result, report, changed_only: bool, fail_on: str, tolerance: float, output) -> None:
+    """Write ``report`` of a diff (a design's or a sweep's) and exit 1 on what ``--fail-on``
+    names: a regression (judged with ``tolerance``) or any change."""
     regressions = None
     if fail_on == "regression":
         regressions = result.regressions(tolerance)
     elif fail_on == "change":
-        regressions = tuple((r, "changed: " + (r.change() or "status")) for r in result.changed)
-    report = DIFF_FORMATS[fmt](
-        result, all_rows=not changed_only, regressions=regressions, tolerance=tolerance
-    )
-    _write(report, output)
+        regressions = result.changes()
+    text = report(result, all_rows=not changed_only, regressions=regressions, tolerance=tolerance)
+    _write(text, output)
     if regressions:
         sys.exit(EXIT_FAILED)
+
+
+def _diff_sweeps(
+    old: str, new: str, fmt: str, changed_only: bool, fail_on: str, tolerance: float, output
+) -> None:
+    """``diff`` of two sweep tables (see :mod:`topodsl.sweep.diff`)."""
+    from ..report.sweep import SWEEP_DIFF_FORMATS
+    from ..sweep import diff_tables, read_table
+
+    try:
+        result = diff_tables(read_table(old), read_table(new), old, new)
+    except TopoError as e:
+        click.echo(e.render(), err=True)
+        sys.exit(EXIT_INPUT)
+    _gate(result, SWEEP_DIFF_FORMATS[fmt], changed_only, fail_on, tolerance, output)
 
 
 def _fraction(text: str) -> float:

@@ -1,9 +1,17 @@
-"""What every command shares: the click groups, loading with friendly errors, JSON output."""
+"""What every command shares: the click groups, loading with friendly errors, JSON output.
+
+Exit codes: 0 success, 1 a check or assertion failed, 2 the input could not be checked (a
+diagnostic on stderr). Nothing else, and never a traceback: an exception nobody expected is a
+bug in topodsl, reported as one line that says so, with exit code 2, so a CI gate fails
+without claiming that the design missed its figures (see docs/security.md).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -24,12 +32,76 @@ __all__ = [
     "common_options",
     "common_option_params",
     "given_options",
+    "given_overrides",
+    "settings_note",
+    "with_settings",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _GuardedGroup(click.Group):
+    """The top-level group: whatever a command raises ends in a message and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except TopoError as e:
+            fail(e)
+        except RecursionError:
+            fail("the input nests too deeply to analyse")
+        except MemoryError:
+            fail(
+                "out of memory: this input needs more memory than the machine has free; "
+                "the limits in docs/security.md bound elaboration, not every analysis"
+            )
+        except BrokenPipeError:
+            _quiet_stdout()
+            sys.exit(EXIT_INPUT)
+        except Exception as e:  # noqa: BLE001 - the promise is a message, never a traceback
+            internal_error(e)
+
+
+def internal_error(e: BaseException) -> NoReturn:
+    """Report an unexpected exception as a bug, in one paragraph, and exit 2.
+
+    ``TOPODSL_TRACEBACK=1`` prints the traceback as well, for whoever fixes it.
+    """
+    frames = traceback.extract_tb(e.__traceback__)
+    ours = [f for f in frames if f"{os.sep}topodsl{os.sep}" in f.filename] or frames
+    where = ""
+    if ours:
+        f = ours[-1]
+        where = f" (at {f.filename.rsplit(os.sep + 'topodsl' + os.sep, 1)[-1]}:{f.lineno})"
+    message = " ".join(str(e).split())[:300]
+    click.echo(
+        f"error: internal error: {type(e).__name__}: {message}{where}\n"
+        "  hint: this is a bug in topodsl, not a fault of the input; please report it with the "
+        "input file (docs/security.md, 'Reporting a problem'); TOPODSL_TRACEBACK=1 shows the "
+        "traceback",
+        err=True,
+    )
+    if os.environ.get("TOPODSL_TRACEBACK"):
+        traceback.print_exception(e, file=sys.stderr)
+    sys.exit(EXIT_INPUT)
+
+
+def _quiet_stdout() -> None:
+    """After the reader of stdout went away: point stdout at /dev/null so that Python's final
+    flush cannot raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+@click.group(
+    cls=_GuardedGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(version=__version__, prog_name="topodsl")
 def main() -> None:
     """topodsl: describe AI-cluster hardware topologies and analyse them.
@@ -54,13 +126,48 @@ def fail(error: TopoError | str) -> NoReturn:
 
 
 def file_options(f):
-    """Options every command that reads a topology file takes."""
+    """Options every command that reads a topology file takes.
+
+    ``-D NAME=VALUE`` is read when the command line is (a value that does not parse exits 2
+    there) and kept on the click context; :func:`load_or_exit` applies it, so a command needs no
+    parameter for it.
+    """
     f = click.option(
         "--allow-import-outside",
         is_flag=True,
-        help="Allow imports that leave the directory of the file named on the command line.",
+        help="Allow reading files outside the directory of the file named on the command line: "
+        "imports that leave it, and a named file that is a symbolic link leading elsewhere.",
+    )(f)
+    f = click.option(
+        "-D",
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="NAME=VALUE",
+        expose_value=False,
+        callback=_keep_overrides,
+        help="Set a top-level constant of the file (repeatable), with units: -D NIC=800Gb/s. "
+        "Checked like the file's own value (an unknown name or a wrong dimension exits 2).",
     )(f)
     return f
+
+
+def _keep_overrides(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> None:
+    from ..params import parse_overrides
+
+    try:
+        ctx.meta[_OVERRIDES] = parse_overrides(value)
+    except TopoError as e:
+        fail(e)
+
+
+_OVERRIDES = "topodsl.overrides"
+
+
+def given_overrides() -> tuple:
+    """The ``-D`` overrides of the command being run (parsed), or ``()``."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(_OVERRIDES, ()) if ctx is not None else ()
 
 
 def common_option_params(names) -> list[click.Option]:
@@ -96,7 +203,7 @@ def load_or_exit(path: str, allow_import_outside: bool = False) -> Topology:
     from ..api import load
 
     try:
-        topo = load(path, allow_import_outside=allow_import_outside)
+        topo = load(path, allow_import_outside=allow_import_outside, overrides=given_overrides())
     except TopoError as e:
         fail(e)
     except RecursionError:
@@ -104,6 +211,30 @@ def load_or_exit(path: str, allow_import_outside: bool = False) -> Topology:
     for w in topo.warnings:
         click.echo(w.render(), err=True)
     return topo
+
+
+def settings_note(topology: Topology) -> str | None:
+    """``'with NIC = 100 GB/s, SPINES = 8 (-D)'`` for a text report, when ``-D`` set any."""
+    from ..params import format_settings
+
+    if not topology.overrides:
+        return None
+    return f"with {format_settings(topology.overrides)} (-D)"
+
+
+def with_settings(doc: dict[str, Any], topology: Topology, after: str) -> dict[str, Any]:
+    """``doc`` with an ``overrides`` key (placed after key ``after``) when ``-D`` set any."""
+    from ..params import settings_to_dict
+
+    if not topology.overrides:
+        return doc
+    out: dict[str, Any] = {}
+    for k, v in doc.items():
+        out[k] = v
+        if k == after:
+            out["overrides"] = settings_to_dict(topology.overrides)
+    out.setdefault("overrides", settings_to_dict(topology.overrides))
+    return out
 
 
 def emit_json(obj: Any) -> None:

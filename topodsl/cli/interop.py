@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import TopoError
-from .common import EXIT_FAILED, EXIT_INPUT, EXIT_OK, fail, main
+from .common import EXIT_FAILED, EXIT_INPUT, EXIT_OK, fail, given_overrides, main
 
 __all__ = ["import_xml", "export_for_tool", "as_built", "as_built_exit_code"]
 
@@ -105,7 +105,9 @@ def as_built_exit_code(
     code = EXIT_OK
     for path in files:
         try:
-            design = load(path, allow_import_outside=allow_import_outside)
+            design = load(
+                path, allow_import_outside=allow_import_outside, overrides=given_overrides()
+            )
         except TopoError:
             return EXIT_INPUT  # already reported by check
         code = max(code, as_built(design, path, machine_path, server, fmt))

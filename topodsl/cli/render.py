@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from ..errors import TopoError
-from .common import fail, file_options, load_or_exit, main
+from .common import fail, file_options, load_or_exit, main, settings_note
 
 
 class _DefaultGroup(click.Group):
@@ -77,15 +77,17 @@ def diagram(
         fail(e)
     for note in view.notes:
         click.echo(f"warning: Graphviz: {note}", err=True)
+    note = settings_note(topo)
     if output.lower().endswith(".html"):
-        click.echo(f"{output}: interactive view of {topo.num_nodes:,} components")
+        shown = f", {note}" if note else ""
+        click.echo(f"{output}: interactive view of {topo.num_nodes:,} components{shown}")
         return
     what = "full detail" if view.depth is None else f"depth {view.depth}"
     if view.auto and view.focus is None:
         what += " (automatic)"
     click.echo(
         f"{output}: {what}, {len(view.boxes)} boxes, {len(view.clusters)} containers, "
-        f"{len(view.edges)} edges"
+        f"{len(view.edges)} edges" + (f", {note}" if note else "")
     )
 
 
@@ -121,4 +123,8 @@ def reach(
     except TopoError as e:
         fail(e)
     n = sum(len(s.elements) for s in stairs)
-    click.echo(f"{output}: {len(stairs)} distinct staircase(s) for {n} element(s)")
+    note = settings_note(topo)
+    click.echo(
+        f"{output}: {len(stairs)} distinct staircase(s) for {n} element(s)"
+        + (f", {note}" if note else "")
+    )

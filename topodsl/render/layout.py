@@ -108,7 +108,7 @@ def slide_fit(width: float, height: float) -> float:
     (0.0, 1.9, 1.21)
     """
     off = abs(math.log(max(width, 1.0) / max(height, 1.0) / ASPECT))
-    return off + 2 * max(0.0, math.log(width / SLIDE_WIDTH))
+    return off + 2 * max(0.0, math.log(max(width, 1.0) / SLIDE_WIDTH))
 
 
 def text_width(line: str, size: float) -> float:

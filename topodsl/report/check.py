@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..check import STATUSES, AssertionResult, CheckReport
 from ..errors import Diagnostic
+from ..params import format_settings
 from ..units import BANDWIDTH, format_quantity
 
 if TYPE_CHECKING:  # the report reads cut elements; it needs no solver
@@ -190,7 +191,10 @@ def format_text(reports: Sequence[CheckReport], unproven: str = "fail", color: b
     for rep in reports:
         if rep.errors:
             continue  # its diagnostics are on stderr; nothing was checked
-        out.append(f"{rep.source}: ok ({rep.components} components, {rep.links} links)")
+        line = f"{rep.source}: ok ({rep.components} components, {rep.links} links)"
+        if rep.settings:
+            line += f" with {format_settings(rep.settings)} (-D)"
+        out.append(line)
         for r in rep.results:
             label = paint(r.status, _LABEL[r.status])
             if r.status == "error":
@@ -256,6 +260,10 @@ def format_junit(reports: Sequence[CheckReport], unproven: str = "fail") -> str:
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for rep in reports:
         suite = ET.SubElement(root, "testsuite", name=rep.source)
+        if rep.settings:
+            props = ET.SubElement(suite, "properties")
+            for s in rep.settings:
+                ET.SubElement(props, "property", name=f"-D {s.name}", value=s.shown())
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         if rep.errors:
             counts["tests"] += 1
@@ -353,10 +361,11 @@ def format_github(reports: Sequence[CheckReport], unproven: str = "fail") -> str
     results = [r for rep in reports for r in rep.results]
     counts = {s: sum(1 for r in results if r.status == s) for s in STATUSES}
     errors = counts["error"] + sum(1 for rep in reports if rep.errors)
+    settings = dict.fromkeys(s.format() for rep in reports for s in rep.settings)
     out.append(
         f"topodsl check: {len(reports)} file(s), {len(results)} assertion(s): "
         f"{counts['pass']} passed, {counts['fail']} failed, {counts['unproven']} unproven, "
-        f"{errors} input error(s)"
+        f"{errors} input error(s)" + (f" with {', '.join(settings)} (-D)" if settings else "")
     )
     return "\n".join(out) + "\n"
 

@@ -87,13 +87,18 @@ def format_diff_markdown(
             out.append(f"| {name} | {_md(r[1])} | {_md(r[2])} | {_md(r[3])} |")
     n = len(diff.changed)
     out += ["", f"{n} figure{'s' if n != 1 else ''} changed." if n else "No figure changed."]
-    if regressions is not None:
-        if not regressions:
-            out += ["", f"No regression (tolerance {_percent(tolerance)})."]
-        else:
-            out += ["", f"**{len(regressions)} regression(s)** (tolerance {_percent(tolerance)}):"]
-            out += [f"- {r.section}: `{_md(r.name)}`: {_md(why)}" for r, why in regressions]
+    out += _markdown_regressions(regressions, tolerance)
     return "\n".join(out) + "\n"
+
+
+def _markdown_regressions(regressions: Regressions, tolerance: float) -> list[str]:
+    """The regressions as Markdown lines (none when the run does not gate)."""
+    if regressions is None:
+        return []
+    if not regressions:
+        return ["", f"No regression (tolerance {_percent(tolerance)})."]
+    out = ["", f"**{len(regressions)} regression(s)** (tolerance {_percent(tolerance)}):"]
+    return out + [f"- {r.section}: `{_md(r.name)}`: {_md(why)}" for r, why in regressions]
 
 
 def format_diff_json(
