@@ -11,6 +11,7 @@ from pathlib import Path
 
 import networkx as nx
 import numpy as np
+import path_oracle
 import pytest
 from cli_support import run_topodsl
 from hypothesis import HealthCheck, given, settings
@@ -90,8 +91,8 @@ def nvl72() -> Topology:
     return b.build()
 
 
-def check_result(t: Topology, r: BisectionResult) -> None:
-    """Invariants every result must satisfy."""
+def check_result(t: Topology, r: BisectionResult, forwarding: str = "hardware") -> None:
+    """Invariants every result must satisfy (``r`` computed under ``forwarding``)."""
     assert 0 <= r.lower_bound <= r.upper_bound
     assert r.exact == (r.lower_bound == r.upper_bound)
     a, b = r.half_rows
@@ -105,7 +106,8 @@ def check_result(t: Topology, r: BisectionResult) -> None:
     if r.endpoints >= 2 and r.upper_bound > 0:
         # The value is the max flow between the witness halves (each endpoint with what is
         # inside it: a GPU package and its chiplets).
-        f = max_flow(t, inside(t, a), inside(t, b), source_limit=np.inf, sink_limit=np.inf)
+        f = max_flow(t, inside(t, a), inside(t, b), source_limit=np.inf, sink_limit=np.inf,
+                     forwarding=forwarding)  # fmt: skip
         assert f.value == pytest.approx(r.upper_bound, rel=1e-9)
 
 
@@ -396,8 +398,11 @@ SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 @SLOW
 @given(small_graphs())
 def test_exhaustive_matches_networkx_brute_force(t: Topology) -> None:
-    r = bisection(t)
-    check_result(t, r)
+    # The brute force lets every switch carry every path: the ideal model (GPUs linked to each
+    # other form a fabric domain, whose peer traffic the hardware model keeps on its fabric;
+    # see test_the_fabric_rule_against_every_path).
+    r = bisection(t, forwarding="ideal")
+    check_result(t, r, "ideal")
     assert r.exact
     assert r.upper_bound == pytest.approx(brute_force(t, t.rows_of_kind("gpu")), abs=1e-3)
 
@@ -407,8 +412,8 @@ def test_exhaustive_matches_networkx_brute_force(t: Topology) -> None:
 def test_certificates_never_exceed_the_true_bisection(t: Topology) -> None:
     # exhaustive_limit=0 forces the heuristic path: candidates, star, hose, METIS, spectral.
     truth = brute_force(t, t.rows_of_kind("gpu"))
-    r = bisection(t, exhaustive_limit=0)
-    check_result(t, r)
+    r = bisection(t, exhaustive_limit=0, forwarding="ideal")
+    check_result(t, r, "ideal")
     assert r.lower_bound <= truth * (1 + 1e-9) + 1e-3
     assert r.upper_bound >= truth * (1 - 1e-9) - 1e-3
     for b in r.lower_bounds:
@@ -418,7 +423,9 @@ def test_certificates_never_exceed_the_true_bisection(t: Topology) -> None:
 @SLOW
 @given(small_graphs(), st.data())
 def test_adding_a_link_or_bandwidth_never_lowers_either_bound(t: Topology, data) -> None:
-    before = bisection(t)
+    # Under the ideal model: with the fabric rule a new link between two GPUs may join their
+    # fabric domains, and their peer traffic then keeps to the fabric (a lower figure).
+    before = bisection(t, forwarding="ideal")
     n = t.num_nodes
     b = TopologyBuilder()
     for row in range(n):
@@ -432,9 +439,46 @@ def test_adding_a_link_or_bandwidth_never_lowers_either_bound(t: Topology, data)
         x = data.draw(st.integers(0, n - 1))
         y = data.draw(st.integers(0, n - 1).filter(lambda v: v != x))
         b.add_link(x, y, bandwidth=data.draw(st.integers(1, 40)) * GB)
-    after = bisection(b.build())
+    after = bisection(b.build(), forwarding="ideal")
     assert after.lower_bound >= before.lower_bound * (1 - 1e-12)
     assert after.upper_bound >= before.upper_bound * (1 - 1e-12)
+
+
+def test_the_fabric_rule_against_every_path() -> None:
+    # GPUs linked to each other form a fabric domain (docs/solvers.md): traffic between two of
+    # its GPUs may not leave the domain through a switch and come back. Every balanced split
+    # by the path oracle of the forwarding tests (every simple path that obeys the rules, one
+    # linear program); every bound of both solver paths against it.
+    rng = np.random.default_rng(21)
+    checked = mixed = 0
+    while checked < 40:
+        n, m = int(rng.integers(3, 6)), int(rng.integers(1, 3))
+        b = TopologyBuilder()
+        for i in range(n):
+            b.add_node(f"g{i}", "gpu")
+        for j in range(m):
+            b.add_node(f"s{j}", "switch", bandwidth=int(rng.integers(1, 30)) * GB
+                       if rng.random() < 0.3 else None)  # fmt: skip
+        for _ in range(int(rng.integers(n, n + 5))):
+            x, y = rng.choice(n + m, size=2, replace=False)
+            b.add_link(int(x), int(y), bandwidth=int(rng.integers(1, 40)) * GB)
+        t = b.build()
+        ends = t.rows_of_kind("gpu").tolist()
+        truth = min(
+            path_oracle.brute_force(t, list(first), [e for e in ends if e not in first])
+            for size in {n // 2, n - n // 2}
+            for first in combinations(ends, size)
+        )
+        ideal = bisection(t, forwarding="ideal").upper_bound
+        checked += 1
+        mixed += truth < ideal * (1 - 1e-9)
+        for r in (bisection(t), bisection(t, exhaustive_limit=0)):
+            check_result(t, r)
+            assert r.lower_bound <= truth * (1 + 1e-9) + 1e-3, (r.lower_bounds, truth)
+            assert all(x.value <= truth * (1 + 1e-9) + 1e-3 for x in r.lower_bounds)
+            assert r.upper_bound >= truth * (1 - 1e-9) - 1e-3
+        assert bisection(t).exact
+    assert mixed >= 4  # the rule binds on 4 of these 40
 
 
 @pytest.mark.parametrize("factor", [1.0, 1.5, 2.0, 4.0])
@@ -621,18 +665,17 @@ def mi300x_iods() -> tuple[Topology, np.ndarray]:
     return t, np.array(iods)
 
 
-def test_mi300x_io_dies_bisect_at_1_15_tb_s() -> None:
+def test_mi300x_io_dies_bisect_at_1_024_tb_s() -> None:
     # By hand: a split through a package cuts at least 2 x 1.2 TB/s of its Infinity Fabric AP
     # (the 2 x 2 mesh of I/O dies: 2.4 TB/s for two dies a side, 2.7 TB/s for one die against
     # three). A split keeping the 8 packages whole, 4 against 4, cuts 4 x 4 = 16 of the x16
-    # links of 64 GB/s (the GPUs are fully connected and do not relay), and the host adds at
-    # least 126 GB/s: with each PCIe switch holding one GPU of each half it carries 63 GB/s
-    # apiece (252 GB/s); with both GPUs of a switch on one side, the halves meet at the CPUs
-    # and the least is the two 63 GB/s uplinks of one socket (GPUs 0-3 under socket 0 against
-    # 4-7 under socket 1; the sockets' xGMI x4 carries 256 GB/s). So 1.024 + 0.126 = 1.15 TB/s.
+    # links of 64 GB/s (the GPUs are fully connected and do not relay): 1.024 TB/s. The host
+    # would add at least 126 GB/s (with both GPUs of each PCIe switch on one side, the two
+    # 63 GB/s uplinks of one socket), but those paths leave the xGMI domain and come back,
+    # which the fabric rule forbids: 1.15 TB/s with it off (`ideal`).
     t, ends = mi300x_iods()
     assert len(ends) == 32
-    truth = 16 * 64 * GB + 2 * 63 * GB
+    truth = 16 * 64 * GB
     for limit in (None, 0):
         kwargs = {} if limit is None else {"exhaustive_limit": limit}
         r = bisection(t, ends, **kwargs)
@@ -642,8 +685,10 @@ def test_mi300x_io_dies_bisect_at_1_15_tb_s() -> None:
         # The layered network is reversible (a package's two layers swap), so both ways at once
         # carry twice one way.
         assert r.bidirectional_lower_bound == pytest.approx(2 * truth, rel=1e-12)
-        sockets = ({f"gpu{g}" for g in range(4)}, {f"gpu{g}" for g in range(4, 8)})
-        assert {h.split(".")[1] for h in r.halves[0]} in sockets
+    ideal = bisection(t, ends, forwarding="ideal")
+    assert ideal.exact and ideal.upper_bound == pytest.approx(truth + 2 * 63 * GB, rel=1e-12)
+    sockets = ({f"gpu{g}" for g in range(4)}, {f"gpu{g}" for g in range(4, 8)})
+    assert {h.split(".")[1] for h in ideal.halves[0]} in sockets
 
 
 def two_die_packages(inner: float, outer: float) -> Topology:

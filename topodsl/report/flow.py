@@ -105,6 +105,8 @@ def flow_to_dict(result: DataFlowResult, links: int | None = 20) -> dict[str, An
         "forwarding": result.forwarding,
         "relay_gain": result.relay_gain,
         "relays": list(result.relays),
+        "fabric": list(result.fabric),
+        "fabric_excluded": result.fabric_excluded,
         "cut": [b.to_dict() for b in result.bottleneck],
         "links": [u.to_dict() for u in usage],
         "links_total": result.usage_count,
@@ -165,6 +167,12 @@ def format_flow(result: DataFlowResult, links: int = 20, cut_rows: int = 20) -> 
             f"time to move {format_quantity(result.size, SIZE)}: {format_time(result.time)}"
         )
     parts += _relay_line(result.relay_gain, result.relays, result.forwarding)
+    if result.fabric_excluded > 0:
+        parts.append(
+            f"fabric rule: traffic between the accelerators of {', '.join(result.fabric)} stays "
+            f"on their fabric; {format_quantity(result.fabric_excluded, BANDWIDTH)} of paths out "
+            "of it and back left out (--forwarding ideal counts them)"
+        )
     if result.throughput <= 0:
         parts.append("nothing can flow: no path with capacity joins the sources to the sinks")
         return "\n".join(parts)

@@ -104,6 +104,8 @@ _METIS_MAX_SEEDS_LARGE = 2
 _PACKAGE_MAX_ENDPOINTS = 12
 _PACKAGE_MAX_WHOLE_SPLITS = 2_000
 _PACKAGE_MAX_SEPARATIONS = 2_000
+# Max flows inside one fabric domain that bound the splits separating a domain's endpoints.
+_DOMAIN_MAX_FLOWS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,9 +358,17 @@ class _Bisector:
         # Reversible: every cut is as cheap either way round, so one orientation suffices.
         mirrors = verified_arc_mirrors(self.net)
         self.symmetric = mirrors is not None or network_is_reversible(self.net)
+        # CXL binding is a rule on whole paths: the network admits paths it forbids (through a
+        # co-attached socket's port). Certificates read the network without the arcs that join
+        # a gated CPU's CXL port to anything but itself, on which every path obeys it; splits
+        # are measured by the flow core, which applies it.
+        through = self.net.through
+        self._cxl_bound = through is not None and bool(through.any())
+        cert_net = _without_arcs(self.net, through) if self._cxl_bound else self.net
         self.cn = certificate_network(
-            self.net, self.terms, self.tgroup, self.n, mirrors, package=plan.seal
+            cert_net, self.terms, self.tgroup, self.n, mirrors, package=plan.seal
         )
+        self._domain_floor: tuple[float, str] | None = None
         self.mirror = mirror_arcs(self.cn) if self.symmetric else None
         self._shared_packages = _shared_packages(self.net, plan.seal, self.terms, self.tgroup)
         # A CXL switch that is not an endpoint can turn traffic round through a host (device ->
@@ -380,14 +390,78 @@ class _Bisector:
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
-    def add_lower(self, method: str, value: float, note: str = "") -> None:
+    def add_lower(self, method: str, value: float, note: str = "", whole: bool = True) -> None:
+        """Record a lower bound. Unless ``whole`` is False (a bound measured split by split
+        under the path rules), it was proven on a network that lets peer traffic of a fabric
+        domain leave the domain and come back, which holds for the splits keeping every
+        domain's endpoints on one side; the splits separating a domain's endpoints are
+        bounded apart (:meth:`domain_floor`), and the bound is the smaller of the two."""
         value = max(0.0, float(value))
+        if whole and self.tc._fabric is not None:
+            floor, floor_note = self.domain_floor()
+            if floor < value:
+                value = floor
+            note = f"{note}; {floor_note}" if note else floor_note
         self.lowers.append(Bound(method, value, note))
         if value > self.lower:
             self.lower, self.lower_method = value, method
 
     def done(self) -> bool:
         return self.best is not None and self.best.value <= self.lower * (1 + _TOL)
+
+    def domain_floor(self) -> tuple[float, str]:
+        """A lower bound on every split that puts endpoints of one fabric domain on both sides.
+
+        Such a split separates the endpoints of some domain D into X and the rest of D, and
+        carries at least the max flow from X to the rest of D alone (fewer sources and sinks
+        never add flow; whether a path obeys the fabric rule depends only on its ends). With
+        e0 one endpoint of D: if e0 is in X, that flow is at least the one from e0 to any
+        endpoint t of D outside X, else at least the one from an endpoint of X to e0. So the
+        least max flow between e0 and each other endpoint of D, both ways round, over every
+        domain, bounds every such split: 2 (k - 1) max flows of one domain each (exact under
+        the rule), at most ``_DOMAIN_MAX_FLOWS`` in all (else 0)."""
+        if self._domain_floor is not None:
+            return self._domain_floor
+        f = self.tc._fabric
+        groups = [sorted_unique(self.tgroup[f.terminals[f.domain == d]])
+                  for d in sorted_unique(f.domain)]  # fmt: skip
+        groups = [g for g in groups if len(g) >= 2]
+        flows = sum(len(g) - 1 for g in groups) * (1 if self.symmetric else 2)
+        if flows > _DOMAIN_MAX_FLOWS:
+            self._domain_floor = (0.0, f"no bound on splits separating a fabric domain's "
+                                       f"endpoints ({flows} max flows needed)")  # fmt: skip
+            return self._domain_floor
+        floor = math.inf
+        for g in groups:
+            for other in g[1:]:
+                pairs = ((g[0], other),) if self.symmetric else ((g[0], other), (other, g[0]))
+                for a, b in pairs:
+                    r = max_flow(
+                        self.t,
+                        self.terms[self.tgroup == a],
+                        self.terms[self.tgroup == b],
+                        backend=self.backend,
+                        source_limit=np.inf,
+                        sink_limit=np.inf,
+                        forwarding=self.forwarding,
+                    )
+                    floor = min(floor, _feasible(r))
+        note = (
+            f"splits separating a fabric domain's endpoints carry at least "
+            f"{format_quantity(floor, BANDWIDTH)} ({flows} max flows)"
+        )
+        self._domain_floor = (floor, note)
+        return self._domain_floor
+
+    def rules_bind(self, first: np.ndarray) -> bool:
+        """Whether the split is one the repeated cuts cannot measure exactly: through a
+        package whose layers compete, mixing a fabric domain, or under CXL binding."""
+        return (
+            self.backend == "networkx"
+            or self._cxl_bound
+            or len(self.tc._mixed(first)) > 0
+            or self.splits_a_package(first)
+        )
 
     def splits_a_package(self, first: np.ndarray) -> bool:
         """Whether the split puts endpoints of one package with shared capacities in both
@@ -418,18 +492,17 @@ class _Bisector:
         """Min cut from the ``first`` endpoints to the others (exact; for a split through a
         package whose layers compete, the linear program's optimum: an upper bound on that
         split's figure, equal to it to the solver's tolerance)."""
-        if self.backend == "networkx" or self.splits_a_package(first):
+        if self.rules_bind(first):
             r = self._flow(first)
-            return (r.upper if r.linear_program else r.cut_capacity), r
+            return (r.upper if math.isfinite(r.upper) else r.cut_capacity), r
         c = self.tc.cut(first)
         return c.value, c
 
     def flow_value(self, first: np.ndarray) -> float:
         """A feasible flow's value from the ``first`` endpoints to the others (B/s): at most
         the split's figure, equal to it when the integer unit is exact."""
-        if self.backend == "networkx" or self.splits_a_package(first):
-            r = self._flow(first)
-            return r.lower if r.linear_program else r.value
+        if self.rules_bind(first):
+            return _feasible(self._flow(first))
         return self.tc.flow_value(first)
 
     def try_split(self, first: np.ndarray, method: str) -> float:
@@ -495,7 +568,9 @@ class _Bisector:
         assert best_first is not None
         self.try_split(best_first, "exhaustive")
         # Each max flow is at most its split's cut, so the smallest is a valid lower bound.
-        self.add_lower("exhaustive", best_value, f"all {count} balanced splits measured")
+        self.add_lower(
+            "exhaustive", best_value, f"all {count} balanced splits measured", whole=False
+        )
 
     # -- lower bound: packages whole or separated ----------------------------------------------
 
@@ -541,13 +616,13 @@ class _Bisector:
                     sink_limit=np.inf,
                     forwarding=self.forwarding,
                 )
-                apart = min(apart, r.lower)
+                apart = min(apart, _feasible(r))
         note = (
             f"all {len(whole)} balanced splits keeping the {len(members)} packages with several "
             f"endpoints whole measured; separating a package's endpoints carries at least "
             f"{format_quantity(apart, BANDWIDTH)} ({separations} ways measured)"
         )
-        self.add_lower("packages whole or separated", min(best_value, apart), note)
+        self.add_lower("packages whole or separated", min(best_value, apart), note, whole=False)
 
     def _packages_with_endpoints(self):
         """Per endpoint, its cluster (a package holding several endpoints, or the endpoint
@@ -852,6 +927,11 @@ class _Bisector:
             seconds=time.perf_counter() - t0,
             bidirectional_lower_method=both_how,
         )
+
+
+def _feasible(r: FlowResult) -> float:
+    """The value of a feasible flow in ``r`` (B/s): at most the true max flow."""
+    return r.lower if math.isfinite(r.lower) else r.value
 
 
 def _shared_packages(net, package: np.ndarray, terms: np.ndarray, group: np.ndarray):
