@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from cli_support import run_topodsl
+from cli_support import run_on_a_terminal, run_topodsl
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -64,7 +62,7 @@ def test_failing_assertion_exits_1_and_names_the_cut(design: Path) -> None:
         " expected >= 100 GB/s",
         "    limiting cut: 10 GB/s per direction across 1 element (raise these to raise the "
         "figure):",
-        "      link thin c.spine -> c.lb: 10 GB/s",
+        "      c.spine -> c.lb (thin): 10 GB/s, 100.0% of the cut",
         "2 assertions: 1 passed, 1 failed, 0 unproven",
     ]
     assert "\x1b[" not in r.stdout  # no colour when stdout is not a terminal
@@ -132,6 +130,20 @@ def test_json_is_one_document(design: Path) -> None:
             "element": "link",
             "limit": "link",
             "type": "thin",
+            "group": 0,
+        }
+    ]
+    assert flow["cut_total"] == 1
+    assert flow["cut_groups"] == [
+        {
+            "count": 1,
+            "element": "link",
+            "from": "c.spine",
+            "to": "c.lb",
+            "type": "thin",
+            "each": 10e9,
+            "bandwidth": 10e9,
+            "share": 1.0,
         }
     ]
     assert doc["files"][1]["assertions"] == []
@@ -143,27 +155,9 @@ def test_json_is_one_document(design: Path) -> None:
 
 
 def test_colour_only_on_a_terminal(design: Path) -> None:
-    import pty
-
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("NO_COLOR", None)
-    leader, follower = pty.openpty()
-    proc = subprocess.run(
-        [sys.executable, "-m", "topodsl", "check", "design.topo"],
-        stdout=follower, stderr=subprocess.PIPE, cwd=design, env=env, timeout=120,
-    )  # fmt: skip
-    os.close(follower)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(leader)
-    assert proc.returncode == 1
+    code, out, _ = run_on_a_terminal("check", "design.topo", cwd=design, drop_env=("NO_COLOR",),
+                                     stderr_too=False, timeout=120)  # fmt: skip
+    assert code == 1
     assert b"\x1b[31m\x1b[1mFAIL\x1b[0m" in out and b"\x1b[32mpass\x1b[0m" in out
     plain = run("check", "design.topo", cwd=design).stdout
     assert "\x1b" not in plain and "FAIL" in plain
@@ -190,7 +184,7 @@ def test_junit_parses_with_one_testcase_per_assertion(design: Path) -> None:
     assert cases[0].find("failure") is None and cases[0].find("error") is None
     failure = cases[1].find("failure")
     assert failure.get("message") == "measured 10 GB/s per direction, expected >= 100 GB/s"
-    assert "link thin c.spine -> c.lb: 10 GB/s" in failure.text
+    assert "c.spine -> c.lb (thin): 10 GB/s, 100.0% of the cut" in failure.text
     assert cases[1].get("file") == "design.topo" and cases[1].get("line") == "15"
     assert cases[2].find("error").get("type") == "input-error"
     load = suites[1].find("testcase")
@@ -205,8 +199,8 @@ def test_github_workflow_commands_match_exactly(design: Path) -> None:
         "::error file=design.topo,line=15,col=5,endLine=15,endColumn=42,"
         "title=topodsl%3A assertion failed::flow(a[*] -> b[*]) >= 100 GB/s: measured 10 GB/s "
         "per direction, expected >= 100 GB/s%0Alimiting cut: 10 GB/s per direction "
-        "across 1 element (raise these to raise the figure):%0A  link thin c.spine -> c.lb: "
-        "10 GB/s",
+        "across 1 element (raise these to raise the figure):%0A  c.spine -> c.lb (thin): "
+        "10 GB/s, 100.0%25 of the cut",
         "::error file=<assert 1>,line=1,col=8,endLine=1,endColumn=23,title=topodsl%3A input "
         "error::unknown analysis 'cuont' (hint: did you mean 'count'?)",
         "topodsl check: 1 file(s), 3 assertion(s): 1 passed, 1 failed, 0 unproven, "

@@ -426,7 +426,8 @@ def test_cli_flow_text(dc_file) -> None:
     r = run("analyze", "flow", dc_file, "--from", "kind:ssd", "--to", "kind:gpu")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("max flow from 16 sources to 16 sinks: 100 GB/s")
-    assert "bottleneck" in r.stdout and "dc.fl0.nic (nic)" in r.stdout
+    assert "bottleneck (minimum cut, 2 elements, 100 GB/s)" in r.stdout
+    assert "    2  dc.fl*.nic  nic bandwidth  50 GB/s  100 GB/s        100.0%" in r.stdout
     assert r.stderr == ""
 
 

@@ -66,6 +66,8 @@ from .analyses.assertion import AssertionCalls, path_text
 from .analyses.figures import Measure, unit_of
 from .errors import Diagnostic, ElaborationError, Span, TopoError, source_line
 from .interval import MATH_FUNCTIONS, EvaluationError, Interval, IntervalEvaluator, Record
+from .progress import Progress
+from .progress import report as report_progress
 from .topology import Topology
 from .units import BANDWIDTH, REL_TOL, Dim, digits_apart, dim_name, example_unit
 
@@ -166,8 +168,10 @@ class AssertionResult:
             text += " (unproven: the bounds straddle the threshold)"
         return text
 
-    def to_dict(self) -> dict:
-        """JSON-ready form (SI base units)."""
+    def to_dict(self, cut_rows: int | None = None) -> dict:
+        """JSON-ready form (SI base units). A limiting cut gives ``cut`` (its elements, group by
+        group: the first ``cut_rows``, every one when ``None``), ``cut_total`` and
+        ``cut_groups`` (see :func:`topodsl.report.cut.cut_to_dict`)."""
         out: dict[str, Any] = {
             "name": self.name,
             "text": self.text,
@@ -190,8 +194,10 @@ class AssertionResult:
             instances=self.instances,
             evaluated=self.evaluated,
             notes=list(self.notes),
-            cut=[c.to_dict() for c in self.cut],
         )
+        from .report.cut import cut_to_dict, group_cut
+
+        out.update(cut_to_dict(group_cut(self.cut), cut_rows))
         return out
 
 
@@ -231,8 +237,9 @@ class CheckReport:
             return 2
         return 1 if self.failing(unproven) else 0
 
-    def to_dict(self) -> dict:
-        """JSON-ready form; ``overrides`` only when ``-D`` set any."""
+    def to_dict(self, cut_rows: int | None = None) -> dict:
+        """JSON-ready form; ``cut_rows`` caps each limiting cut's element list, ``overrides``
+        only when ``-D`` set any."""
         from .params import settings_to_dict
 
         out: dict[str, Any] = {
@@ -244,7 +251,7 @@ class CheckReport:
             out["overrides"] = settings_to_dict(self.settings)
         return out | {
             "summary": {s: self.count(s) for s in STATUSES},
-            "assertions": [r.to_dict() for r in self.results],
+            "assertions": [r.to_dict(cut_rows) for r in self.results],
             "errors": [d.to_dict() for d in self.errors],
         }
 
@@ -296,6 +303,7 @@ def check(
     raise_errors: bool = True,
     max_instances: int = MAX_INSTANCES,
     options: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
 ) -> CheckReport:
     """Evaluate the assertions declared in ``topology`` plus ``assertions``.
 
@@ -311,6 +319,8 @@ def check(
     max_instances : see :data:`MAX_INSTANCES`.
     options : common analysis options for every assertion (``{"forwarding": "ideal"}``),
         given to each analysis that takes them; an assertion's own ``forwarding = ...`` wins.
+    progress : a :data:`topodsl.progress.Progress` callback: told how many assertions are
+        done (stage ``"checking assertions"``) and given to the solvers that report.
 
     Returns
     -------
@@ -361,9 +371,14 @@ def check(
             ev.texts[file] = body
             node = parse_assertion(item, file)
         specs.append((node, ("",), "command line"))
-    results = tuple(ev.run(node, scopes, origin, max_instances) for node, scopes, origin in specs)
+    ev.calls.progress = progress
+    results = []
+    for k, (node, scopes, origin) in enumerate(specs):
+        report_progress(progress, "checking assertions", k, len(specs))
+        results.append(ev.run(node, scopes, origin, max_instances))
+    report_progress(progress, "checking assertions", len(specs), len(specs))
     report = CheckReport(
-        topology.source, topology.num_nodes, topology.num_links, results,
+        topology.source, topology.num_nodes, topology.num_links, tuple(results),
         settings=tuple(topology.overrides),
     )  # fmt: skip
     if raise_errors and report.count("error"):

@@ -63,6 +63,7 @@ class AssertionCalls:
         self.ctx = ctx
         self.t = ctx.topology
         self.options = dict(options)
+        self.progress = None  # a topodsl.progress.Progress for the solvers, set by check()
 
     def call(self, e: ast.Call, scope: str) -> Interval | Record:
         """The figures of ``e``, an analysis call."""
@@ -70,7 +71,8 @@ class AssertionCalls:
         params, options, spans = self.bind(a, e, scope)
         common = {k: v for k, v in self.options.items() if k in a.common}
         try:
-            result = run(self.ctx, a.name, scope=scope, options=common | options, **params)
+            result = run(self.ctx, a.name, scope=scope, options=common | options,
+                         progress=self.progress, **params)  # fmt: skip
         except ArgumentError as err:
             raise self.ev.error(spans.get(err.param, e.span), err.message, err.hint) from None
         return as_value(result)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..units import BANDWIDTH, format_quantity
 from .figures import Figure
-from .registry import SELECTION, Analysis, Field, Param, ReportOption, register
+from .registry import CUT_ROWS_HELP, SELECTION, Analysis, Field, Param, ReportOption, register
 
 
 def _compute(solve, ctx, args):
@@ -36,16 +36,16 @@ def _figures(ctx, args, r) -> dict[str, Figure]:
     }
 
 
-def _text(result, max_cut_rows: int = 20) -> str:
+def _text(result, max_cut_rows: int | None = 20) -> str:
     from ..report.bisection import format_bisection
 
     return format_bisection(result, max_cut_rows=max_cut_rows)
 
 
-def _json(result, max_cut_rows: int = 20) -> dict:
+def _json(result, max_cut_rows: int | None = 20) -> dict:
     from ..report.bisection import bisection_to_dict
 
-    return bisection_to_dict(result)
+    return bisection_to_dict(result, cut_rows=max_cut_rows)
 
 
 register(
@@ -90,9 +90,7 @@ register(
         solver="topodsl.solvers.bisection:bisection",
         text=_text,
         json=_json,
-        report_options=(
-            ReportOption("max_cut_rows", "--cut-rows", 20, "Cut links to list in the text report."),
-        ),
+        report_options=(ReportOption("max_cut_rows", "--cut-rows", 20, CUT_ROWS_HELP),),
         common=("forwarding",),
         diff_fields=("value",),
         diff_default=True,

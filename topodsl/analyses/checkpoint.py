@@ -40,6 +40,7 @@ register(
         solver="topodsl.solvers.dataflow:checkpoint_write",
         text=scenario.text,
         json=scenario.json,
+        report_options=scenario.REPORT_OPTIONS,
         common=("forwarding",),
         disjoint=("sources", "sinks"),
     )

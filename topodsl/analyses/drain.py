@@ -35,6 +35,7 @@ register(
         solver="topodsl.solvers.dataflow:checkpoint_drain",
         text=scenario.text,
         json=scenario.json,
+        report_options=scenario.REPORT_OPTIONS,
         common=("forwarding",),
         disjoint=("sources", "sinks"),
     )

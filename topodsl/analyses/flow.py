@@ -20,7 +20,15 @@ import math
 
 from ..units import BANDWIDTH, TIME, format_quantity
 from .figures import Figure
-from .registry import Analysis, Field, ReportOption, endpoint_param, register, size_param
+from .registry import (
+    CUT_ROWS_HELP,
+    Analysis,
+    Field,
+    ReportOption,
+    endpoint_param,
+    register,
+    size_param,
+)
 
 
 def flow_interval(r) -> tuple[float, float]:
@@ -84,16 +92,17 @@ def _figures(ctx, args, r) -> dict[str, Figure]:
     return out
 
 
-def _text(result, links: int = 20) -> str:
+def _text(result, links: int | None = 20, cut_rows: int | None = 20) -> str:
     from ..report.flow import format_flow
 
-    return format_flow(result, links=links)
+    return format_flow(result, links=result.usage_count if links is None else links,
+                       cut_rows=cut_rows)  # fmt: skip
 
 
-def _json(result, links: int = 20) -> dict:
+def _json(result, links: int | None = 20, cut_rows: int | None = 20) -> dict:
     from ..report.flow import flow_to_dict
 
-    return flow_to_dict(result, links=links or None)
+    return flow_to_dict(result, links=links or None, cut_rows=cut_rows)
 
 
 register(
@@ -126,8 +135,10 @@ register(
                 "links",
                 "--links",
                 20,
-                "Busiest links to list (text and JSON); 0 lists none in text and all in JSON.",
+                "Busiest links to list (text and JSON); 0 lists none in text and all in JSON; "
+                "'all' for every one.",
             ),
+            ReportOption("cut_rows", "--cut-rows", 20, CUT_ROWS_HELP),
         ),
         common=("forwarding",),
         disjoint=("sources", "sinks"),

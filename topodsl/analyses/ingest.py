@@ -37,6 +37,7 @@ register(
         solver="topodsl.solvers.dataflow:ingest",
         text=scenario.text,
         json=scenario.json,
+        report_options=scenario.REPORT_OPTIONS,
         common=("forwarding",),
         disjoint=("sources", "sinks"),
     )

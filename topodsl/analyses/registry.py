@@ -197,12 +197,20 @@ class Field:
 
 @dataclass(frozen=True)
 class ReportOption:
-    """A command-line option that shapes a report, not the figures (``--cut-rows 20``)."""
+    """A command-line option that shapes a report, not the figures (``--cut-rows 20``): a
+    number of rows, or ``all`` (``None`` in the report function)."""
 
     name: str
     flag: str
     default: int
     help: str
+
+
+#: The help of every ``--cut-rows`` option, which caps the cut rows of text and JSON alike.
+CUT_ROWS_HELP = (
+    "Cut rows to list: groups of alike elements in text, elements in JSON (which lists every "
+    "group); 'all' for every one."
+)
 
 
 @dataclass(frozen=True)

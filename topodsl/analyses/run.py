@@ -48,6 +48,7 @@ from .registry import (
 from .result import AnalysisResult, describe_value
 
 if TYPE_CHECKING:
+    from ..progress import Progress
     from ..topology import Topology
 
 __all__ = ["Context", "Arguments", "ArgumentError", "run", "get"]
@@ -167,6 +168,7 @@ def run(
     *,
     scope: str | None = None,
     options: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
     **params: Any,
 ) -> AnalysisResult:
     """Run analysis ``name`` on a topology and return its figures and the solver's result.
@@ -180,6 +182,8 @@ def run(
         ones default to the declared default inside it; ``None`` (the default) leaves omitted
         selections to the solver.
     options : common options (``{"forwarding": "ideal"}``), passed to the solver.
+    progress : a :data:`topodsl.progress.Progress` callback, given to the solver when it takes
+        one (a long search reports as it goes); it changes nothing in the result.
     **params : the analysis's parameters by name (or assertion keyword): selections as
         selector text or node rows, quantities in SI base units or as text with a unit
         (``size="2 TB"``), choices as text, flags as booleans. ``None`` means not given.
@@ -217,7 +221,7 @@ def run(
     hit = ctx.memo.get(key)
     if hit is not None:
         return hit
-    raw = analysis.compute(_solver(analysis, args), ctx, args)
+    raw = analysis.compute(_solver(analysis, args, progress), ctx, args)
     figures = dict(analysis.figures(ctx, args, raw))
     result = AnalysisResult(
         analysis.name, _parameters(analysis, args), figures, analysis.default_field, raw
@@ -350,12 +354,16 @@ def _is_kind_selector(text: str) -> bool:
     return re.fullmatch(r"\s*(kind|role):[\w|]+\s*", text) is not None
 
 
-def _solver(a: Analysis, args: Arguments) -> Callable[..., Any] | None:
-    """The solver with the common options bound; an error names an option it does not take."""
+def _solver(
+    a: Analysis, args: Arguments, progress: Progress | None = None
+) -> Callable[..., Any] | None:
+    """The solver with the common options bound (an error names an option it does not take),
+    and the progress callback when the solver takes one."""
     if a.solver is None:
         return None
     fn = resolve(a.solver)
-    if not args.options:
+    extra = {"progress": progress} if progress is not None else {}
+    if not args.options and not extra:
         return fn
     accepted = inspect.signature(fn).parameters
     for key in args.options:
@@ -364,7 +372,9 @@ def _solver(a: Analysis, args: Arguments) -> Callable[..., Any] | None:
                 f"{a.name}: this version's solver ({a.solver}) has no {key!r} option",
                 f"leave out {key} until the solver takes it",
             )
-    return functools.partial(fn, **args.options)
+    if "progress" not in accepted:
+        extra = {}  # a quick solver reports nothing
+    return functools.partial(fn, **args.options, **extra)
 
 
 def _parameters(a: Analysis, args: Arguments) -> dict[str, Any]:

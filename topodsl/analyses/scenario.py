@@ -12,9 +12,12 @@ from __future__ import annotations
 from ..units import BANDWIDTH, TIME, format_quantity
 from .figures import Figure, format_figure
 from .flow import relay_notes, time_interval
-from .registry import Field, Param, endpoint_param, size_param
+from .registry import CUT_ROWS_HELP, Field, Param, ReportOption, endpoint_param, size_param
 
-__all__ = ["scenario_params", "leg_fields", "leg_field_decls", "text", "json"]
+__all__ = ["scenario_params", "leg_fields", "leg_field_decls", "text", "json", "REPORT_OPTIONS"]
+
+#: The report options every scenario takes: ``--cut-rows``.
+REPORT_OPTIONS = (ReportOption("cut_rows", "--cut-rows", 10, CUT_ROWS_HELP),)
 
 
 def scenario_params(
@@ -75,15 +78,15 @@ def one_leg_figures(ctx, args, result) -> dict[str, Figure]:
     return leg_fields(result.legs[0], args.get("size"), "", args.notes)
 
 
-def text(result) -> str:
+def text(result, cut_rows: int | None = 10) -> str:
     """The text report of a scenario."""
     from ..report.flow import format_scenario
 
-    return format_scenario(result)
+    return format_scenario(result, cut_rows=cut_rows)
 
 
-def json(result) -> dict:
+def json(result, cut_rows: int | None = 10) -> dict:
     """The JSON detail of a scenario."""
     from ..report.flow import scenario_to_dict
 
-    return scenario_to_dict(result)
+    return scenario_to_dict(result, cut_rows=cut_rows)

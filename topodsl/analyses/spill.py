@@ -42,6 +42,7 @@ register(
         solver="topodsl.solvers.dataflow:cxl_spill",
         text=scenario.text,
         json=scenario.json,
+        report_options=scenario.REPORT_OPTIONS,
         common=("forwarding",),
         disjoint=("sources", "sinks"),
     )

@@ -14,6 +14,7 @@ from ..analyses import ANALYSES, Analysis, Param
 from ..analyses.registry import CHOICE, FLAG, SELECTION
 from ..errors import TopoError
 from .common import (
+    ROWS,
     analyze,
     common_option_params,
     emit_json,
@@ -23,6 +24,7 @@ from .common import (
     settings_note,
     with_settings,
 )
+from .progress import terminal_progress, wanted
 
 __all__ = ["analysis_command"]
 
@@ -70,8 +72,8 @@ def analysis_command(a: Analysis) -> click.Command:
     params: list[click.Parameter] = [click.Argument(["file"], type=click.Path(dir_okay=False))]
     params += [_option(p) for p in a.params]
     params += [
-        click.Option([o.flag, o.name], type=click.IntRange(min=0), default=o.default,
-                     show_default=True, help=o.help)
+        click.Option([o.flag, o.name], type=ROWS, default=o.default, show_default=True,
+                     help=o.help)
         for o in a.report_options
     ]  # fmt: skip
     params += common_option_params(a.common)
@@ -84,7 +86,8 @@ def analysis_command(a: Analysis) -> click.Command:
         from ..analyses import run
 
         try:
-            result = run(topo, a.name, options=options, **values)
+            with terminal_progress(wanted(as_json)) as progress:
+                result = run(topo, a.name, options=options, progress=progress, **values)
         except TopoError as e:
             fail(e)
         if as_json:

@@ -12,6 +12,7 @@ from ..errors import TopoError
 from .common import (
     EXIT_FAILED,
     EXIT_INPUT,
+    ROWS,
     common_options,
     file_options,
     given_options,
@@ -19,6 +20,7 @@ from .common import (
     main,
     settings_note,
 )
+from .progress import terminal_progress, wanted
 
 
 def _load(path: str, allow_import_outside: bool):
@@ -85,6 +87,14 @@ def _use_colour() -> bool:
     "between its lower and upper bound) fails the check.",
 )
 @click.option(
+    "--cut-rows",
+    type=ROWS,
+    default=8,
+    show_default=True,
+    help="Rows of each limiting cut: groups of alike elements in text, JUnit and GitHub "
+    "reports, elements in JSON (which lists every group); 'all' for every one.",
+)
+@click.option(
     "--as-built",
     "as_built",
     metavar="MACHINE.xml",
@@ -104,6 +114,7 @@ def check(
     output: str | None,
     unproven: str,
     allow_import_outside: bool,
+    cut_rows: int | None = 8,
     as_built: str | None = None,
     server: str | None = None,
     **common: str | None,
@@ -135,7 +146,10 @@ def check(
         topo, err = _load(path, allow_import_outside)
         if err is None:
             options = given_options(common)
-            reports.append(run_checks(topo, extra, raise_errors=False, options=options))
+            with terminal_progress(wanted(as_json=fmt != "text")) as progress:
+                report = run_checks(topo, extra, raise_errors=False, options=options,
+                                    progress=progress)  # fmt: skip
+            reports.append(report)
         if err is not None:
             click.echo(err.render(), err=True)
             reports.append(CheckReport.input_error(path, err))
@@ -144,11 +158,12 @@ def check(
             click.echo(d.render(), err=True)
 
     if fmt == "text":
-        _write(format_text(reports, unproven, color=_use_colour() and not output), output)
+        colour = _use_colour() and not output
+        _write(format_text(reports, unproven, color=colour, cut_rows=cut_rows), output)
     else:
-        _write(FORMATS[fmt](reports, unproven), output)
+        _write(FORMATS[fmt](reports, unproven, cut_rows=cut_rows), output)
         if output:
-            sys.stdout.write(format_text(reports, unproven, color=_use_colour()))
+            sys.stdout.write(format_text(reports, unproven, _use_colour(), cut_rows))
     code = run_exit_code(reports, unproven)
     if as_built:
         from .interop import as_built_exit_code

@@ -32,6 +32,7 @@ __all__ = [
     "common_options",
     "common_option_params",
     "given_options",
+    "ROWS",
     "given_overrides",
     "settings_note",
     "with_settings",
@@ -116,6 +117,32 @@ def analyze() -> None:
 
     The same analyses are the functions of assertions (topodsl check); see docs/ci.md.
     """
+
+
+class _Rows(click.ParamType):
+    """A number of report rows, or ``all`` (given to the report as ``None``)."""
+
+    name = "rows"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "N|all"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if value is None or isinstance(value, int):
+            return value
+        if str(value).strip().lower() == "all":
+            return None
+        try:
+            n = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number of rows or 'all'", param, ctx)
+        if n < 0:
+            self.fail(f"{value!r} is negative; give a number of rows or 'all'", param, ctx)
+        return n
+
+
+#: The type of every option that caps a report's rows (``--cut-rows``, ``--links``).
+ROWS = _Rows()
 
 
 def fail(error: TopoError | str) -> NoReturn:

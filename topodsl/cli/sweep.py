@@ -3,6 +3,7 @@ per point, on every core or on a Dask cluster (see docs/sweeps.md)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import time
@@ -10,6 +11,7 @@ import time
 import click
 
 from ..errors import TopoError
+from ..progress import report as report_progress
 from .common import (
     EXIT_FAILED,
     EXIT_INPUT,
@@ -20,13 +22,10 @@ from .common import (
     given_overrides,
     main,
 )
+from .progress import terminal_progress, wanted
 
 _FORMATS = ("csv", "json")
-
-
-def _show_progress() -> bool:
-    """A progress bar only for a person: on a terminal, never in CI logs."""
-    return sys.stderr.isatty() and not os.environ.get("CI")
+_STAGE = "sweep"  # the progress bar's label: "sweep: 12/40 [...]"
 
 
 @main.command()
@@ -171,8 +170,16 @@ def sweep(
         hint = "pip install 'topodsl[dask]'" if "not installed" in str(e) else None
         fail(f"{e}" + (f"\n  hint: {hint}" if hint else ""))
     start = time.perf_counter()
-    with executor, _Progress(len(plan.tasks)) as advance:
-        table, stats = run_sweep(plan, executor, on_done=lambda o: advance())
+    # A bar only for a person watching: JSON on the screen is for a program (cli/progress.py).
+    bars = terminal_progress(wanted(as_json=fmt == "json" and not output), units={_STAGE: "point"})
+    with executor, bars as progress:
+        finished = itertools.count(1)
+        report_progress(progress, _STAGE, 0, len(plan.tasks))
+        table, stats = run_sweep(
+            plan,
+            executor,
+            on_done=lambda _: report_progress(progress, _STAGE, next(finished), len(plan.tasks)),
+        )
     wall = time.perf_counter() - start
     text = table.to_json() if fmt == "json" else table.to_csv()
     if output:
@@ -206,29 +213,6 @@ def _chart_axes(plan, chart: str) -> tuple[str, str]:
     except (KeyError, ValueError) as e:
         fail(f"--chart {chart!r}: {e.args[0]}")
     raise AssertionError  # pragma: no cover
-
-
-class _Progress:
-    """A tqdm bar on stderr while points finish (only on a terminal, after a second)."""
-
-    def __init__(self, total: int):
-        self.total = total
-        self.bar = None
-
-    def __enter__(self):
-        if _show_progress():
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=self.total, unit="point", delay=1.0, file=sys.stderr)
-        return self.advance
-
-    def advance(self) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _broken(table) -> bool:

@@ -336,13 +336,43 @@ def _internal_notes(view: View) -> dict[int, list[str]]:
 MAX_PLACED_SHAPES = 2_000
 
 
+# Control characters other than a newline, written as a visible escape: Graphviz stops reading a
+# file at a NUL, and no name may end a quoted string early.
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+
+
+def _escape(text: str) -> str:
+    r"""``text`` for the inside of a quoted DOT string: a backslash, a quote, a newline and
+    control characters cannot end the string or act as Graphviz escapes (``\N``, ``\l``).
+
+    >>> print(_escape('a"b\\N' + chr(0)))
+    a\"b\\N\x00
+    """
+    text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _q(name: str) -> str:
-    """A quoted DOT id or string."""
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    """A quoted DOT id or string: every name and label from a file goes through here."""
+    return '"' + _escape(name) + '"'
+
+
+def _q_lines(lines: list[str]) -> str:
+    """Lines as one quoted DOT label, each left-justified (ended by Graphviz's ``\\l``)."""
+    return '"' + "".join(_escape(t) + "\\l" for t in lines) + '"'
 
 
 def _attrs(attrs: dict[str, str]) -> str:
-    return ", ".join(f"{k}={v if v.startswith('<') else _q(v)}" for k, v in attrs.items())
+    """``key="value", ...``: every value quoted (an HTML label is never built from here)."""
+    return ", ".join(f"{k}={_q(v)}" for k, v in attrs.items())
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    """``name`` for a node of the picture itself (caption, legend, notes), unless a box of the
+    topology has that key: a component may be called ``legend``."""
+    while name in taken:
+        name = "_" + name
+    return name
 
 
 def diagram_dot(
@@ -459,17 +489,18 @@ def diagram_dot(
     if placed:
         graph_attrs.update({"splines": "true", "bb": f"0,0,{width:.1f},{height:.1f}"})
     else:
-        graph_attrs.update({"rankdir": "TB", "label": "\\l".join(caption) + "\\l"})
-        graph_attrs["labelloc"] = "t"
-        graph_attrs["labeljust"] = "l"
-    out.append(f"  graph [{_attrs(graph_attrs)}];")
+        graph_attrs.update({"rankdir": "TB", "labelloc": "t", "labeljust": "l"})
+    label = "" if placed else f", label={_q_lines(caption)}"
+    out.append(f"  graph [{_attrs(graph_attrs)}{label}];")
     out.append(
         f'  node [fontname="{FONT}", fontsize="{FONT_SIZE:g}", style="filled", margin="0.08,0.04"];'
     )
     out.append(f'  edge [fontname="{FONT}", fontsize="{EDGE_FONT_SIZE:g}"];')
+    keys = {box.key for box in view.boxes}
     if lay is not None:
         out.append(
-            f'  "caption" [shape=plaintext, style="", fontsize="{CAPTION_FONT_SIZE:g}", '
+            f'  {_q(_free_name("caption", keys))} [shape=plaintext, style="", '
+            f'fontsize="{CAPTION_FONT_SIZE:g}", '
             f'label={caption_label}, pos="{pt(cw / 2 - ox, cap_h / 2 - oy)}", class="caption"];'
         )
 
@@ -523,7 +554,8 @@ def diagram_dot(
             s = lay.structures[int(text.split(":")[1])]
             note = _structure_note(view, s)
             out.append(
-                f'  {_q(f"note:{k}")} [shape=plaintext, style="", margin="0.02,0.02", '
+                f'  {_q(_free_name(f"note:{k}", keys))} [shape=plaintext, style="", '
+                f'margin="0.02,0.02", '
                 f'fontsize="{EDGE_FONT_SIZE:g}", label={_q(note)}, pos="{pt(x, y)}", '
                 f'class="note structure-{s.shape}"];'
             )
@@ -580,7 +612,7 @@ def diagram_dot(
 
     if lay is not None:
         out.append(
-            f'  "legend" [shape=plaintext, style="", label={legend}, '
+            f'  {_q(_free_name("legend", keys))} [shape=plaintext, style="", label={legend}, '
             f'pos="{pt(*legend_at)}", class="legend"];'
         )
     out.append("}")
@@ -647,7 +679,10 @@ def _array_of(key: str) -> str:
 
 
 def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """``text`` for an HTML-like label: markup characters as entities, control characters as
+    a visible escape (Graphviz stops reading at a NUL)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _width(bw: float, lo: float, hi: float) -> float:

@@ -140,7 +140,10 @@ def measure_nodes(dot_text: str, *, timeout: float = 120.0) -> dict[str, tuple[f
     >>> measure_nodes('graph { "a b" [shape=box, label="x", width=1, height=0.5] }')
     {'a b': (72.0, 36.0)}
     """
-    data, _ = _run("dot", dot_text, "plain", timeout)
+    try:
+        data, _ = _run("dot", dot_text, "plain", timeout)
+    except _LayoutFailed as e:  # an error to report, never a traceback
+        raise RenderError(f"Graphviz could not measure the diagram's boxes: {e.message}") from None
     sizes = {}
     for line in data.decode("utf-8", "replace").splitlines():
         m = _PLAIN_NODE.match(line)

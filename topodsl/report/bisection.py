@@ -7,18 +7,23 @@ from __future__ import annotations
 
 from ..solvers.bisection import BisectionResult
 from ..units import BANDWIDTH, format_quantity
+from .cut import cut_table, cut_to_dict, group_cut
 from .table import format_table
 
 __all__ = ["bisection_to_dict", "format_bisection"]
 
 
-def bisection_to_dict(result: BisectionResult, halves: bool = True) -> dict:
+def bisection_to_dict(
+    result: BisectionResult, halves: bool = True, cut_rows: int | None = None
+) -> dict:
     """JSON-ready form (B/s, per direction, unless a key says ``bidirectional``).
 
     Keys: ``endpoints`` (count), ``unit``, ``lower_bound``, ``upper_bound``, ``exact``,
     ``lower_method``, ``upper_method``, ``bidirectional`` (``lower_bound``, ``upper_bound``,
     ``lower_method``),
-    ``cut`` (list of ``{from, to, bandwidth, element, type}``, first half to second),
+    ``cut`` (``{from, to, bandwidth, element, type, group}``, first half to second, group by
+    group: the first ``cut_rows`` elements, every one when ``None``), ``cut_total`` (elements
+    in the cut), ``cut_groups`` (every group, see :func:`topodsl.report.cut.cut_to_dict`),
     ``halves`` (two lists of endpoint ids, unless ``halves=False``), ``lower_bounds`` and
     ``upper_bounds`` (every method tried).
 
@@ -44,7 +49,7 @@ def bisection_to_dict(result: BisectionResult, halves: bool = True) -> dict:
             "upper_bound": result.bidirectional_upper_bound,
             "lower_method": result.bidirectional_lower_method,
         },
-        "cut": [c.to_dict() for c in result.cut],
+        **cut_to_dict(group_cut(result.cut), cut_rows),
     }
     if halves:
         out["halves"] = [list(result.halves[0]), list(result.halves[1])]
@@ -63,8 +68,10 @@ def _sample(ids: tuple[str, ...], k: int = 4) -> str:
     return ", ".join(ids[:k]) + f", ... ({len(ids)} in all)"
 
 
-def format_bisection(result: BisectionResult, max_cut_rows: int = 20) -> str:
-    """The result as text: the bounds with their methods, then the cut.
+def format_bisection(result: BisectionResult, max_cut_rows: int | None = 20) -> str:
+    """The result as text: the bounds with their methods, then the cut, its elements grouped
+    by array pattern (:func:`topodsl.report.cut.group_cut`), ``max_cut_rows`` groups of it
+    (``None``: all).
 
     >>> from topodsl.topology import TopologyBuilder
     >>> from topodsl.solvers.bisection import bisection
@@ -86,10 +93,9 @@ def format_bisection(result: BisectionResult, max_cut_rows: int = 20) -> str:
     halves: g0, g1 | g2, g3
     <BLANKLINE>
     cut: 2 links, 50 GB/s per direction, from the first half to the second
-    from  to  bandwidth  type
-    ----  --  ---------  -------
-    g0    g3    25 GB/s  nvlink4
-    g1    g2    25 GB/s  nvlink4
+    count  element   limit       each    total  share of cut
+    -----  --------  -------  -------  -------  ------------
+        2  g* -> g*  nvlink4  25 GB/s  50 GB/s        100.0%
     """
     r = result
     if r.exact:
@@ -125,17 +131,11 @@ def format_bisection(result: BisectionResult, max_cut_rows: int = 20) -> str:
     n_links = sum(1 for c in r.cut if c.element == "link")
     n_dev = len(r.cut) - n_links
     what = f"{n_links} links" + (f" and {n_dev} devices" if n_dev else "")
+    cut = group_cut(r.cut)
+    if len(cut) > 1:
+        what += f" in {len(cut)} groups"
     lines.append(
         f"cut: {what}, {_bw(r.upper_bound)} per direction, from the first half to the second"
     )
-    if r.cut:
-        shown = r.cut[:max_cut_rows]
-        table = [
-            [c.source, c.target if c.element == "link" else "(device limit)", _bw(c.bandwidth)]
-            + [c.type or ""]
-            for c in shown
-        ]
-        lines.append(format_table(["from", "to", "bandwidth", "type"], table, "llrl"))
-        if len(r.cut) > len(shown):
-            lines.append(f"... and {len(r.cut) - len(shown)} more (use --json for all of them)")
+    lines += cut_table(cut, max_cut_rows)
     return "\n".join(lines)

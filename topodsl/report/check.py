@@ -9,33 +9,27 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..check import STATUSES, AssertionResult, CheckReport
 from ..errors import Diagnostic
 from ..params import format_settings
 from ..units import BANDWIDTH, format_quantity
-
-if TYPE_CHECKING:  # the report reads cut elements; it needs no solver
-    from ..solvers.dataflow import Bottleneck
-    from ..solvers.flow import CutItem
+from .cut import cut_lines, group_cut
 
 __all__ = [
-    "CutGroup",
-    "group_cut",
     "format_text",
     "format_json",
     "format_junit",
     "format_github",
     "FORMATS",
     "run_exit_code",
+    "MAX_CUT_GROUPS",
 ]
 
-#: Cut groups shown in text; the JSON report always lists every cut element.
+#: Cut groups shown per assertion in text, JUnit and GitHub reports (``topodsl check
+#: --cut-rows``); in JSON, the cut elements listed per assertion (every group is listed).
 MAX_CUT_GROUPS = 8
 
 # The text report's line for an assertion with an input error: its message is on stderr.
@@ -54,101 +48,20 @@ def run_exit_code(reports: Sequence[CheckReport], unproven: str = "fail") -> int
 # -- cuts ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class CutGroup:
-    """Cut elements alike but for their indices: ``8 x link eth400 pod.leaf* -> pod.spine0``.
-
-    ``source``/``target`` are id patterns where an index that differs within the group is ``*``;
-    ``bandwidth`` is the group's total (B/s, in the direction crossed), ``each`` the bandwidth of
-    one element when they are all equal (else ``None``).
-    """
-
-    element: str
-    type: str | None
-    source: str
-    target: str
-    count: int
-    bandwidth: float
-    each: float | None
-    limit: str | None = None
-
-    def describe(self) -> str:
-        """``'8 x link eth400 a* -> b0, 50 GB/s each = 400 GB/s'``; a device saturated by its
-        read or write bandwidth says so: ``'device st*.ssd* (write_bandwidth)'``."""
-        what = self.element + (f" {self.type}" if self.type else "")
-        where = self.source if self.element == "device" else f"{self.source} -> {self.target}"
-        if self.limit in ("read_bandwidth", "write_bandwidth"):
-            where += f" ({self.limit})"
-        total = format_quantity(self.bandwidth, BANDWIDTH)
-        if self.count == 1:
-            return f"{what} {where}: {total}"
-        each = f"{format_quantity(self.each, BANDWIDTH)} each = " if self.each is not None else ""
-        return f"{self.count} x {what} {where}: {each}{total}"
-
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def _pattern(ids: Sequence[str]) -> str:
-    parts = [_DIGITS.split(i) for i in ids]
-    out = []
-    for k, token in enumerate(parts[0]):
-        if k % 2 == 1 and any(p[k] != token for p in parts):
-            out.append("*")
-        else:
-            out.append(token)
-    return "".join(out)
-
-
-def group_cut(cut: Sequence[CutItem | Bottleneck]) -> tuple[CutGroup, ...]:
-    """Group cut elements that differ only in their indices; largest total bandwidth first.
-
-    >>> from topodsl.solvers.flow import CutItem
-    >>> items = [CutItem("link", k, f"leaf{k}", "spine0", 50e9, "eth400") for k in range(4)]
-    >>> [g.describe() for g in group_cut(items)]
-    ['4 x link eth400 leaf* -> spine0: 50 GB/s each = 200 GB/s']
-    """
-    groups: dict[tuple, list[CutItem]] = {}
-    for c in cut:
-        limit = getattr(c, "limit", None) or ""
-        key = (c.element, c.type or "", _DIGITS.sub("#", c.source), _DIGITS.sub("#", c.target),
-               limit)  # fmt: skip
-        groups.setdefault(key, []).append(c)
-    out = []
-    for (element, type_, _, _, limit), items in groups.items():
-        bws = [c.bandwidth for c in items]
-        each = bws[0] if all(b == bws[0] for b in bws) else None
-        out.append(
-            CutGroup(
-                element,
-                type_ or None,
-                _pattern([c.source for c in items]),
-                _pattern([c.target for c in items]),
-                len(items),
-                float(sum(bws)),
-                each,
-                limit or None,
-            )
-        )
-    out.sort(key=lambda g: (-g.bandwidth, g.element, g.type or "", g.source, g.target))
-    return tuple(out)
-
-
-def cut_lines(result: AssertionResult, limit: int = MAX_CUT_GROUPS) -> list[str]:
-    """The limiting cut of a result as text lines (empty when it has none)."""
+def _cut_lines(result: AssertionResult, rows: int | None) -> list[str]:
+    """The limiting cut of a result as text lines (empty when it has none): a head line, then
+    its elements grouped by array pattern (:mod:`topodsl.report.cut`), ``rows`` groups
+    (``None``: all)."""
     if not result.cut:
         return []
-    total = format_quantity(sum(c.bandwidth for c in result.cut), BANDWIDTH)
-    n = len(result.cut)
+    cut = group_cut(result.cut)
+    n = cut.count
+    groups = f" in {len(cut)} groups" if len(cut) > 1 else ""
     head = (
-        f"limiting cut: {total} per direction across {n} element{'s' if n != 1 else ''}"
-        " (raise these to raise the figure):"
+        f"limiting cut: {format_quantity(cut.total, BANDWIDTH)} per direction across {n} "
+        f"element{'s' if n != 1 else ''}{groups} (raise these to raise the figure):"
     )
-    groups = group_cut(result.cut)
-    lines = [head] + ["  " + g.describe() for g in groups[:limit]]
-    if len(groups) > limit:
-        lines.append(f"  ... and {len(groups) - limit} more groups")
-    return lines
+    return [head] + ["  " + line for line in cut_lines(cut, rows)]
 
 
 # -- text ----------------------------------------------------------------------------------------
@@ -162,18 +75,26 @@ def _where(r: AssertionResult) -> str:
     return f"{r.span}: " if r.span else ""
 
 
-def _details(r: AssertionResult) -> list[str]:
+def _details(r: AssertionResult, cut_rows: int | None) -> list[str]:
     lines = []
     if r.instances > 1:
         lines.append(f"shown: {r.scope}, the worst of {r.instances} instances")
     lines += list(r.notes)
     if r.status != "pass":
-        lines += cut_lines(r)
+        lines += _cut_lines(r, cut_rows)
     return lines
 
 
-def format_text(reports: Sequence[CheckReport], unproven: str = "fail", color: bool = False) -> str:
+def format_text(
+    reports: Sequence[CheckReport],
+    unproven: str = "fail",
+    color: bool = False,
+    cut_rows: int | None = MAX_CUT_GROUPS,
+) -> str:
     """Human-readable report; ``color`` adds ANSI colours to the status words.
+
+    A failing or unproven flow or bisection shows its limiting cut, grouped by array pattern:
+    ``cut_rows`` groups (``None``: all).
 
     A file that could not be read contributes nothing here (its diagnostics belong on stderr);
     an assertion that cannot be evaluated gets one ``ERROR`` line that points there, so its
@@ -201,7 +122,7 @@ def format_text(reports: Sequence[CheckReport], unproven: str = "fail", color: b
                 out.append(f"{_where(r)}{label}: {_title(r)}: {_NOT_EVALUATED}")
                 continue
             out.append(f"{_where(r)}{label}: {_title(r)}: {r.message()}")
-            out += ["    " + line for line in _details(r)]
+            out += ["    " + line for line in _details(r, cut_rows)]
     results = [r for rep in reports for r in rep.results]
     if results:
         counts = {s: sum(1 for r in results if r.status == s) for s in STATUSES}
@@ -223,8 +144,14 @@ def format_text(reports: Sequence[CheckReport], unproven: str = "fail", color: b
 # -- json ----------------------------------------------------------------------------------------
 
 
-def format_json(reports: Sequence[CheckReport], unproven: str = "fail") -> str:
-    """One JSON document for the whole run (SI base units: bytes, B/s per direction, s)."""
+def format_json(
+    reports: Sequence[CheckReport], unproven: str = "fail", cut_rows: int | None = MAX_CUT_GROUPS
+) -> str:
+    """One JSON document for the whole run (SI base units: bytes, B/s per direction, s).
+
+    Each assertion with a limiting cut lists every group of it and its first ``cut_rows``
+    elements (``None``: all); see :meth:`topodsl.check.AssertionResult.to_dict`.
+    """
     results = [r for rep in reports for r in rep.results]
     doc = {
         "tool": "topodsl check",
@@ -232,7 +159,7 @@ def format_json(reports: Sequence[CheckReport], unproven: str = "fail") -> str:
         "exit_code": run_exit_code(reports, unproven),
         "summary": {s: sum(1 for r in results if r.status == s) for s in STATUSES}
         | {"assertions": len(results), "files": len(reports)},
-        "files": [rep.to_dict() for rep in reports],
+        "files": [rep.to_dict(cut_rows) for rep in reports],
     }
     return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
@@ -244,12 +171,14 @@ def _diag_text(ds: Sequence[Diagnostic]) -> str:
     return "\n".join(d.render() for d in ds)
 
 
-def _failure_body(r: AssertionResult) -> str:
-    lines = [f"{_where(r)}{r.message()}"] + _details(r)
+def _failure_body(r: AssertionResult, cut_rows: int | None) -> str:
+    lines = [f"{_where(r)}{r.message()}"] + _details(r, cut_rows)
     return "\n".join(lines)
 
 
-def format_junit(reports: Sequence[CheckReport], unproven: str = "fail") -> str:
+def format_junit(
+    reports: Sequence[CheckReport], unproven: str = "fail", cut_rows: int | None = MAX_CUT_GROUPS
+) -> str:
     """JUnit XML: one ``<testsuite>`` per file, one ``<testcase>`` per assertion.
 
     A failed assertion is a ``<failure>``; an unproven one a ``<failure type="unproven">`` or,
@@ -284,13 +213,13 @@ def format_junit(reports: Sequence[CheckReport], unproven: str = "fail") -> str:
             elif r.status == "fail" or (r.status == "unproven" and unproven == "fail"):
                 counts["failures"] += 1
                 el = ET.SubElement(case, "failure", type=r.status, message=r.message())
-                el.text = _failure_body(r)
+                el.text = _failure_body(r, cut_rows)
             elif r.status == "unproven":
                 counts["skipped"] += 1
                 ET.SubElement(case, "skipped", message=r.message())
             else:
                 out = ET.SubElement(case, "system-out")
-                out.text = _failure_body(r)
+                out.text = _failure_body(r, cut_rows)
         for k, v in counts.items():
             suite.set(k, str(v))
             totals[k] += v
@@ -335,7 +264,9 @@ def _command(level: str, span, title: str, message: str) -> str:
     return f"::{level} {','.join(props)}::{_escape_data(message)}"
 
 
-def format_github(reports: Sequence[CheckReport], unproven: str = "fail") -> str:
+def format_github(
+    reports: Sequence[CheckReport], unproven: str = "fail", cut_rows: int | None = MAX_CUT_GROUPS
+) -> str:
     """GitHub Actions workflow commands, one per problem, so it annotates the pull request.
 
     Failed assertions and input errors are ``::error``; unproven ones ``::error`` or, with
@@ -356,7 +287,7 @@ def format_github(reports: Sequence[CheckReport], unproven: str = "fail") -> str
                 continue
             level = "warning" if r.status == "unproven" and unproven == "pass" else "error"
             title = f"topodsl: assertion {'unproven' if r.status == 'unproven' else 'failed'}"
-            body = "\n".join([f"{_title(r)}: {r.message()}"] + _details(r))
+            body = "\n".join([f"{_title(r)}: {r.message()}"] + _details(r, cut_rows))
             out.append(_command(level, r.span, title, body))
     results = [r for rep in reports for r in rep.results]
     counts = {s: sum(1 for r in results if r.status == s) for s in STATUSES}

@@ -10,12 +10,12 @@ import math
 from typing import Any
 
 from ..solvers.dataflow import (
-    Bottleneck,
     DataFlowResult,
     ScenarioResult,
     UniformFlowResult,
 )
 from ..units import BANDWIDTH, SIZE, TIME, format_quantity
+from .cut import GroupedCut, cut_table, cut_to_dict, group_cut
 from .table import format_table
 
 __all__ = ["flow_to_dict", "format_flow", "scenario_to_dict", "format_scenario", "format_time"]
@@ -43,44 +43,18 @@ def _json_time(t: float | None) -> float | None:
     return None if t is None or math.isinf(t) else t
 
 
-def _bottleneck_rows(items: tuple[Bottleneck, ...], limit: int) -> list[list[Any]]:
-    rows = []
-    for b in items[:limit]:
-        what = f"{b.source} -> {b.target}" if b.element == "link" else f"{b.source} ({b.kind})"
-        limit_text = b.type or "link" if b.element == "link" else b.limit
-        rows.append(
-            [what, limit_text, format_quantity(b.bandwidth, BANDWIDTH), f"{100 * b.share:.1f}%"]
-        )
-    return rows
-
-
-def _bottleneck_table(items: tuple[Bottleneck, ...], limit: int) -> list[str]:
-    out = [
-        format_table(
-            ["element", "limit", "capacity", "share of cut"],
-            _bottleneck_rows(items, limit),
-            "llrr",
-        )
-    ]
-    if len(items) > limit:
-        rest = items[limit:]
-        cap = math.fsum(b.bandwidth for b in rest)
-        out.append(
-            f"... and {len(rest)} more ({format_quantity(cap, BANDWIDTH)}, "
-            f"{100 * math.fsum(b.share for b in rest):.1f}% of the cut)"
-        )
-    return out
-
-
-def flow_to_dict(result: DataFlowResult, links: int | None = 20) -> dict[str, Any]:
+def flow_to_dict(
+    result: DataFlowResult, links: int | None = 20, cut_rows: int | None = None
+) -> dict[str, Any]:
     """JSON-ready form of a :class:`~topodsl.solvers.dataflow.DataFlowResult`.
 
     Keys: ``throughput`` (B/s), ``unit``, ``sources``/``sinks`` (counts), ``size`` (bytes or
-    null), ``time`` (s or null), ``resolution``, ``cut`` (the bottleneck: ``from``, ``to``,
-    ``bandwidth``, ``share``, ``element``, ``limit``; a device limit names the device in both
-    ``from`` and ``to``), ``links`` (the ``links`` busiest link directions and devices: ``from``,
-    ``to``, ``flow``, ``bandwidth``, ``utilisation``; all when ``links`` is None) and
-    ``links_total``.
+    null), ``time`` (s or null), ``resolution``, ``cut`` (the bottleneck, group by group: the
+    first ``cut_rows`` elements, all when None; ``from``, ``to``, ``bandwidth``, ``share``,
+    ``element``, ``limit``, ``group``; a device limit names the device in both ``from`` and
+    ``to``), ``cut_total``, ``cut_groups`` (see :func:`topodsl.report.cut.cut_to_dict`),
+    ``links`` (the ``links`` busiest link directions and devices: ``from``, ``to``, ``flow``,
+    ``bandwidth``, ``utilisation``; all when ``links`` is None) and ``links_total``.
 
     >>> from topodsl.topology import TopologyBuilder
     >>> from topodsl.solvers.dataflow import data_flow
@@ -107,7 +81,7 @@ def flow_to_dict(result: DataFlowResult, links: int | None = 20) -> dict[str, An
         "relays": list(result.relays),
         "fabric": list(result.fabric),
         "fabric_excluded": result.fabric_excluded,
-        "cut": [b.to_dict() for b in result.bottleneck],
+        **cut_to_dict(group_cut(result.bottleneck), cut_rows),
         "links": [u.to_dict() for u in usage],
         "links_total": result.usage_count,
     }
@@ -127,8 +101,18 @@ def _relay_line(
     ]
 
 
-def format_flow(result: DataFlowResult, links: int = 20, cut_rows: int = 20) -> str:
-    """The result as text: throughput and time, the bottleneck, the busiest links.
+def _bottleneck_head(cut: GroupedCut) -> str:
+    """``'16 elements in 2 groups, 800 GB/s'``."""
+    n = cut.count
+    text = f"{n} element{'s' if n != 1 else ''}"
+    if len(cut) > 1:
+        text += f" in {len(cut)} groups"
+    return f"{text}, {format_quantity(cut.total, BANDWIDTH)}"
+
+
+def format_flow(result: DataFlowResult, links: int = 20, cut_rows: int | None = 20) -> str:
+    """The result as text: throughput and time, the bottleneck (its elements grouped by array
+    pattern, ``cut_rows`` groups; ``None``: all), the busiest links.
 
     >>> from topodsl.topology import TopologyBuilder
     >>> from topodsl.solvers.dataflow import data_flow
@@ -141,9 +125,9 @@ def format_flow(result: DataFlowResult, links: int = 20, cut_rows: int = 20) -> 
     time to move 1 TB: 20 s
     <BLANKLINE>
     bottleneck (minimum cut, 1 element, 50 GB/s):
-    element  limit      capacity  share of cut
-    -------  ---------  --------  ------------
-    n (nic)  bandwidth   50 GB/s        100.0%
+    count  element  limit             each    total  share of cut
+    -----  -------  -------------  -------  -------  ------------
+        1  n        nic bandwidth  50 GB/s  50 GB/s        100.0%
     <BLANKLINE>
     busiest at the max flow (3 carrying flow):
     from  to  type          flow  bandwidth  utilisation
@@ -176,14 +160,10 @@ def format_flow(result: DataFlowResult, links: int = 20, cut_rows: int = 20) -> 
     if result.throughput <= 0:
         parts.append("nothing can flow: no path with capacity joins the sources to the sinks")
         return "\n".join(parts)
-    cap = math.fsum(b.bandwidth for b in result.bottleneck)
+    cut = group_cut(result.bottleneck)
     parts.append("")
-    n = len(result.bottleneck)
-    parts.append(
-        f"bottleneck (minimum cut, {n} element{'s' if n != 1 else ''}, "
-        f"{format_quantity(cap, BANDWIDTH)}):"
-    )
-    parts += _bottleneck_table(result.bottleneck, cut_rows)
+    parts.append(f"bottleneck (minimum cut, {_bottleneck_head(cut)}):")
+    parts += cut_table(cut, cut_rows)
     if links > 0:
         usage = result.usage(links)
         parts.append("")
@@ -208,7 +188,7 @@ def format_flow(result: DataFlowResult, links: int = 20, cut_rows: int = 20) -> 
     return "\n".join(parts)
 
 
-def _uniform_to_dict(u: UniformFlowResult) -> dict[str, Any]:
+def _uniform_to_dict(u: UniformFlowResult, cut_rows: int | None) -> dict[str, Any]:
     return {
         "even": u.even,
         "endpoints": u.endpoints,
@@ -221,22 +201,23 @@ def _uniform_to_dict(u: UniformFlowResult) -> dict[str, Any]:
         "forwarding": u.forwarding,
         "relay_gain": u.relay_gain,
         "relays": list(u.relays),
-        "cut": [b.to_dict() for b in u.bottleneck],
+        **cut_to_dict(group_cut(u.bottleneck), cut_rows),
     }
 
 
-def scenario_to_dict(result: ScenarioResult) -> dict[str, Any]:
+def scenario_to_dict(result: ScenarioResult, cut_rows: int | None = None) -> dict[str, Any]:
     """JSON-ready form of a :class:`~topodsl.solvers.dataflow.ScenarioResult`.
 
     Keys: ``scenario``, ``description``, ``size`` (bytes or null) and ``legs``, each with
     ``label``, ``from``, ``to``, ``time`` (s, every endpoint moving an equal share; null without
     a size), ``best_time`` (s, if shares could be rebalanced), ``rate`` (B/s per endpoint),
     ``throughput`` (B/s, all endpoints at the uniform rate), ``max_throughput``, ``cut`` (the
-    bottleneck) and the rest of the uniform-flow result; ``units`` names the unit of each.
+    bottleneck's first ``cut_rows`` elements, all when None), ``cut_total``, ``cut_groups``
+    and the rest of the uniform-flow result; ``units`` names the unit of each.
     """
     legs = []
     for leg in result.legs:
-        u = _uniform_to_dict(leg.uniform)
+        u = _uniform_to_dict(leg.uniform, cut_rows)
         legs.append(
             {
                 "label": leg.label,
@@ -268,14 +249,17 @@ _SCENARIO_UNITS = {
     "throughput": "B/s",
     "max_throughput": "B/s",
     "cut.bandwidth": "B/s",
+    "cut_groups.each": "B/s",
+    "cut_groups.bandwidth": "B/s",
 }
 
 
 _ENDPOINT = {"sources": ("source", "sends"), "sinks": ("sink", "receives")}
 
 
-def format_scenario(result: ScenarioResult, cut_rows: int = 10) -> str:
-    """The scenario as text: per leg the time or rate and the named bottleneck."""
+def format_scenario(result: ScenarioResult, cut_rows: int | None = 10) -> str:
+    """The scenario as text: per leg the time or rate and the named bottleneck, its elements
+    grouped by array pattern (``cut_rows`` groups; ``None``: all)."""
     parts = [result.description]
     if result.size is not None:
         parts[0] += f" ({format_quantity(result.size, SIZE)})"
@@ -303,13 +287,10 @@ def format_scenario(result: ScenarioResult, cut_rows: int = 10) -> str:
             parts.append("  nothing can flow for some endpoint")
         if not u.bottleneck:
             continue
-        cap = math.fsum(b.bandwidth for b in u.bottleneck)
+        cut = group_cut(u.bottleneck)
         parts.append(
-            f"  bottleneck: {len(u.bottleneck)} element{'s' if len(u.bottleneck) != 1 else ''},"
-            f" {format_quantity(cap, BANDWIDTH)}, shared by {u.behind} {noun}"
+            f"  bottleneck: {_bottleneck_head(cut)}, shared by {u.behind} {noun}"
             f"{'s' if u.behind != 1 else ''}"
         )
-        parts += [
-            "  " + line for line in "\n".join(_bottleneck_table(u.bottleneck, cut_rows)).split("\n")
-        ]
+        parts += ["  " + line for line in "\n".join(cut_table(cut, cut_rows)).split("\n")]
     return "\n".join(parts)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kinds import KINDS, ROLE_OF
+from ..natural import natural_key
 from ..topology import Topology
 from ..units import BANDWIDTH, SIZE, format_quantity
 from .table import format_table
@@ -60,7 +61,7 @@ def summarize(topology: Topology) -> Summary:
         bw_by = np.bincount(codes, weights=L.bandwidth, minlength=len(n_by))
         names = ("(untyped)",) + topology.link_type_names
         types = [(names[i], int(n_by[i]), float(bw_by[i])) for i in range(len(n_by)) if n_by[i]]
-        types.sort()
+        types.sort(key=lambda t: natural_key(t[0]))
     return Summary(
         topology.source, topology.num_nodes, topology.num_links, kinds, tuple(memory), tuple(types)
     )

@@ -48,6 +48,7 @@ from itertools import combinations
 import numpy as np
 
 from ..errors import SolverError
+from ..progress import Progress, report
 from ..topology import Topology
 from ..units import BANDWIDTH, format_quantity
 from . import bisection_splits as splits
@@ -260,6 +261,7 @@ def bisection(
     backend: str = "scipy",
     exhaustive_limit: int = EXHAUSTIVE_LIMIT,
     forwarding: str = "hardware",
+    progress: Progress | None = None,
 ) -> BisectionResult:
     """Bisection bandwidth of ``topology`` over ``endpoints``, per direction, with bounds.
 
@@ -274,6 +276,8 @@ def bisection(
     exhaustive_limit : up to this many endpoints every balanced split is tried (exact answer).
     forwarding : the forwarding model of the flow network, ``"hardware"`` (default) or
         ``"ideal"`` (see :mod:`topodsl.solvers.forwarding`).
+    progress : a :data:`topodsl.progress.Progress` callback, told of each split measured
+        (``"bisection: every balanced split"``, ``"bisection: candidate splits"``).
 
     Returns
     -------
@@ -306,6 +310,7 @@ def bisection(
         raise SolverError(f"unknown max-flow backend {backend!r} (use 'scipy' or 'networkx')")
     E = resolve_endpoints(topology, endpoints)
     solver = _Bisector(topology, E, backend, forwarding)
+    solver.progress = progress
     if len(E) == 1:
         return solver.trivial(t0)
     if len(E) <= exhaustive_limit and solver.small_enough_for_exhaustive():
@@ -340,6 +345,8 @@ class _Witness:
 
 
 class _Bisector:
+    progress: Progress | None = None
+
     def __init__(self, topology: Topology, E: np.ndarray, backend: str, forwarding: str):
         self.t = topology
         self.E = E
@@ -519,6 +526,7 @@ class _Bisector:
             if back < value:
                 value, cut, first = back, back_cut, ~first
         self.uppers.append(Bound(method, value, sending=self.E[first]))
+        report(self.progress, "bisection: candidate splits", len(self.uppers))
         if self.best is None or value < self.best.value:
             self.best = _Witness(value, first.copy(), cut, method)
         return value
@@ -557,12 +565,15 @@ class _Bisector:
             subsets = combinations(range(n), lo)
         best_value = math.inf
         best_first = None
+        splits = math.comb(n - 1, lo - 1) if self.symmetric and n % 2 == 0 else math.comb(n, lo)
+        total = splits * (1 if self.symmetric else 2)  # max flows to measure
         for subset in subsets:
             first = np.zeros(n, dtype=bool)
             first[list(subset)] = True
             for f in (first,) if self.symmetric else (first, ~first):
                 v = self.flow_value(f)
                 count += 1
+                report(self.progress, "bisection: every balanced split", count, total)
                 if v < best_value:
                     best_value, best_first = v, f
         assert best_first is not None

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SolverError
+from ..natural import natural_key
 from ..topology import Topology
 from .flow import (
     REL_TOL,
@@ -379,7 +380,8 @@ def _bottleneck(topology: Topology, items: Sequence[CutItem], S, T) -> tuple[Bot
                 c.element, c.row, c.source, c.target, c.bandwidth, share, limit, c.type, kind
             )
         )
-    out.sort(key=lambda b: (-b.bandwidth, b.element, b.source, b.target, b.row))
+    out.sort(key=lambda b: (-b.bandwidth, b.element, natural_key(b.source),
+                            natural_key(b.target), b.row))  # fmt: skip
     return tuple(out)
 
 

@@ -110,6 +110,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, connected_components, maximum_flow
 
 from ..errors import SolverError
+from ..natural import natural_key
 from ..topology import Topology
 from ..units import REL_TOL
 from .forwarding import (
@@ -1475,7 +1476,7 @@ def _relayed_through(t: Topology, plan: ForwardingPlan, r: FlowResult) -> tuple[
         relayed[c] = amount
     hit = sorted_unique(group[np.flatnonzero(plan.beyond)])
     hit = hit[relayed[hit] > 1e-6 * max(float(r.value), 1e-300)]
-    return tuple(sorted(t.nodes.ids[int(g)] for g in hit))
+    return tuple(sorted((t.nodes.ids[int(g)] for g in hit), key=natural_key))
 
 
 def _forbidden_turns(strict: ForwardingPlan, lf, src, dst, sink_flow) -> dict[int, float]:
@@ -1557,7 +1558,7 @@ def _cut_items(topology: Topology, net: FlowNetwork, arcs: np.ndarray, capacity)
             out.append(
                 CutItem("link", e, ids[s], ids[d], float(capacity[a]), topology.link_type_of(e))
             )
-    out.sort(key=lambda c: (c.element, c.source, c.target, c.row))
+    out.sort(key=lambda c: (c.element, natural_key(c.source), natural_key(c.target), c.row))
     return out
 
 
@@ -1575,7 +1576,7 @@ def _interpret(topology, net, tail, head, capacity, arc_flow, side, S, cut_arcs=
         rows = net.owner[np.where(tail[ext] == S, head[ext], tail[ext])]
         for a, row in zip(ext.tolist(), rows.tolist(), strict=True):
             cut.append(CutItem("device", row, ids[row], ids[row], float(capacity[a])))
-    cut.sort(key=lambda c: (c.element, c.source, c.target, c.row))
+    cut.sort(key=lambda c: (c.element, natural_key(c.source), natural_key(c.target), c.row))
 
     link_flow = np.zeros((topology.num_links, 2))
     base = arc_flow[:n_base]

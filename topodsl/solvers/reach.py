@@ -87,6 +87,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from ..errors import SolverError
 from ..kinds import KIND_CODE, ROLES
+from ..progress import Progress, report
 from ..topology import LinkTable, NodeTable, Topology
 from .flow import (
     ARC_LINK,
@@ -304,6 +305,7 @@ def memory_reach(
     storage: bool = False,
     direction: str = "read",
     forwarding: str = "hardware",
+    progress: Progress | None = None,
 ) -> ReachResult:
     """Every memory each selected compute element reaches, with latency, bandwidth and tier.
 
@@ -317,6 +319,8 @@ def memory_reach(
     direction : ``"read"`` (memory to element, the default) or ``"write"``.
     forwarding : ``"hardware"`` (default) or ``"ideal"``: which components traffic may pass
         through, for latency paths and bandwidths alike (:mod:`topodsl.solvers.forwarding`).
+    progress : a :data:`topodsl.progress.Progress` callback, told how many elements are done
+        (``"reach: elements"``).
 
     Returns
     -------
@@ -355,14 +359,16 @@ def memory_reach(
             f"{topology.nodes.ids[r]!r} is a {topology.kind_of(r)}",
         )
     check_forwarding(forwarding)
-    result = _ReachSolver(topology, budget, storage, direction, forwarding).run(rows)
+    result = _ReachSolver(topology, budget, storage, direction, forwarding).run(
+        rows, progress, "reach: elements"
+    )
     if not forwarding_plan(topology, forwarding).beyond.any():
         return result
     # Relaying is measured against the strict hardware defaults with the same fabric domains
     # (none for the ideal ceiling), as for max_flow.
     base = _ReachSolver(
         topology, budget, storage, direction, "hardware", strict=True, fabric_of=forwarding
-    ).run(rows)
+    ).run(rows, progress, "reach: elements, without relaying")
     return _mark_relayed(result, base)
 
 
@@ -734,10 +740,13 @@ class _ReachSolver:
 
     # ---- driver ----------------------------------------------------------------------------
 
-    def run(self, rows: np.ndarray) -> ReachResult:
+    def run(
+        self, rows: np.ndarray, progress: Progress | None = None, stage: str = ""
+    ) -> ReachResult:
         S = self.s
         pieces: list[tuple[np.ndarray, np.ndarray, _Part]] = []  # (sources, memory rows, part)
         total = 0
+        done = 0  # elements finished, for progress
         pending = rows
         ctx = S.parent[rows]
         whole: list[np.ndarray] = []
@@ -768,6 +777,8 @@ class _ReachSolver:
                 total += mem.size
                 self._check_rows(total)
                 pieces.append((pending[idx], mem, part))
+                done += len(idx)
+                report(progress, stage, done, len(rows))
             if failed:
                 f = np.sort(np.concatenate(failed))
                 pending, ctx = pending[f], S.parent[ctx[f]]
@@ -790,6 +801,8 @@ class _ReachSolver:
                 total += len(part.ranks)
                 self._check_rows(total)
                 pieces.append((np.array([s]), part.ranks[None, :], part))
+                done += 1
+                report(progress, stage, done, len(rows))
         return self._assemble(rows, pieces)
 
     def _check_rows(self, total: int) -> None:
