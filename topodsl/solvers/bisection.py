@@ -443,16 +443,8 @@ class _Bisector:
             for other in g[1:]:
                 pairs = ((g[0], other),) if self.symmetric else ((g[0], other), (other, g[0]))
                 for a, b in pairs:
-                    r = max_flow(
-                        self.t,
-                        self.terms[self.tgroup == a],
-                        self.terms[self.tgroup == b],
-                        backend=self.backend,
-                        source_limit=np.inf,
-                        sink_limit=np.inf,
-                        forwarding=self.forwarding,
-                    )
-                    floor = min(floor, _feasible(r))
+                    ends = np.arange(self.n)
+                    floor = min(floor, _feasible(self._flow(ends == a, ends == b)))
         note = (
             f"splits separating a fabric domain's endpoints carry at least "
             f"{format_quantity(floor, BANDWIDTH)} ({flows} max flows)"
@@ -482,13 +474,15 @@ class _Bisector:
         total = np.bincount(label)
         return bool(np.any((sending > 0) & (sending < total)))
 
-    def _flow(self, first: np.ndarray):
-        """The max flow from the ``first`` endpoints to the others by the flow core itself
-        (the linear program where two layers of a package compete)."""
+    def _flow(self, first: np.ndarray, second: np.ndarray | None = None):
+        """The max flow from the ``first`` endpoints to the ``second`` ones (by default every
+        other) by the flow core itself, which applies the path rules (the linear program
+        where two layers of a package compete)."""
+        second = ~first if second is None else second
         return max_flow(
             self.t,
             self.terms[first[self.tgroup]],
-            self.terms[~first[self.tgroup]],
+            self.terms[second[self.tgroup]],
             backend=self.backend,
             source_limit=np.inf,
             sink_limit=np.inf,
@@ -618,16 +612,7 @@ class _Bisector:
                 send[m[x]] = True
                 take = np.zeros(self.n, dtype=bool)
                 take[m[~x]] = True
-                r = max_flow(
-                    self.t,
-                    self.terms[send[self.tgroup]],
-                    self.terms[take[self.tgroup]],
-                    backend=self.backend,
-                    source_limit=np.inf,
-                    sink_limit=np.inf,
-                    forwarding=self.forwarding,
-                )
-                apart = min(apart, _feasible(r))
+                apart = min(apart, _feasible(self._flow(send, take)))
         note = (
             f"all {len(whole)} balanced splits keeping the {len(members)} packages with several "
             f"endpoints whole measured; separating a package's endpoints carries at least "
