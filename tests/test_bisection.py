@@ -685,8 +685,11 @@ def test_mi300x_io_dies_bisect_at_1_024_tb_s() -> None:
         # The layered network is reversible (a package's two layers swap), so both ways at once
         # carry twice one way.
         assert r.bidirectional_lower_bound == pytest.approx(2 * truth, rel=1e-12)
+    # Under `ideal` packages forward, so the package certificate does not apply: the best
+    # split found is 1.15 TB/s and the spectral bound proves 1.031 TB/s.
     ideal = bisection(t, ends, forwarding="ideal")
-    assert ideal.exact and ideal.upper_bound == pytest.approx(truth + 2 * 63 * GB, rel=1e-12)
+    assert ideal.upper_bound == pytest.approx(truth + 2 * 63 * GB, rel=1e-12)
+    assert ideal.lower_bound <= ideal.upper_bound
     sockets = ({f"gpu{g}" for g in range(4)}, {f"gpu{g}" for g in range(4, 8)})
     assert {h.split(".")[1] for h in ideal.halves[0]} in sockets
 
@@ -815,12 +818,14 @@ def test_fabric_certificate_scales_for_device_limits() -> None:
 
 
 def test_hose_one_pass_equals_hub_by_hub(monkeypatch) -> None:
+    # The hose machinery itself, under the ideal model: with GPUs in NVLink domains the fabric
+    # rule caps the generic certificates (docs/solvers.md, "Fabric domains whole or separated").
     from benchmarks.clusters import cluster_source
 
     t = topodsl.loads(cluster_source(1024))
-    fast = bisection(t, exhaustive_limit=0)
+    fast = bisection(t, exhaustive_limit=0, forwarding="ideal")
     monkeypatch.setattr(hose_module, "_equidistant_gather", lambda *a, **k: None)
-    slow = bisection(t, exhaustive_limit=0)
+    slow = bisection(t, exhaustive_limit=0, forwarding="ideal")
     hose = lambda r: max(b.value for b in r.lower_bounds if b.method == "hose")  # noqa: E731
     assert hose(fast) == pytest.approx(hose(slow), rel=1e-12)
     assert fast.exact and fast.upper_bound == pytest.approx(512 * 50 * GB)
