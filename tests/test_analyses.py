@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import topodsl
-from topodsl.analyses import ANALYSES, ArgumentError, Context, run
+from topodsl.analyses import ANALYSES, ArgumentError, Context, run, unit_of
 from topodsl.analyses.registry import COMMON_OPTIONS, QUANTITY, SELECTION, resolve
 from topodsl.check import check
 from topodsl.cli import main
@@ -46,6 +46,7 @@ cluster c {
     connect n[*].nic[r] -- leaf[r] via eth
     connect st.nic -- leaf[0] via eth
     connect leaf[*] -- spine via eth x2
+    workload w { gpus = n[*].g[*], parallel { tp = 2 } }
 }
 """
 
@@ -78,6 +79,54 @@ HAND = {
     ),
     "drain": ({"size": 1e12}, "drain(1 TB)", {"time": 2000.0, "rate": 0.25e9}),
     "ingest": ({}, "ingest()", {"rate": 3.625e9, "throughput": 14.5e9}),
+    # The workload analyses (docs/workloads.md). GPU 0 of each node reaches the other only
+    # through its NIC and leaf 0: an all-gather of 1 GB moves 0.5 GB each way at 50 GB/s, in
+    # one ring step over 2 x 100 ns of PCIe and 2 x 600 ns of Ethernet.
+    "collective": (
+        {"group": "c.n*.g0", "op": "allgather", "size": 1e9},
+        "collective(c.n[*].g[0], op = allgather, size = 1 GB)",
+        {
+            "lower_bound_s": 0.01,
+            "bandwidth_s": 0.01,
+            "estimate_s": 0.01 + 1.4e-6,
+            "busbw": 50e9 * 0.01 / (0.01 + 1.4e-6),
+        },
+    ),
+    # Workload w pairs GPUs 0 and 1 of each node, whose NICs sit on different leaves.
+    "placement": (
+        {"workload": "w"},
+        "placement(workload = w)",
+        {"findings": 2, "tp_scale_out": 2, "ring_crossings": 0, "shared_bottlenecks": 0},
+    ),
+    # 1 TB: written in 125 s (as checkpoint), drained in 2000 s (as drain) on other links:
+    # 2000 / 3600 of the hour; 2 x 20 TB of HDD keep 40 checkpoints, 40 hours.
+    "checkpoint_cycle": (
+        {"size": 1e12, "interval": 3600.0},
+        "checkpoint_cycle(1 TB, interval = 1 h)",
+        {
+            "write_s": 125.0,
+            "drain_s": 2000.0,
+            "drain_utilisation": 2000 / 3600,
+            "drain_keeps_up": 1,
+            "ssd_needed": 2e12,
+            "archive_retention_s": 144000.0,
+        },
+    ),
+    "ingest_need": (
+        {"need": 7.25e9},
+        "ingest_need(7.25 GB/s)",
+        {"headroom": 2.0, "available": 14.5e9, "keeps_up": 1, "per_gpu_need": 7.25e9 / 4},
+    ),
+    # 100 GB over 2 GPUs: 50 GB each, in its 80 GB HBM (the decode bound, a linear program's,
+    # is in tests/test_workload_analyses.py).
+    "inference_fit": (
+        {"gpus": "c.n0.g*", "weights": 100e9, "tp": 2},
+        "inference_fit(c.n[0].g[*], weights = 100 GB, tp = 2)",
+        {"need": 50e9, "fits_own": 1, "fits": 1, "unplaced": 0},
+    ),
+    # No component declares a power or a cost: the totals are zero and say what is missing.
+    "power": ({}, "power()", {"it_power": 0, "facility_power": 0, "uncovered": 22}),
+    "cost": ({}, "cost()", {"total": 0, "uncovered": 22}),
 }
 
 # Cross-checked against the solver called directly (their own tests work them by hand).
@@ -212,7 +261,8 @@ def test_every_json_document_follows_one_convention(design_file, name: str) -> N
     for key, value in params.items():
         p = a.param(key)
         if p.kind == QUANTITY:
-            value = f"{value} {'s' if p.dim.second == 1 else 'B'}"
+            unit = {"B": " B", "B/s": " B/s", "s": " s", "W": " W"}.get(unit_of(p.dim), "")
+            value = f"{value}{unit}"
         args += [p.cli_flag, value if isinstance(value, str) else str(value)]
     r = invoke(*args)
     assert r.exit_code == 0, r.stderr
@@ -222,7 +272,7 @@ def test_every_json_document_follows_one_convention(design_file, name: str) -> N
     for fig in doc["figures"].values():
         assert set(fig) == {"value", "lower", "upper", "unit"}
         assert (fig["value"] is None) == (fig["lower"] != fig["upper"])
-        assert fig["unit"] in ("", "B", "B/s", "s")
+        assert fig["unit"] in ("", "B", "B/s", "s", "W", "s^-1", "B^-1 s W", "B^-1 s")
     for p in a.params:
         v = doc["parameters"][p.name]
         if p.kind == QUANTITY and v is not None:

@@ -392,7 +392,7 @@ def test_cluster_256_storage_fabric() -> None:
     t = load("cluster_256")
     sleaves = rows(t, "pod.sleaf*")
     for s in sleaves:
-        assert lanes_on(t, s) == 32 + 8
+        assert lanes_on(t, s) == 32 + 8 + 4  # servers, flash nodes, HDD nodes
     # 8 flash nodes serve 800 GB/s; the servers could take 32 x 2 x 50 = 3.2 TB/s (4:1).
     assert flow(t, "pod.store*.ssd*", sleaves) == pytest.approx(800 * GB)
     assert flow(t, sleaves, "pod.node*.snic*") == pytest.approx(3.2 * TB)

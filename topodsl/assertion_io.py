@@ -11,14 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import ast
+from . import ast, numeric
 from .analyses import Context
 from .analyses.figures import json_float, unit_of
 from .check import _Evaluator, _span_key
 from .errors import Diagnostic, ElaborationError, Span, source_line
-from .interval import EvaluationError
+from .evaluate import EvaluationError
 from .topology import Topology
-from .units import Dim
+from .units import COUNT, Dim
 
 __all__ = ["assertions_to_json", "with_assertions_from_json"]
 
@@ -58,7 +58,7 @@ def assertions_to_json(topology: Topology) -> list[dict[str, Any]]:
             instances.append({
                 "scopes": list(spec.scopes),
                 "constants": {
-                    name: {"value": json_float(v), "unit": unit_of(d), "dim": _dim_dict(d)}
+                    name: {"value": _number(v, d), "unit": unit_of(d), "dim": _dim_dict(d)}
                     for name, (v, d) in sorted(consts.items())
                 },
             })  # fmt: skip
@@ -135,16 +135,38 @@ def with_assertions_from_json(topology: Topology, entries: Any, file: str) -> To
                 if not isinstance(s, str) or (s and s not in topology._index):
                     raise bad(f"graph.assertions[{k}] holds in unknown component {s!r}")
             try:
+                dims = {n: Dim(**c.get("dim", {})) for n, c in consts.items()}
                 values = tuple(
-                    (str(n), float(c["value"]), Dim(**c.get("dim", {})))
+                    (str(n), _read_number(c["value"], dims[n]), dims[n])
                     for n, c in sorted(consts.items())
                 )
-            except (TypeError, ValueError, KeyError, AttributeError):
+            except (TypeError, ValueError, KeyError, AttributeError, numeric.NumericError):
                 msg = f"graph.assertions[{k}]: a constant needs a 'value' and a 'dim'"
                 raise bad(msg) from None
             specs.append(AssertSpec(node, tuple(scopes), values))
     texts = dict(topology.source_texts) | {pseudo: source}
     return dataclasses.replace(topology, assertions=tuple(specs), source_texts=texts)
+
+
+def _number(v: int | float, dim: Dim) -> int | float | str:
+    """A constant's value for JSON (:func:`~topodsl.analyses.figures.json_float`): whole
+    numbers divide to whole numbers and decimals do not, so a plain decimal with a whole value
+    stays ``2.0``; a quantity with a unit is always a decimal and is written as every figure."""
+    if numeric.is_whole(v):
+        return int(v)
+    if dim == COUNT and float(v).is_integer():
+        return float(v)
+    return json_float(v)
+
+
+def _read_number(v: Any, dim: Dim) -> int | float:
+    """A constant's value from JSON: a plain int is a whole number (within 10**18, as every
+    whole number is), anything else a decimal."""
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise TypeError(v)
+    if isinstance(v, int) and dim == COUNT:
+        return numeric.literal(v, True)
+    return float(v)
 
 
 def _dim_dict(d: Dim) -> dict[str, int]:

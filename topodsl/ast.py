@@ -16,7 +16,8 @@ __all__ = [
     "Member", "Direction", "KeywordArg", "CallArg",
     "Star", "IndexRange", "Index", "Segment", "Path",
     "Attr", "Param", "Arg", "ArraySpec", "Instance", "Connect", "Pattern", "Fabric", "For",
-    "Const", "Assert", "Meta", "Stmt", "LinkDecl", "Def", "Import", "Module",
+    "Const", "Assert", "Meta", "WorkloadSection", "Workload", "Stmt", "LinkDecl", "Def",
+    "Import", "Module",
 ]  # fmt: skip
 
 
@@ -316,7 +317,30 @@ class Meta:
     span: Span
 
 
-Stmt = Union[Const, Instance, Attr, Connect, Pattern, Fabric, For, Assert, Meta]  # noqa: UP007
+@dataclass(frozen=True, slots=True)
+class WorkloadSection:
+    """``parallel { tp = 8, dp = 4 }``: one section of a workload, its ``name = value`` entries."""
+
+    name: str
+    name_span: Span
+    entries: tuple[Attr, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """``workload NAME { ... }`` (or ``job NAME { ... }``): a job that runs on the design, its
+    top-level entries and its sections; :mod:`topodsl.workload` gives it meaning."""
+
+    keyword: str
+    name: str
+    name_span: Span
+    entries: tuple[Attr, ...]
+    sections: tuple[WorkloadSection, ...]
+    span: Span
+
+
+Stmt = Union[Const, Instance, Attr, Connect, Pattern, Fabric, For, Assert, Meta, Workload]  # noqa: UP007
 
 
 @dataclass(frozen=True, slots=True)

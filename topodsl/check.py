@@ -15,15 +15,14 @@ the threshold, the status and, for a flow or a bisection, the limiting cut.
 The functions an assertion calls are the registered analyses
 (:data:`topodsl.analyses.ANALYSES`); :mod:`topodsl.analyses.assertion` binds their arguments
 and resolves names relative to the component the assertion is written in. Arithmetic is
-:mod:`topodsl.interval`. This module compares and reports.
+:mod:`topodsl.evaluate`, the evaluator elaboration uses too. This module compares and reports.
 
 Uncertain figures
 -----------------
 Every measured figure is an interval ``[lower, upper]`` that contains the true value (a point
-when exact). Bisection bandwidth is the case that matters: a ``>=`` promise is *proven* only by
-the lower bound and *refuted* only by the upper bound; in between the status is ``"unproven"``.
-Arithmetic on figures is interval arithmetic, so ``bisection(x) / 2 >= 1 TB/s`` keeps the same
-guarantee.
+when exact), and arithmetic keeps the guarantee (``bisection(x) / 2``). Bisection bandwidth is
+the case that matters: a ``>=`` promise is *proven* only by the lower bound and *refuted* only
+by the upper bound; in between the status is ``"unproven"``.
 
 Names in an assertion
 ---------------------
@@ -53,7 +52,6 @@ Examples
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -65,7 +63,7 @@ from .analyses import ANALYSES, Context
 from .analyses.assertion import AssertionCalls, path_text
 from .analyses.figures import Measure, unit_of
 from .errors import Diagnostic, ElaborationError, Span, TopoError, source_line
-from .interval import MATH_FUNCTIONS, EvaluationError, Interval, IntervalEvaluator, Record
+from .evaluate import EvaluationError, Evaluator, Quantity, Record
 from .progress import Progress
 from .progress import report as report_progress
 from .topology import Topology
@@ -96,9 +94,9 @@ MAX_INSTANCES = 64
 #: Every status a result can have, best first.
 STATUSES = ("pass", "unproven", "fail", "error")
 
-# Relative tolerance of comparisons: 25.6 TB/s written in a file and 25.6e12 B/s computed from
-# link sums must compare equal.
-_RTOL = REL_TOL  # one tolerance for every figure (topodsl.units)
+#: Relative tolerance of comparisons (25.6 TB/s as written equals 25.6e12 B/s summed from links).
+_RTOL = REL_TOL
+
 
 _MIRROR = {">=": "<=", "<=": ">=", ">": "<", "<": ">", "==": "==", "!=": "!="}
 
@@ -435,19 +433,37 @@ def compare(op: str, a: Measure, b: Measure) -> str:
 # -- the evaluator -------------------------------------------------------------------------------
 
 
-class _Evaluator(IntervalEvaluator):
-    """Assertions: the arithmetic of :class:`IntervalEvaluator`, plus constants, analyses
-    (:class:`~topodsl.analyses.assertion.AssertionCalls`) and ``.field`` access."""
+class _Evaluator(Evaluator):
+    """Assertions: the arithmetic of :class:`~topodsl.evaluate.Evaluator`, plus constants and
+    analyses (:class:`~topodsl.analyses.assertion.AssertionCalls`)."""
+
+    value_noun = "a figure"
 
     def __init__(self, ctx: Context, options: Mapping[str, str]):
         self.t = ctx.topology
         self.texts: dict[str, str] = dict(self.t.source_texts)
         self._consts: dict[str, ast.Const] | None = None
-        self._const_values: dict[str, Interval] = {}
+        self._const_values: dict[str, Quantity] = {}
         self._const_stack: list[str] = []
         # Numbers visible where an assertion stands (a definition's parameters...), by scope.
         self.scope_constants: dict[str, dict[str, tuple[float, Dim]]] = {}
         self.calls = AssertionCalls(self, ctx, options)
+
+    def rounded_division(self, e: ast.BinOp, a: Quantity, b: Quantity) -> None:
+        """In an assertion's own expression a rounded-down division is an error, not a silent
+        ``1 / 100 == 0`` threshold (a constant's definition keeps the language's rule)."""
+        if self._const_stack:
+            return
+        if isinstance(a.lo, int) and isinstance(b.lo, int):
+            what = f"{a.lo} / {b.lo} divides two whole numbers: it rounds down to {a.lo // b.lo}"
+        else:
+            what = "this divides whole numbers that do not divide exactly: it rounds down"
+        raise self.error(
+            e.span,
+            f"{what} (the language's rule), which an assertion does not do silently",
+            "write a decimal for a fraction (1.0 / 100 is 0.01), or floor(1.0 * a / b) to "
+            "round down on purpose",
+        )
 
     def error(self, span: Span | None, message: str, hint: str | None = None) -> EvaluationError:
         line = None
@@ -469,14 +485,13 @@ class _Evaluator(IntervalEvaluator):
                 rank = STATUSES.index(got[0])
                 if worst is None or rank > STATUSES.index(worst[0]):
                     worst = (*got, scope)
-        except EvaluationError as a:
-            return AssertionResult(
-                name, node.text, node.span, "error", node.op, None, None,
-                diagnostics=(a.diagnostic,), origin=origin,
+        except (EvaluationError, TopoError) as e:
+            # A meaningless expression, or a solver that refused the question (e.g. an
+            # unbounded flow): an input error here.
+            diags = (
+                (e.diagnostic,) if isinstance(e, EvaluationError)
+                else tuple(_at(d, node.span, self.texts) for d in e.diagnostics)
             )  # fmt: skip
-        except TopoError as e:
-            # A solver refused the question (e.g. an unbounded flow): an input error here.
-            diags = tuple(_at(d, node.span, self.texts) for d in e.diagnostics)
             return AssertionResult(
                 name, node.text, node.span, "error", node.op, None, None,
                 diagnostics=diags, origin=origin,
@@ -485,10 +500,8 @@ class _Evaluator(IntervalEvaluator):
         status, op, measured, threshold, analysis, cut, notes, scope = worst
         notes = tuple(notes)
         if len(evaluated) < len(scopes):
-            notes += (
-                f"evaluated on {len(evaluated)} of {len(scopes)} instances: one per distinct "
-                "definition and arguments",
-            )
+            notes += (f"evaluated on {len(evaluated)} of {len(scopes)} instances: one per "
+                      "distinct definition and arguments",)  # fmt: skip
         return AssertionResult(
             name, node.text, node.span, status, op, measured, threshold, analysis, cut, scope,
             len(scopes), len(evaluated), notes, (), origin,
@@ -517,76 +530,40 @@ class _Evaluator(IntervalEvaluator):
                 f"write the threshold as {dim_name(left.dim)}"
                 + (f", e.g. in {unit}" if unit else ", without a unit"),
             )
-        measured = Measure(left.lo, left.hi, left.dim)
-        threshold = Measure(right.lo, right.hi, right.dim)
+        measured = Measure(float(left.lo), float(left.hi), left.dim)
+        threshold = Measure(float(right.lo), float(right.hi), right.dim)
         status = compare(op, measured, threshold)
         return status, op, measured, threshold, left.analysis, left.cut, left.notes
 
-    # -- names, calls and fields ----------------------------------------------------------------
+    # -- names and calls ------------------------------------------------------------------------
 
-    def ref(self, e: ast.Ref, scope: str = "") -> Interval:
+    def components_hint(self, text: str) -> str:
+        return f"pass it to an analysis, e.g. count({text})"
+
+    def string(self, e: ast.String, scope: str) -> Quantity:
+        raise self.components(e, f'"{e.value}"')
+
+    def ref(self, e: ast.Ref, scope: str = "") -> Quantity:
         name = e.path.simple_name
         if name is None:
-            text = path_text(e.path)
-            raise self.error(
-                e.span, f"{text} names components, not a figure",
-                f"pass it to an analysis, e.g. count({text})",
-            )  # fmt: skip
+            raise self.components(e, path_text(e.path))
         local = self.scope_constants.get(scope, {})
         if name in local:
             value, dim = local[name]
-            return Interval.exact(value, dim)
+            return Quantity.exact(value, dim)
         consts = self.constants()
         if name not in consts:
-            hint = _did_you_mean(name, list(consts) + list(local) + list(ANALYSES))
-            if hint is None:
-                hint = (
-                    f"to select components write e.g. count({name}[*]); constants used in "
-                    "assertions are 'const' declarations and a definition's parameters"
-                )
-            raise self.error(e.span, f"unknown name {name!r}", hint)
+            hint = (
+                f"to select components write e.g. count({name}[*]); constants used in "
+                "assertions are 'const' declarations and a definition's parameters"
+            )
+            raise self.unknown_name(e, name, [*consts, *local, *ANALYSES], hint)
         return self.constant(name, e.span)
 
-    def analysis(self, e: ast.Call, scope: str) -> Interval | Record:
+    def analysis(self, e: ast.Call, scope: str) -> Quantity | Record:
         if e.func in ANALYSES:
             return self.calls.call(e, scope)
-        hint = _did_you_mean(e.func, list(ANALYSES) + list(MATH_FUNCTIONS))
-        raise self.error(
-            e.span, f"unknown analysis {e.func!r}",
-            hint or "analyses: " + ", ".join(sorted(ANALYSES)),
-        )  # fmt: skip
-
-    def member(self, e: ast.Member, scope: str) -> Interval:
-        v = self.eval(e.value, scope)
-        func = e.value.func
-        if not isinstance(v, Record):
-            raise self.error(
-                e.name_span,
-                f"{func}(...) is a single figure; it has no .{e.name}",
-                f"compare {func}(...) itself",
-            )
-        if e.name not in v.fields:
-            fields = ", ".join("." + f for f in v.fields)
-            raise self.error(
-                e.name_span,
-                f"{func}(...) has no figure {e.name!r}",
-                _did_you_mean(e.name, list(v.fields)) or f"it has {fields}",
-            )
-        return v.fields[e.name]
-
-    def quantity(self, e: Any, scope: str, dim: Dim, what: str) -> float:
-        """An exact figure of dimension ``dim`` (an analysis's size or budget)."""
-        v = self.value(e, scope)
-        if v.dim != dim:
-            unit = example_unit(dim)
-            raise self.error(
-                e.span,
-                f"{what} must be {dim_name(dim)}, got {dim_name(v.dim)}",
-                f"e.g. with unit {unit}" if unit else None,
-            )
-        if v.lo != v.hi:
-            raise self.error(e.span, f"{what} must be an exact figure")
-        return v.lo
+        raise self.unknown_function(e, ANALYSES)
 
     # -- constants ------------------------------------------------------------------------------
 
@@ -608,21 +585,25 @@ class _Evaluator(IntervalEvaluator):
             self._consts = consts
         return self._consts
 
-    def constant(self, name: str, span: Span) -> Interval:
+    def constant(self, name: str, span: Span) -> Quantity:
         if name in self._const_values:
             return self._const_values[name]
-        if name in self.t.constants:  # the value elaborated (a -D override included)
-            value, dim = self.t.constants[name]
-            return Interval.exact(value, dim)
         if name in self._const_stack:
             raise self.error(span, f"constant {name!r} is defined in terms of itself")
+        elaborated = self.t.constants.get(name)  # the value used, a -D override included
         self._const_stack.append(name)
         try:
-            v = self.value(self.constants()[name].value, "")
+            v = self.value(self.constants()[name].value, "") if name in self.constants() else None
+        except EvaluationError:
+            if elaborated is None:
+                raise
+            v = None
         finally:
             self._const_stack.pop()
-        v = Interval(v.lo, v.hi, v.dim)
-        self._const_values[name] = v
+        if elaborated is not None:  # kept as a float: a whole number stays one (7 / 2 is 3)
+            whole = v is not None and v.integral and float(elaborated[0]).is_integer()
+            v = Quantity.exact(int(elaborated[0]) if whole else elaborated[0], elaborated[1])
+        v = self._const_values[name] = Quantity(v.lo, v.hi, v.dim)
         return v
 
 
@@ -632,8 +613,3 @@ def _at(d: Diagnostic, span: Span | None, texts: dict[str, str]) -> Diagnostic:
         return d
     line = source_line(span.file, span.line, texts.get(span.file))
     return Diagnostic(span, d.severity, d.message, d.hint, line)
-
-
-def _did_you_mean(name: str, options: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(name, list(options), n=1)
-    return f"did you mean {close[0]!r}?" if close else None

@@ -21,6 +21,8 @@ The exception tree::
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,7 @@ __all__ = [
     "SolverError",
     "MAX_DIAGNOSTICS",
     "DiagnosticSink",
+    "did_you_mean",
 ]
 
 MAX_DIAGNOSTICS = 20
@@ -229,3 +232,13 @@ class DiagnosticSink:
         if self.errors:
             errors, self.errors = self.errors, []
             raise cls(errors)
+
+
+def did_you_mean(name: str, options: Iterable[str]) -> str | None:
+    """A hint naming the option closest to a misspelt ``name``, or ``None``.
+
+    >>> did_you_mean("bandwith", ["bandwidth", "latency"])
+    "did you mean 'bandwidth'?"
+    """
+    close = difflib.get_close_matches(name, sorted(set(options)), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None

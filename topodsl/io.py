@@ -18,7 +18,9 @@ shares its bandwidth between the two directions.
 A hand-written file needs only node ``id`` and ``kind`` and link ``source``, ``target`` and
 ``bandwidth``. Export then import then export gives the same bytes. The file's assertions go
 to ``graph.assertions`` (see :func:`topodsl.assertion_io.assertions_to_json`), so that checking the
-exported file checks them.
+exported file checks them, and its workloads to ``graph.workloads``: each one's ``name``, the
+component it is declared in (``scope``) and its source ``text`` with every value in SI units
+(:func:`topodsl.workload.workload_text`), read back the way the language reads it.
 
 >>> from topodsl.topology import TopologyBuilder
 >>> b = TopologyBuilder(); _ = b.add_node("a", "gpu"); _ = b.add_node("b", "gpu")
@@ -104,6 +106,12 @@ def to_json_dict(topology: Topology) -> dict[str, Any]:
         from .assertion_io import assertions_to_json
 
         graph["assertions"] = assertions_to_json(topology)
+    if topology.workloads:
+        from .workload import workload_text
+
+        graph["workloads"] = [
+            {"name": w.name, "scope": w.scope, "text": workload_text(w)} for w in topology.workloads
+        ]
     return {"directed": False, "multigraph": True, "graph": graph, "nodes": nodes, "links": links}
 
 
@@ -323,6 +331,10 @@ def loads_json(text: str, file: str = "<json>", *, max_nodes: int = MAX_NODES) -
         from .assertion_io import with_assertions_from_json
 
         topology = with_assertions_from_json(topology, graph["assertions"], file)
+    if graph.get("workloads"):
+        from .workload import workloads_from_text
+
+        topology = workloads_from_text(topology, graph["workloads"], file)
     return topology
 
 

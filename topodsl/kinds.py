@@ -110,7 +110,8 @@ class AttrSpec:
 
 _COMMON = (
     AttrSpec("model", None, "product name, free text"),
-    AttrSpec("power", POWER, "power draw"),
+    AttrSpec("power", POWER, "power draw; a component's own figure covers everything inside it"),
+    AttrSpec("cost", COUNT, "purchase cost, in one currency throughout the design"),
 )
 _DEVICE = (
     AttrSpec("bandwidth", BANDWIDTH, "throughput cap for all flow through the device"),
@@ -163,6 +164,6 @@ def attributes_for(kind: str) -> dict[str, AttrSpec]:
     """The attributes a component of ``kind`` accepts.
 
     >>> sorted(attributes_for("ssd"))[:3]
-    ['bandwidth', 'capacity', 'latency']
+    ['bandwidth', 'capacity', 'cost']
     """
     return ATTRIBUTES[kind]

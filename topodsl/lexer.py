@@ -43,7 +43,10 @@ from .units import UNITS
 __all__ = ["TopodslLexer", "KEYWORDS", "ANALYSES", "PATTERNS"]
 
 #: The language's keywords (docs/language.md, "Lexical rules").
-KEYWORDS = ("import", "link", "def", "const", "connect", "via", "fabric", "for", "in", "assert")
+KEYWORDS = (
+    "import", "link", "def", "const", "connect", "via", "fabric", "for", "in", "assert", "meta",
+    "workload", "job",
+)  # fmt: skip
 #: The analyses an assertion may call.
 ANALYSES = (
     "count",
@@ -58,6 +61,13 @@ ANALYSES = (
     "drain",
     "ingest",
     "spill",
+    "collective",
+    "placement",
+    "checkpoint_cycle",
+    "ingest_need",
+    "inference_fit",
+    "power",
+    "cost",
     "within",
 )
 #: Connection patterns, fabric generators and arithmetic functions.

@@ -37,6 +37,8 @@ __all__ = [
     "MAX_QUANTITY",
     "MIN_QUANTITY",
     "NumericError",
+    "is_whole",
+    "WHOLE_HINT",
     "literal",
     "add",
     "sub",
@@ -55,7 +57,8 @@ MAX_QUANTITY = 1e30
 #: Smallest non-zero attribute value in SI base units.
 MIN_QUANTITY = 1e-30
 
-_WHOLE_HINT = "whole numbers (counts, indices, loop bounds) are limited to 10**18"
+#: The hint of every error about the range of whole numbers.
+WHOLE_HINT = "whole numbers (counts, indices, loop bounds) are limited to 10**18"
 
 
 class NumericError(ArithmeticError):
@@ -67,7 +70,12 @@ class NumericError(ArithmeticError):
         self.hint = hint
 
 
-def _is_whole(v: Any) -> bool:
+def is_whole(v: Any) -> bool:
+    """Whether ``v`` is a whole number: a Python or numpy int, or an int array (not a bool).
+
+    >>> is_whole(3), is_whole(3.0), is_whole(np.arange(2))
+    (True, False, True)
+    """
     if isinstance(v, np.ndarray):
         return np.issubdtype(v.dtype, np.integer)
     return isinstance(v, int | np.integer) and not isinstance(v, bool)
@@ -81,15 +89,15 @@ def _max_abs(v: Any) -> int | float:
         if np.issubdtype(v.dtype, np.integer):
             return max(abs(int(v.max())), abs(int(v.min())))
         return float(np.max(np.abs(v)))
-    return abs(int(v)) if _is_whole(v) else abs(float(v))
+    return abs(int(v)) if is_whole(v) else abs(float(v))
 
 
 def _checked(v: Any) -> Any:
     """``v`` itself when it is in range; a NumericError otherwise."""
-    if _is_whole(v):
+    if is_whole(v):
         if _max_abs(v) > MAX_WHOLE:
             raise NumericError(
-                "the result is too large for a whole number (limit 10**18)", _WHOLE_HINT
+                "the result is too large for a whole number (limit 10**18)", WHOLE_HINT
             )
         return v
     finite = np.all(np.isfinite(v)) if isinstance(v, np.ndarray) else math.isfinite(v)
@@ -114,7 +122,7 @@ def literal(value: int | float, integral: bool) -> int | float:
     """
     if integral:
         if not isinstance(value, int) or abs(value) > MAX_WHOLE:
-            raise NumericError("this whole number is too large (limit 10**18)", _WHOLE_HINT)
+            raise NumericError("this whole number is too large (limit 10**18)", WHOLE_HINT)
         return value
     if not math.isfinite(value):
         raise NumericError(
@@ -147,15 +155,15 @@ def sub(a: Any, b: Any) -> Any:
 
 def mul(a: Any, b: Any) -> Any:
     """``a * b``; for whole numbers the product's bound is checked before multiplying."""
-    if _is_whole(a) and _is_whole(b) and _max_abs(a) * _max_abs(b) > MAX_WHOLE:
-        raise NumericError("the result is too large for a whole number (limit 10**18)", _WHOLE_HINT)
+    if is_whole(a) and is_whole(b) and _max_abs(a) * _max_abs(b) > MAX_WHOLE:
+        raise NumericError("the result is too large for a whole number (limit 10**18)", WHOLE_HINT)
     return _checked(_quiet(lambda: a * b))
 
 
 def div(a: Any, b: Any) -> Any:
     """``a / b``: whole numbers divide to whole numbers, rounded down (``pcie[i / 2]``).
     The caller has checked that ``b`` has no zero."""
-    if _is_whole(a) and _is_whole(b):
+    if is_whole(a) and is_whole(b):
         return _checked(_quiet(lambda: a // b))
     return _checked(_quiet(lambda: a / b))
 
@@ -169,10 +177,10 @@ def power(a: Any, n: int) -> Any:
     """``a ** n`` for a whole ``n >= 0``; the size of the result is bounded first, from
     ``n * log10(max |a|)``, so ``10 ** 10 ** 10`` never starts computing."""
     base = _max_abs(a)
-    limit = math.log10(MAX_WHOLE) if _is_whole(a) else 308.0
+    limit = math.log10(MAX_WHOLE) if is_whole(a) else 308.0
     if base > 1 and n * math.log10(base) > limit:
-        if _is_whole(a):
-            raise NumericError("this number is too large (more than 10**18)", _WHOLE_HINT)
+        if is_whole(a):
+            raise NumericError("this number is too large (more than 10**18)", WHOLE_HINT)
         raise NumericError(
             "the result is too large to represent",
             "numbers must stay below about 1.8e308; check the magnitudes and units",
@@ -196,7 +204,7 @@ def to_whole(fn: str, v: Any) -> Any:
     if not math.isfinite(big) or big > MAX_WHOLE:
         shown = f"{float(big):g}" if isinstance(v, np.ndarray) else f"{float(v):g}"
         raise NumericError(
-            f"{fn}() of {shown} is too large for a whole number (limit 10**18)", _WHOLE_HINT
+            f"{fn}() of {shown} is too large for a whole number (limit 10**18)", WHOLE_HINT
         )
     return out.astype(np.int64) if isinstance(out, np.ndarray) else int(out)
 

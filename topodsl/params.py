@@ -225,11 +225,11 @@ class ConstantHook:
         return value
 
     def _apply(self, el: Any, o: Override, c: ast.Const, own: Any, scope: Any) -> Any:
-        from .elaborate import _Abort
+        from .elaborate.state import Abort
 
         try:
             new = el.eval(o.decl.value, scope)
-        except _Abort:
+        except Abort:
             return own  # reported; keep the file's value so that nothing else cascades
         problem = _mismatch(own, new)
         if problem is not None:

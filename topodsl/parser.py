@@ -39,6 +39,7 @@ _MAX_LITERAL_DIGITS = 400
 
 KEYWORDS = (
     "import", "link", "def", "const", "connect", "via", "fabric", "for", "in", "assert", "meta",
+    "workload", "job",
 )  # fmt: skip
 
 
@@ -364,6 +365,25 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def meta_stmt(self, meta, items):
         return ast.Meta(items[0], self._stmts(items[1:]), self._span(meta))
+
+    @v_args(meta=True)
+    def workload_stmt(self, meta, items):
+        keyword, name, *body = items
+        entries = tuple(i for i in body if isinstance(i, ast.Attr))
+        sections = tuple(i for i in body if isinstance(i, ast.WorkloadSection))
+        return ast.Workload(
+            str(keyword), str(name), self._tspan(name), entries, sections, self._span(meta)
+        )
+
+    def workload_keyword(self, items):
+        return items[0]
+
+    @v_args(meta=True)
+    def workload_section(self, meta, items):
+        name, *entries = items
+        return ast.WorkloadSection(
+            str(name), self._tspan(name), self._stmts(entries), self._span(meta)
+        )
 
     # paths
     @v_args(meta=True)

@@ -168,6 +168,7 @@ class Topology:
         units, Dim)``, as elaborated (``-D`` included): what assertions read.
     overrides : the constants ``-D NAME=VALUE`` set (:class:`topodsl.params.Setting`), for
         reports to echo.
+    workloads : the jobs declared to run on the design (see :mod:`topodsl.workload`).
     """
 
     nodes: NodeTable
@@ -183,6 +184,7 @@ class Topology:
     source_texts: Mapping[str, str] = field(default_factory=dict)
     constants: Mapping[str, tuple[float, Any]] = field(default_factory=dict)
     overrides: tuple[Any, ...] = ()
+    workloads: tuple[Any, ...] = ()
 
     # -- sizes and lookups ------------------------------------------------------------------
 

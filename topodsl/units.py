@@ -150,6 +150,8 @@ def _build_units() -> dict[str, tuple[float, Dim]]:
     # "kb" and "Kb" are both kilobit; a lone "K" prefix is accepted for bytes as in "KB".
     units.update(
         {
+            "h": (3600.0, TIME),
+            "min": (60.0, TIME),
             "s": (1.0, TIME),
             "ms": (1e-3, TIME),
             "us": (1e-6, TIME),

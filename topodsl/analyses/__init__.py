@@ -42,6 +42,15 @@ from . import drain  # noqa: E402,F401  isort: skip
 from . import ingest  # noqa: E402,F401  isort: skip
 from . import spill  # noqa: E402,F401  isort: skip
 
+# The workload analyses (docs/workloads.md).
+from . import collective  # noqa: E402,F401  isort: skip
+from . import placement  # noqa: E402,F401  isort: skip
+from . import checkpoint_cycle  # noqa: E402,F401  isort: skip
+from . import ingest_need  # noqa: E402,F401  isort: skip
+from . import inference_fit  # noqa: E402,F401  isort: skip
+from . import power  # noqa: E402,F401  isort: skip
+from . import cost  # noqa: E402,F401  isort: skip
+
 __all__ = [
     "ANALYSES",
     "COMMON_OPTIONS",

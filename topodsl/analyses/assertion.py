@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import ast
-from ..interval import Interval, Record
+from ..evaluate import Quantity, Record, path_text
 from ..kinds import KIND_ALIASES, KIND_CODE, ROLES
-from ..units import COUNT
 from .registry import (
     ANALYSES,
     CHOICE,
@@ -35,6 +34,7 @@ from .registry import (
     LINK_TYPES,
     QUANTITY,
     SELECTION,
+    WORD,
     Analysis,
     CommonOption,
     Param,
@@ -65,7 +65,7 @@ class AssertionCalls:
         self.options = dict(options)
         self.progress = None  # a topodsl.progress.Progress for the solvers, set by check()
 
-    def call(self, e: ast.Call, scope: str) -> Interval | Record:
+    def call(self, e: ast.Call, scope: str) -> Quantity | Record:
         """The figures of ``e``, an analysis call."""
         a = ANALYSES[e.func]
         params, options, spans = self.bind(a, e, scope)
@@ -142,7 +142,17 @@ class AssertionCalls:
             return _WORDS[self.word(x, scope, tuple(_WORDS), p.spelling)]
         if p.kind == LINK_TYPES:
             return self.link_types(x)
+        if p.kind == WORD:
+            return self.name(x, p.spelling)
         raise AssertionError(p.kind)  # pragma: no cover
+
+    def name(self, x: Any, what: str) -> str:
+        """A bare name or a string (``workload = pretrain``)."""
+        if isinstance(x, ast.String):
+            return x.value
+        if isinstance(x, ast.Ref) and x.path.simple_name is not None:
+            return x.path.simple_name
+        raise self.ev.error(getattr(x, "span", None), f"{what} is a name, e.g. {what} = NAME")
 
     def word(self, x: Any, scope: str, choices: tuple[str, ...], what: str) -> str:
         """A bare word or a string among ``choices`` (``forwarding = ideal``)."""
@@ -253,16 +263,16 @@ class AssertionCalls:
         return f"{seg.name}[{self._index(seg.index, scope)}]"
 
     def _index(self, e: Any, scope: str) -> int:
-        v = self.ev.value(e, scope)
-        if v.dim != COUNT or v.lo != v.hi or not float(v.lo).is_integer() or v.lo < 0:
-            raise self.ev.error(e.span, "an index must be a whole number >= 0")
-        return int(v.lo)
+        i = self.ev.whole(e, scope, "an index")
+        if i < 0:
+            raise self.ev.error(e.span, f"an index must be 0 or more, got {i}")
+        return i
 
 
-def as_value(result: AnalysisResult) -> Interval | Record:
+def as_value(result: AnalysisResult) -> Quantity | Record:
     """An analysis result as the evaluator sees it: one figure, or a record of several."""
     fields = {
-        k: Interval(f.lower, f.upper, f.dim, result.analysis, f.cut, f.notes)
+        k: Quantity(f.lower, f.upper, f.dim, result.analysis, f.cut, f.notes)
         for k, f in result.figures.items()
     }
     if len(fields) == 1:
@@ -297,19 +307,6 @@ def _scope_chain(scope: str) -> list[str]:
 def _did_you_mean(name: str, options) -> str | None:
     close = difflib.get_close_matches(name, list(options), n=1)
     return f"did you mean {close[0]!r}?" if close else None
-
-
-def path_text(p: ast.Path) -> str:
-    """A path as written, indices other than ``*`` shown as ``[...]``."""
-    out = []
-    for s in p.segments:
-        if s.index is None:
-            out.append(s.name)
-        elif isinstance(s.index, ast.Star):
-            out.append(f"{s.name}[*]")
-        else:
-            out.append(f"{s.name}[...]")
-    return ".".join(out)
 
 
 def _expr_text(e: Any) -> str:

@@ -28,6 +28,7 @@ __all__ = [
     "CHOICE",
     "FLAG",
     "LINK_TYPES",
+    "WORD",
     "Param",
     "Field",
     "ReportOption",
@@ -43,8 +44,10 @@ __all__ = [
 
 #: Parameter kinds. A selection names components (a selector text, or node rows); a quantity
 #: is a number with a dimension (SI base units inside, a unit on the command line); a choice is
-#: one of a few words; a flag is on or off; link types name link types (``type:nvlink4``).
+#: one of a few words; a flag is on or off; link types name link types (``type:nvlink4``); a
+#: word is a name the design declares (a workload's).
 SELECTION, QUANTITY, CHOICE, FLAG, LINK_TYPES = "selection", "quantity", "choice", "flag", "links"
+WORD = "word"
 
 _TRUE = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
@@ -56,8 +59,8 @@ class Param:
     Attributes
     ----------
     name : the Python keyword of :func:`~topodsl.analyses.run` and the key in JSON.
-    kind : :data:`SELECTION`, :data:`QUANTITY`, :data:`CHOICE`, :data:`FLAG` or
-        :data:`LINK_TYPES`.
+    kind : :data:`SELECTION`, :data:`QUANTITY`, :data:`CHOICE`, :data:`FLAG`,
+        :data:`LINK_TYPES` or :data:`WORD`.
     help : one line for ``--help`` and the docs.
     dim : the dimension of a quantity.
     default : a selector text (a selection's default, restricted to the assertion's component
@@ -268,6 +271,8 @@ class Analysis:
     disjoint : two selections that must not overlap (``("sources", "sinks")``).
     diff_fields : the fields ``diff`` compares (default: all); ``diff_default``: whether
         ``diff`` compares it without being asked.
+    aliases : other names of its ``analyze`` subcommand (``checkpoint-cycle``), not listed in
+        ``--help``; :func:`~topodsl.analyses.get` knows them too.
     """
 
     name: str
@@ -287,6 +292,7 @@ class Analysis:
     disjoint: tuple[str, str] | None = None
     diff_fields: tuple[str, ...] | None = None
     diff_default: bool = False
+    aliases: tuple[str, ...] = ()
 
     def param(self, key: str) -> Param | None:
         """The parameter called ``key`` in any front end: its name, its assertion keyword or
@@ -314,7 +320,8 @@ ANALYSES: dict[str, Analysis] = {}
 
 def register(analysis: Analysis) -> Analysis:
     """Add ``analysis`` to :data:`ANALYSES` (its name must be new)."""
-    if analysis.name in ANALYSES:
+    taken = set(ANALYSES) | {alias for a in ANALYSES.values() for alias in a.aliases}
+    if analysis.name in taken or taken & set(analysis.aliases):
         raise ValueError(f"analysis {analysis.name!r} is registered twice")
     names = [p.name for p in analysis.params]
     if len(set(names)) != len(names):

@@ -40,6 +40,7 @@ from .registry import (
     LINK_TYPES,
     QUANTITY,
     SELECTION,
+    WORD,
     Analysis,
     Param,
     parse_link_types,
@@ -157,6 +158,9 @@ def get(name: str) -> Analysis:
     """The analysis called ``name``; an :class:`ArgumentError` naming the close ones if none."""
     if name in ANALYSES:
         return ANALYSES[name]
+    for a in ANALYSES.values():
+        if name in a.aliases:
+            return a
     close = difflib.get_close_matches(name, list(ANALYSES), n=1)
     hint = f"did you mean {close[0]!r}?" if close else "analyses: " + ", ".join(ANALYSES)
     raise ArgumentError(f"unknown analysis {name!r}", hint)
@@ -303,6 +307,10 @@ def _value(ctx: Context, a: Analysis, p: Param, value: Any, scope: str | None) -
         return bool(value)
     if p.kind == LINK_TYPES:
         return parse_link_types(value) if isinstance(value, str) else tuple(value)
+    if p.kind == WORD:
+        if not isinstance(value, str) or not value:
+            raise ArgumentError(f"{p.described(a.name)} must be a name", param=p.name)
+        return value
     return _selection(ctx, a, p, value, scope)
 
 

@@ -67,8 +67,8 @@ def _option(p: Param) -> click.Option:
     )
 
 
-def analysis_command(a: Analysis) -> click.Command:
-    """The ``analyze`` subcommand of ``a``."""
+def analysis_command(a: Analysis, name: str | None = None) -> click.Command:
+    """The ``analyze`` subcommand of ``a`` (under another ``name``: an alias, hidden)."""
     params: list[click.Parameter] = [click.Argument(["file"], type=click.Path(dir_okay=False))]
     params += [_option(p) for p in a.params]
     params += [
@@ -97,10 +97,12 @@ def analysis_command(a: Analysis) -> click.Command:
             click.echo((f"{note}\n" if note else "") + result.format(**report))
 
     first, _, rest = a.summary.partition("\n\n")
-    command = click.Command(a.name, params=params, callback=callback, help=a.summary,
-                            short_help=first)  # fmt: skip
+    command = click.Command(name or a.name, params=params, callback=callback, help=a.summary,
+                            short_help=first, hidden=name is not None)  # fmt: skip
     return file_options(command)
 
 
 for _analysis in ANALYSES.values():
     analyze.add_command(analysis_command(_analysis))
+    for _alias in _analysis.aliases:
+        analyze.add_command(analysis_command(_analysis, _alias))

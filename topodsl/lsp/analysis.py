@@ -40,7 +40,10 @@ __all__ = ["Document", "Symbol", "analyze", "hover", "definition", "completions"
 
 #: Assertions are evaluated only in files up to this size, so a keystroke never waits minutes.
 MAX_CHECKED_COMPONENTS = 200_000
-KEYWORDS = ("import", "link", "def", "const", "connect", "via", "fabric", "for", "in", "assert")
+KEYWORDS = (
+    "import", "link", "def", "const", "connect", "via", "fabric", "for", "in", "assert", "meta",
+    "workload", "job",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ steps, each sound on its own:
    link's ``bandwidth`` or ``latency`` (in a ``link`` type or a ``connect`` block, of a type
    that no fabric or pattern uses and no expression names); the declaration of another
    top-level constant; an assertion. Anything else (an array size, an index, a lane count, a
-   definition's argument, a fabric setting, ``meta``, ``2 * NIC`` as an attribute) makes it a
-   *structure parameter*. So a value parameter reaches the topology only through the
-   elaborator's attribute values: a node column entry is the constant's value, a link's
-   bandwidth is the value times the link's lanes, and nothing else depends on it.
+   definition's argument, a fabric setting, ``meta``, a ``workload`` entry, ``2 * NIC`` as an
+   attribute) makes it a *structure parameter*. So a value parameter reaches the topology only
+   through the elaborator's attribute values: a node column entry is the constant's value, a
+   link's bandwidth is the value times the link's lanes, and nothing else depends on it.
 2. **A probe** (:func:`build_shape`, once per shape). The shape's first point is elaborated,
    and elaborated again with every tainted constant set to a different value. The two
    topologies must be identical except in entries that hold exactly ``value`` (or ``value *
@@ -185,6 +185,9 @@ def _uses(modules: Sequence[ast.Module]) -> tuple[list[_Use], dict[str, Any], se
         elif isinstance(s, ast.Meta):
             structure(s.path, s.span)
             for a in s.entries:
+                structure(a.value, a.span)
+        elif isinstance(s, ast.Workload):  # elaborated once with the shape, never updated
+            for a in (*s.entries, *(e for sec in s.sections for e in sec.entries)):
                 structure(a.value, a.span)
         else:
             uses.append(_Use(s, "structure", getattr(s, "span", None)))
@@ -643,6 +646,7 @@ def same_topology(a: Topology, b: Topology) -> bool:
         and dict(a.source_texts) == dict(b.source_texts)
         and dict(a.constants) == dict(b.constants)
         and a.overrides == b.overrides
+        and a.workloads == b.workloads
     )
 
 
