@@ -137,6 +137,7 @@ __all__ = [
     "egress_limit",
     "ingress_limit",
     "prune_for_terminals",
+    "mirror_vertices",
     "sorted_unique",
     "figures_agree",
     "INT_LIMIT",
@@ -187,9 +188,11 @@ class FlowNetwork:
     in order). Arcs with the same ``bundle`` draw on one physical capacity (the two layers of
     a package's internal link, or of a limited device): a feasible flow keeps their sum within
     ``capacity``; ``shared`` says whether any two arcs do. ``forwarding`` is the model it was
-    built for. ``through[a]`` marks the arcs inside a gated CPU that carry traffic between its
-    port to a CXL domain and anything but the CPU itself, what never forwards on it and a CXL
-    port: without them every path obeys the CXL binding rule (see :func:`max_flow`).
+    built for. ``mirror[v]`` is the vertex that plays ``v``'s part when every arc is reversed
+    (see :func:`mirror_vertices`; -1 where the builder knows none). ``through[a]`` marks the
+    arcs inside a gated CPU that carry traffic between its port to a CXL domain and anything
+    but the CPU itself, what never forwards on it and a CXL port: without them every path
+    obeys the CXL binding rule (see :func:`max_flow`).
     """
 
     num_vertices: int
@@ -205,6 +208,7 @@ class FlowNetwork:
     bundle: np.ndarray
     forwarding: str = "hardware"
     shared: bool = False
+    mirror: np.ndarray | None = None
     through: np.ndarray | None = None
 
     @property
@@ -622,6 +626,9 @@ class _Builder:
             or (limited & gated & self.kept).any()
         )
         nv = int(start[-1])
+        mirror = mirror_vertices(present, slot, nv)
+        # A gated CPU's ports have no mirror the builder knows: never taken to be reversible.
+        mirror[a_in[gated & self.kept]] = -1
         vin = np.where(self.kept, vin, -1)
         vout = np.where(self.kept, vout, -1)
         return FlowNetwork(
@@ -638,8 +645,47 @@ class _Builder:
             bundle=bundle,
             forwarding=plan.mode,
             shared=shared,
+            mirror=mirror,
             through=through_arcs,
         )
+
+
+def mirror_vertices(present: np.ndarray, slot: np.ndarray, num_vertices: int) -> np.ndarray:
+    """Each vertex's mirror: the vertex that plays its part when every arc is reversed.
+
+    ``present``/``slot`` are the builder's vertex slots per row (columns: ``a_in``, ``a_out``,
+    ``b_in``, ``b_out``, and a CXL switch's own sending and receiving vertices). Reversing
+    every arc turns a flow from X to Y into one from Y to X when each vertex is replaced by
+    its mirror:
+
+    * one vertex: itself; an *in* and an *out* vertex (memory, a device split by its limit):
+      each other's;
+    * a sealed row: its inbound and native layers swap (external links arrive in the inbound
+      layer and leave from the native one, so the reverse of an arrival is a departure; the
+      inbound copy of an internal link is the reverse of the other direction's native copy;
+      the delivery arc native -> inbound is its own reverse): ``a_in`` <-> ``b_out`` and, with
+      a limit, ``a_out`` <-> ``b_in``;
+    * a CXL switch: its host and device sides swap in the same way (host-side links arrive at
+      ``a_in`` and leave from ``b_out``), and its sending and receiving vertices.
+
+    A vertex the rules above do not cover is -1, and a network with one is never taken to be
+    reversible. This is only the vertex map: whether every arc has its reversed twin (same
+    capacity, same bundle structure) is checked arc by arc by
+    :func:`topodsl.solvers.certificates.network.verified_arc_mirrors`.
+
+    >>> present = np.array([[True, True, False, False, False, False]])
+    >>> mirror_vertices(present, np.array([[0, 1, -1, -1, -1, -1]]), 2).tolist()
+    [1, 0]
+    """
+    mirror = np.full(num_vertices, -1, dtype=np.int64)
+    layered = present[:, 3]
+    single = present[:, 0] & ~present[:, 1] & ~layered
+    mirror[slot[single, 0]] = slot[single, 0]
+    for rows, i, j in ((~layered, 0, 1), (layered, 0, 3), (layered, 1, 2), (layered, 4, 5)):
+        both = rows & present[:, i] & present[:, j]
+        mirror[slot[both, i]] = slot[both, j]
+        mirror[slot[both, j]] = slot[both, i]
+    return mirror
 
 
 def _one_domain(topology: Topology, rows: np.ndarray, forwarding: str) -> int | None:
@@ -753,9 +799,13 @@ def prune_for_terminals(
 
     Drops components not connected to any terminal and, repeatedly, non-terminal dead ends
     (rows with links to at most one other row: HBM stacks, DIMMs, drives). Flow entering a dead
-    end can only come back out the way it came, so no max flow or min cut between terminals
-    changes. Under the fabric rule (``forwarding="hardware"``), when every terminal belongs to
-    one fabric domain, only that domain's rows can carry traffic between them: the rest is
+    end can only come back out the way it came, into the vertex it left (a cycle, which no max
+    flow needs), so no max flow or min cut between terminals changes. A row linked to a CXL
+    switch (``sided`` under ``forwarding``) is never a dead end: the switch's host and device
+    sides are different vertices, so a CPU hanging off the switch alone can turn traffic
+    round (device -> switch -> CPU -> switch -> device, a peer transfer through the host's
+    root port). Under the fabric rule (``forwarding="hardware"``), when every terminal belongs
+    to one fabric domain, only that domain's rows can carry traffic between them: the rest is
     dropped too. Returns a boolean mask over rows.
 
     >>> from topodsl.topology import TopologyBuilder
@@ -787,9 +837,14 @@ def prune_for_terminals(
     if d is not None:
         alive &= inside
     pair_alive = alive[pa] & alive[pb]
+    anchored = term.copy()
+    sided = forwarding_plan(topology, forwarding).klass == SIDED
+    if sided.any():
+        anchored[pa[sided[pb]]] = True
+        anchored[pb[sided[pa]]] = True
     for _ in range(max_rounds):
         deg = np.bincount(pa[pair_alive], minlength=n) + np.bincount(pb[pair_alive], minlength=n)
-        dead = alive & ~term & (deg <= 1)
+        dead = alive & ~anchored & (deg <= 1)
         if not dead.any():
             break
         alive &= ~dead
@@ -1368,14 +1423,17 @@ def _linear_program(t, net, tail, head, capacity, S, T, bound, delta=None) -> Fl
     y = np.clip(res.x, 0.0, None) * unit
     x = np.bincount(arc, weights=y, minlength=m)
     value = float(-res.fun * unit)
-    # The elements that limit the optimum: capacities with a shadow price.
-    binding = np.zeros(m, dtype=bool)
+    # The elements that limit the optimum: capacities with a shadow price, on the shared row
+    # or on a copy's own bound (the solver may put it on either when one layer carries it
+    # all), each listed once (both layers' copies of a link are one element).
+    hot = np.zeros(len(limit), dtype=bool)
     if len(ub_rows):
-        hot = np.abs(res.ineqlin.marginals) > 1e-9
-        first = np.full(len(ub_rows), -1)
-        np.maximum.at(first, inv, shared)
-        binding[first[hot]] = True
-    binding[arc[(np.abs(res.upper.marginals) > 1e-9) & one[arc]]] = True
+        hot[ub_rows[np.abs(res.ineqlin.marginals) > 1e-9]] = True
+    hot[bundle[arc[np.abs(res.upper.marginals) > 1e-9]]] = True
+    representative = np.full(len(limit), -1)
+    np.maximum.at(representative, bundle, np.arange(m))
+    binding = np.zeros(m, dtype=bool)
+    binding[representative[hot]] = True
     load = np.bincount(bundle, weights=x, minlength=len(limit))
     room = load[bundle] < limit[bundle] * (1 - 1e-9)
     side = _reachable(nv + 2, tail, head, room & inner | (head == T) & room, x > 1e-12 * unit, S)
