@@ -400,3 +400,25 @@ def test_a_context_with_workloads_pickles_and_answers_the_same(st) -> None:
     assert run(again, "checkpoint_cycle", workload="train").figures == first.figures
     small = pickle.loads(pickle.dumps(first.without_detail()))
     assert small.figures == first.figures
+
+
+def test_a_tensor_parallel_group_on_nvlink_is_not_flagged_for_an_equal_network_path() -> None:
+    """Each GPU is on its server's NVSwitch and on a shared leaf: between two GPUs of a server
+    both paths are 2 hops. The fabric rule keeps their peer traffic on NVLink (NCCL's P2P
+    never takes the network for a peer in the NVLink domain), so the tensor-parallel rings
+    route there alone and no group talks over the leaf; across servers the rings do."""
+    src = """\
+link nv  { bandwidth = 400 GB/s }
+link net { bandwidth = 50 GB/s }
+cluster c {
+    node n[2] { gpu g[2]; nvswitch s; connect g[*] -- s via nv }
+    switch leaf
+    connect n[*].g[*] -- leaf via net
+    workload w { gpus = n[*].g[*], parallel { tp = 2 } }
+}
+"""
+    r = run(topodsl.loads(src), "placement", workload="w")
+    assert r["tp_scale_out"].lower == 0
+    across = run(topodsl.loads(src.replace("tp = 2 }", 'tp = 2, order = "dp, tp" }')),
+                 "placement", workload="w")  # fmt: skip
+    assert across["tp_scale_out"].lower == 2
