@@ -422,3 +422,23 @@ cluster c {
     across = run(topodsl.loads(src.replace("tp = 2 }", 'tp = 2, order = "dp, tp" }')),
                  "placement", workload="w")  # fmt: skip
     assert across["tp_scale_out"].lower == 2
+
+
+def test_inference_overflow_into_a_peers_hbm_is_read_over_nvlink_only() -> None:
+    """15 GB of weights on a GPU of 10 GB HBM (1 TB/s), its peer's HBM 10 GB behind a
+    100 GB/s NVLink (an NVSwitch) and a 30 GB/s PCIe switch both share. 5 GB overflow to the
+    peer; under the fabric rule peer reads take NVLink alone: a decode step reads 5 GB at
+    100 GB/s, 50 ms (the own 10 GB at 1 TB/s take 10 ms beside it). Without the rule
+    (``ideal``, no domains) PCIe peer to peer adds 30 GB/s: 5 GB / 130 GB/s = 38.5 ms."""
+    t = topodsl.loads("""
+link nv   { bandwidth = 100 GB/s }
+link pcie { bandwidth = 30 GB/s }
+link hbm  { bandwidth = 1000 GB/s }
+def gpu G { hbm m { capacity = 10 GB, bandwidth = 1000 GB/s }; connect self -- m via hbm }
+cluster c { node n { G g[2]; nvswitch s; pcie_switch p
+                     connect g[*] -- s via nv; connect g[*] -- p via pcie } }
+""")
+    fit = inference_fit(t, "c.n.g0", weights=15 * GB)
+    assert fit.fits and fit.step_time == pytest.approx(5 * GB / (100 * GB), rel=1e-5)
+    ideal = inference_fit(t, "c.n.g0", weights=15 * GB, forwarding="ideal")
+    assert ideal.step_time == pytest.approx(5 * GB / (130 * GB), rel=1e-5)
