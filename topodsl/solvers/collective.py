@@ -34,10 +34,11 @@ Estimates (labelled as such)
     send/recv algorithms on the actual links. Each step's transfers are routed over the
     shortest paths between their members in the flow network (so GPUs never relay unless the
     model lets them; a transfer between two GPUs of one fabric domain on the domain's arcs
-    alone, as the fabric rule says), split as a max flow on those paths would split them; all transfers of a
-    step, in every group, run at once, and the step takes the largest bytes-over-capacity of
-    any link or limited device (its bottleneck). Its latency is the largest, over the step's
-    transfers, of the links' latency plus the latency of every component entered on the way.
+    alone, as the fabric rule says), split as a max flow on those paths would split them; all
+    transfers of a step, in every group, run at once, and the step takes the largest
+    bytes-over-capacity of any link or limited device (its bottleneck). Its latency is the
+    largest, over the step's transfers, of the links' latency plus the latency of every
+    component entered on the way.
     ``overhead`` adds a fixed time per step (software). The best algorithm's time is the
     estimate; its bandwidth term alone is reported too.
 
