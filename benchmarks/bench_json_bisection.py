@@ -204,11 +204,15 @@ def format_bw(x: float) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("sizes", nargs="*", choices=[*SIZES, []], default=list(SIZES))
+    p.add_argument("sizes", nargs="*", help=f"some of {', '.join(SIZES)} (default: all)")
     p.add_argument("--folder", default=str(Path(tempfile.gettempdir()) / "topodsl-bench-json"))
     p.add_argument("--in-process-only", action="store_true", help="skip whole-process runs")
     p.add_argument("--json", help="also write the rows to this file")
     args = p.parse_args()
+    unknown = [s for s in args.sizes if s not in SIZES]
+    if unknown:
+        p.error(f"unknown size {unknown[0]!r} (choose from {', '.join(SIZES)})")
+    args.sizes = args.sizes or list(SIZES)
     folder = Path(args.folder)
     folder.mkdir(parents=True, exist_ok=True)
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S')}  load {os.getloadavg()[0]:.2f}", flush=True)

@@ -88,7 +88,9 @@ def verify(cn: CertificateNetwork, sigma: np.ndarray, hubs: np.ndarray) -> np.nd
     """The arc permutation of ``sigma`` when it is an automorphism of ``cn`` that keeps the
     endpoints and ``hubs`` (vertices), else None."""
     nv, n = cn.num_vertices, cn.n
-    if len(sigma) != nv or np.any(np.sort(sigma) != np.arange(nv)):
+    if len(sigma) != nv or (nv and (sigma.min() < 0 or sigma.max() >= nv)):
+        return None
+    if nv and np.bincount(sigma, minlength=nv).max() != 1:
         return None
     if n and (sigma[:n].min() < 0 or sigma[:n].max() >= n):
         return None
@@ -220,8 +222,22 @@ class _Mapper:
         if not self.base or self.base[0] != z0:
             self.base, self.base_dist = [z0], [_distances(self.graph, z0)]
 
-    def map(self, z0: int, z: int) -> np.ndarray | None:
-        """A vertex permutation taking ``z0`` to ``z`` that may be an automorphism, or None."""
+    @staticmethod
+    def pair(cls_a: np.ndarray, cls_b: np.ndarray) -> np.ndarray:
+        """The permutation pairing each class's members on side A with its members on side B
+        in index order."""
+        oa = np.argsort(cls_a, kind="stable")  # stable: index order within a class
+        ob = np.argsort(cls_b, kind="stable")
+        sigma = np.empty(len(cls_a), dtype=np.int64)
+        sigma[oa] = ob
+        return sigma
+
+    def map(self, z0: int, z: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """An automorphism taking ``z0`` to ``z`` (vertex and arc permutations), or None.
+
+        When classes are still open, pairing them in index order is tried first: files that
+        number their parts alike (pods, ranks of a torus) often make that an automorphism
+        already, which the check tells, and base points with their searches are saved."""
         nv = self.cn.num_vertices
         self.start_at(z0)
         cls_a = self.colour.copy()
@@ -245,8 +261,12 @@ class _Mapper:
                 np.minimum.at(tw_lo, side, self.twin)
                 np.maximum.at(tw_hi, side, self.twin)
             open_ = (size > 1) & (tw_lo[cls_a] != tw_hi[cls_a])
+            sigma = self.pair(cls_a, cls_b)
+            image = verify(self.cn, sigma, self.hubs)
+            if image is not None:
+                return sigma, image
             if not open_.any():
-                break
+                return None
             k += 1
             if k >= _MAX_BASE_POINTS:
                 self.exhausted = True  # symmetry too rich for a few base points: stop trying
@@ -260,12 +280,6 @@ class _Mapper:
                 self.base_dist.append(_distances(self.graph, pick))
             # Its image: the first vertex of its class on side B.
             images.append(int(np.flatnonzero(cls_b == cls_a[self.base[k]])[0]))
-        # Pair each class's members in index order.
-        oa = np.lexsort((np.arange(nv), cls_a))
-        ob = np.lexsort((np.arange(nv), cls_b))
-        sigma = np.empty(nv, dtype=np.int64)
-        sigma[oa] = ob
-        return sigma
 
 
 def hub_orbits(cn: CertificateNetwork, hubs: np.ndarray, max_work: float = np.inf) -> Orbits | None:
@@ -313,11 +327,15 @@ def hub_orbits(cn: CertificateNetwork, hubs: np.ndarray, max_work: float = np.in
         )
         return connected_components(g, directed=True, connection="weak")[1]
 
-    vertex_orbit = orbits_of(nv, perms)
+    # Every generator maps hubs to hubs (checked), so hub orbits need only the hubs' images.
+    def hub_orbits_now() -> np.ndarray:
+        return orbits_of(len(hubs), [where[p[hubs]] for p in perms])
+
+    hub_label = hub_orbits_now()
     mapper = _Mapper(cn, hubs, colour, twin)
     work, tries, failures = 0.0, 0, 0
     while tries < _MAX_MAPS and work <= max_work:
-        label = vertex_orbit[hubs]
+        label = hub_label
         if len(np.unique(label)) <= 1:
             break
         z0 = int(hubs[0])
@@ -331,23 +349,23 @@ def hub_orbits(cn: CertificateNetwork, hubs: np.ndarray, max_work: float = np.in
             if tries >= _MAX_MAPS or work > max_work:
                 break
             tries += 1
-            sigma = mapper.map(z0, int(hubs[i]))
+            found_map = mapper.map(z0, int(hubs[i]))
             work += (len(mapper.base) + 1) * (na + nv)
-            image = None if sigma is None else verify(cn, sigma, hubs)
-            if image is None:
+            if found_map is None:
                 failures += 1
                 if failures >= _MAX_FAILURES or mapper.exhausted:
                     break
             else:
+                sigma, image = found_map
                 perms.append(sigma)
                 arc_perms.append(image)
-                vertex_orbit = orbits_of(nv, perms)
+                hub_label = hub_orbits_now()
                 found = True
                 break
         if not found:
             break
     if not perms:
         return None
-    _, hub_orbit = np.unique(vertex_orbit[hubs], return_inverse=True)
+    _, hub_orbit = np.unique(hub_label, return_inverse=True)
     _, arc_orbit = np.unique(orbits_of(na, arc_perms), return_inverse=True)
     return Orbits(hub_orbit.ravel(), arc_orbit.ravel(), len(perms))
