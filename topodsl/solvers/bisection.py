@@ -57,12 +57,17 @@ from .certificates import (
     HubSet,
     bfs_levels,
     certificate_network,
+    cross_domain_matching,
     csr,
+    domain_classes,
+    fabric_arcs,
     fabric_bounds,
     hose_rate,
     hub_work,
+    least_pair_flow,
     mirror_arcs,
     network_is_reversible,
+    network_part,
     row_transit,
     sample_hubs,
     spectral_bound,
@@ -105,8 +110,6 @@ _METIS_MAX_SEEDS_LARGE = 2
 _PACKAGE_MAX_ENDPOINTS = 12
 _PACKAGE_MAX_WHOLE_SPLITS = 2_000
 _PACKAGE_MAX_SEPARATIONS = 2_000
-# Max flows inside one fabric domain that bound the splits separating a domain's endpoints.
-_DOMAIN_MAX_FLOWS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,7 +378,8 @@ class _Bisector:
         self.cn = certificate_network(
             cert_net, self.terms, self.tgroup, self.n, mirrors, package=plan.seal
         )
-        self._domain_floor: tuple[float, str] | None = None
+        self._through: tuple[float, str] | None = None
+        self._plan, self._mirrors = plan, mirrors
         self.mirror = mirror_arcs(self.cn) if self.symmetric else None
         self._shared_packages = _shared_packages(self.net, plan.seal, self.terms, self.tgroup)
         # A CXL switch that is not an endpoint can turn traffic round through a host (device ->
@@ -402,13 +406,16 @@ class _Bisector:
         under the path rules), it was proven on a network that lets peer traffic of a fabric
         domain leave the domain and come back, which holds for the splits keeping every
         domain's endpoints on one side; the splits separating a domain's endpoints are
-        bounded apart (:meth:`domain_floor`), and the bound is the smaller of the two."""
+        bounded apart (:meth:`through_domains`), and the bound is the smaller of the two
+        (named ``"<method> / domains split"`` when the second is the smaller)."""
         value = max(0.0, float(value))
         if whole and self.tc._fabric is not None:
-            floor, floor_note = self.domain_floor()
-            if floor < value:
-                value = floor
-            note = f"{note}; {floor_note}" if note else floor_note
+            through, through_note = self.through_domains()
+            if through < value:
+                kept = format_quantity(value, BANDWIDTH)
+                note = f"{note}; {kept} for splits keeping every fabric domain whole"
+                method, value = f"{method} / domains split", through
+            note = f"{note}; {through_note}" if note else through_note
         self.lowers.append(Bound(method, value, note))
         if value > self.lower:
             self.lower, self.lower_method = value, method
@@ -416,41 +423,93 @@ class _Bisector:
     def done(self) -> bool:
         return self.best is not None and self.best.value <= self.lower * (1 + _TOL)
 
-    def domain_floor(self) -> tuple[float, str]:
-        """A lower bound on every split that puts endpoints of one fabric domain on both sides.
-
-        Such a split separates the endpoints of some domain D into X and the rest of D, and
-        carries at least the max flow from X to the rest of D alone (fewer sources and sinks
-        never add flow; whether a path obeys the fabric rule depends only on its ends). With
-        e0 one endpoint of D: if e0 is in X, that flow is at least the one from e0 to any
-        endpoint t of D outside X, else at least the one from an endpoint of X to e0. So the
-        least max flow between e0 and each other endpoint of D, both ways round, over every
-        domain, bounds every such split: 2 (k - 1) max flows of one domain each (exact under
-        the rule), at most ``_DOMAIN_MAX_FLOWS`` in all (else 0)."""
-        if self._domain_floor is not None:
-            return self._domain_floor
+    def through_domains(self) -> tuple[float, str]:
+        """The additive domain certificate (:mod:`topodsl.solvers.certificates.domains`): a
+        lower bound on every balanced split that puts endpoints of one fabric domain on both
+        sides, ``r * min(floor(n/2), n - k_max) + f_min``: the hose rate r of the network
+        without fabric arcs (no relaying through endpoints) times the cross-domain matching,
+        plus the least fabric flow between two endpoints of a domain. Computed once."""
+        if self._through is not None:
+            return self._through
         f = self.tc._fabric
-        groups = [sorted_unique(self.tgroup[f.terminals[f.domain == d]])
-                  for d in sorted_unique(f.domain)]  # fmt: skip
-        groups = [g for g in groups if len(g) >= 2]
-        flows = sum(len(g) - 1 for g in groups) * (1 if self.symmetric else 2)
-        if flows > _DOMAIN_MAX_FLOWS:
-            self._domain_floor = (0.0, f"no bound on splits separating a fabric domain's "
-                                       f"endpoints ({flows} max flows needed)")  # fmt: skip
-            return self._domain_floor
-        floor = math.inf
-        for g in groups:
-            for other in g[1:]:
-                pairs = ((g[0], other),) if self.symmetric else ((g[0], other), (other, g[0]))
-                for a, b in pairs:
-                    ends = np.arange(self.n)
-                    floor = min(floor, _feasible(self._flow(ends == a, ends == b)))
+        domains = sorted_unique(f.domain)
+        sizes = [len(sorted_unique(self.tgroup[f.terminals[f.domain == d]])) for d in domains]
+        k_max = max(sizes)
+        f_min, classes = self.fabric_floor(domains)
+        matched = cross_domain_matching(self.n, k_max)
+        rate, hubs = self.network_rate() if matched and f_min < math.inf else (0.0, "")
+        value = rate * matched + f_min
+        how = (
+            f"{format_quantity(rate, BANDWIDTH)} per endpoint via {hubs} (network, no fabric "
+            f"arcs) x {matched} cross-domain pairs"
+            if rate > 0
+            else "no network share proven"
+        )
         note = (
             f"splits separating a fabric domain's endpoints carry at least "
-            f"{format_quantity(floor, BANDWIDTH)} ({flows} max flows)"
+            f"{format_quantity(value, BANDWIDTH)}: {how}, + "
+            f"{format_quantity(f_min, BANDWIDTH)} on one domain's fabric "
+            f"({len(domains)} domains, {classes} distinct)"
         )
-        self._domain_floor = (floor, note)
-        return self._domain_floor
+        self._through = (value, note)
+        return self._through
+
+    def fabric_floor(self, domains: np.ndarray) -> tuple[float, int]:
+        """The least max flow between two endpoints of one of ``domains`` on its fabric arcs
+        (B/s), and how many distinct domain networks were measured. Identical domains (the
+        copies of one template) are measured once. Where a package holds several endpoints
+        whose layers compete (the linear program decides) or the backend is NetworkX, the
+        flow core measures each pair, else a max flow on the domain's own few arcs."""
+        net, plan = self.net, self._plan
+        vdom = plan.domain[net.owner]
+        inside = (vdom[net.tail] >= 0) & (vdom[net.tail] == vdom[net.head])
+        term_domain = np.where(plan.member[self.terms], plan.domain[self.terms], -1)
+        classes = domain_classes(
+            net, plan.domain, inside, self.terms, self.tgroup, term_domain, domains
+        )
+        fast = self._shared_packages is None and self.backend == "scipy"
+        floor = math.inf
+        for c in classes:
+            if fast:
+                floor = min(floor, least_pair_flow(c, self.symmetric))
+                continue
+            ends = np.arange(self.n)
+            first, others = c.endpoints[0], c.endpoints[1:]
+            for other in others:
+                pairs = ((first, other),) if self.symmetric else ((first, other), (other, first))
+                for a, b in pairs:
+                    floor = min(floor, _feasible(self._flow(ends == a, ends == b)))
+        return floor, len(classes)
+
+    def network_rate(self) -> tuple[float, str]:
+        """The hose rate (B/s) every endpoint can send and receive at once over the network
+        without fabric arcs, no path relaying through an endpoint, and the hubs that gave it
+        (:func:`~topodsl.solvers.certificates.domains.network_part`): the best over the hub
+        sets that one pass can route, else hub by hub within the hose budget."""
+        drop = fabric_arcs(self.net, self._plan.domain, self.owner)
+        if self._cxl_bound:
+            drop |= self.net.through
+        cn = network_part(
+            self.net, drop, self.terms, self.tgroup, self.n, self._mirrors, self._plan.seal
+        )
+        n = self.n
+        receivers = np.arange(n) + (cn.num_vertices - n)
+        rows = np.flatnonzero((self.owner < 0) & self.keep)
+        rows = rows[(cn.vertex_in[rows] >= n) & (cn.vertex_out[rows] >= n)]
+        from_e = bfs_levels(csr(cn), np.arange(n))
+        mirror = mirror_arcs(cn) if self.symmetric else None
+        sets = [h for h in _hub_sets(self.t, cn, rows, from_e) if np.all(h.vout >= n)]
+        best, name = 0.0, ""
+        for slow in (False, True):
+            for hubs in sets:
+                routing = hose_rate(
+                    cn, hubs, mirror, from_e, slow, _HOSE_BUDGET, receivers=receivers
+                )
+                if routing is not None and routing.rate > best:
+                    best, name = routing.rate, f"{len(hubs)} {hubs.name}"
+            if best > 0:
+                break
+        return best, name
 
     def rules_bind(self, first: np.ndarray) -> bool:
         """Whether the split is one the repeated cuts cannot measure exactly: through a

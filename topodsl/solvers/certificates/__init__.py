@@ -15,9 +15,17 @@ module                    certificate
 :mod:`.hose`              hose routing through hub components (or the endpoints: Valiant)
 :mod:`.spectral`          the second eigenvalue of the relaxation's reduced Laplacian
 :mod:`.fabric`            closed forms of recognised fabric generators
+:mod:`.domains`           the additive domain certificate: splits through a fabric domain
 ========================  =====================================================================
 """
 
+from .domains import (
+    cross_domain_matching,
+    domain_classes,
+    fabric_arcs,
+    least_pair_flow,
+    network_part,
+)
 from .fabric import fabric_bounds
 from .hose import HoseRouting, HubSet, hose_rate, hub_work, sample_hubs
 from .network import (
@@ -42,12 +50,17 @@ __all__ = [
     "Relaxation",
     "bfs_levels",
     "certificate_network",
+    "cross_domain_matching",
     "csr",
+    "domain_classes",
+    "fabric_arcs",
     "fabric_bounds",
     "hose_rate",
     "hub_work",
+    "least_pair_flow",
     "mirror_arcs",
     "network_is_reversible",
+    "network_part",
     "row_transit",
     "sample_hubs",
     "spectral_bound",

@@ -83,6 +83,7 @@ def hose_rate(
     from_endpoints: np.ndarray,
     slow: bool = True,
     max_work: float = np.inf,
+    receivers: np.ndarray | None = None,
 ) -> HoseRouting | None:
     """Largest rate r every endpoint can send and receive at once through ``hubs``.
 
@@ -91,6 +92,9 @@ def hose_rate(
     share is the capacity of its arcs from closer to the endpoints (equal shares when no hub
     has any: the endpoints themselves). Returns None when one pass cannot route all hubs and
     ``slow`` is False, or routing hub by hub would touch more than ``max_work`` elements.
+    ``receivers`` are the vertices where endpoint 0 .. n - 1 takes traffic in (by default the
+    same vertices; an endpoint split into a source and a sink, see
+    :func:`~topodsl.solvers.certificates.domains.split_endpoints`, has its own).
     """
     tail, head, cap = cn.tail, cn.head, cn.capacity
     nv = cn.num_vertices
@@ -101,6 +105,7 @@ def hose_rate(
         weight = np.ones(len(hubs))
     weight = weight / weight.sum()
     senders = np.arange(cn.n)
+    receivers = senders if receivers is None else receivers
     amount = np.ones(cn.n)
     targets = hubs.vout
     if mirror is not None:
@@ -131,7 +136,7 @@ def hose_rate(
         g = _gather(cn, tail, head, dist, senders, w * amount)
         if mirror is None:
             # Scatter from the hub = gather on the reversed network.
-            s = _gather(cn, head, tail, next(back), senders, w * amount)
+            s = _gather(cn, head, tail, next(back), receivers, w * amount)
             if g is None or s is None:
                 continue
             S += s
