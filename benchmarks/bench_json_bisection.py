@@ -252,12 +252,15 @@ def main() -> int:
         if abs(floor["value"] - topo["upper"]) > 1e-6 * topo["upper"]:
             print(f"  note: the floor's one flow is {_fmt(floor['value'])}")
     print()
-    print("in process: floor = read + one max flow; topodsl = read + bisection (CPU-s)")
+    print("in process: floor = read + one max flow; topodsl = read + bisection (CPU-s);")
+    print("whole process: the floor's child against `topodsl analyze bisection FILE`")
     for r in rows:
         f, t = r["floor"], r["topodsl"]
         print(
             f"  {r['case']:<15} floor {f['read']:.2f} + {f['flow']:.2f}   "
-            f"topodsl {t['read']:.2f} + {t['solve']:.2f}   load {r['load']:.2f}"
+            f"topodsl {t['read']:.2f} + {t['solve']:.2f}   "
+            f"whole {r['whole_process']:.2f} / {f['process']:.2f} = "
+            f"{r['whole_process'] / f['process']:.2f}x   load {r['load']:.2f}"
         )
     print()
     print("growth exponent of topodsl's CPU-s against links, between consecutive sizes:")

@@ -116,7 +116,8 @@ def hose_rate(
         return None
     # One routing per orbit of hubs under the network's automorphisms (see .symmetry): the
     # loads summed over an orbit are its size times the orbit-averaged loads of one member.
-    orbits = hub_orbits(cn, targets, max_work) if len(hubs) > 1 else None
+    keep = () if receivers is senders else (receivers,)
+    orbits = hub_orbits(cn, targets, max_work, keep) if len(hubs) > 1 else None
     if orbits is not None and not _constant_on(weight, orbits.hub_orbit):
         orbits = None
     if orbits is None:

@@ -84,9 +84,11 @@ def _keys(cn: CertificateNetwork) -> np.ndarray:
     return cn.tail * max(cn.num_vertices, 1) + cn.head
 
 
-def verify(cn: CertificateNetwork, sigma: np.ndarray, hubs: np.ndarray) -> np.ndarray | None:
+def verify(
+    cn: CertificateNetwork, sigma: np.ndarray, hubs: np.ndarray, *keep: np.ndarray
+) -> np.ndarray | None:
     """The arc permutation of ``sigma`` when it is an automorphism of ``cn`` that keeps the
-    endpoints and ``hubs`` (vertices), else None."""
+    endpoints, ``hubs`` and each set of vertices in ``keep``, else None."""
     nv, n = cn.num_vertices, cn.n
     if len(sigma) != nv or (nv and (sigma.min() < 0 or sigma.max() >= nv)):
         return None
@@ -94,10 +96,11 @@ def verify(cn: CertificateNetwork, sigma: np.ndarray, hubs: np.ndarray) -> np.nd
         return None
     if n and (sigma[:n].min() < 0 or sigma[:n].max() >= n):
         return None
-    is_hub = np.zeros(nv, dtype=bool)
-    is_hub[hubs] = True
-    if np.any(~is_hub[sigma[hubs]]):
-        return None
+    for group in (hubs, *keep):
+        inside = np.zeros(nv, dtype=bool)
+        inside[group] = True
+        if np.any(~inside[sigma[group]]):
+            return None
     key = _keys(cn)
     order = None if np.all(key[1:] > key[:-1]) else np.argsort(key, kind="stable")
     sk = key if order is None else key[order]
@@ -112,17 +115,18 @@ def verify(cn: CertificateNetwork, sigma: np.ndarray, hubs: np.ndarray) -> np.nd
     return image if bool(np.all(same)) else None
 
 
-def _colours(cn: CertificateNetwork, hubs: np.ndarray) -> np.ndarray:
-    """A colouring every automorphism keeps: endpoint or not, hub or not, degrees and
-    capacities in and out."""
+def _colours(cn: CertificateNetwork, hubs: np.ndarray, keep) -> np.ndarray:
+    """A colouring every automorphism keeps: endpoint or not, member of ``hubs`` and of each
+    set in ``keep`` or not, degrees and capacities in and out."""
     nv = cn.num_vertices
     cap = np.where(np.isinf(cn.capacity), -1.0, cn.capacity)
-    is_hub = np.zeros(nv)
-    is_hub[hubs] = 1
+    member = np.zeros(nv)
+    for i, group in enumerate((hubs, *keep)):
+        member[group] += 2.0**i
     cols = np.stack(
         [
             (np.arange(nv) < cn.n).astype(float),
-            is_hub,
+            member,
             np.bincount(cn.tail, minlength=nv).astype(float),
             np.bincount(cn.head, minlength=nv).astype(float),
             np.bincount(cn.tail, weights=cap, minlength=nv),
@@ -173,8 +177,8 @@ class _Mapper:
     """Search for automorphisms by individualisation: base points on side A (shared by every
     search) and their images on side B."""
 
-    def __init__(self, cn: CertificateNetwork, hubs: np.ndarray, colour, twin) -> None:
-        self.cn, self.hubs = cn, hubs
+    def __init__(self, cn: CertificateNetwork, hubs: np.ndarray, keep, colour, twin) -> None:
+        self.cn, self.hubs, self.keep = cn, hubs, keep
         # Float CSR once, so that each shortest-path call does not convert it again.
         self.graph = sp.csr_matrix(csr(cn), dtype=np.float64)
         self.colour, self.twin = colour, twin
@@ -262,7 +266,7 @@ class _Mapper:
                 np.maximum.at(tw_hi, side, self.twin)
             open_ = (size > 1) & (tw_lo[cls_a] != tw_hi[cls_a])
             sigma = self.pair(cls_a, cls_b)
-            image = verify(self.cn, sigma, self.hubs)
+            image = verify(self.cn, sigma, self.hubs, *self.keep)
             if image is not None:
                 return sigma, image
             if not open_.any():
@@ -282,10 +286,14 @@ class _Mapper:
             images.append(int(np.flatnonzero(cls_b == cls_a[self.base[k]])[0]))
 
 
-def hub_orbits(cn: CertificateNetwork, hubs: np.ndarray, max_work: float = np.inf) -> Orbits | None:
+def hub_orbits(
+    cn: CertificateNetwork, hubs: np.ndarray, max_work: float = np.inf, keep: tuple = ()
+) -> Orbits | None:
     """Orbits of the hubs (vertices ``hubs``, distinct) and of the arcs under automorphisms
     found by :mod:`this module's <topodsl.solvers.certificates.symmetry>` two means, each
-    verified. None when no automorphism other than the identity was found.
+    verified to keep the endpoints, the hubs and every set of vertices in ``keep`` (where
+    traffic ends, when that is not the endpoints). None when no automorphism other than the
+    identity was found.
 
     >>> from topodsl.topology import TopologyBuilder
     >>> from topodsl.solvers.flow import build_network
@@ -303,13 +311,14 @@ def hub_orbits(cn: CertificateNetwork, hubs: np.ndarray, max_work: float = np.in
     """
     nv, na = cn.num_vertices, cn.num_arcs
     hubs = np.asarray(hubs, dtype=np.int64)
-    colour = _colours(cn, hubs)
+    keep = tuple(np.asarray(k, dtype=np.int64) for k in keep)
+    colour = _colours(cn, hubs, keep)
     twin = _twins(cn, colour)
     perms: list[np.ndarray] = []
     arc_perms: list[np.ndarray] = []
     if len(np.unique(twin)) < nv:
         sigma = _twin_cycle(twin)
-        image = verify(cn, sigma, hubs)
+        image = verify(cn, sigma, hubs, *keep)
         if image is not None:
             perms.append(sigma)
             arc_perms.append(image)
@@ -332,7 +341,7 @@ def hub_orbits(cn: CertificateNetwork, hubs: np.ndarray, max_work: float = np.in
         return orbits_of(len(hubs), [where[p[hubs]] for p in perms])
 
     hub_label = hub_orbits_now()
-    mapper = _Mapper(cn, hubs, colour, twin)
+    mapper = _Mapper(cn, hubs, keep, colour, twin)
     work, tries, failures = 0.0, 0, 0
     while tries < _MAX_MAPS and work <= max_work:
         label = hub_label
