@@ -215,3 +215,13 @@ def test_json_round_trip_of_the_benchmark_torus_is_exact() -> None:
     r = bisection(t)
     assert r.exact and r.lower_method == "hose"
     assert json.loads(torus_json((3, 3)))["nodes"][0]["id"] == "h0_0"
+
+
+def test_orbits_keep_the_sets_they_are_told_to_keep() -> None:
+    # Where traffic ends may be vertices of their own (the domain certificate's receivers):
+    # every map must keep them. Keeping one switch fixed leaves it an orbit of its own.
+    s = solver_for(switch_torus((6, 6)))
+    hubs = np.arange(s.cn.n, s.cn.num_vertices)
+    o = symmetry.hub_orbits(s.cn, hubs, keep=(hubs[:1],))
+    if o is not None:
+        assert np.count_nonzero(o.hub_orbit == o.hub_orbit[0]) == 1
