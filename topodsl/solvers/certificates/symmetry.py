@@ -42,6 +42,8 @@ __all__ = ["Orbits", "hub_orbits", "verify"]
 _MAX_BASE_POINTS = 8
 _MAX_MAPS = 8
 _MAX_FAILURES = 3
+# Searching stops after a map that leaves more than this share of the hub orbits.
+_WORTHWHILE = 0.75
 # Relative tolerance for equal capacities.
 _SAME = 1e-12
 
@@ -330,9 +332,14 @@ def hub_orbits(
     def orbits_of(size: int, maps: list[np.ndarray]) -> np.ndarray:
         if not maps:
             return np.arange(size)
-        rows = np.tile(np.arange(size), len(maps))
+        # Row i lists i's image under each map: built as CSR directly (no sort of COO).
         g = sp.csr_array(
-            (np.ones(len(rows), dtype=np.int8), (rows, np.concatenate(maps))), shape=(size, size)
+            (
+                np.ones(size * len(maps), dtype=np.int8),
+                np.stack(maps, axis=1).ravel(),
+                np.arange(0, size * len(maps) + 1, len(maps)),
+            ),
+            shape=(size, size),
         )
         return connected_components(g, directed=True, connection="weak")[1]
 
@@ -371,7 +378,10 @@ def hub_orbits(
                 hub_label = hub_orbits_now()
                 found = True
                 break
-        if not found:
+        # A search costs several routings' work: go on only while maps pay for themselves
+        # (a torus's translations divide the orbits; a fat tree's swaps join two at a time).
+        before, after = len(np.unique(label)), len(np.unique(hub_label))
+        if not found or after > _WORTHWHILE * before:
             break
     if not perms:
         return None
