@@ -379,6 +379,7 @@ class _Bisector:
             cert_net, self.terms, self.tgroup, self.n, mirrors, package=plan.seal
         )
         self._through: tuple[float, str] | None = None
+        self._whole_possible = True
         self._plan, self._mirrors = plan, mirrors
         self.mirror = mirror_arcs(self.cn) if self.symmetric else None
         self._shared_packages = _shared_packages(self.net, plan.seal, self.terms, self.tgroup)
@@ -411,7 +412,13 @@ class _Bisector:
         value = max(0.0, float(value))
         if whole and self.tc._fabric is not None:
             through, through_note = self.through_domains()
-            if through < value:
+            if not self._whole_possible:
+                # Every balanced split runs through a domain: the whole-domain bound is void.
+                method, value = "domains split", through
+                note = f"no balanced split keeps every fabric domain whole; {through_note}"
+                if any(b.method == method for b in self.lowers):
+                    return
+            elif through < value:
                 kept = format_quantity(value, BANDWIDTH)
                 note = f"{note}; {kept} for splits keeping every fabric domain whole"
                 method, value = f"{method} / domains split", through
@@ -435,6 +442,7 @@ class _Bisector:
         domains = sorted_unique(f.domain)
         sizes = [len(sorted_unique(self.tgroup[f.terminals[f.domain == d]])) for d in domains]
         k_max = max(sizes)
+        self._whole_possible = _sizes_reach(sizes, self.n - sum(sizes), self.lo)
         f_min, classes = self.fabric_floor(domains)
         matched = cross_domain_matching(self.n, k_max)
         rate, hubs = self.network_rate() if matched and f_min < math.inf else (0.0, "")
@@ -1012,6 +1020,21 @@ def _shared_packages(net, package: np.ndarray, terms: np.ndarray, group: np.ndar
         return None
     _, label = sorted_unique(label[mixed], return_inverse=True)
     return label, position[mixed]
+
+
+def _sizes_reach(sizes: list[int], singles: int, total: int) -> bool:
+    """Whether some of the groups of these ``sizes``, with up to ``singles`` lone items, hold
+    exactly ``total`` items (a balanced split keeping every fabric domain whole exists).
+
+    >>> _sizes_reach([7], 3, 5), _sizes_reach([4, 4], 1, 4), _sizes_reach([4, 4], 1, 5)
+    (False, True, True)
+    """
+    reach = 1  # bit x set: some groups hold x items in all
+    for k in sizes:
+        reach |= reach << k
+    window = (1 << (total + 1)) - 1  # sums 0 .. total
+    low = max(0, total - singles)
+    return bool((reach & window) >> low)
 
 
 def _without_arcs(net, drop: np.ndarray):
