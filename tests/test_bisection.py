@@ -608,11 +608,14 @@ def test_the_smaller_half_may_receive() -> None:
 def test_past_the_hose_budget_a_sampled_hub_set_still_proves_a_bound(monkeypatch) -> None:
     # A 16 x 16 torus read without its fabric record (as from NetworkX JSON): only Valiant
     # routing through the endpoints applies, hub by hub. With the budget below one pass per
-    # endpoint, a sample of the endpoints serves as hubs: weaker, never silently 0.
+    # endpoint, a sample of the endpoints serves as hubs: weaker, never silently 0. (The
+    # torus's symmetry would route one hub for all: switched off here, tested on its own.)
     from topodsl import io
     from topodsl.solvers import bisection as bisection_module
+    from topodsl.solvers.certificates import hose
 
     t = io.loads_json(io.dumps_json(from_plan("torus", 256, {"dims": (16, 16)})))
+    monkeypatch.setattr(hose, "hub_orbits", lambda *args, **kwargs: None)
     monkeypatch.setattr(bisection_module, "_HOSE_BUDGET", 1e5)
     monkeypatch.setattr(bisection_module, "_SAMPLED_HOSE_BUDGET", 4e4)
     monkeypatch.setattr(bisection_module, "_SPECTRAL_MAX_ENDPOINTS", 10)

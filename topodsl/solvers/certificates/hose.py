@@ -28,6 +28,7 @@ import numpy as np
 
 from ..flow import sorted_unique
 from .network import CertificateNetwork, bfs_levels, csr
+from .symmetry import hub_orbits
 
 __all__ = ["HubSet", "HoseRouting", "hose_rate", "hub_work", "sample_hubs"]
 
@@ -111,14 +112,28 @@ def hose_rate(
         fast = _equidistant_gather(cn, senders, amount, targets, weight)
         if fast is not None:
             return HoseRouting(_rate_from_loads(cn, fast, None, mirror))
-    if not slow or hub_work(cn, hubs, mirror is not None) > max_work:
+    if not slow:
+        return None
+    # One routing per orbit of hubs under the network's automorphisms (see .symmetry): the
+    # loads summed over an orbit are its size times the orbit-averaged loads of one member.
+    keep = () if receivers is senders else (receivers,)
+    orbits = hub_orbits(cn, targets, max_work, keep) if len(hubs) > 1 else None
+    if orbits is not None and not _constant_on(weight, orbits.hub_orbit):
+        orbits = None
+    if orbits is None:
+        reps, mass = np.arange(len(hubs)), weight
+    else:
+        reps = np.unique(orbits.hub_orbit, return_index=True)[1]
+        mass = np.bincount(orbits.hub_orbit, weights=weight)
+    per_hub = (cn.num_arcs + cn.num_vertices) * (1 if mirror is not None else 2)
+    if len(reps) * per_hub > max_work:
         return None
     G = np.zeros(cn.num_arcs)
     S = np.zeros(cn.num_arcs)
     used = 0.0
     forward, backward = csr(cn), csr(cn, reverse=True)
-    back = _hop_distances(forward, targets) if mirror is None else None
-    for w, dist in zip(weight.tolist(), _hop_distances(backward, targets), strict=True):
+    back = _hop_distances(forward, targets[reps]) if mirror is None else None
+    for w, dist in zip(mass.tolist(), _hop_distances(backward, targets[reps]), strict=True):
         g = _gather(cn, tail, head, dist, senders, w * amount)
         if mirror is None:
             # Scatter from the hub = gather on the reversed network.
@@ -130,6 +145,8 @@ def hose_rate(
             continue  # a hub some endpoint cannot reach: the others still form a hub set
         G += g
         used += w
+    if orbits is not None:
+        G, S = orbits.average(G), orbits.average(S)
     if used <= 0:
         return HoseRouting(0.0)
     rate = _rate_from_loads(cn, G / used, None if mirror is not None else S / used, mirror)
@@ -139,6 +156,15 @@ def hose_rate(
     busy = G > 1e-15
     pairs = float(np.min(cap[busy] / (cn.n * G[busy]))) if np.any(busy) else 0.0
     return HoseRouting(rate, pairs)
+
+
+def _constant_on(values: np.ndarray, label: np.ndarray) -> bool:
+    """Whether ``values`` are equal (up to rounding) within each class of ``label``."""
+    lo = np.full(int(label.max()) + 1, np.inf)
+    hi = np.full(len(lo), -np.inf)
+    np.minimum.at(lo, label, values)
+    np.maximum.at(hi, label, values)
+    return bool(np.all(hi - lo <= 1e-12 * np.maximum(np.abs(hi), 1e-300)))
 
 
 def _rate_from_loads(cn: CertificateNetwork, G, S, mirror) -> float:
