@@ -92,7 +92,7 @@ def _use_colour() -> bool:
     default=8,
     show_default=True,
     help="Rows of each limiting cut: groups of alike elements in text, JUnit and GitHub "
-    "reports, elements in JSON (which lists every group); 'all' for every one.",
+    "reports, groups and elements in JSON; 'all' for every one.",
 )
 @click.option(
     "--as-built",
