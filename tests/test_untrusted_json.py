@@ -83,6 +83,11 @@ def test_the_base_document_loads() -> None:
         (lambda d: d["links"][0].pop("bandwidth"), ["'bandwidth' is missing"], None),
         (lambda d: d.update(directed="yes"), ["'directed'", "true or false"], '"yes"'),
         (
+            lambda d: d["nodes"][1].update(ports=0),
+            ["node 'a'", "'ports'", "1 lanes are connected"],
+            "0",
+        ),
+        (
             lambda d: (d.update(directed=True), d["links"][0].update(simplex=False)),
             ["'simplex'", "the graph is directed", "one-way"],
             "false",

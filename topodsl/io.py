@@ -364,6 +364,10 @@ def _read_elements(text: str, file: str, max_nodes: int) -> tuple[Topology, dict
     sink.raise_if_errors()
     source = graph.get("source", file)
     topology = b.build(source=source if isinstance(source, str) else file)
+    over = _over_ports(topology.nodes, topology.links)
+    if len(over):
+        _report_over_ports(doc, nodes, node_offsets or [], topology, over)
+        sink.raise_if_errors()
     if graph.get("risks"):  # read here, where each risk group's place in the text is known
         from .risks import with_risks_from_json
 
@@ -470,8 +474,8 @@ def _read_columns(text: str, file: str, max_nodes: int) -> tuple[Topology, dict]
     if node_table is None:
         return None
     link_table, type_names = _link_columns(links, index, node_table.kind, directed is True)
-    if link_table is None:
-        return None
+    if link_table is None or len(_over_ports(node_table, link_table)):
+        return None  # more lanes than ports: the element reader places the error
     source = graph.get("source", file)
     topology = Topology(
         nodes=node_table,
@@ -481,6 +485,39 @@ def _read_columns(text: str, file: str, max_nodes: int) -> tuple[Topology, dict]
         source=source if isinstance(source, str) else file,
     )
     return topology, graph
+
+
+def _over_ports(nodes: NodeTable, links: LinkTable) -> np.ndarray:
+    """Rows with declared ``ports`` and more lanes connected to them, as the language
+    refuses them (:func:`topodsl.elaborate.checks.check_ports`)."""
+    declared = nodes.ports >= 0
+    if not declared.any() or len(links.src) == 0:
+        return np.zeros(0, dtype=np.int64)
+    n = len(nodes.ports)
+    used = np.bincount(links.src, weights=links.lanes, minlength=n)
+    used += np.bincount(links.dst, weights=links.lanes, minlength=n)
+    return np.flatnonzero(declared & (used > nodes.ports + 1e-9))
+
+
+def _report_over_ports(
+    doc: _Json, nodes: list, offsets: list[int], topology: Topology, over: np.ndarray
+) -> None:
+    """An error at each over-subscribed node's ``ports``."""
+    L, ids = topology.links, topology.nodes.ids
+    lanes = np.bincount(L.src, weights=L.lanes, minlength=len(ids))
+    lanes += np.bincount(L.dst, weights=L.lanes, minlength=len(ids))
+    wanted = {ids[r]: r for r in over.tolist()}
+    for i, (node, at) in enumerate(zip(nodes, offsets, strict=True)):
+        node_id = str(node.get("id")) if isinstance(node, dict) else None
+        r = wanted.get(node_id)
+        if r is None:
+            continue
+        doc.error(
+            _At(at, "ports"),
+            f"node {node_id!r} (nodes[{i}]): 'ports' is {int(topology.nodes.ports[r])}, but "
+            f"{lanes[r]:g} lanes are connected to it",
+            "raise ports, or connect fewer lanes to it",
+        )
 
 
 def _refuse_constant(name: str) -> float:
