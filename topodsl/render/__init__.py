@@ -33,7 +33,7 @@ from pathlib import Path
 from ..topology import Topology
 from .diagram import Highlight, diagram_dot, resolve_highlight
 from .graphviz import GRAPHVIZ_FORMATS, RenderError, find_dot, measure_nodes, run_layout
-from .view import Box, Budget, Edge, View, build_view
+from .view import SLIDE, Box, Budget, Edge, View, build_view
 
 __all__ = [
     "to_dot",
@@ -56,9 +56,6 @@ FORMATS = (".svg", ".png", ".pdf", ".dot", ".html")
 #: Largest view handed to Graphviz; beyond it layout takes minutes and draws a hairball.
 MAX_LAYOUT_SHAPES = 1_000
 MAX_LAYOUT_EDGES = 3_000
-#: The most an explicit ``--depth`` draws before identical parts are drawn once: about what
-#: reads on one slide.
-SLIDE = Budget(max_shapes=160, max_edges=240)
 
 
 def diagram(

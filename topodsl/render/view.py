@@ -56,7 +56,7 @@ from ..kinds import KINDS, ROLE_OF, ROLES
 from ..natural import natural_key
 from ..topology import Topology
 
-__all__ = ["Box", "Edge", "Budget", "View", "build_view", "FOLD_MIN"]
+__all__ = ["Box", "Edge", "Budget", "View", "build_view", "FOLD_MIN", "SLIDE"]
 
 #: An array needs at least this many members to be folded into one box.
 FOLD_MIN = 3
@@ -78,6 +78,11 @@ class Budget:
     def fits(self, shapes: int, edges: int) -> bool:
         """Whether a view of ``shapes`` boxes and clusters and ``edges`` edges fits."""
         return shapes <= self.max_shapes and edges <= self.max_edges
+
+
+#: The most an explicit ``--depth`` draws before identical parts are drawn once: about what
+#: reads on one slide.
+SLIDE = Budget(max_shapes=160, max_edges=240)
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,8 @@ class Edge:
     ``lanes`` sums the lanes of those links and ``bandwidth`` their bandwidth per direction
     (B/s). ``directed`` is True for one-way (simplex) links, drawn ``tail -> head``; otherwise
     ``tail``/``head`` only order the layout. ``internal`` marks a loop on a folded group: links
-    between different members of the group.
+    between different members of the group. ``each_bandwidth`` is the smallest and the
+    largest bandwidth of one of its links (B/s per direction).
     """
 
     tail: int
@@ -117,6 +123,7 @@ class Edge:
     lanes: float
     bandwidth: float
     internal: bool = False
+    each_bandwidth: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -130,8 +137,9 @@ class View:
     ``depth`` is the depth used (``None`` for full detail); ``auto`` whether it was chosen
     automatically; ``full_shapes`` the number of shapes the full-detail view would have had.
     ``folded`` names the arrays folded to meet the budget, ``alike`` those drawn once because
-    their members are alike. ``notes`` are what drawing it had to say (Graphviz's warnings, a
-    simpler edge routing used after a layout failure).
+    their members are alike, ``identical`` those drawn once because their members are
+    identical (an explicit depth larger than :data:`SLIDE`). ``notes`` are what drawing it
+    had to say (Graphviz's warnings, a simpler edge routing used after a layout failure).
     """
 
     topology: Topology
@@ -145,6 +153,7 @@ class View:
     auto: bool
     folded: tuple[str, ...] = ()
     alike: tuple[str, ...] = ()
+    identical: tuple[str, ...] = ()
     focus: int | None = None
     full_shapes: int = 0
     box_members: tuple[np.ndarray, ...] = field(default=(), repr=False)
@@ -230,13 +239,15 @@ def _shape(tree: _Tree, stop: np.ndarray, group_of: np.ndarray, ngroups: int) ->
 
 
 def _aggregate(tree: _Tree, shape: _Shape, box_of_row: np.ndarray, focus_mask: np.ndarray | None):
-    """Aggregate links into edges: returns (edge_of, edge keys, lanes, bandwidth, links)."""
+    """Aggregate links into edges: returns (edge_of, edge keys, lanes, bandwidth, links,
+    (smallest, largest) bandwidth of one link)."""
     topo = tree.topology
     L = topo.links
     m = len(L.src)
     if m == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return np.full(0, -1, dtype=np.int64), empty, empty, empty, empty, empty, empty, empty
+        none = np.full(0, -1, dtype=np.int64)
+        return none, empty, empty, empty, empty, empty, empty, empty, (empty, empty)
     rs, rd = shape.rep[tree.src], shape.rep[tree.dst]
     bs, bd = box_of_row[rs], box_of_row[rd]
     ok = (bs >= 0) & (bd >= 0)
@@ -253,7 +264,7 @@ def _aggregate(tree: _Tree, shape: _Shape, box_of_row: np.ndarray, focus_mask: n
     edge_of = np.full(m, -1, dtype=np.int64)
     if len(idx) == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return edge_of, empty, empty, empty, empty, empty, empty, empty
+        return edge_of, empty, empty, empty, empty, empty, empty, empty, (empty, empty)
     keys = np.stack([lo[idx], hi[idx], t[idx], simplex[idx]])
     order = np.lexsort(keys[::-1])
     sk = keys[:, order]
@@ -268,7 +279,11 @@ def _aggregate(tree: _Tree, shape: _Shape, box_of_row: np.ndarray, focus_mask: n
     lanes = np.bincount(eid, weights=L.lanes[idx], minlength=ne)
     bw = np.bincount(eid, weights=L.bandwidth[idx], minlength=ne)
     count = np.bincount(eid, minlength=ne)
-    return edge_of, first[0], first[1], first[2] - 1, first[3], lanes, bw, count
+    # The smallest and largest figure of one link in each edge (links sorted by edge).
+    starts = np.flatnonzero(new)
+    sorted_bw = L.bandwidth[idx][order]
+    each = (np.minimum.reduceat(sorted_bw, starts), np.maximum.reduceat(sorted_bw, starts))
+    return edge_of, first[0], first[1], first[2] - 1, first[3], lanes, bw, count, each
 
 
 def _edge_count(tree: _Tree, shape: _Shape, box_of_row: np.ndarray, focus_mask) -> int:
@@ -298,6 +313,7 @@ class _Group:
     short: str
     members: tuple[int, ...]
     alike: bool = False  # folded because its members are alike, not to meet the budget
+    identical: bool = False  # folded because its members are identical (checked exactly)
 
 
 def _array_groups(
@@ -437,6 +453,8 @@ def build_view(
             return base_stop
         return base_stop | (tree.dep >= d)
 
+    identical = False  # set when an explicit depth draws more than a slide
+
     def evaluate(d: int | None, folded: list[_Group]) -> tuple[_Shape, list[_Group]]:
         groups = list(folded)
         shape = _apply(tree, stop_at(d), groups)
@@ -448,6 +466,19 @@ def build_view(
                     break
                 groups += like
                 shape = _apply(tree, stop_at(d), groups)
+        if identical:
+            shape, groups = fold_identical(d, shape, groups)
+        return shape, groups
+
+    def fold_identical(d: int | None, shape: _Shape, groups: list[_Group]):
+        # Folding one array can make another's members identical (servers all linked to one
+        # folded array of leaves): repeat until nothing more folds.
+        for _ in range(8):
+            same = _identical_groups(tree, shape, protected)
+            if not same:
+                break
+            groups = [*groups, *same]
+            shape = _apply(tree, stop_at(d), groups)
         return shape, groups
 
     def size(shape: _Shape) -> tuple[int, int]:
@@ -488,6 +519,10 @@ def build_view(
         # An explicit depth is drawn as asked: only arrays of alike devices are folded,
         # unless the view would exceed ``limit``.
         shape, groups = evaluate(depth, [])
+        if fold and not SLIDE.fits(*size(shape)):
+            # More than a slide: identical members of each array are drawn once.
+            identical = True
+            shape, groups = fold_identical(depth, shape, groups)
         if limit is not None and fold and not limit.fits(*size(shape)):
             # Identical parts are drawn once in detail; the rest of each array is one box.
             budget = limit
@@ -565,6 +600,167 @@ def _like_groups(tree: _Tree, shape: _Shape, protected: np.ndarray) -> list[_Gro
     return like
 
 
+def _identical_groups(tree: _Tree, shape: _Shape, protected: np.ndarray) -> list[_Group]:
+    """Arrays of drawn boxes whose members are identical, each drawn once.
+
+    Two members are identical when, read in row order, their subtrees hold the same rows
+    (kind, definition, every limit, ``extra`` attributes, the same tree and the same names
+    below the member), the same links inside, and the same links out: from the same inner
+    component, of the same type and figures, in the same direction, to the same box of the
+    view. The comparison is exact (bytes of the raw columns, compared in a dict): a member
+    that differs anywhere, or whose parts were merely listed in another order, stays a box
+    of its own. Each array is split into classes of identical members; a class of at least
+    :data:`FOLD_MIN` members becomes one group named by its index ranges.
+    """
+    expanded = shape.expanded
+    candidates = [
+        g
+        for g in _array_groups(tree, shape, protected)
+        if not expanded[np.array(g.members, dtype=np.int64)].any()
+    ]
+    if not candidates:
+        return []
+    topo = tree.topology
+    nodes, links = topo.nodes, topo.links
+    n = tree.n
+    member_rows = np.concatenate([np.array(g.members, dtype=np.int64) for g in candidates])
+    is_member = np.zeros(n, dtype=bool)
+    is_member[member_rows] = True
+    rep = shape.rep
+    # Rows inside members, grouped by member (a stable sort keeps row order within each).
+    inside = np.flatnonzero(is_member[rep])
+    owner = rep[inside]
+    order = np.argsort(owner, kind="stable")
+    rows, owner = inside[order], owner[order]
+    node_start = np.searchsorted(owner, member_rows, side="left")
+    node_end = np.searchsorted(owner, member_rows, side="right")
+    first_of = np.full(n, -1, dtype=np.int64)
+    first_of[member_rows] = node_start
+    rank = np.full(n, -1, dtype=np.int64)
+    rank[rows] = np.arange(len(rows)) - first_of[owner]
+    parent_rank = np.where(rows == owner, -1, rank[np.maximum(tree.parent[rows], 0)])
+    extra_code = _extra_codes(nodes.extra, n)
+    node_block = np.stack(
+        [
+            nodes.kind[rows].astype(np.int64),
+            nodes.template[rows].astype(np.int64),
+            parent_rank,
+            nodes.ports[rows].astype(np.int64),
+            extra_code[rows],
+            *(_bits(col[rows]) for col in _limits(nodes)),
+        ],
+        axis=1,
+    )
+    # Link ends at members: (owner, inner end, other inner end or -1, box of the far end,
+    # side, figures), in link-row order within each owner.
+    box = _box_of_row(tree, shape)
+    rs, rd = rep[tree.src], rep[tree.dst]
+    from_src = np.flatnonzero(is_member[rs])
+    from_dst = np.flatnonzero(is_member[rd] & (rs != rd))
+    link_extra = _extra_codes(links.extra, len(tree.src))
+    ends = np.concatenate([from_src, from_dst])
+    at_src = np.arange(len(ends)) < len(from_src)
+    inner = np.where(at_src, tree.src[ends], tree.dst[ends])
+    far = np.where(at_src, tree.dst[ends], tree.src[ends])
+    end_owner = rep[inner]
+    internal = rep[far] == end_owner
+    link_block = np.stack(
+        [
+            rank[inner],
+            np.where(internal, rank[far], -1),
+            np.where(internal, -1, box[rep[far]]),
+            np.where(at_src, 1, 2),
+            links.type[ends].astype(np.int64),
+            links.simplex[ends].astype(np.int64),
+            links.half_duplex[ends].astype(np.int64),
+            link_extra[ends],
+            _bits(links.bandwidth[ends]),
+            _bits(links.lanes[ends]),
+            _bits(links.latency[ends]),
+        ],
+        axis=1,
+    )
+    lorder = np.argsort(end_owner, kind="stable")
+    link_block, end_owner = link_block[lorder], end_owner[lorder]
+    link_start = np.searchsorted(end_owner, member_rows, side="left")
+    link_end = np.searchsorted(end_owner, member_rows, side="right")
+    at = {int(r): k for k, r in enumerate(member_rows.tolist())}
+    ids = nodes.ids
+    groups = []
+    for g in candidates:
+        classes: dict[tuple[bytes, bytes, tuple[str, ...]], list[int]] = {}
+        for r in g.members:
+            k = at[r]
+            a, b = int(node_start[k]), int(node_end[k])
+            cut = len(ids[r])
+            names = tuple(ids[x][cut:] for x in rows[a:b].tolist())
+            key = (
+                node_block[a:b].tobytes(),
+                link_block[int(link_start[k]) : int(link_end[k])].tobytes(),
+                names,
+            )
+            classes.setdefault(key, []).append(r)
+        index = dict(zip(g.members, _member_indices(tree, g), strict=True))
+        for members in classes.values():
+            if len(members) < FOLD_MIN:
+                continue
+            short = f"{g.key[2]}[{_index_ranges([index[r] for r in members])}]"
+            prefix = ids[g.key[0]] + "." if g.key[0] >= 0 else ""
+            groups.append(_Group(g.key, prefix + short, short, tuple(members), identical=True))
+    groups.sort(key=lambda g: natural_key(g.name))
+    return groups
+
+
+def _limits(nodes) -> tuple[np.ndarray, ...]:
+    return (
+        nodes.bandwidth,
+        nodes.read_bandwidth,
+        nodes.write_bandwidth,
+        nodes.capacity,
+        nodes.latency,
+    )
+
+
+def _bits(values: np.ndarray) -> np.ndarray:
+    """Float64 values as their int64 bit patterns: equal exactly when the floats are."""
+    return np.ascontiguousarray(values, dtype=np.float64).view(np.int64)
+
+
+def _extra_codes(extra, size: int) -> np.ndarray:
+    """One code per distinct ``extra`` mapping (-1 for none), compared by value."""
+    codes = np.full(size, -1, dtype=np.int64)
+    seen: dict[str, int] = {}
+    for row, attrs in extra.items():
+        if attrs:
+            codes[row] = seen.setdefault(repr(sorted(attrs.items())), len(seen))
+    return codes
+
+
+def _member_indices(tree: _Tree, group: _Group) -> list[int]:
+    """The array index of each member of ``group`` (the number its id ends with)."""
+    return [int(tree.array_names[r].group(2)) for r in group.members]
+
+
+def _index_ranges(idx: list[int]) -> str:
+    """Sorted indices as ranges: ``0..4,6..31``; past four ranges, the span and the count
+    (``0..99 (97 of 100)``), so a missing member is never hidden.
+
+    >>> _index_ranges([0, 1, 2, 3]), _index_ranges([0, 1, 2, 4, 5, 6])
+    ('0..3', '0..2,4..6')
+    >>> _index_ranges([0, 2, 4, 6, 8, 10])
+    '0..10 (6 of 11)'
+    """
+    runs: list[tuple[int, int]] = []
+    for i in idx:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    if len(runs) > 4:
+        return f"{idx[0]}..{idx[-1]} ({len(idx)} of {idx[-1] - idx[0] + 1})"
+    return ",".join(f"{a}..{b}" if b > a else str(a) for a, b in runs)
+
+
 def _auto(tree, budget, evaluate, size, fold_until_fits, focus_row):
     """The deepest depth whose view fits; when none does, the shallowest useful depth (the
     top level's children, or the focus's) with arrays folded, largest first, until it fits."""
@@ -634,7 +830,9 @@ def _finish(tree, shape, folded, depth, auto, focus_row, focus_mask, full_shapes
             Box(g.name, topo.kind_of(first), "group", g.members, cluster_of(first), g.short)
         )
 
-    edge_of, lo, hi, t, simplex, lanes, bw, count = _aggregate(tree, shape, box_of_row, focus_mask)
+    edge_of, lo, hi, t, simplex, lanes, bw, count, each = _aggregate(
+        tree, shape, box_of_row, focus_mask
+    )
     keep_box = np.ones(len(boxes), dtype=bool)
     if focus_mask is not None:
         inside = np.zeros(len(boxes), dtype=bool)
@@ -671,6 +869,7 @@ def _finish(tree, shape, folded, depth, auto, focus_row, focus_mask, full_shapes
                 lanes=float(lanes[e]),
                 bandwidth=float(bw[e]),
                 internal=a == b,
+                each_bandwidth=(float(each[0][e]), float(each[1][e])),
             )
         )
     order = sorted(
@@ -719,8 +918,9 @@ def _finish(tree, shape, folded, depth, auto, focus_row, focus_mask, full_shapes
         edge_of=edge_of,
         depth=depth,
         auto=auto,
-        folded=tuple(g.name for g in folded if not g.alike),
+        folded=tuple(g.name for g in folded if not (g.alike or g.identical)),
         alike=tuple(g.name for g in folded if g.alike),
+        identical=tuple(g.name for g in folded if g.identical),
         focus=focus_row,
         full_shapes=full_shapes,
         box_members=members,
