@@ -453,11 +453,16 @@ def build_view(
             return base_stop
         return base_stop | (tree.dep >= d)
 
-    identical = False  # set when an explicit depth draws more than a slide
+    # Arrays of identical members, found once when an explicit depth draws more than a slide;
+    # kept in every later view whose members are still drawn.
+    identical: list[_Group] = []
 
     def evaluate(d: int | None, folded: list[_Group]) -> tuple[_Shape, list[_Group]]:
         groups = list(folded)
         shape = _apply(tree, stop_at(d), groups)
+        if identical:
+            groups += [g for g in identical if shape.visible[g.members[0]]]
+            shape = _apply(tree, stop_at(d), groups)
         if fold:
             # Arrays whose members look alike and link to the same boxes are drawn once.
             for _ in range(4):
@@ -466,8 +471,6 @@ def build_view(
                     break
                 groups += like
                 shape = _apply(tree, stop_at(d), groups)
-        if identical:
-            shape, groups = fold_identical(d, shape, groups)
         return shape, groups
 
     def fold_identical(d: int | None, shape: _Shape, groups: list[_Group]):
@@ -477,6 +480,7 @@ def build_view(
             same = _identical_groups(tree, shape, protected)
             if not same:
                 break
+            identical.extend(same)
             groups = [*groups, *same]
             shape = _apply(tree, stop_at(d), groups)
         return shape, groups
@@ -521,7 +525,6 @@ def build_view(
         shape, groups = evaluate(depth, [])
         if fold and not SLIDE.fits(*size(shape)):
             # More than a slide: identical members of each array are drawn once.
-            identical = True
             shape, groups = fold_identical(depth, shape, groups)
         if limit is not None and fold and not limit.fits(*size(shape)):
             # Identical parts are drawn once in detail; the rest of each array is one box.
@@ -639,61 +642,58 @@ def _identical_groups(tree: _Tree, shape: _Shape, protected: np.ndarray) -> list
     rank = np.full(n, -1, dtype=np.int64)
     rank[rows] = np.arange(len(rows)) - first_of[owner]
     parent_rank = np.where(rows == owner, -1, rank[np.maximum(tree.parent[rows], 0)])
-    extra_code = _extra_codes(nodes.extra, n)
-    node_block = np.stack(
-        [
-            nodes.kind[rows].astype(np.int64),
-            nodes.template[rows].astype(np.int64),
-            parent_rank,
-            nodes.ports[rows].astype(np.int64),
-            extra_code[rows],
-            *(_bits(col[rows]) for col in _limits(nodes)),
-        ],
-        axis=1,
-    )
-    # Link ends at members: (owner, inner end, other inner end or -1, box of the far end,
-    # side, figures), in link-row order within each owner.
+    limits = _limits(nodes)
+    node_block = np.empty((len(rows), 5 + len(limits)), dtype=np.int64)
+    node_block[:, 0] = nodes.kind[rows]
+    node_block[:, 1] = nodes.template[rows]
+    node_block[:, 2] = parent_rank
+    node_block[:, 3] = nodes.ports[rows]
+    node_block[:, 4] = _extra_codes(nodes.extra, n)[rows]
+    for c, col in enumerate(limits):
+        node_block[:, 5 + c] = _bits(col[rows])
+    # Link ends at members, grouped by member (link-row order within each): the inner end
+    # (and the other inner end, for a link inside), the box of the far end, the side and the
+    # link's figures.
     box = _box_of_row(tree, shape)
     rs, rd = rep[tree.src], rep[tree.dst]
     from_src = np.flatnonzero(is_member[rs])
     from_dst = np.flatnonzero(is_member[rd] & (rs != rd))
-    link_extra = _extra_codes(links.extra, len(tree.src))
     ends = np.concatenate([from_src, from_dst])
     at_src = np.arange(len(ends)) < len(from_src)
+    end_owner = np.where(at_src, rs[ends], rd[ends])
+    lorder = np.argsort(end_owner, kind="stable")
+    ends, at_src, end_owner = ends[lorder], at_src[lorder], end_owner[lorder]
     inner = np.where(at_src, tree.src[ends], tree.dst[ends])
     far = np.where(at_src, tree.dst[ends], tree.src[ends])
-    end_owner = rep[inner]
     internal = rep[far] == end_owner
-    link_block = np.stack(
-        [
-            rank[inner],
-            np.where(internal, rank[far], -1),
-            np.where(internal, -1, box[rep[far]]),
-            np.where(at_src, 1, 2),
-            links.type[ends].astype(np.int64),
-            links.simplex[ends].astype(np.int64),
-            links.half_duplex[ends].astype(np.int64),
-            link_extra[ends],
-            _bits(links.bandwidth[ends]),
-            _bits(links.lanes[ends]),
-            _bits(links.latency[ends]),
-        ],
-        axis=1,
+    link_block = np.empty((len(ends), 7), dtype=np.int64)
+    link_block[:, 0] = (rank[inner] << 32) | np.where(internal, rank[far] + 1, 0)
+    link_block[:, 1] = np.where(internal, -1, box[rep[far]])
+    link_block[:, 2] = (
+        np.where(at_src, 1, 2)
+        | (links.simplex[ends].astype(np.int64) << 2)
+        | (links.half_duplex[ends].astype(np.int64) << 3)
+        | ((links.type[ends].astype(np.int64) + 1) << 4)
     )
-    lorder = np.argsort(end_owner, kind="stable")
-    link_block, end_owner = link_block[lorder], end_owner[lorder]
+    link_block[:, 3] = _extra_codes(links.extra, len(tree.src))[ends]
+    link_block[:, 4] = _bits(links.bandwidth[ends])
+    link_block[:, 5] = _bits(links.lanes[ends])
+    link_block[:, 6] = _bits(links.latency[ends])
     link_start = np.searchsorted(end_owner, member_rows, side="left")
     link_end = np.searchsorted(end_owner, member_rows, side="right")
     at = {int(r): k for k, r in enumerate(member_rows.tolist())}
     ids = nodes.ids
+    # The name of every row below its member (the member's own id cut off its front).
+    id_length = np.zeros(n, dtype=np.int64)
+    id_length[member_rows] = [len(ids[r]) for r in member_rows.tolist()]
+    below = [ids[x][c:] for x, c in zip(rows.tolist(), id_length[owner].tolist(), strict=True)]
     groups = []
     for g in candidates:
         classes: dict[tuple[bytes, bytes, tuple[str, ...]], list[int]] = {}
         for r in g.members:
             k = at[r]
             a, b = int(node_start[k]), int(node_end[k])
-            cut = len(ids[r])
-            names = tuple(ids[x][cut:] for x in rows[a:b].tolist())
+            names = tuple(below[a:b])
             key = (
                 node_block[a:b].tobytes(),
                 link_block[int(link_start[k]) : int(link_end[k])].tobytes(),
