@@ -680,7 +680,7 @@ def _edges_to_label(view: View, skip: set[int]) -> dict[int, str]:
     out = {}
     for members in groups.values():
         if len(members) >= 3:
-            out[members[0]] = f"\n(each of {len(members)})"
+            out[members[0]] = f"\n(each of {len(members):,})"
         else:
             out.update({m: "" for m in members})
     return out

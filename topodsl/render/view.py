@@ -12,7 +12,11 @@ large topology readable:
   ``name1``...) is drawn as one box ``name[0..31] ×32``. Arrays of *alike* devices are always
   folded (HBM stacks that all hang off one GPU; a server's NVSwitch chips, which all link the
   same GPUs), other arrays only by the automatic view when no depth fits its :class:`Budget`,
-  the array that removes the most shapes first. ``fold=False`` folds nothing.
+  the array that removes the most shapes first. At an explicit depth whose view is larger
+  than :data:`SLIDE`, the members of each array are split into classes of *identical*
+  members (compared exactly: subtree, inner links, links out to the same boxes) and each
+  class is drawn once (``node[0..56,58..199] ×199`` beside ``node57``). ``fold=False`` folds
+  nothing.
 * **focus** — one component is drawn in detail; outside it only the components it links to are
   drawn, each collapsed to the box of the sibling of ``focus`` (or of an ancestor of ``focus``)
   that holds it.
