@@ -195,3 +195,38 @@ def test_examples_at_every_explicit_depth_are_deterministic() -> None:
         for _ in range(2)
     ]
     assert runs[0] == runs[1] and runs[0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_changes_are_never_folded_away(seed: int) -> None:
+    """Random members changed each in their own way (a limit, a link's figure, a missing
+    link, an extra part): every changed member is its own box, every unchanged one folded."""
+    rng = np.random.default_rng(seed)
+    servers = 180
+    changed = {int(x): k for k, x in enumerate(rng.choice(servers, size=6, replace=False))}
+    how = ["limit", "figure", "missing", "part", "model", "lanes"]
+    b = TopologyBuilder("random.topo")
+    b.add_node("pod", "pod")
+    b.add_node("pod.leaf0", "switch", parent="pod")
+    for n in range(servers):
+        s, what = f"pod.node{n}", how[changed[n]] if n in changed else None
+        b.add_node(s, "node", parent="pod")
+        model = {"model": "X"} if what == "model" else {}
+        b.add_node(f"{s}.gpu0", "gpu", parent=s, bandwidth=2e12 if what == "limit" else 3e12)
+        b.add_node(f"{s}.nic0", "nic", parent=s, **model)
+        if what == "part":
+            b.add_node(f"{s}.ssd0", "ssd", parent=s)
+        b.add_link(f"{s}.gpu0", f"{s}.nic0", bandwidth=64e9, lanes=2 if what == "lanes" else 1)
+        if what != "missing":
+            bw = 25e9 if what == "figure" else 50e9
+            b.add_link(f"{s}.nic0", "pod.leaf0", bandwidth=bw, type="eth400")
+    topo = b.build()
+    view = build_view(topo, depth=1)
+    for n in range(servers):
+        box = view.boxes[view.box_of[topo.index(f"pod.node{n}")]]
+        assert (box.form == "collapsed") == (n in changed), (n, box.key)
+    assert sum(len(b.rows) for b in view.boxes if b.form == "group") == servers - len(changed)
+    drawn = view.edge_of >= 0
+    assert sum(e.bandwidth for e in view.edges) == pytest.approx(
+        float(topo.links.bandwidth[drawn].sum()), rel=1e-12
+    )
