@@ -168,8 +168,10 @@ def finish(b: BodyBuilder) -> Block:
         blk, count = m.block, m.count
         offs = m.offsets
         prefixes = [f"{m.name}{m.lo + k}" for k in range(count)] if m.is_array else [m.name]
-        child_names = blk.names
-        names.extend(p if n == "" else f"{p}.{n}" for p in prefixes for n in child_names)
+        inner = blk.names[1:]  # row 0 of a block is the component itself, named ""
+        for p in prefixes:
+            names.append(p)
+            names.extend(map(f"{p}.".__add__, inner))
         kind.append(np.tile(blk.kind, count))
         par = np.where(blk.parent < 0, -1, blk.parent)
         tiled = (par[None, :] + offs[:, None]).ravel()
@@ -208,21 +210,26 @@ def finish(b: BodyBuilder) -> Block:
         )
     return Block(
         names=names,
-        kind=np.concatenate(kind),
-        parent=np.concatenate(parent),
-        fields={f: np.concatenate(v).astype(np.float64) for f, v in fields.items()},
-        ports=np.concatenate(ports),
-        origin=np.concatenate(origin),
-        template=np.concatenate(template),
+        kind=_stack(kind, np.uint8),
+        parent=_stack(parent, np.int64),
+        fields={f: _stack(v, np.float64) for f, v in fields.items()},
+        ports=_stack(ports, np.int32),
+        origin=_stack(origin, np.int32),
+        template=_stack(template, np.int32),
         extra=extra,
-        links={
-            c: (np.concatenate(links[c]).astype(dt) if links[c] else np.zeros(0, dtype=dt))
-            for c, dt in LINK_COLUMNS.items()
-        },
+        links={c: _stack(links[c], dt) for c, dt in LINK_COLUMNS.items()},
         members=b.members,
         fabrics=fabrics,
         asserts=asserts,
     )
+
+
+def _stack(parts: list[np.ndarray], dtype) -> np.ndarray:
+    """One column from its parts, emptying ``parts`` so that each column's tiles are freed
+    as soon as it is joined (at a million GPUs the link tiles alone are about 0.7 GB)."""
+    out = np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+    parts.clear()
+    return out
 
 
 def _relocate_fabrics(members: list[Member]) -> list:
