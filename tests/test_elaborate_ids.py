@@ -58,3 +58,14 @@ def test_ids_follow_the_rows_of_members_declared_out_of_order() -> None:
     assert t.nodes.ids == spelled(t)
     assert t.nodes.ids[:3] == ["k", "k.b0", "k.b0.c"]
     assert [t.nodes.ids[r] for r in t.links.dst[-2:].tolist()] == ["k.s", "k.s"]
+
+
+def test_lookups_by_id_on_a_large_topology_scan_first_then_build_the_dict() -> None:
+    t = topodsl.loads("cluster c { gpu g[100000] }")
+    assert t.index("c.g99999") == 100000 and "c.g5" in t and "c.g100000" not in t
+    assert "_index" not in t.__dict__  # three scans, no dict of 100,001 ids yet
+    for k in range(10):
+        assert t.index(f"c.g{k}") == k + 1
+    assert "_index" in t.__dict__
+    with pytest.raises(topodsl.errors.SolverError, match="no component 'c.x'"):
+        t.index("c.x")
