@@ -36,8 +36,8 @@ MAX_JSON_BYTES = 256 * 2**20
 #: Components one file may make (``topodsl.load(..., max_nodes=N)`` raises it). It follows
 #: memory: 10 million components and 20 million links elaborate in about 6 GB (the figures
 #: below); the million-GPU benchmark cluster (8.9 M components, 14.3 M links) peaks at about
-#: 5.5 GiB after elaboration (benchmarks/bench_million.py). Row numbers stay below 2**31, so
-#: the int32 columns hold them.
+#: 3.8 GiB after elaboration, 5.6 GiB after its bisection (benchmarks/bench_million.py). Row
+#: numbers under the cap stay far below 2**31, so the int32 columns hold them.
 MAX_NODES = 10_000_000
 #: Links per component allowed: the link cap is this times ``max_nodes``.
 LINKS_PER_COMPONENT = 2
