@@ -15,7 +15,14 @@ the ratio is taken within each round, so both sides saw much the same load):
   ``json.loads`` of the same text (the floor: reading it at all);
 * ``reach``: the whole process ``topodsl analyze reach --within 1us --jsonl`` on the
   benchmark cluster against ``memory_reach`` alone in a process that has loaded the file
-  (what writing the answer adds to the solve).
+  (what writing the answer adds to the solve);
+* ``cut``: writing the bisection report of the benchmark cluster with its whole limiting cut
+  (``analyze bisection --json --cut-rows all``: 5,120 elements at 10,240 GPUs, 51,200 at
+  102,400) against the solve it reports, in one process that has loaded the file.
+
+``--breakdown`` also prints where a ``check`` process spends its CPU time (interpreter,
+``import numpy``, the CLI and the registry, lark, the parser tables, the parse, the rest),
+measured by the clock in a child at each step.
 
 The gate: every ratio is compared to the one stored in ``benchmarks/baseline.json`` (taken
 on the same kind of machine); a stage whose ratio grew 1.5x or more is flagged, and the
@@ -115,14 +122,18 @@ def _cpu(argv: list[str], **kw) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def _timed(code: str) -> float:
+def _timed(code: str, lines: int = 1):
     """CPU seconds of the part of ``code`` between the markers, in a fresh interpreter:
-    ``code`` prints them as the last line of its output."""
+    ``code`` prints them as the last line of its output. With ``lines`` > 1, the numbers on
+    the last ``lines`` lines, as tuples (the last one being the seconds)."""
     out = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=_env(),
         cwd=REPO,
     ).stdout  # fmt: skip
-    return float(out.strip().splitlines()[-1])
+    last = out.strip().splitlines()[-lines:]
+    if lines == 1:
+        return float(last[0])
+    return [tuple(float(x) for x in line.split()) for line in last[:-1]], float(last[-1])
 
 
 _CLOCK = "import time\nt0 = time.process_time()\n"
@@ -152,13 +163,19 @@ def stage_json(work: Path, k: int) -> tuple[float, float]:
     return ours, floor
 
 
-def stage_reach(work: Path, gpus: int) -> tuple[float, float]:
+def _cluster(work: Path, gpus: int) -> Path:
+    """The benchmark cluster of ``gpus`` GPUs as a file in ``work``."""
     sys.path.insert(0, str(REPO))
     from benchmarks.clusters import cluster_source
 
     path = work / f"cluster_{gpus}.topo"
     if not path.exists():
         path.write_text(cluster_source(gpus))
+    return path
+
+
+def stage_reach(work: Path, gpus: int) -> tuple[float, float]:
+    path = _cluster(work, gpus)
     argv = [*TOPODSL, "analyze", "reach", str(path), "--within", "1us", "--jsonl"]
     whole = _cpu(argv)
     solve = _timed(
@@ -173,7 +190,76 @@ STAGES = {
     "check": ("topodsl check, 25 lines", "import numpy"),
     "json": ("loads_json, fat tree k={k}", "json.loads"),
     "reach": ("analyze reach --jsonl, {gpus:,} GPUs", "memory_reach alone"),
+    "cut": ("bisection report, whole cut, {gpus:,} GPUs", "bisection solve"),
 }
+
+
+def stage_cut(work: Path, gpus: int) -> tuple[float, float]:
+    path = _cluster(work, gpus)
+    out = _timed(
+        "import json\nimport time\nimport topodsl\nfrom topodsl.analyses import run\n"
+        f"t = topodsl.load({str(path)!r})\n"
+        "s0 = time.process_time()\nr = run(t, 'bisection')\nsolve = time.process_time() - s0\n"
+        + _CLOCK
+        + "text = json.dumps(r.to_dict(max_cut_rows=None), indent=2)\n"
+        "text += r.format(max_cut_rows=None)\n"
+        "print(solve, len(text.encode()))\n" + _STOP,
+        lines=2,
+    )
+    [(solve, size)], writing = out
+    print(f"  cut: {size / 1e6:.1f} MB of JSON and text written", flush=True)
+    return writing, solve
+
+
+#: What a ``check`` process does, step by step, each step timed by the clock in the child.
+_BREAKDOWN = """\
+import time
+c = time.process_time
+marks = [("interpreter", c())]
+import numpy
+marks.append(("import numpy", c()))
+import topodsl.cli
+marks.append(("CLI and analysis registry", c()))
+import lark
+marks.append(("import lark (and interegular)", c()))
+from topodsl import parser
+marks.append(("topodsl.parser and topodsl.ast", c()))
+parser.parser()
+marks.append(("parser tables (cache)", c()))
+import topodsl.elaborate, topodsl.check
+marks.append(("elaborate and check imports", c()))
+from topodsl.cli import main
+try:
+    main(["check", PATH], prog_name="topodsl")
+except SystemExit:
+    pass
+marks.append(("parse, elaborate, assertions, report", c()))
+last = 0.0
+for name, t in marks:
+    print(f"{name}\t{t - last}")
+    last = t
+"""
+
+
+def breakdown(work: Path, repeats: int) -> None:
+    """Print the median CPU seconds of each step of a ``check`` process (see _BREAKDOWN)."""
+    path = work / "small.topo"
+    path.write_text(SMALL)
+    code = _BREAKDOWN.replace("PATH", repr(str(path)))
+    runs: dict[str, list[float]] = {}
+    for _ in range(repeats):
+        out = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True,
+            env=_env(), cwd=REPO,
+        ).stdout  # fmt: skip
+        for line in out.splitlines():
+            if "\t" in line:
+                name, t = line.rsplit("\t", 1)
+                runs.setdefault(name, []).append(float(t))
+    print("check, step by step (CPU s, median; 'interpreter' is the start before any import):")
+    for name, ts in runs.items():
+        print(f"  {name:<40} {statistics.median(ts):7.3f}")
+    print(f"  {'total':<40} {sum(statistics.median(ts) for ts in runs.values()):7.3f}")
 
 
 def measure(stage: str, work: Path, args) -> tuple[float, float]:
@@ -181,6 +267,8 @@ def measure(stage: str, work: Path, args) -> tuple[float, float]:
         return stage_json(work, args.k)
     if stage == "reach":
         return stage_reach(work, args.gpus)
+    if stage == "cut":
+        return stage_cut(work, args.gpus)
     return {"help": stage_help, "check": stage_check}[stage](work)
 
 
@@ -193,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baseline", type=Path, default=BASELINE)
     ap.add_argument("--save-baseline", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--breakdown", action="store_true", help="print a check process's steps")
     args = ap.parse_args(argv)
     args.stages = args.stages or list(STAGES)
     unknown = set(args.stages) - set(STAGES)
@@ -202,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     work = Path(tempfile.mkdtemp(prefix="topodsl-speed-"))
     _cpu([*TOPODSL, "--help"])  # writes the byte code once, outside the figures
+    if args.breakdown:
+        breakdown(work, args.repeats)
     figures = {}
     for stage in args.stages:
         rounds = [measure(stage, work, args) for _ in range(args.repeats)]

@@ -70,21 +70,37 @@ cluster c {{
     Store st[STORES]
     connect su[*].leaf[*] -- spine[*] via eth400 x(32 / SPINES)
     connect st[i].nic[j] -- spine[(2 * i + j) % SPINES] via eth400
-}}
+{assertions}}}
+"""
+
+#: The design assertions of the shipped examples (topologies/cluster_256.topo), for this
+#: cluster: one GPU count, non-blocking leaves, the rail bisection (half the GPUs at 400 Gb/s
+#: each, per direction), every SSD read at full speed into the servers' NICs.
+ASSERTIONS = """\
+    assert gpus:         count(kind:gpu) == SUS * {per_su} * 8
+    assert non_blocking: oversubscription(su[*].leaf[*]) <= 1
+    assert fabric:       bisection(su[*].node[*].gpu[*]) >= SUS * {per_su} * 8 / 2 * 400 Gb/s
+    assert storage:      flow(st[*].ssd[*] -> su[*].node[*].nic[*]) >= STORES * 8 * 7 GB/s
 """
 
 
-def cluster_source(gpus: int) -> str:
-    """Source text of a cluster with ``gpus`` GPUs (a multiple of 256).
+def cluster_source(gpus: int, assertions: bool = False) -> str:
+    """Source text of a cluster with ``gpus`` GPUs (a multiple of 256); with ``assertions``,
+    the cluster states the figures ``topodsl check`` verifies (:data:`ASSERTIONS`).
 
     >>> "const SUS = 4" in cluster_source(1024)
+    True
+    >>> "assert fabric" in cluster_source(1024, assertions=True)
     True
     """
     per_su = SERVERS_PER_SU * GPUS_PER_SERVER
     if gpus % per_su:
         raise ValueError(f"gpus must be a multiple of {per_su}")
     sus = gpus // per_su
-    return TEMPLATE.format(gpus=gpus, sus=sus, per_su=SERVERS_PER_SU, spines=32, stores=max(2, sus))
+    checks = ASSERTIONS.format(per_su=SERVERS_PER_SU) if assertions else ""
+    return TEMPLATE.format(
+        gpus=gpus, sus=sus, per_su=SERVERS_PER_SU, spines=32, stores=max(2, sus), assertions=checks
+    )
 
 
 if __name__ == "__main__":

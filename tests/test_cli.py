@@ -190,6 +190,26 @@ def test_structural_assertions_are_checked_without_the_solvers(tmp_path: Path) -
     assert r.stdout.endswith("1 passed, 0 failed, 0 unproven\nFalse 0\n"), r.stdout + r.stderr
 
 
+def test_a_check_of_counts_imports_no_solver_scipy_or_networkx(tmp_path: Path) -> None:
+    # Counts, capacities and ports need no graph algorithm: the check must not pay for one.
+    f = tmp_path / "d.topo"
+    f.write_text(
+        "link l { bandwidth = 50 GB/s }\n"
+        "cluster c {\n  hbm m[4] { capacity = 80 GB }\n  gpu g[4]\n"
+        "  nvswitch s { ports = 8 }\n  connect g[*] -- s via l\n"
+        "  assert count(kind:gpu) == 4\n  assert capacity(kind:hbm) >= 320 GB\n"
+        "  assert ports_used(kind:nvswitch) <= 8\n  assert ports_free(kind:nvswitch) >= 4\n}\n"
+    )
+    heavy = ("scipy", "networkx", "pymetis", "topodsl.solvers")
+    code = (
+        "import sys\nfrom topodsl.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n"
+        f"    print(e.code, sorted({{m.split('.')[0] if not m.startswith('topodsl') else m\n"
+        f"        for m in sys.modules if m.startswith({heavy!r})}}))"
+    )
+    r = run_topodsl("check", f, code=code)
+    assert r.stdout.endswith("4 passed, 0 failed, 0 unproven\n0 []\n"), r.stdout + r.stderr
+
+
 def test_analyze_lists_every_registered_analysis() -> None:
     from topodsl.analyses import ANALYSES
 

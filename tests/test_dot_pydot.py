@@ -22,6 +22,7 @@ import pytest
 from cli_support import REPO, run_topodsl
 
 import topodsl
+from topodsl.io import loads_json
 from topodsl.render import diagram
 from topodsl.render.graphviz import find_dot
 
@@ -167,6 +168,16 @@ HOSTILE = [
     'pos="1,2"',
     "splines=false",
     "x" * 3000,
+    "node",  # DOT keywords, as names
+    "edge",
+    "graph",
+    "subgraph",
+    "strict",
+    "digraph",
+    "0",  # numerals and names starting with digits
+    "1.5",
+    "-2",
+    "12gpu",
 ]
 
 
@@ -250,3 +261,17 @@ def test_runtime_dependencies_are_used_at_run_time() -> None:
         )
     assert not re.search(r"^\s*(import|from) pydot\b", source, re.MULTILINE)
     assert any(d.startswith("pydot") for d in meta["optional-dependencies"]["test"])
+
+
+def test_a_folded_array_of_hostile_names_reads_back() -> None:
+    # 200 identical devices named 'we"ird\\N<k>': drawn once at depth 0, as one quoted box.
+    nodes = [{"id": "sw", "kind": "switch"}]
+    nodes += [{"id": f'we"ird\\N{k}', "kind": "gpu"} for k in range(200)]
+    links = [{"source": n["id"], "target": "sw", "bandwidth": 5e10} for n in nodes[1:]]
+    doc = {"directed": False, "multigraph": True, "graph": {}, "nodes": nodes, "links": links}
+    t = loads_json(json.dumps(doc))
+    text, view = diagram(t, depth=0)
+    assert [b.key for b in view.boxes] == ["sw", 'we"ird\\N[0..199]']
+    check_dot(text, view)
+    names = graphviz_node_names(text)
+    assert len(names) == len(set(names)) == 2 + 2  # with caption and legend

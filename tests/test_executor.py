@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -99,6 +100,23 @@ def test_a_scheduler_that_is_not_there_is_an_executor_error():
         DaskExecutor("tcp://127.0.0.1:9", timeout=1)
     assert isinstance(make_executor(jobs=1), SerialExecutor)
     assert make_executor(jobs=3).workers == 3
+
+
+def test_a_scheduler_address_dask_cannot_parse_fails_at_once_and_quietly():
+    # Refused before a Client exists: a failed Client's finaliser used to wait 20 s and then
+    # print an "Exception ignored" traceback after the command had exited 2.
+    code = (
+        "import time, distributed; from topodsl.executor import DaskExecutor, ExecutorError\n"
+        "t = time.monotonic()\n"
+        "try:\n    DaskExecutor('bogus://x')\n"
+        "except ExecutorError as e:\n    print(e)\n"
+        "print(round(time.monotonic() - t))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    lines = run.stdout.split()
+    assert "unknown address scheme 'bogus'" in run.stdout, run.stdout
+    # The old finaliser waited 20 s; the import of distributed is outside the clock.
+    assert int(lines[-1]) < 10 and run.stderr == "", run.stderr
 
 
 # -- sweeps through Dask ----------------------------------------------------------------------

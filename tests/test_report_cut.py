@@ -120,17 +120,37 @@ def test_shares_add_up_to_100_percent_even_when_rounded() -> None:
 def test_rows_cap_the_groups_and_the_rest_is_summed_up() -> None:
     items = [CutItem("device", k, f"d{k}x", f"d{k}x", float(10 - k) * 1e9) for k in range(10)]
     lines = cut_table(group_cut(items), rows=3)
-    assert lines[-1] == "... and 7 more groups (7 elements, 28 GB/s, 50.9% of the cut)"
+    assert lines[-1] == (
+        "... and 7 more groups (7 elements, 28 GB/s, 50.9% of the cut; --cut-rows all lists "
+        "every group)"
+    )
     shares = [line.split()[-1] for line in lines[0].splitlines()[2:]]
     assert shares == ["18.2%", "16.4%", "14.5%"]  # 49.1% + 50.9% = 100%
     assert len(cut_table(group_cut(items), rows=None)[0].splitlines()) == 12
     assert cut_table(group_cut(items), rows=0) == [
-        "... and 10 more groups (10 elements, 55 GB/s, 100.0% of the cut)"
+        "... and 10 more groups (10 elements, 55 GB/s, 100.0% of the cut; --cut-rows all lists "
+        "every group)"
     ]
     assert cut_table(group_cut([])) == [] and cut_lines(group_cut([])) == []
 
 
-def test_json_lists_every_group_and_the_first_elements_group_by_group() -> None:
+def test_json_caps_the_groups_like_the_elements_and_says_how_many_there_are() -> None:
+    items = [CutItem("device", k, f"d{k}x", f"d{k}x", float(10 - k) * 1e9) for k in range(10)]
+    items += [nic(n, k) for n in range(3) for k in range(2)]
+    cut = group_cut(items)
+    d = cut_to_dict(cut, rows=3)
+    assert [g["from"] for g in d["cut_groups"]] == [g.source for g in cut.groups[:3]]
+    assert d["cut_groups_total"] == len(cut) == 11 and d["cut_total"] == 16
+    assert len(d["cut"]) == 3 and {c["group"] for c in d["cut"]} <= {0, 1, 2}
+    full = cut_to_dict(cut)
+    assert len(full["cut_groups"]) == 11 and "cut_groups_total" not in full
+    assert len(full["cut"]) == 16
+    # Exactly as many rows as groups: nothing is left out, so no total is added.
+    assert "cut_groups_total" not in cut_to_dict(cut, rows=11)
+    assert cut_to_dict(cut, rows=0)["cut_groups"] == [] and cut_to_dict(cut, rows=0)["cut"] == []
+
+
+def test_json_lists_the_first_groups_and_the_first_elements_group_by_group() -> None:
     items = [nic(n, k) for n in range(3) for k in range(2)] + [link("a", "b", 400e9)]
     d = cut_to_dict(group_cut(items), rows=3)
     assert d["cut_total"] == 7
@@ -235,10 +255,17 @@ def test_check_cut_rows_caps_text_and_json() -> None:
         "      128 x pod.node*.nic* (device limit) at 50 GB/s = 6.4 TB/s, 80.0% of the cut\n"
         in text
     )
-    assert "      ... and 1 more group (32 elements, 1.6 TB/s, 20.0% of the cut)\n" in text
+    assert (
+        "      ... and 1 more group (32 elements, 1.6 TB/s, 20.0% of the cut; --cut-rows all "
+        "lists every group)\n" in text
+    )
     doc = json.loads(run_topodsl(*args, "--format", "json", "--cut-rows", "5").stdout)
     (a,) = [x for x in doc["files"][0]["assertions"] if x["origin"] == "command line"]
     assert len(a["cut"]) == 5 and a["cut_total"] == 160 and len(a["cut_groups"]) == 2
+    assert "cut_groups_total" not in a
+    doc = json.loads(run_topodsl(*args, "--format", "json", "--cut-rows", "1").stdout)
+    (a,) = [x for x in doc["files"][0]["assertions"] if x["origin"] == "command line"]
+    assert len(a["cut"]) == 1 and len(a["cut_groups"]) == 1 and a["cut_groups_total"] == 2
 
 
 # -- natural order (topodsl/natural.py) ----------------------------------------------------------

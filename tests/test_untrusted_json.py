@@ -81,6 +81,22 @@ def test_the_base_document_loads() -> None:
         (lambda d: d["nodes"][1].update(bandwidth=0), ["'bandwidth'", "positive"], "0"),
         (lambda d: d["nodes"][1].update(note={"a": 1}), ["'note'", "must be text"], "{"),
         (lambda d: d["links"][0].pop("bandwidth"), ["'bandwidth' is missing"], None),
+        (lambda d: d.update(directed="yes"), ["'directed'", "true or false"], '"yes"'),
+        (
+            lambda d: d["nodes"][1].update(ports=0),
+            ["node 'a'", "'ports'", "1 lanes are connected"],
+            "0",
+        ),
+        (
+            lambda d: (d.update(directed=True), d["links"][0].update(simplex=False)),
+            ["'simplex'", "the graph is directed", "one-way"],
+            "false",
+        ),
+        (
+            lambda d: (d.update(directed=True), d["links"][0].update(duplex="half")),
+            ["'duplex'", "the graph is directed", "one-way"],
+            '"half"',
+        ),
     ],
 )
 def test_each_bad_value_is_named_with_its_key_and_place(change, words, value) -> None:
@@ -240,6 +256,9 @@ VALID_CHANGES = [
     lambda d: d["links"][0].update(meta={}),
     lambda d: d.update(graph={"link_types": {"nvlink": {"bandwidth": 5e10}}, "source": "x.topo"}),
     lambda d: d.update(edges=d.pop("links")),
+    lambda d: d.update(directed=True),
+    lambda d: (d.update(directed=True), d["links"][0].update(simplex=True)),
+    lambda d: d.update(directed=None),
 ]
 
 
@@ -308,3 +327,34 @@ def test_the_column_reader_leaves_infinity_literals_to_the_element_reader() -> N
     text = mutated(lambda d: None).replace("1000000000.0", "Infinity")
     assert _read_columns(text, "g.json", 10**6) is None
     assert _read_columns(text.replace("Infinity", "1e999"), "g.json", 10**6) is None
+
+
+# -- "directed": true is NetworkX's DiGraph, whose links are one-way ---------------------------
+
+
+def _switch_pair(directed: bool, both_ways: bool) -> str:
+    import networkx as nx
+
+    g = nx.DiGraph() if directed else nx.Graph()
+    g.add_node("g0", kind="gpu")
+    g.add_node("g1", kind="gpu")
+    g.add_node("sw", kind="switch")
+    for gpu in ("g0", "g1"):
+        g.add_edge(gpu, "sw", bandwidth=5e10)
+        if directed and both_ways:
+            g.add_edge("sw", gpu, bandwidth=5e10)
+    return json.dumps(nx.node_link_data(g, edges="links"))
+
+
+def test_a_directed_graph_s_links_are_one_way() -> None:
+    from topodsl.solvers.bisection import bisection
+
+    # Read as undirected, the DiGraph's two arcs per cable would be two full-duplex links:
+    # 100 GB/s each way where the hardware has 50.
+    two_way = loads_json(_switch_pair(directed=True, both_ways=True))
+    assert two_way.links.simplex.all()
+    undirected = loads_json(_switch_pair(directed=False, both_ways=False))
+    assert not undirected.links.simplex.any()
+    assert bisection(two_way).upper_bound == bisection(undirected).upper_bound == 5e10
+    # Only g0 -> sw -> ... and g1 -> sw exist: nothing reaches either GPU.
+    assert bisection(loads_json(_switch_pair(directed=True, both_ways=False))).upper_bound == 0

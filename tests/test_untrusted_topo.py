@@ -163,9 +163,25 @@ def test_inner_loops_charge_each_time_they_run() -> None:
 def test_13m_components_are_refused_before_anything_is_allocated() -> None:
     start = time.process_time()
     e = error_of("cluster c { gpu g[13000000] }")
-    assert isinstance(e, LimitExceeded) and "5,000,000" in e.diagnostics[0].message
+    assert isinstance(e, LimitExceeded) and "10,000,000" in e.diagnostics[0].message
     e = error_of("def node N { gpu g[1000] }\ncluster c { N n[13000] }")
     assert isinstance(e, LimitExceeded)
+    assert time.process_time() - start < 5
+
+
+def test_one_component_past_the_cap_is_refused_at_its_declaration() -> None:
+    # The cap is 10,000,000 (the million-GPU benchmark cluster, 8.9 M, fits under it): 10,000
+    # copies of a 1,000-row definition are refused at the array, with nothing tiled, and so
+    # is a flat array one past it.
+    start = time.process_time()
+    text = "def node N {\n  gpu g[999]\n}\ncluster c {\n  N n[10000]\n  gpu x[1]\n}"
+    e = error_of(text)
+    d = e.diagnostics[0]
+    assert isinstance(e, LimitExceeded) and (d.span.line, d.span.col) == (5, 3)
+    assert "larger than 10,000,000 components" in d.message
+    assert "max_nodes=N" in e.render() and "^" in e.render()
+    message, line, col = first("cluster c { gpu g[10000001] }")
+    assert "the limit is 10,000,000" in message and (line, col) == (1, 18)
     assert time.process_time() - start < 5
 
 

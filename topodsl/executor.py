@@ -229,10 +229,19 @@ class DaskExecutor(Executor):
     def __init__(self, address: str, timeout: float = 10.0):
         try:
             from distributed import Client
+            from distributed.comm.addressing import parse_address
+            from distributed.comm.registry import get_backend
         except ImportError:
             raise ExecutorError(
                 "--scheduler needs Dask's distributed package, which is not installed",
             ) from None
+        # An address Dask cannot parse is refused before a Client exists: a Client that fails
+        # in its constructor still runs its finaliser, which waits 20 s and prints a traceback.
+        try:
+            scheme, _ = parse_address(address)
+            get_backend(scheme)
+        except ValueError as e:
+            raise ExecutorError(f"cannot reach the Dask scheduler at {address}: {e}") from None
         try:
             self.client = Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as e:

@@ -13,7 +13,10 @@ Units are SI base units: bandwidths in bytes per second (per direction, for link
 in bytes, latencies in seconds. Free-form metadata (``meta { ... }`` in the language: PCI bus
 ids, serials, NUMA nodes) is a ``"meta"`` object of text or plain numbers on a node or a link.
 A link with ``"simplex": true`` carries data from source to target only; ``"duplex": "half"``
-shares its bandwidth between the two directions.
+shares its bandwidth between the two directions. In a file with ``"directed": true`` (what
+NetworkX writes for a ``DiGraph``) every link is one-way, source to target, as NetworkX reads
+it: a full-duplex cable is then two links, one each way, and a link that says ``"simplex":
+false`` or ``"duplex": "half"`` is an error.
 
 A hand-written file needs only node ``id`` and ``kind`` and link ``source``, ``target`` and
 ``bandwidth``. Export then import then export gives the same bytes. The file's assertions go
@@ -349,13 +352,22 @@ def _read_elements(text: str, file: str, max_nodes: int) -> tuple[Topology, dict
         graph = {}
     if not isinstance(graph, dict):
         raise doc.fatal(graph_at, "'graph' must be an object (the graph's attributes)")
+    directed, directed_at, _ = top.get("directed", (False, 0, None))
+    if directed is None:
+        directed = False
+    if not isinstance(directed, bool):
+        raise doc.fatal(directed_at, "'directed' must be true or false")
     b = TopologyBuilder(source=file)
     _read_link_types(doc, graph, graph_at, b)
     rejected = _read_nodes(doc, nodes, node_offsets or [], b)
-    _read_links(doc, links, link_offsets or [], b, link_key, rejected)
+    _read_links(doc, links, link_offsets or [], b, link_key, rejected, directed)
     sink.raise_if_errors()
     source = graph.get("source", file)
     topology = b.build(source=source if isinstance(source, str) else file)
+    over = _over_ports(topology.nodes, topology.links)
+    if len(over):
+        _report_over_ports(doc, nodes, node_offsets or [], topology, over)
+        sink.raise_if_errors()
     if graph.get("risks"):  # read here, where each risk group's place in the text is known
         from .risks import with_risks_from_json
 
@@ -444,6 +456,9 @@ def _read_columns(text: str, file: str, max_nodes: int) -> tuple[Topology, dict]
     graph = {} if graph is None else graph
     if type(links) is not list or type(graph) is not dict or graph.get("risks"):
         return None  # risk groups are read by the element reader, which can place an error
+    directed = doc.get("directed", False)
+    if directed is not None and type(directed) is not bool:
+        return None
     if len(nodes) > max_nodes or len(links) > LINKS_PER_COMPONENT * max_nodes:
         return None
     if nodes and set(map(type, nodes)) != {dict}:
@@ -458,9 +473,9 @@ def _read_columns(text: str, file: str, max_nodes: int) -> tuple[Topology, dict]
     node_table, index = _node_columns(nodes)
     if node_table is None:
         return None
-    link_table, type_names = _link_columns(links, index, node_table.kind)
-    if link_table is None:
-        return None
+    link_table, type_names = _link_columns(links, index, node_table.kind, directed is True)
+    if link_table is None or len(_over_ports(node_table, link_table)):
+        return None  # more lanes than ports: the element reader places the error
     source = graph.get("source", file)
     topology = Topology(
         nodes=node_table,
@@ -470,6 +485,39 @@ def _read_columns(text: str, file: str, max_nodes: int) -> tuple[Topology, dict]
         source=source if isinstance(source, str) else file,
     )
     return topology, graph
+
+
+def _over_ports(nodes: NodeTable, links: LinkTable) -> np.ndarray:
+    """Rows with declared ``ports`` and more lanes connected to them, as the language
+    refuses them (:func:`topodsl.elaborate.checks.check_ports`)."""
+    declared = nodes.ports >= 0
+    if not declared.any() or len(links.src) == 0:
+        return np.zeros(0, dtype=np.int64)
+    n = len(nodes.ports)
+    used = np.bincount(links.src, weights=links.lanes, minlength=n)
+    used += np.bincount(links.dst, weights=links.lanes, minlength=n)
+    return np.flatnonzero(declared & (used > nodes.ports + 1e-9))
+
+
+def _report_over_ports(
+    doc: _Json, nodes: list, offsets: list[int], topology: Topology, over: np.ndarray
+) -> None:
+    """An error at each over-subscribed node's ``ports``."""
+    L, ids = topology.links, topology.nodes.ids
+    lanes = np.bincount(L.src, weights=L.lanes, minlength=len(ids))
+    lanes += np.bincount(L.dst, weights=L.lanes, minlength=len(ids))
+    wanted = {ids[r]: r for r in over.tolist()}
+    for i, (node, at) in enumerate(zip(nodes, offsets, strict=True)):
+        node_id = str(node.get("id")) if isinstance(node, dict) else None
+        r = wanted.get(node_id)
+        if r is None:
+            continue
+        doc.error(
+            _At(at, "ports"),
+            f"node {node_id!r} (nodes[{i}]): 'ports' is {int(topology.nodes.ports[r])}, but "
+            f"{lanes[r]:g} lanes are connected to it",
+            "raise ports, or connect fewer lanes to it",
+        )
 
 
 def _refuse_constant(name: str) -> float:
@@ -588,7 +636,7 @@ def _has_cycle(parent: np.ndarray) -> bool:
 
 
 def _link_columns(
-    links: list, index: dict[str, int], kind: np.ndarray
+    links: list, index: dict[str, int], kind: np.ndarray, directed: bool = False
 ) -> tuple[LinkTable | None, tuple[str, ...]]:
     m = len(links)
     ends = []
@@ -621,18 +669,22 @@ def _link_columns(
     names = [t for t in dict.fromkeys(types) if type(t) is str]
     code = dict(zip(names, range(len(names)), strict=True))
     code[None] = code[_ABSENT] = -1
-    simplex = np.zeros(m, dtype=bool)
+    simplex = np.full(m, directed, dtype=bool)  # a directed graph's links are one-way
     if "simplex" in keys:
         given = _column(links, "simplex")
         if set(map(type, given)) - {bool, type(_ABSENT)}:
             return None, ()
-        simplex = np.array([v is True for v in given], dtype=bool)
+        if directed and False in given:
+            return None, ()  # contradicts "directed": the element reader places the error
+        simplex = np.array([v is True or (directed and v is _ABSENT) for v in given], dtype=bool)
     half = np.zeros(m, dtype=bool)
     if "duplex" in keys:
         given = _column(links, "duplex")
         if set(map(type, given)) - {str, type(_ABSENT)} or set(given) - {"full", "half", _ABSENT}:
             return None, ()
         half = np.array([v == "half" for v in given], dtype=bool)
+        if directed and half.any():
+            return None, ()
     link_extra: dict[int, dict[str, Any]] = {}
     if "meta" in keys:
         metas = _column(links, "meta")
@@ -792,7 +844,13 @@ def _check_parent_cycles(doc: _Json, b: TopologyBuilder, parent_at: dict[int, _A
 
 
 def _read_links(
-    doc: _Json, links: list, offsets: list[int], b: TopologyBuilder, key: str, rejected: set[str]
+    doc: _Json,
+    links: list,
+    offsets: list[int],
+    b: TopologyBuilder,
+    key: str,
+    rejected: set[str],
+    directed: bool = False,
 ) -> None:
     kinds = b._kind
     for i, (link, at) in enumerate(zip(links, offsets, strict=True)):
@@ -835,15 +893,31 @@ def _read_links(
         if link_type is not None and not isinstance(link_type, str):
             doc.error(_At(at, "type"), f"{where}: 'type' must be text, got {_shown(link_type)}")
             continue
-        simplex = link.get("simplex", False)
+        simplex = link.get("simplex", directed)
         if not isinstance(simplex, bool):
             doc.error(_At(at, "simplex"), f"{where}: 'simplex' must be true or false")
+            continue
+        if directed and not simplex:
+            doc.error(
+                _At(at, "simplex"),
+                f"{where}: 'simplex' is false, but the graph is directed, so every link is "
+                "one-way (source to target)",
+                'write a two-way link as two links, one each way, or set "directed": false',
+            )
             continue
         duplex = link.get("duplex", "full")
         if duplex not in ("full", "half"):
             doc.error(
                 _At(at, "duplex"),
                 f'{where}: \'duplex\' must be "full" or "half", got {_shown(duplex)}',
+            )
+            continue
+        if directed and duplex == "half":
+            doc.error(
+                _At(at, "duplex"),
+                f"{where}: 'duplex' is \"half\", but the graph is directed, so every link is "
+                "one-way (source to target)",
+                'set "directed": false to describe a half-duplex link',
             )
             continue
         meta = _meta(doc, _At(at, "meta"), where, link["meta"]) if "meta" in link else {}

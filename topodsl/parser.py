@@ -20,7 +20,6 @@ import re
 import stat
 import tempfile
 from functools import cache, lru_cache
-from importlib import resources
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -45,14 +44,15 @@ KEYWORDS = (
 
 def grammar_text() -> str:
     """The grammar source, from the installed package or, in a checkout, ``grammar/``."""
-    try:
-        packaged = resources.files("topodsl") / "grammar" / "topodsl.lark"
-        if packaged.is_file():
-            return packaged.read_text(encoding="utf-8")
-    except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover
-        pass
-    here = FsPath(__file__).resolve().parent.parent / "grammar" / "topodsl.lark"
-    return here.read_text(encoding="utf-8")
+    # Files on disk are read as files: importlib.resources (and the zipfile module it loads)
+    # cost 7-10 ms of every start, so it is left for a package inside a zip archive.
+    package = FsPath(__file__).resolve().parent
+    for folder in (package / "grammar", package.parent / "grammar"):  # installed, a checkout
+        if (folder / "topodsl.lark").is_file():
+            return (folder / "topodsl.lark").read_text(encoding="utf-8")
+    from importlib import resources  # pragma: no cover - a zipped package
+
+    return (resources.files("topodsl") / "grammar" / "topodsl.lark").read_text(encoding="utf-8")
 
 
 _OPTIONS = dict(

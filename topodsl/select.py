@@ -198,11 +198,22 @@ def _segment_matches(topology, rows: np.ndarray, segment: str) -> np.ndarray:
     ids = topology.nodes.ids
     rx, bounds = _range_matcher(segment)
     match = rx.fullmatch
+
+    def matches(name: str) -> bool:
+        m = match(name)
+        return bool(m) and all(
+            lo <= int(v) <= hi for v, (lo, hi) in zip(m.groups(), bounds, strict=True)
+        )
+
+    # Names repeat (gpu0..gpu7 under every server): each distinct one is matched once.
+    seen: dict[str, bool] = {}
     keep = []
     for r in rows.tolist():
         name = ids[r].rpartition(".")[2]
-        m = match(name)
-        if m and all(lo <= int(v) <= hi for v, (lo, hi) in zip(m.groups(), bounds, strict=True)):
+        hit = seen.get(name)
+        if hit is None:
+            hit = seen[name] = matches(name)
+        if hit:
             keep.append(r)
     return np.array(keep, dtype=np.int64)
 

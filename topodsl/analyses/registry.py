@@ -214,8 +214,8 @@ class ReportOption:
 
 #: The help of every ``--cut-rows`` option, which caps the cut rows of text and JSON alike.
 CUT_ROWS_HELP = (
-    "Cut rows to list: groups of alike elements in text, elements in JSON (which lists every "
-    "group); 'all' for every one."
+    "Cut rows to list: groups of alike elements in text, groups and elements in JSON; 'all' "
+    "for every one."
 )
 
 

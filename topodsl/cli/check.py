@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 
 import click
 
@@ -92,7 +91,7 @@ def _use_colour() -> bool:
     default=8,
     show_default=True,
     help="Rows of each limiting cut: groups of alike elements in text, JUnit and GitHub "
-    "reports, elements in JSON (which lists every group); 'all' for every one.",
+    "reports, groups and elements in JSON; 'all' for every one.",
 )
 @click.option(
     "--as-built",
@@ -257,6 +256,8 @@ def diff(
     if new is not None and is_sweep_table(old) and is_sweep_table(new):
         _diff_sweeps(old, new, fmt, changed_only, fail_on, tolerance, output)
         return
+    import tempfile  # only diff needs it: not loaded by every start of the command line
+
     with tempfile.TemporaryDirectory(prefix="topodsl-diff-") as tmp:
         if rev is not None:
             try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -71,6 +70,8 @@ def internal_error(e: BaseException) -> NoReturn:
 
     ``TOPODSL_TRACEBACK=1`` prints the traceback as well, for whoever fixes it.
     """
+    import traceback  # only an internal error needs it
+
     frames = traceback.extract_tb(e.__traceback__)
     ours = [f for f in frames if f"{os.sep}topodsl{os.sep}" in f.filename] or frames
     where = ""

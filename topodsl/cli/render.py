@@ -55,7 +55,11 @@ def render() -> None:
     metavar="WHAT",
     help="Draw a limiting cut in red: 'bisection' or 'flow:SOURCES->SINKS' (selectors).",
 )
-@click.option("--no-fold", is_flag=True, help="Never fold arrays of like components into one box.")
+@click.option(
+    "--no-fold",
+    is_flag=True,
+    help="Never fold arrays into one box: neither alike devices nor identical parts.",
+)
 @file_options
 def diagram(
     file: str,

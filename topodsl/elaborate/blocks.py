@@ -5,20 +5,26 @@ for its components (row 0 is the component itself, then its members in order) an
 in local row numbers, plus a table of members (name, index range, the row of each element,
 the member's own block). While a body is elaborated, a :class:`BodyBuilder` collects it;
 :func:`finish` then lays the members out and tiles each member's block once per element with
-numpy (``DGX node[12500]`` is one ``np.tile``); only the dotted ids are Python strings. This is
-why 102,400 GPUs elaborate in well under a second of CPU.
+numpy (``DGX node[12500]`` is one ``np.tile``). This is why 102,400 GPUs elaborate in well
+under a second of CPU.
+
+Only the dotted ids are Python strings, and they are made once, for the whole topology, when
+it is assembled (:func:`block_ids`): a block does not hold the ids of its rows, since at a
+million GPUs every level of nesting would make another 9 million strings (about 80 B each).
+A small block (a server, a scalable unit) keeps its own ids once made, so that every copy of
+it prefixes the same list.
 
 >>> b = BodyBuilder("node", origin=0, template=0)
 >>> gpu = finish(BodyBuilder("gpu", origin=1, template=1))
 >>> add_member(b, Member("g", 0, 2, True, 1 + np.arange(2), gpu, None), parts=2)
 >>> blk = finish(b)
->>> blk.names, blk.parent.tolist()
-(['', 'g0', 'g1'], [-1, 0, 0])
+>>> block_ids(blk), block_ids(blk, "srv"), blk.parent.tolist()
+(['', 'g0', 'g1'], ['srv', 'srv.g0', 'srv.g1'], [-1, 0, 0])
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +34,7 @@ from ..errors import Span
 from ..kinds import KIND_CODE
 from ..topology import NODE_FIELDS, FabricInfo
 
-__all__ = ["Member", "Block", "BodyBuilder", "LINK_COLUMNS", "add_member", "finish"]
+__all__ = ["Member", "Block", "BodyBuilder", "LINK_COLUMNS", "add_member", "finish", "block_ids"]
 
 FIELDS = tuple(NODE_FIELDS)
 
@@ -62,9 +68,12 @@ class Member:
 
 @dataclass
 class Block:
-    """An elaborated component and everything inside it, in local row numbers (root = row 0)."""
+    """An elaborated component and everything inside it, in local row numbers (root = row 0).
 
-    names: list[str]
+    ``layout`` is its members in the order of their rows: row 0, then each member's copies one
+    after the other, which is the order of :func:`block_ids`."""
+
+    size: int
     kind: np.ndarray
     parent: np.ndarray
     fields: dict[str, np.ndarray]
@@ -76,10 +85,8 @@ class Block:
     members: dict[str, Member]
     fabrics: list[tuple[FabricInfo, np.ndarray, np.ndarray, np.ndarray]]
     asserts: list[tuple[ast.Assert, np.ndarray, tuple]]
-
-    @property
-    def size(self) -> int:
-        return len(self.names)
+    layout: list[Member] = field(default_factory=list)
+    ids: list[str] | None = field(default=None, repr=False, compare=False)  # see block_ids
 
     @property
     def num_links(self) -> int:
@@ -153,7 +160,6 @@ def add_member(b: BodyBuilder, m: Member, parts: int = 0) -> None:
 
 def finish(b: BodyBuilder) -> Block:
     """Lay out ``b``'s members, tiling each member's block once per element."""
-    names = [""]
     kind = [np.array([KIND_CODE[b.kind]], dtype=np.uint8)]
     parent = [np.array([-1], dtype=np.int64)]
     fields = {f: [np.array([b.attrs.get(f, NODE_FIELDS[f])])] for f in FIELDS}
@@ -167,9 +173,6 @@ def finish(b: BodyBuilder) -> Block:
     for m in members_by_start:
         blk, count = m.block, m.count
         offs = m.offsets
-        prefixes = [f"{m.name}{m.lo + k}" for k in range(count)] if m.is_array else [m.name]
-        child_names = blk.names
-        names.extend(p if n == "" else f"{p}.{n}" for p in prefixes for n in child_names)
         kind.append(np.tile(blk.kind, count))
         par = np.where(blk.parent < 0, -1, blk.parent)
         tiled = (par[None, :] + offs[:, None]).ravel()
@@ -207,22 +210,60 @@ def finish(b: BodyBuilder) -> Block:
             (info, hosts, switches, np.arange(n_child_links + start, n_child_links + start + n))
         )
     return Block(
-        names=names,
-        kind=np.concatenate(kind),
-        parent=np.concatenate(parent),
-        fields={f: np.concatenate(v).astype(np.float64) for f, v in fields.items()},
-        ports=np.concatenate(ports),
-        origin=np.concatenate(origin),
-        template=np.concatenate(template),
+        size=1 + sum(m.count * m.block.size for m in members_by_start),
+        kind=_stack(kind, np.uint8),
+        parent=_stack(parent, np.int64),
+        fields={f: _stack(v, np.float64) for f, v in fields.items()},
+        ports=_stack(ports, np.int32),
+        origin=_stack(origin, np.int32),
+        template=_stack(template, np.int32),
         extra=extra,
-        links={
-            c: (np.concatenate(links[c]).astype(dt) if links[c] else np.zeros(0, dtype=dt))
-            for c, dt in LINK_COLUMNS.items()
-        },
+        links={c: _stack(links[c], dt) for c, dt in LINK_COLUMNS.items()},
         members=b.members,
         fabrics=fabrics,
         asserts=asserts,
+        layout=members_by_start,
     )
+
+
+#: Blocks up to this many rows keep their ids once made (see :func:`block_ids`).
+_KEEP_IDS_ROWS = 1 << 16
+
+
+def block_ids(block: Block, prefix: str = "") -> list[str]:
+    """The dotted id of every row of ``block``, in row order: ``prefix`` for row 0, then
+    ``prefix.member3.child`` and so on (with an empty ``prefix``, ``member3.child``). Each id
+    is made once; the ids of a small member block are made once and prefixed per copy."""
+    out = [prefix]
+    _extend_ids(out, block, f"{prefix}." if prefix else "")
+    return out
+
+
+def _extend_ids(out: list[str], block: Block, dot: str) -> None:
+    for m in block.layout:
+        blk = m.block
+        keys = [f"{m.name}{m.lo + k}" for k in range(m.count)] if m.is_array else [m.name]
+        if blk.size <= _KEEP_IDS_ROWS:
+            if blk.ids is None:
+                blk.ids = block_ids(blk)
+            inner = blk.ids[1:]  # row 0 is the member's own component, its key
+            for key in keys:
+                p = dot + key
+                out.append(p)
+                out.extend(map(f"{p}.".__add__, inner))
+        else:
+            for key in keys:
+                p = dot + key
+                out.append(p)
+                _extend_ids(out, blk, f"{p}.")
+
+
+def _stack(parts: list[np.ndarray], dtype) -> np.ndarray:
+    """One column from its parts, emptying ``parts`` so that each column's tiles are freed
+    as soon as it is joined (at a million GPUs the link tiles alone are about 0.7 GB)."""
+    out = np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+    parts.clear()
+    return out
 
 
 def _relocate_fabrics(members: list[Member]) -> list:

@@ -7,7 +7,8 @@ clusters; each kind has its own shape and colour (see the legend in every diagra
 labelled with link type, lanes and bandwidth per direction, one edge per bundle. Boxes are
 placed by the structure the topology was built with (:mod:`topodsl.render.layout`): tiers,
 grids for tori and meshes, circles for rings. Large topologies are collapsed to a readable
-depth and like arrays folded (see :mod:`topodsl.render.view`). The same topology always gives
+depth and like arrays folded; at an explicit depth larger than a slide, identical members of
+each array are drawn once (see :mod:`topodsl.render.view`). The same topology always gives
 the same bytes.
 
 The capacity-versus-latency chart of memory reach is in :mod:`topodsl.render.chart`.
@@ -33,7 +34,7 @@ from pathlib import Path
 from ..topology import Topology
 from .diagram import Highlight, diagram_dot, resolve_highlight
 from .graphviz import GRAPHVIZ_FORMATS, RenderError, find_dot, measure_nodes, run_layout
-from .view import Box, Budget, Edge, View, build_view
+from .view import SLIDE, Box, Budget, Edge, View, build_view
 
 __all__ = [
     "to_dot",
@@ -56,9 +57,6 @@ FORMATS = (".svg", ".png", ".pdf", ".dot", ".html")
 #: Largest view handed to Graphviz; beyond it layout takes minutes and draws a hairball.
 MAX_LAYOUT_SHAPES = 1_000
 MAX_LAYOUT_EDGES = 3_000
-#: The most an explicit ``--depth`` draws before identical parts are drawn once: about what
-#: reads on one slide.
-SLIDE = Budget(max_shapes=160, max_edges=240)
 
 
 def diagram(
@@ -100,7 +98,10 @@ def to_dot(
     focus : dotted id of one component drawn in detail, with its linked neighbours collapsed.
     highlight : ``"bisection"`` or ``"flow:SOURCES->SINKS"`` (selectors): the limiting cut is
         drawn in red and its figure stated in the caption.
-    fold : fold arrays of like components (see :mod:`topodsl.render.view`); False folds none.
+    fold : fold arrays of like components (see :mod:`topodsl.render.view`): alike devices
+        always, identical members at an explicit ``depth`` whose view is larger than
+        :data:`SLIDE` (``node[0..31] ×32``; a member that differs stays its own box), and, in
+        the automatic view, like arrays until it fits ``budget``. False folds none.
     budget : the limits of the automatic view (:class:`Budget`).
 
     Returns

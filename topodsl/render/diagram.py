@@ -265,11 +265,21 @@ def _box_label(view: View, i: int) -> list[str]:
     return lines
 
 
-def _edge_label(edge, cut_links: int) -> str:
+def _edge_label(edge, cut_links: int, folded: bool = False) -> str:
+    """Type ×lanes and bandwidth per direction summed over the edge's links; on an edge of an
+    array drawn once (``folded``), also how many links and the figure of one:
+    ``256 links × 50 GB/s``, or their range when they differ."""
     head = edge.type or "link"
     if edge.lanes != 1:
         head += f" ×{_num(edge.lanes)}"
-    lines = [head, format_quantity(edge.bandwidth, BANDWIDTH)]
+    total = format_quantity(edge.bandwidth, BANDWIDTH)
+    lines = [head, total]
+    if folded and edge.links > 1:
+        lo, hi = (format_quantity(x, BANDWIDTH) for x in edge.each_bandwidth)
+        each = lo if lo == hi else f"{lo}–{hi}"
+        lines[1] = f"{edge.links:,} links × {each}" + (f" = {total}" if lo == hi else "")
+        if lo != hi:
+            lines.append(f"{total} in all")
     if edge.internal:
         lines.insert(0, "between members")
     if cut_links:
@@ -570,6 +580,7 @@ def diagram_dot(
             in_structure.update(s.edges)
             wrap_edges.update(s.wrap)
     labelled = _edges_to_label(view, in_structure)
+    identical = set(view.identical)
     for i, e in enumerate(view.edges):
         if e.internal:
             continue  # stated in the group's box, never drawn as a loop
@@ -580,7 +591,8 @@ def diagram_dot(
         }
         text = labelled.get(i)
         if text is not None or i in cut_edge:
-            text = _edge_label(e, cut_edge.get(i, 0)) + (text or "")
+            folded = view.boxes[e.tail].key in identical or view.boxes[e.head].key in identical
+            text = _edge_label(e, cut_edge.get(i, 0), folded) + (text or "")
             attrs["label"] = text
         if e.directed:
             attrs["dir"] = "forward"
@@ -668,7 +680,7 @@ def _edges_to_label(view: View, skip: set[int]) -> dict[int, str]:
     out = {}
     for members in groups.values():
         if len(members) >= 3:
-            out[members[0]] = f"\n(each of {len(members)})"
+            out[members[0]] = f"\n(each of {len(members):,})"
         else:
             out.update({m: "" for m in members})
     return out
@@ -726,6 +738,10 @@ def _caption_lines(view: View, highlight: Highlight | None) -> list[str]:
         what = f"collapsed below depth {view.depth}"
     if view.auto and view.depth is not None:
         what += f" (chosen automatically: full detail is {view.full_shapes:,} shapes)"
+    if view.identical:
+        shown = ", ".join(view.identical[:2])
+        more = f" and {len(view.identical) - 2:,} more" if len(view.identical) > 2 else ""
+        what += f"; identical parts drawn once: {shown}{more}"
     if view.folded:
         shown = ", ".join(view.folded[:3])
         more = f" and {len(view.folded) - 3} more" if len(view.folded) > 3 else ""

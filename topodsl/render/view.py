@@ -12,7 +12,11 @@ large topology readable:
   ``name1``...) is drawn as one box ``name[0..31] ×32``. Arrays of *alike* devices are always
   folded (HBM stacks that all hang off one GPU; a server's NVSwitch chips, which all link the
   same GPUs), other arrays only by the automatic view when no depth fits its :class:`Budget`,
-  the array that removes the most shapes first. ``fold=False`` folds nothing.
+  the array that removes the most shapes first. At an explicit depth whose view is larger
+  than :data:`SLIDE`, the members of each array are split into classes of *identical*
+  members (compared exactly: subtree, inner links, links out to the same boxes) and each
+  class is drawn once (``node[0..56,58..199] ×199`` beside ``node57``). ``fold=False`` folds
+  nothing.
 * **focus** — one component is drawn in detail; outside it only the components it links to are
   drawn, each collapsed to the box of the sibling of ``focus`` (or of an ancestor of ``focus``)
   that holds it.
@@ -56,7 +60,7 @@ from ..kinds import KINDS, ROLE_OF, ROLES
 from ..natural import natural_key
 from ..topology import Topology
 
-__all__ = ["Box", "Edge", "Budget", "View", "build_view", "FOLD_MIN"]
+__all__ = ["Box", "Edge", "Budget", "View", "build_view", "FOLD_MIN", "SLIDE"]
 
 #: An array needs at least this many members to be folded into one box.
 FOLD_MIN = 3
@@ -78,6 +82,11 @@ class Budget:
     def fits(self, shapes: int, edges: int) -> bool:
         """Whether a view of ``shapes`` boxes and clusters and ``edges`` edges fits."""
         return shapes <= self.max_shapes and edges <= self.max_edges
+
+
+#: The most an explicit ``--depth`` draws before identical parts are drawn once: about what
+#: reads on one slide.
+SLIDE = Budget(max_shapes=160, max_edges=240)
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,8 @@ class Edge:
     ``lanes`` sums the lanes of those links and ``bandwidth`` their bandwidth per direction
     (B/s). ``directed`` is True for one-way (simplex) links, drawn ``tail -> head``; otherwise
     ``tail``/``head`` only order the layout. ``internal`` marks a loop on a folded group: links
-    between different members of the group.
+    between different members of the group. ``each_bandwidth`` is the smallest and the
+    largest bandwidth of one of its links (B/s per direction).
     """
 
     tail: int
@@ -117,6 +127,7 @@ class Edge:
     lanes: float
     bandwidth: float
     internal: bool = False
+    each_bandwidth: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -130,8 +141,9 @@ class View:
     ``depth`` is the depth used (``None`` for full detail); ``auto`` whether it was chosen
     automatically; ``full_shapes`` the number of shapes the full-detail view would have had.
     ``folded`` names the arrays folded to meet the budget, ``alike`` those drawn once because
-    their members are alike. ``notes`` are what drawing it had to say (Graphviz's warnings, a
-    simpler edge routing used after a layout failure).
+    their members are alike, ``identical`` those drawn once because their members are
+    identical (an explicit depth larger than :data:`SLIDE`). ``notes`` are what drawing it
+    had to say (Graphviz's warnings, a simpler edge routing used after a layout failure).
     """
 
     topology: Topology
@@ -145,6 +157,7 @@ class View:
     auto: bool
     folded: tuple[str, ...] = ()
     alike: tuple[str, ...] = ()
+    identical: tuple[str, ...] = ()
     focus: int | None = None
     full_shapes: int = 0
     box_members: tuple[np.ndarray, ...] = field(default=(), repr=False)
@@ -230,13 +243,15 @@ def _shape(tree: _Tree, stop: np.ndarray, group_of: np.ndarray, ngroups: int) ->
 
 
 def _aggregate(tree: _Tree, shape: _Shape, box_of_row: np.ndarray, focus_mask: np.ndarray | None):
-    """Aggregate links into edges: returns (edge_of, edge keys, lanes, bandwidth, links)."""
+    """Aggregate links into edges: returns (edge_of, edge keys, lanes, bandwidth, links,
+    (smallest, largest) bandwidth of one link)."""
     topo = tree.topology
     L = topo.links
     m = len(L.src)
     if m == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return np.full(0, -1, dtype=np.int64), empty, empty, empty, empty, empty, empty, empty
+        none = np.full(0, -1, dtype=np.int64)
+        return none, empty, empty, empty, empty, empty, empty, empty, (empty, empty)
     rs, rd = shape.rep[tree.src], shape.rep[tree.dst]
     bs, bd = box_of_row[rs], box_of_row[rd]
     ok = (bs >= 0) & (bd >= 0)
@@ -253,7 +268,7 @@ def _aggregate(tree: _Tree, shape: _Shape, box_of_row: np.ndarray, focus_mask: n
     edge_of = np.full(m, -1, dtype=np.int64)
     if len(idx) == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return edge_of, empty, empty, empty, empty, empty, empty, empty
+        return edge_of, empty, empty, empty, empty, empty, empty, empty, (empty, empty)
     keys = np.stack([lo[idx], hi[idx], t[idx], simplex[idx]])
     order = np.lexsort(keys[::-1])
     sk = keys[:, order]
@@ -268,7 +283,11 @@ def _aggregate(tree: _Tree, shape: _Shape, box_of_row: np.ndarray, focus_mask: n
     lanes = np.bincount(eid, weights=L.lanes[idx], minlength=ne)
     bw = np.bincount(eid, weights=L.bandwidth[idx], minlength=ne)
     count = np.bincount(eid, minlength=ne)
-    return edge_of, first[0], first[1], first[2] - 1, first[3], lanes, bw, count
+    # The smallest and largest figure of one link in each edge (links sorted by edge).
+    starts = np.flatnonzero(new)
+    sorted_bw = L.bandwidth[idx][order]
+    each = (np.minimum.reduceat(sorted_bw, starts), np.maximum.reduceat(sorted_bw, starts))
+    return edge_of, first[0], first[1], first[2] - 1, first[3], lanes, bw, count, each
 
 
 def _edge_count(tree: _Tree, shape: _Shape, box_of_row: np.ndarray, focus_mask) -> int:
@@ -298,6 +317,7 @@ class _Group:
     short: str
     members: tuple[int, ...]
     alike: bool = False  # folded because its members are alike, not to meet the budget
+    identical: bool = False  # folded because its members are identical (checked exactly)
 
 
 def _array_groups(
@@ -437,9 +457,16 @@ def build_view(
             return base_stop
         return base_stop | (tree.dep >= d)
 
+    # Arrays of identical members, found once when an explicit depth draws more than a slide;
+    # kept in every later view whose members are still drawn.
+    identical: list[_Group] = []
+
     def evaluate(d: int | None, folded: list[_Group]) -> tuple[_Shape, list[_Group]]:
         groups = list(folded)
         shape = _apply(tree, stop_at(d), groups)
+        if identical:
+            groups += [g for g in identical if shape.visible[g.members[0]]]
+            shape = _apply(tree, stop_at(d), groups)
         if fold:
             # Arrays whose members look alike and link to the same boxes are drawn once.
             for _ in range(4):
@@ -448,6 +475,18 @@ def build_view(
                     break
                 groups += like
                 shape = _apply(tree, stop_at(d), groups)
+        return shape, groups
+
+    def fold_identical(d: int | None, shape: _Shape, groups: list[_Group]):
+        # Folding one array can make another's members identical (servers all linked to one
+        # folded array of leaves): repeat until nothing more folds.
+        for _ in range(8):
+            same = _identical_groups(tree, shape, protected)
+            if not same:
+                break
+            identical.extend(same)
+            groups = [*groups, *same]
+            shape = _apply(tree, stop_at(d), groups)
         return shape, groups
 
     def size(shape: _Shape) -> tuple[int, int]:
@@ -488,6 +527,9 @@ def build_view(
         # An explicit depth is drawn as asked: only arrays of alike devices are folded,
         # unless the view would exceed ``limit``.
         shape, groups = evaluate(depth, [])
+        if fold and not SLIDE.fits(*size(shape)):
+            # More than a slide: identical members of each array are drawn once.
+            shape, groups = fold_identical(depth, shape, groups)
         if limit is not None and fold and not limit.fits(*size(shape)):
             # Identical parts are drawn once in detail; the rest of each array is one box.
             budget = limit
@@ -565,6 +607,164 @@ def _like_groups(tree: _Tree, shape: _Shape, protected: np.ndarray) -> list[_Gro
     return like
 
 
+def _identical_groups(tree: _Tree, shape: _Shape, protected: np.ndarray) -> list[_Group]:
+    """Arrays of drawn boxes whose members are identical, each drawn once.
+
+    Two members are identical when, read in row order, their subtrees hold the same rows
+    (kind, definition, every limit, ``extra`` attributes, the same tree and the same names
+    below the member), the same links inside, and the same links out: from the same inner
+    component, of the same type and figures, in the same direction, to the same box of the
+    view. The comparison is exact (bytes of the raw columns, compared in a dict): a member
+    that differs anywhere, or whose parts were merely listed in another order, stays a box
+    of its own. Each array is split into classes of identical members; a class of at least
+    :data:`FOLD_MIN` members becomes one group named by its index ranges.
+    """
+    expanded = shape.expanded
+    candidates = [
+        g
+        for g in _array_groups(tree, shape, protected)
+        if not expanded[np.array(g.members, dtype=np.int64)].any()
+    ]
+    if not candidates:
+        return []
+    topo = tree.topology
+    nodes, links = topo.nodes, topo.links
+    n = tree.n
+    member_rows = np.concatenate([np.array(g.members, dtype=np.int64) for g in candidates])
+    is_member = np.zeros(n, dtype=bool)
+    is_member[member_rows] = True
+    rep = shape.rep
+    # Rows inside members, grouped by member (a stable sort keeps row order within each).
+    inside = np.flatnonzero(is_member[rep])
+    owner = rep[inside]
+    order = np.argsort(owner, kind="stable")
+    rows, owner = inside[order], owner[order]
+    node_start = np.searchsorted(owner, member_rows, side="left")
+    node_end = np.searchsorted(owner, member_rows, side="right")
+    first_of = np.full(n, -1, dtype=np.int64)
+    first_of[member_rows] = node_start
+    rank = np.full(n, -1, dtype=np.int64)
+    rank[rows] = np.arange(len(rows)) - first_of[owner]
+    parent_rank = np.where(rows == owner, -1, rank[np.maximum(tree.parent[rows], 0)])
+    limits = _limits(nodes)
+    node_block = np.empty((len(rows), 5 + len(limits)), dtype=np.int64)
+    node_block[:, 0] = nodes.kind[rows]
+    node_block[:, 1] = nodes.template[rows]
+    node_block[:, 2] = parent_rank
+    node_block[:, 3] = nodes.ports[rows]
+    node_block[:, 4] = _extra_codes(nodes.extra, n)[rows]
+    for c, col in enumerate(limits):
+        node_block[:, 5 + c] = _bits(col[rows])
+    # Link ends at members, grouped by member (link-row order within each): the inner end
+    # (and the other inner end, for a link inside), the box of the far end, the side and the
+    # link's figures.
+    box = _box_of_row(tree, shape)
+    rs, rd = rep[tree.src], rep[tree.dst]
+    from_src = np.flatnonzero(is_member[rs])
+    from_dst = np.flatnonzero(is_member[rd] & (rs != rd))
+    ends = np.concatenate([from_src, from_dst])
+    at_src = np.arange(len(ends)) < len(from_src)
+    end_owner = np.where(at_src, rs[ends], rd[ends])
+    lorder = np.argsort(end_owner, kind="stable")
+    ends, at_src, end_owner = ends[lorder], at_src[lorder], end_owner[lorder]
+    inner = np.where(at_src, tree.src[ends], tree.dst[ends])
+    far = np.where(at_src, tree.dst[ends], tree.src[ends])
+    internal = rep[far] == end_owner
+    link_block = np.empty((len(ends), 7), dtype=np.int64)
+    link_block[:, 0] = (rank[inner] << 32) | np.where(internal, rank[far] + 1, 0)
+    link_block[:, 1] = np.where(internal, -1, box[rep[far]])
+    link_block[:, 2] = (
+        np.where(at_src, 1, 2)
+        | (links.simplex[ends].astype(np.int64) << 2)
+        | (links.half_duplex[ends].astype(np.int64) << 3)
+        | ((links.type[ends].astype(np.int64) + 1) << 4)
+    )
+    link_block[:, 3] = _extra_codes(links.extra, len(tree.src))[ends]
+    link_block[:, 4] = _bits(links.bandwidth[ends])
+    link_block[:, 5] = _bits(links.lanes[ends])
+    link_block[:, 6] = _bits(links.latency[ends])
+    link_start = np.searchsorted(end_owner, member_rows, side="left")
+    link_end = np.searchsorted(end_owner, member_rows, side="right")
+    at = {int(r): k for k, r in enumerate(member_rows.tolist())}
+    ids = nodes.ids
+    # The name of every row below its member (the member's own id cut off its front).
+    id_length = np.zeros(n, dtype=np.int64)
+    id_length[member_rows] = [len(ids[r]) for r in member_rows.tolist()]
+    below = [ids[x][c:] for x, c in zip(rows.tolist(), id_length[owner].tolist(), strict=True)]
+    groups = []
+    for g in candidates:
+        classes: dict[tuple[bytes, bytes, tuple[str, ...]], list[int]] = {}
+        for r in g.members:
+            k = at[r]
+            a, b = int(node_start[k]), int(node_end[k])
+            names = tuple(below[a:b])
+            key = (
+                node_block[a:b].tobytes(),
+                link_block[int(link_start[k]) : int(link_end[k])].tobytes(),
+                names,
+            )
+            classes.setdefault(key, []).append(r)
+        index = dict(zip(g.members, _member_indices(tree, g), strict=True))
+        for members in classes.values():
+            if len(members) < FOLD_MIN:
+                continue
+            short = f"{g.key[2]}[{_index_ranges([index[r] for r in members])}]"
+            prefix = ids[g.key[0]] + "." if g.key[0] >= 0 else ""
+            groups.append(_Group(g.key, prefix + short, short, tuple(members), identical=True))
+    groups.sort(key=lambda g: natural_key(g.name))
+    return groups
+
+
+def _limits(nodes) -> tuple[np.ndarray, ...]:
+    return (
+        nodes.bandwidth,
+        nodes.read_bandwidth,
+        nodes.write_bandwidth,
+        nodes.capacity,
+        nodes.latency,
+    )
+
+
+def _bits(values: np.ndarray) -> np.ndarray:
+    """Float64 values as their int64 bit patterns: equal exactly when the floats are."""
+    return np.ascontiguousarray(values, dtype=np.float64).view(np.int64)
+
+
+def _extra_codes(extra, size: int) -> np.ndarray:
+    """One code per distinct ``extra`` mapping (-1 for none), compared by value."""
+    codes = np.full(size, -1, dtype=np.int64)
+    seen: dict[str, int] = {}
+    for row, attrs in extra.items():
+        if attrs:
+            codes[row] = seen.setdefault(repr(sorted(attrs.items())), len(seen))
+    return codes
+
+
+def _member_indices(tree: _Tree, group: _Group) -> list[int]:
+    """The array index of each member of ``group`` (the number its id ends with)."""
+    return [int(tree.array_names[r].group(2)) for r in group.members]
+
+
+def _index_ranges(idx: list[int]) -> str:
+    """Sorted indices as ranges: ``0..4,6..31``; past four ranges, the span and the count
+    (``0..99 (97 of 100)``), so a missing member is never hidden.
+
+    >>> _index_ranges([0, 1, 2, 3]), _index_ranges([0, 1, 2, 4, 5, 6])
+    ('0..3', '0..2,4..6')
+    >>> _index_ranges([0, 2, 4, 6, 8, 10])
+    '0..10 (6 of 11)'
+    """
+    runs: list[tuple[int, int]] = []
+    for i in idx:
+        if runs and i == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    if len(runs) > 4:
+        return f"{idx[0]}..{idx[-1]} ({len(idx)} of {idx[-1] - idx[0] + 1})"
+    return ",".join(f"{a}..{b}" if b > a else str(a) for a, b in runs)
+
+
 def _auto(tree, budget, evaluate, size, fold_until_fits, focus_row):
     """The deepest depth whose view fits; when none does, the shallowest useful depth (the
     top level's children, or the focus's) with arrays folded, largest first, until it fits."""
@@ -634,7 +834,9 @@ def _finish(tree, shape, folded, depth, auto, focus_row, focus_mask, full_shapes
             Box(g.name, topo.kind_of(first), "group", g.members, cluster_of(first), g.short)
         )
 
-    edge_of, lo, hi, t, simplex, lanes, bw, count = _aggregate(tree, shape, box_of_row, focus_mask)
+    edge_of, lo, hi, t, simplex, lanes, bw, count, each = _aggregate(
+        tree, shape, box_of_row, focus_mask
+    )
     keep_box = np.ones(len(boxes), dtype=bool)
     if focus_mask is not None:
         inside = np.zeros(len(boxes), dtype=bool)
@@ -671,6 +873,7 @@ def _finish(tree, shape, folded, depth, auto, focus_row, focus_mask, full_shapes
                 lanes=float(lanes[e]),
                 bandwidth=float(bw[e]),
                 internal=a == b,
+                each_bandwidth=(float(each[0][e]), float(each[1][e])),
             )
         )
     order = sorted(
@@ -719,8 +922,9 @@ def _finish(tree, shape, folded, depth, auto, focus_row, focus_mask, full_shapes
         edge_of=edge_of,
         depth=depth,
         auto=auto,
-        folded=tuple(g.name for g in folded if not g.alike),
+        folded=tuple(g.name for g in folded if not (g.alike or g.identical)),
         alike=tuple(g.name for g in folded if g.alike),
+        identical=tuple(g.name for g in folded if g.identical),
         focus=focus_row,
         full_shapes=full_shapes,
         box_members=members,

@@ -23,7 +23,8 @@ def bisection_to_dict(
     ``lower_method``),
     ``cut`` (``{from, to, bandwidth, element, type, group}``, first half to second, group by
     group: the first ``cut_rows`` elements, every one when ``None``), ``cut_total`` (elements
-    in the cut), ``cut_groups`` (every group, see :func:`topodsl.report.cut.cut_to_dict`),
+    in the cut), ``cut_groups`` (the first ``cut_rows`` groups, with ``cut_groups_total`` when
+    some are left out; see :func:`topodsl.report.cut.cut_to_dict`),
     ``halves`` (two lists of endpoint ids, unless ``halves=False``), ``lower_bounds`` and
     ``upper_bounds`` (every method tried).
 

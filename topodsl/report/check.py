@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: Cut groups shown per assertion in text, JUnit and GitHub reports (``topodsl check
-#: --cut-rows``); in JSON, the cut elements listed per assertion (every group is listed).
+#: --cut-rows``); in JSON, the cut groups and elements listed per assertion.
 MAX_CUT_GROUPS = 8
 
 # The text report's line for an assertion with an input error: its message is on stderr.
@@ -149,8 +149,8 @@ def format_json(
 ) -> str:
     """One JSON document for the whole run (SI base units: bytes, B/s per direction, s).
 
-    Each assertion with a limiting cut lists every group of it and its first ``cut_rows``
-    elements (``None``: all); see :meth:`topodsl.check.AssertionResult.to_dict`.
+    Each assertion with a limiting cut lists its first ``cut_rows`` groups and elements
+    (``None``: all); see :meth:`topodsl.check.AssertionResult.to_dict`.
     """
     results = [r for rep in reports for r in rep.results]
     doc = {

@@ -18,8 +18,10 @@ up to 100.0% (largest remainder). Groups are sorted by their share of the cut, l
 ties in natural order of their patterns; the members of a group are in natural order
 (:func:`topodsl.natural.natural_key`). A group of one element shows its ids as they are.
 
-Text reports show the groups (``--cut-rows N`` of them); JSON reports list the groups in full
-and the elements group by group, the first ``N`` of them unless asked for all.
+Text reports show the first ``N`` groups (``--cut-rows N``; 20 by default for ``analyze bisection``
+and ``flow``, 10 for the storage scenarios, 8 per assertion in ``check``), then one line that sums
+up the groups left out and names ``--cut-rows all``; JSON reports list the first ``N`` groups and
+the first ``N`` elements group by group, with the totals (``cut_total``, ``cut_groups_total``).
 
 >>> from topodsl.solvers.flow import CutItem
 >>> items = [CutItem("link", k, f"leaf{k}", "spine0", 50e9, "eth400") for k in range(4)]
@@ -57,6 +59,7 @@ __all__ = [
     "cut_lines",
     "cut_to_dict",
     "rows_shown",
+    "ALL_ROWS_FLAG",
 ]
 
 # An array index: the digits that end a dotted segment (``node12`` in ``pod.node12.nic3``).
@@ -268,13 +271,17 @@ def rows_shown(rows: int | None, n: int) -> int:
     return n if rows is None else min(max(int(rows), 0), n)
 
 
+#: The option that lists every group, named on the line that sums up those left out.
+ALL_ROWS_FLAG = "--cut-rows all"
+
+
 def _more(cut: GroupedCut, shown: int, tenths: tuple[int, ...]) -> str:
     rest = cut.groups[shown:]
     n = sum(g.count for g in rest)
     return (
         f"... and {len(rest)} more group{'s' if len(rest) != 1 else ''} ({n} element"
         f"{'s' if n != 1 else ''}, {_bw(math.fsum(g.bandwidth for g in rest))}, "
-        f"{_percent(sum(tenths[shown:]))} of the cut)"
+        f"{_percent(sum(tenths[shown:]))} of the cut; {ALL_ROWS_FLAG} lists every group)"
     )
 
 
@@ -331,14 +338,20 @@ def cut_lines(cut: GroupedCut, rows: int | None = 8) -> list[str]:
 def cut_to_dict(cut: GroupedCut, rows: int | None = None) -> dict[str, Any]:
     """JSON-ready keys of a cut: ``cut`` (the elements group by group, each with the index of
     its ``group``; the first ``rows`` of them, all when ``None``), ``cut_total`` (how many
-    elements the cut has) and ``cut_groups`` (every group: ``count``, ``element``, ``from``,
-    ``to``, ``type``/``kind``/``limit`` when known, ``each``, ``bandwidth``, ``share``).
+    elements the cut has), ``cut_groups`` (the first ``rows`` groups, all when ``None``:
+    ``count``, ``element``, ``from``, ``to``, ``type``/``kind``/``limit`` when known, ``each``,
+    ``bandwidth``, ``share``) and, only when some groups were left out, ``cut_groups_total``
+    (how many groups the cut has). The elements listed are in the groups listed.
 
     >>> from topodsl.solvers.flow import CutItem
     >>> items = [CutItem("link", k, f"g{k}", f"h{k}", 25e9, "nvlink4") for k in range(6)]
     >>> d = cut_to_dict(group_cut(items), rows=2)
     >>> [c["from"] for c in d["cut"]], d["cut_total"], d["cut_groups"][0]["bandwidth"]
     (['g0', 'g1'], 6, 150000000000.0)
+    >>> items = [CutItem("device", k, f"d{k}x", f"d{k}x", 1e9) for k in range(3)]
+    >>> d = cut_to_dict(group_cut(items), rows=2)
+    >>> len(d["cut_groups"]), d["cut_groups_total"], [c["group"] for c in d["cut"]]
+    (2, 3, [0, 1])
     """
     limit = cut.count if rows is None else max(int(rows), 0)
     elements: list[dict[str, Any]] = []
@@ -347,8 +360,12 @@ def cut_to_dict(cut: GroupedCut, rows: int | None = None) -> dict[str, Any]:
             elements.append(c.to_dict() | {"group": i})
         if len(elements) >= limit:
             break
-    return {
+    shown = rows_shown(rows, len(cut))
+    out: dict[str, Any] = {
         "cut": elements,
         "cut_total": cut.count,
-        "cut_groups": [g.to_dict() for g in cut.groups],
+        "cut_groups": [g.to_dict() for g in cut.groups[:shown]],
     }
+    if shown < len(cut):
+        out["cut_groups_total"] = len(cut)
+    return out
