@@ -103,11 +103,30 @@ def _oracle_domains(t: Topology, forwarding: str) -> dict[int, int]:
         va, vb = vertex(a), vertex(b)
         if va is not None and vb is not None and va != vb:
             g.add_edge(va, vb)
+    # Two packages are joined by the fabric when linked directly or both linked to one
+    # connected group of switches (packages do not relay); a group where some pair is not
+    # joined is no domain, and its packages are domains of their own.
+    sw = g.subgraph(v for v in g if v[0] == "s")
+    group = {v: i for i, c in enumerate(nx.connected_components(sw)) for v in c}
+
+    def joined(x, y) -> bool:
+        near = {group[v] for v in g[x] if v[0] == "s"} & {group[v] for v in g[y] if v[0] == "s"}
+        return g.has_edge(x, y) or bool(near)
+
     label = {}
-    for i, comp in enumerate(nx.connected_components(g)):
-        if any(v[0] == "p" for v in comp):
+    count = 0
+    for comp in nx.connected_components(g):
+        packages = sorted(v for v in comp if v[0] == "p")
+        if not packages:
+            continue
+        if all(joined(x, y) for i, x in enumerate(packages) for y in packages[i + 1 :]):
             for v in comp:
-                label[v] = i
+                label[v] = count
+            count += 1
+        else:
+            for v in packages:
+                label[v] = count
+                count += 1
     out = {r: label[("p", p)] for r, p in acc.items()}
     out.update({-1 - r: label[("s", r)] for r in switches if ("s", r) in label})
     return out

@@ -490,6 +490,38 @@ def test_gpus_without_a_fabric_keep_pcie_peer_to_peer() -> None:
     assert r.value == 63 * GB and r.fabric == () and r.fabric_excluded == 0
 
 
+def test_a_mesh_that_joins_a_pair_only_through_a_peer_is_no_domain() -> None:
+    # g0 -- g1 -- g2 over NVLink (a hybrid cube-mesh, DGX-1 style), all three on PCIe. g1
+    # does not relay, so binding g0 and g2 to the fabric would leave them nothing; the
+    # hardware reaches g2 over PCIe. The group is no domain: each GPU is its own, every path
+    # a GPU may start or end counts (the direct NVLink and PCIe peer to peer).
+    b = TopologyBuilder()
+    b.add_node("n", "node")
+    b.add_node("n.pex", "pcie_switch", parent="n")
+    for g in range(3):
+        b.add_node(f"n.g{g}", "gpu", parent="n")
+        b.add_link(f"n.g{g}", "n.pex", bandwidth=32 * GB)
+    b.add_link("n.g0", "n.g1", bandwidth=50 * GB)
+    b.add_link("n.g1", "n.g2", bandwidth=50 * GB)
+    t = b.build()
+    domain = forwarding_plan(t).domain[[t.index(f"n.g{g}") for g in range(3)]].tolist()
+    assert len(set(domain)) == 3
+    assert flow(t, "n.g0", "n.g2") == 32 * GB  # PCIe; under a bound group it was 0
+    assert flow(t, "n.g0", "n.g1") == 82 * GB  # NVLink + PCIe peer to peer
+    assert flow(t, "n.g0", "n.g2") == brute_force(t, [t.index("n.g0")], [t.index("n.g2")])
+    # Closing the triangle joins every pair: a domain again, NVLink only.
+    b.add_link("n.g0", "n.g2", bandwidth=50 * GB)
+    t = b.build()
+    assert len(set(forwarding_plan(t).domain[[t.index(f"n.g{g}") for g in range(3)]])) == 1
+    assert flow(t, "n.g0", "n.g2") == 50 * GB
+    # So does a switch every GPU is linked to, even with a chain beside it.
+    b.add_node("n.nvs", "nvswitch", parent="n")
+    for g in range(3):
+        b.add_link(f"n.g{g}", "n.nvs", bandwidth=100 * GB)
+    t = b.build()
+    assert len(set(forwarding_plan(t).domain[[t.index(f"n.g{g}") for g in range(3)]])) == 1
+
+
 def test_relaying_gpus_keep_their_paths() -> None:
     # relay = true (NCCL PXN): the GPUs route; they are no accelerators of a domain and every
     # path counts, PCIe peer to peer included, as before the rule.

@@ -50,7 +50,12 @@ network of :mod:`topodsl.solvers.flow` must treat it. Two models:
       accelerators, an accelerator and a fabric switch (``nvswitch``), or two fabric switches:
       NVLink and NVSwitch, Infinity Fabric (xGMI), ICI. A *fabric domain* is a connected group
       of accelerators and fabric switches over fabric links (a lone accelerator is a domain of
-      its own). Traffic between two accelerators of one domain (or their memories) stays on
+      its own) in which the fabric joins every two accelerators: linked directly, or both
+      linked to one connected group of fabric switches. A group where some pair is joined
+      only through a third accelerator (a hybrid cube-mesh: g0 -- g1 -- g2, no g0 -- g2) is
+      no domain: its accelerators are domains of their own, because an accelerator does not
+      relay and the hardware reaches such a peer over PCIe (NCCL's P2P/SHM path). Traffic
+      between two accelerators of one domain (or their memories) stays on
       the domain's fabric and inside its packages: it may not leave through PCIe, a CPU or the
       network and come back (the CUDA driver and NCCL map peer access between NVLink-connected
       GPUs over NVLink only, not PCIe peer to peer; ROCm does the same over xGMI). Traffic
@@ -494,16 +499,84 @@ def _fabric_domains(topology: Topology, klass, seal, accelerators, src, dst):
     ok = (a >= 0) & (b >= 0) & (a != b)
     g = sp.csr_array((np.ones(int(ok.sum())), (a[ok], b[ok])), shape=(n, n))
     label = connected_components(g, directed=False)[1]
+    label = _unbound_apart(label, accelerators, fabric_switch, a[ok], b[ok], n)
     # Domains are the groups holding an accelerator, numbered in row order of their first.
-    has_acc = np.zeros(n, dtype=bool)
+    size = 2 * n  # labels past n: accelerators of a group the rule does not bind, one each
+    has_acc = np.zeros(size, dtype=bool)
     has_acc[label[accelerators]] = True
-    first = np.full(n, n, dtype=np.int64)
+    first = np.full(size, size, dtype=np.int64)
     np.minimum.at(first, label[accelerators], accelerators)
     order = np.argsort(first, kind="stable")
-    number = np.full(n, -1, dtype=np.int64)
+    number = np.full(size + 1, -1, dtype=np.int64)  # label -1 (a switch set apart) stays -1
     number[order[: int(has_acc.sum())]] = np.arange(int(has_acc.sum()))
     domain = np.where(node >= 0, number[label[np.maximum(node, 0)]], -1)
     return domain.astype(np.int64), member
+
+
+def _unbound_apart(label, accelerators, fabric_switch, ea, eb, n) -> np.ndarray:
+    """``label`` with every fabric group in which some two accelerators have no fabric path
+    that relays through switches only (a hybrid cube-mesh: g0 -- g1 -- g2 with no link g0 --
+    g2) set apart: its accelerators get labels of their own (past ``n``) and its switches -1.
+
+    The fabric rule keeps a pair's traffic on the fabric only where the fabric joins the pair:
+    an accelerator does not relay, so binding such a group would leave g0 and g2 nothing (the
+    hardware reaches g2 over PCIe, as NCCL does). A pair joins when it is linked directly or
+    both are linked to one connected group of fabric switches."""
+    is_acc = np.zeros(n, dtype=bool)
+    is_acc[accelerators] = True
+    # Groups of fabric switches joined by switch-to-switch fabric links.
+    ss = fabric_switch[ea] & fabric_switch[eb]
+    g = sp.csr_array((np.ones(int(ss.sum())), (ea[ss], eb[ss])), shape=(n, n))
+    group = connected_components(g, directed=False)[1]
+    k = np.bincount(label[accelerators], minlength=n)
+    multi = np.flatnonzero(k >= 2)
+    if len(multi) == 0:
+        return label
+    # Accelerator -- switch group pairs; a switch group every accelerator of the label touches
+    # joins every pair (the common case: NVSwitch, NVL72's separate switch trays).
+    ac = is_acc[ea] & fabric_switch[eb]
+    ca = fabric_switch[ea] & is_acc[eb]
+    acc = np.r_[ea[ac], eb[ca]]
+    sw_group = group[np.r_[eb[ac], ea[ca]]]
+    pairs = np.unique(np.c_[acc, sw_group], axis=0) if len(acc) else np.zeros((0, 2), np.int64)
+    joined = np.zeros(n, dtype=bool)
+    if len(pairs):
+        lab = label[pairs[:, 0]]
+        key, count = np.unique(np.c_[lab, pairs[:, 1]], axis=0, return_counts=True)
+        full = key[count == k[key[:, 0]], 0]
+        joined[full] = True
+    # Direct accelerator links: a label whose accelerators are all linked pairwise.
+    aa = is_acc[ea] & is_acc[eb]
+    if aa.any():
+        lo, hi = np.minimum(ea[aa], eb[aa]), np.maximum(ea[aa], eb[aa])
+        direct = np.unique(np.c_[lo, hi], axis=0)
+        links = np.bincount(label[direct[:, 0]], minlength=n)
+        joined |= links == k * (k - 1) // 2
+    rest = [int(x) for x in multi if not joined[x]]
+    if not rest:
+        return label
+    touch: dict[int, set[int]] = {}
+    for r, grp in pairs.tolist():
+        touch.setdefault(r, set()).add(grp)
+    linked: dict[int, set[int]] = {}
+    if aa.any():
+        for x, y in direct.tolist():
+            linked.setdefault(x, set()).add(y)
+            linked.setdefault(y, set()).add(x)
+    label = label.copy()
+    accelerators = np.asarray(accelerators)
+    for lab_ in rest:
+        rows = accelerators[label[accelerators] == lab_].tolist()
+        if all(
+            y in linked.get(x, ()) or touch.get(x, set()) & touch.get(y, set())
+            for i, x in enumerate(rows)
+            for y in rows[i + 1 :]
+        ):
+            continue
+        inside = label == lab_
+        label[inside & fabric_switch] = -1
+        label[rows] = n + np.asarray(rows)
+    return label
 
 
 def domain_name(topology: Topology, domain: np.ndarray, member: np.ndarray, d: int) -> str:
