@@ -462,6 +462,10 @@ def test_the_fabric_rule_against_every_path() -> None:
         for _ in range(int(rng.integers(n, n + 5))):
             x, y = rng.choice(n + m, size=2, replace=False)
             b.add_link(int(x), int(y), bandwidth=int(rng.integers(1, 40)) * GB)
+        if rng.random() < 0.5:  # a directly linked clique: a domain the fabric joins pairwise
+            k = int(rng.integers(2, n + 1))
+            for x, y in combinations(range(k), 2):
+                b.add_link(x, y, bandwidth=int(rng.integers(1, 40)) * GB)
         t = b.build()
         ends = t.rows_of_kind("gpu").tolist()
         truth = min(

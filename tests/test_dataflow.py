@@ -223,7 +223,9 @@ def test_random_flows_match_networkx_and_keep_the_invariants(seed: int) -> None:
     np.add.at(net, L.src, r.flow.link_flow[:, 1] - r.flow.link_flow[:, 0])
     inner = np.setdiff1d(np.arange(t.num_nodes), np.concatenate([S, T]))
     assert np.allclose(net[inner], 0.0, atol=1.0)
-    # Adding a link never lowers the throughput.
+    # Adding a link never lowers the throughput: always in the ideal model, and under the
+    # hardware model while the link leaves the fabric domains as they were (a GPU-GPU link
+    # that completes a domain binds its peer traffic to the fabric, by design).
     b = TopologyBuilder()
     for i in range(t.num_nodes):
         b.add_node(t.nodes.ids[i], t.kind_of(i), **{
@@ -232,7 +234,12 @@ def test_random_flows_match_networkx_and_keep_the_invariants(seed: int) -> None:
     for e in range(t.num_links):
         b.add_link(int(L.src[e]), int(L.dst[e]), float(L.bandwidth[e]), simplex=bool(L.simplex[e]))
     b.add_link(int(S[0]), int(T[-1]), 5 * GB)
-    assert data_flow(b.build(), S, T).throughput >= r.throughput
+    more = b.build()
+    assert data_flow(more, S, T, forwarding="ideal").throughput >= ideal.throughput - 1.0
+    from topodsl.solvers.forwarding import forwarding_plan
+
+    if np.array_equal(forwarding_plan(t).domain, forwarding_plan(more).domain):
+        assert data_flow(more, S, T).throughput >= r.throughput
 
 
 def oracle_uniform(t, sources, sinks, even: str) -> float:
