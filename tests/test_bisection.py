@@ -11,16 +11,18 @@ from pathlib import Path
 
 import networkx as nx
 import numpy as np
+import path_oracle
 import pytest
 from cli_support import run_topodsl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_bisection_oracle import oracle_for
 
 import topodsl
 from topodsl.errors import SolverError
 from topodsl.fabrics import plan_fabric
-from topodsl.solvers import bisection as bisection_module
 from topodsl.solvers.bisection import BisectionResult, bisection
+from topodsl.solvers.certificates import hose as hose_module
 from topodsl.solvers.flow import max_flow
 from topodsl.topology import Topology, TopologyBuilder
 
@@ -89,20 +91,23 @@ def nvl72() -> Topology:
     return b.build()
 
 
-def check_result(t: Topology, r: BisectionResult) -> None:
-    """Invariants every result must satisfy."""
+def check_result(t: Topology, r: BisectionResult, forwarding: str = "hardware") -> None:
+    """Invariants every result must satisfy (``r`` computed under ``forwarding``)."""
     assert 0 <= r.lower_bound <= r.upper_bound
     assert r.exact == (r.lower_bound == r.upper_bound)
     a, b = r.half_rows
     assert abs(len(a) - len(b)) <= 1 and len(a) + len(b) == r.endpoints
     assert not set(a.tolist()) & set(b.tolist())
     assert math.fsum(c.bandwidth for c in r.cut) == pytest.approx(r.upper_bound, rel=1e-12)
-    assert r.bidirectional_lower_bound == 2 * r.lower_bound
+    assert r.lower_bound <= r.bidirectional_lower_bound <= r.bidirectional_upper_bound
+    if not (t.links.simplex.any() or t.links.half_duplex.any()):
+        assert r.bidirectional_lower_bound == 2 * r.lower_bound
     assert r.bidirectional_upper_bound >= r.upper_bound
     if r.endpoints >= 2 and r.upper_bound > 0:
         # The value is the max flow between the witness halves (each endpoint with what is
         # inside it: a GPU package and its chiplets).
-        f = max_flow(t, inside(t, a), inside(t, b), source_limit=np.inf, sink_limit=np.inf)
+        f = max_flow(t, inside(t, a), inside(t, b), source_limit=np.inf, sink_limit=np.inf,
+                     forwarding=forwarding)  # fmt: skip
         assert f.value == pytest.approx(r.upper_bound, rel=1e-9)
 
 
@@ -393,8 +398,11 @@ SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 @SLOW
 @given(small_graphs())
 def test_exhaustive_matches_networkx_brute_force(t: Topology) -> None:
-    r = bisection(t)
-    check_result(t, r)
+    # The brute force lets every switch carry every path: the ideal model (GPUs linked to each
+    # other form a fabric domain, whose peer traffic the hardware model keeps on its fabric;
+    # see test_the_fabric_rule_against_every_path).
+    r = bisection(t, forwarding="ideal")
+    check_result(t, r, "ideal")
     assert r.exact
     assert r.upper_bound == pytest.approx(brute_force(t, t.rows_of_kind("gpu")), abs=1e-3)
 
@@ -404,8 +412,8 @@ def test_exhaustive_matches_networkx_brute_force(t: Topology) -> None:
 def test_certificates_never_exceed_the_true_bisection(t: Topology) -> None:
     # exhaustive_limit=0 forces the heuristic path: candidates, star, hose, METIS, spectral.
     truth = brute_force(t, t.rows_of_kind("gpu"))
-    r = bisection(t, exhaustive_limit=0)
-    check_result(t, r)
+    r = bisection(t, exhaustive_limit=0, forwarding="ideal")
+    check_result(t, r, "ideal")
     assert r.lower_bound <= truth * (1 + 1e-9) + 1e-3
     assert r.upper_bound >= truth * (1 - 1e-9) - 1e-3
     for b in r.lower_bounds:
@@ -415,7 +423,9 @@ def test_certificates_never_exceed_the_true_bisection(t: Topology) -> None:
 @SLOW
 @given(small_graphs(), st.data())
 def test_adding_a_link_or_bandwidth_never_lowers_either_bound(t: Topology, data) -> None:
-    before = bisection(t)
+    # Under the ideal model: with the fabric rule a new link between two GPUs may join their
+    # fabric domains, and their peer traffic then keeps to the fabric (a lower figure).
+    before = bisection(t, forwarding="ideal")
     n = t.num_nodes
     b = TopologyBuilder()
     for row in range(n):
@@ -429,9 +439,50 @@ def test_adding_a_link_or_bandwidth_never_lowers_either_bound(t: Topology, data)
         x = data.draw(st.integers(0, n - 1))
         y = data.draw(st.integers(0, n - 1).filter(lambda v: v != x))
         b.add_link(x, y, bandwidth=data.draw(st.integers(1, 40)) * GB)
-    after = bisection(b.build())
+    after = bisection(b.build(), forwarding="ideal")
     assert after.lower_bound >= before.lower_bound * (1 - 1e-12)
     assert after.upper_bound >= before.upper_bound * (1 - 1e-12)
+
+
+def test_the_fabric_rule_against_every_path() -> None:
+    # GPUs linked to each other form a fabric domain (docs/solvers.md): traffic between two of
+    # its GPUs may not leave the domain through a switch and come back. Every balanced split
+    # by the path oracle of the forwarding tests (every simple path that obeys the rules, one
+    # linear program); every bound of both solver paths against it.
+    rng = np.random.default_rng(21)
+    checked = mixed = 0
+    while checked < 40:
+        n, m = int(rng.integers(3, 6)), int(rng.integers(1, 3))
+        b = TopologyBuilder()
+        for i in range(n):
+            b.add_node(f"g{i}", "gpu")
+        for j in range(m):
+            b.add_node(f"s{j}", "switch", bandwidth=int(rng.integers(1, 30)) * GB
+                       if rng.random() < 0.3 else None)  # fmt: skip
+        for _ in range(int(rng.integers(n, n + 5))):
+            x, y = rng.choice(n + m, size=2, replace=False)
+            b.add_link(int(x), int(y), bandwidth=int(rng.integers(1, 40)) * GB)
+        if rng.random() < 0.5:  # a directly linked clique: a domain the fabric joins pairwise
+            k = int(rng.integers(2, n + 1))
+            for x, y in combinations(range(k), 2):
+                b.add_link(x, y, bandwidth=int(rng.integers(1, 40)) * GB)
+        t = b.build()
+        ends = t.rows_of_kind("gpu").tolist()
+        truth = min(
+            path_oracle.brute_force(t, list(first), [e for e in ends if e not in first])
+            for size in {n // 2, n - n // 2}
+            for first in combinations(ends, size)
+        )
+        ideal = bisection(t, forwarding="ideal").upper_bound
+        checked += 1
+        mixed += truth < ideal * (1 - 1e-9)
+        for r in (bisection(t), bisection(t, exhaustive_limit=0)):
+            check_result(t, r)
+            assert r.lower_bound <= truth * (1 + 1e-9) + 1e-3, (r.lower_bounds, truth)
+            assert all(x.value <= truth * (1 + 1e-9) + 1e-3 for x in r.lower_bounds)
+            assert r.upper_bound >= truth * (1 - 1e-9) - 1e-3
+        assert bisection(t).exact
+    assert mixed >= 4  # the rule binds on 4 of these 40
 
 
 @pytest.mark.parametrize("factor", [1.0, 1.5, 2.0, 4.0])
@@ -486,6 +537,101 @@ def test_misleading_names_do_not_hide_the_cheapest_cut() -> None:
     assert hierarchy and hierarchy[0].value == 8 * C  # what the names would have given
 
 
+# -- memory does not relay; definitions at the edges ---------------------------------------------
+
+
+def ring_with_expanders(order: list[int], heads: int = 2, pooled: bool = False) -> Topology:
+    """A ring of GPUs (10 GB/s links, in ``order``) with CXL expanders of 64 GB/s per head:
+    seven two-headed ones joining GPUs half the ring apart, or one pooled expander on all."""
+    b = TopologyBuilder()
+    n = len(order)
+    for i in range(n):
+        b.add_node(f"g{i}", "gpu")
+    ring = [f"g{i}" for i in order]
+    for k in range(n):
+        b.add_link(ring[k], ring[(k + 1) % n], bandwidth=C)
+    if pooled:
+        b.add_node("pool", "cxl_memory")
+        for g in ring:
+            b.add_link("pool", g, bandwidth=64 * GB)
+        return b.build()
+    for j in range(n // 2):
+        b.add_node(f"m{j}", "cxl_memory")
+        b.add_link(f"m{j}", ring[2 * j], bandwidth=64 * GB)
+        b.add_link(f"m{j}", ring[(2 * j + n // 2) % n], bandwidth=64 * GB)
+    return b.build()
+
+
+def test_two_headed_expanders_do_not_relay_in_any_certificate() -> None:
+    # 15 GPUs in a ring, 7 two-headed expanders across it. Memory carries no transit, so the
+    # bisection is that of the ring: two links, 20 GB/s. The spectral bound used to prove
+    # more (27.5 GB/s here) and METIS, misled by the expanders, found only 40 GB/s cuts.
+    t = ring_with_expanders(list(np.random.default_rng(0).permutation(15)))
+    r = bisection(t, exhaustive_limit=0)
+    check_result(t, r)
+    assert r.exact and r.upper_bound == pytest.approx(2 * C)
+    assert all(b.value <= 2 * C * (1 + 1e-9) for b in r.lower_bounds), r.lower_bounds
+    assert any(u.method.startswith("metis") and u.value == 2 * C for u in r.upper_bounds)
+    # The same on 9 GPUs and 4 expanders, by brute force over every balanced split.
+    t = ring_with_expanders(list(np.random.default_rng(1).permutation(9)))
+    assert min(oracle_for(t, t.rows_of_kind("gpu")).all_cuts().values()) == 2 * C
+    r = bisection(t, exhaustive_limit=0)
+    assert r.exact and r.upper_bound == 2 * C
+
+
+def test_a_pooled_expander_is_no_switch() -> None:
+    # 16 GPUs in a ring and one expander linked to all of them: the star bound used to count
+    # the expander as an unlimited switch (80 GB/s) and stopped with "bounds contradict".
+    t = ring_with_expanders(list(range(16)), pooled=True)
+    r = bisection(t, exhaustive_limit=0)
+    check_result(t, r)
+    assert r.exact and r.upper_bound == 2 * C
+    assert not any(b.method == "star" for b in r.lower_bounds)
+
+
+def test_the_smaller_half_may_receive() -> None:
+    # Three endpoints, one-way links: a sends 10 GB/s to b and to c, each sends 1 GB/s back;
+    # b and c share 100 GB/s. Bisection is the minimum over every balanced split *and* both
+    # directions: {b, c} -> {a} carries only 2 GB/s (the larger half sending).
+    b = TopologyBuilder()
+    for name in "abc":
+        b.add_node(name, "gpu")
+    for x in "bc":
+        b.add_link("a", x, bandwidth=10 * GB, simplex=True)
+        b.add_link(x, "a", bandwidth=1 * GB, simplex=True)
+    b.add_link("b", "c", bandwidth=100 * GB)
+    t = b.build()
+    for limit in (14, 0):
+        r = bisection(t, exhaustive_limit=limit)
+        check_result(t, r)
+        assert r.exact and r.upper_bound == 2 * GB
+        assert sorted(r.halves[0]) == ["b", "c"] and r.halves[1] == ("a",)
+        assert r.bidirectional_upper_bound == 22 * GB  # 2 one way, 20 the other
+
+
+def test_past_the_hose_budget_a_sampled_hub_set_still_proves_a_bound(monkeypatch) -> None:
+    # A 16 x 16 torus read without its fabric record (as from NetworkX JSON): only Valiant
+    # routing through the endpoints applies, hub by hub. With the budget below one pass per
+    # endpoint, a sample of the endpoints serves as hubs: weaker, never silently 0. (The
+    # torus's symmetry would route one hub for all: switched off here, tested on its own.)
+    from topodsl import io
+    from topodsl.solvers import bisection as bisection_module
+    from topodsl.solvers.certificates import hose
+
+    t = io.loads_json(io.dumps_json(from_plan("torus", 256, {"dims": (16, 16)})))
+    monkeypatch.setattr(hose, "hub_orbits", lambda *args, **kwargs: None)
+    monkeypatch.setattr(bisection_module, "_HOSE_BUDGET", 1e5)
+    monkeypatch.setattr(bisection_module, "_SAMPLED_HOSE_BUDGET", 4e4)
+    monkeypatch.setattr(bisection_module, "_SPECTRAL_MAX_ENDPOINTS", 10)
+    r = bisection(t)
+    check_result(t, r)
+    assert r.upper_bound == 32 * C  # 2 N / d_max links
+    assert r.lower_method == "hose (sampled hubs)"
+    assert 0 < r.lower_bound <= r.upper_bound
+    (used,) = [b for b in r.lower_bounds if b.method == "hose (sampled hubs)"]
+    assert "sampled from 256 endpoints (Valiant routing)" in used.note
+
+
 def test_one_way_links() -> None:
     # A one-way ring: whichever way the halves face, one arc crosses.
     b = TopologyBuilder()
@@ -516,6 +662,119 @@ def test_chiplet_packages_are_bisected_whole() -> None:
     assert r.exact and r.upper_bound == 4 * 64 * GB
     assert sorted(r.halves[0] + r.halves[1]) == ["gpu0", "gpu1", "gpu2", "gpu3"]
     assert len(r.halves[0]) == 2
+
+
+def mi300x_iods() -> tuple[Topology, np.ndarray]:
+    """topologies/mi300x.topo with its 32 I/O dies as the endpoints."""
+    t = topodsl.load(REPO / "topologies" / "mi300x.topo")
+    ids = t.nodes.ids
+    iods = [r for r in range(t.num_nodes) if ids[r].count(".") == 2 and ".iod" in ids[r]]
+    return t, np.array(iods)
+
+
+def test_mi300x_io_dies_bisect_at_1_024_tb_s() -> None:
+    # By hand: a split through a package cuts at least 2 x 1.2 TB/s of its Infinity Fabric AP
+    # (the 2 x 2 mesh of I/O dies: 2.4 TB/s for two dies a side, 2.7 TB/s for one die against
+    # three). A split keeping the 8 packages whole, 4 against 4, cuts 4 x 4 = 16 of the x16
+    # links of 64 GB/s (the GPUs are fully connected and do not relay): 1.024 TB/s. The host
+    # would add at least 126 GB/s (with both GPUs of each PCIe switch on one side, the two
+    # 63 GB/s uplinks of one socket), but those paths leave the xGMI domain and come back,
+    # which the fabric rule forbids: 1.15 TB/s with it off (`ideal`).
+    t, ends = mi300x_iods()
+    assert len(ends) == 32
+    truth = 16 * 64 * GB
+    for limit in (None, 0):
+        kwargs = {} if limit is None else {"exhaustive_limit": limit}
+        r = bisection(t, ends, **kwargs)
+        check_result(t, r)
+        assert r.exact and r.upper_bound == pytest.approx(truth, rel=1e-12), r.lower_bounds
+        assert r.lower_bounds[0].method == "packages whole or separated"
+        # The layered network is reversible (a package's two layers swap), so both ways at once
+        # carry twice one way.
+        assert r.bidirectional_lower_bound == pytest.approx(2 * truth, rel=1e-12)
+    # Under `ideal` packages forward, so the package certificate does not apply: the best
+    # split found is 1.15 TB/s and the spectral bound proves 1.031 TB/s.
+    ideal = bisection(t, ends, forwarding="ideal")
+    assert ideal.upper_bound == pytest.approx(truth + 2 * 63 * GB, rel=1e-12)
+    assert ideal.lower_bound <= ideal.upper_bound
+    sockets = ({f"gpu{g}" for g in range(4)}, {f"gpu{g}" for g in range(4, 8)})
+    assert {h.split(".")[1] for h in ideal.halves[0]} in sockets
+
+
+def two_die_packages(inner: float, outer: float) -> Topology:
+    """Two GPU packages of two dies each, the dies of a package joined at ``inner``, and each
+    die joined to both dies of the other package at ``outer``."""
+    b = TopologyBuilder()
+    for g in range(2):
+        b.add_node(f"p{g}", "gpu")
+        for d in range(2):
+            b.add_node(f"p{g}.d{d}", "chiplet", parent=f"p{g}")
+        b.add_link(f"p{g}.d0", f"p{g}.d1", bandwidth=inner)
+    for d, e in combinations(range(4), 2):
+        if d // 2 == 0 and e // 2 == 1:
+            b.add_link(f"p0.d{d % 2}", f"p1.d{e % 2}", bandwidth=outer)
+    return b.build()
+
+
+@pytest.mark.parametrize(
+    "inner, outer, truth",
+    [
+        # Packages whole: the four outer links, 4 x 10 = 40 GB/s.
+        (100 * GB, 10 * GB, 40 * GB),
+        # Through both packages: {p0.d0, p1.d0} | {p0.d1, p1.d1} cuts both inner links
+        # (2 x 5) and the two outer links d0-d1 across (2 x 10): 30 GB/s.
+        (5 * GB, 10 * GB, 30 * GB),
+    ],
+)
+def test_splits_through_a_package_are_bounded(inner: float, outer: float, truth: float) -> None:
+    t = two_die_packages(inner, outer)
+    ends = t.rows_of_kind("chiplet")
+    assert min(oracle_for(t, ends, "hardware").all_cuts().values()) == pytest.approx(truth)
+    r = bisection(t, ends, exhaustive_limit=0)
+    check_result(t, r)
+    assert r.exact and r.upper_bound == pytest.approx(truth, rel=1e-9)
+    assert any(b.method == "packages whole or separated" for b in r.lower_bounds)
+
+
+def test_a_host_turning_traffic_round_counts_its_link_once_both_ways() -> None:
+    # g0 and g1 sit on a CXL switch's device side, a CPU alone on its host side. Peer traffic
+    # goes up to the CPU's root port and back down (device -> host -> device): one way carries
+    # 20 GB/s, using the CPU's link in both directions, so both ways at once share those 20.
+    b = TopologyBuilder()
+    b.add_node("sw", "cxl_switch")
+    b.add_node("cpu", "cpu")
+    b.add_link("cpu", "sw", bandwidth=20 * GB)
+    for g in ("g0", "g1"):
+        b.add_node(g, "gpu")
+        b.add_link(g, "sw", bandwidth=50 * GB)
+    t = b.build()
+    r = bisection(t)
+    assert r.exact and r.upper_bound == 20 * GB
+    assert r.bidirectional_lower_bound == 20 * GB, r.bidirectional_lower_method
+    assert "one way only" in r.bidirectional_lower_method
+    assert bisection(t, forwarding="ideal").bidirectional_lower_bound == 100 * GB
+
+
+def test_a_gpu_is_no_switch_to_any_certificate() -> None:
+    # a, b, c, d reach each other through GPU r (which does not relay) and by a-b and c-d
+    # directly: {a, b} | {c, d} is cut for free. The star bound, which read raw links, used to
+    # take r for a switch and prove 20 GB/s ("bounds contradict ... this is a bug").
+    b = TopologyBuilder()
+    for g in "abcdr":
+        b.add_node(g, "gpu")
+    for g in "abcd":
+        b.add_link(g, "r", bandwidth=10 * GB)
+    b.add_link("a", "b", bandwidth=1 * GB)
+    b.add_link("c", "d", bandwidth=1 * GB)
+    t = b.build()
+    ends = np.array([t.index(g) for g in "abcd"])
+    for limit in (None, 0):
+        kwargs = {} if limit is None else {"exhaustive_limit": limit}
+        r = bisection(t, ends, **kwargs)
+        assert r.exact and r.upper_bound == 0.0
+        assert all(x.value == 0.0 for x in r.lower_bounds)
+    # With r relaying, {a, b} | {c, d} sends 2 x 10 GB/s through it.
+    assert bisection(t, ends, forwarding="ideal").upper_bound == 20 * GB
 
 
 def test_private_links_carry_a_fabric_certificate_to_the_endpoints() -> None:
@@ -566,12 +825,14 @@ def test_fabric_certificate_scales_for_device_limits() -> None:
 
 
 def test_hose_one_pass_equals_hub_by_hub(monkeypatch) -> None:
+    # The hose machinery itself, under the ideal model: with GPUs in NVLink domains the fabric
+    # rule caps the generic certificates (docs/solvers.md, "Fabric domains whole or separated").
     from benchmarks.clusters import cluster_source
 
     t = topodsl.loads(cluster_source(1024))
-    fast = bisection(t, exhaustive_limit=0)
-    monkeypatch.setattr(bisection_module, "_equidistant_gather", lambda *a, **k: None)
-    slow = bisection(t, exhaustive_limit=0)
+    fast = bisection(t, exhaustive_limit=0, forwarding="ideal")
+    monkeypatch.setattr(hose_module, "_equidistant_gather", lambda *a, **k: None)
+    slow = bisection(t, exhaustive_limit=0, forwarding="ideal")
     hose = lambda r: max(b.value for b in r.lower_bounds if b.method == "hose")  # noqa: E731
     assert hose(fast) == pytest.approx(hose(slow), rel=1e-12)
     assert fast.exact and fast.upper_bound == pytest.approx(512 * 50 * GB)
@@ -606,6 +867,20 @@ def test_endpoint_errors() -> None:
         bisection(t, "nothing*")
     with pytest.raises(SolverError, match="unknown max-flow backend"):
         bisection(dgx_h100_nvlink(), backend="ortools")
+
+
+def test_forwarding_models_are_named() -> None:
+    # Eight GPUs on one switch: switches forward under either model, so both agree.
+    t = star(8)
+    assert bisection(t, forwarding="ideal").upper_bound == bisection(t).upper_bound == 4 * C
+    with pytest.raises(SolverError, match="unknown forwarding model 'magic'"):
+        bisection(t, forwarding="magic")
+    try:
+        hardware = bisection(t, forwarding="hardware")
+    except SolverError as e:  # a flow core without the model says so rather than guess
+        assert "no 'hardware' forwarding model" in str(e)
+    else:
+        assert hardware.exact and hardware.upper_bound == 4 * C
 
 
 def test_one_endpoint_has_nothing_to_cut() -> None:
@@ -657,7 +932,11 @@ def test_cli_json(ring_file: Path) -> None:
     assert d["endpoints"] == 8
     assert d["lower_bound"] == d["upper_bound"] == 50e9 and d["exact"] is True
     assert d["unit"] == "B/s per direction"
-    assert d["bidirectional"] == {"lower_bound": 100e9, "upper_bound": 100e9}
+    assert d["bidirectional"] == {
+        "lower_bound": 100e9,
+        "upper_bound": 100e9,
+        "lower_method": "2 x lower bound",
+    }
     assert len(d["cut"]) == 2
     assert all({"from", "to", "bandwidth"} <= set(c) for c in d["cut"])
     assert sum(c["bandwidth"] for c in d["cut"]) == d["upper_bound"]

@@ -24,6 +24,7 @@ from topodsl.solvers.collective import (
     transfers,
 )
 from topodsl.solvers.flow import flow_network
+from topodsl.solvers.forwarding import forwarding_plan
 from topodsl.topology import TopologyBuilder
 
 GB, GiB = 1e9, 2**30
@@ -117,9 +118,10 @@ cluster c {
     r = collective(t, [members], "allreduce", S)
     h = est(r, "hierarchical")
     # Reduce-scatter and all-gather inside each server: 3 steps of S/4 at 100 GB/s each way;
-    # across servers: 4 rings of 2, 2 steps of S/8 at 25 GB/s. (The server's NVSwitch path is
-    # 2 hops; so is the leaf path between servers: the intra steps may use both.)
-    intra = 3 * (S / 4) / (100 * GB + 25 * GB)
+    # across servers: 4 rings of 2, 2 steps of S/8 at 25 GB/s. (The leaf path between two
+    # GPUs of a server is 2 hops like the NVSwitch's, but the fabric rule keeps their peer
+    # traffic on NVLink: the intra steps use the NVSwitch alone.)
+    intra = 3 * (S / 4) / (100 * GB)
     inter = 2 * (S / 8) / (25 * GB)
     assert h.bandwidth == pytest.approx(2 * intra + inter, rel=1e-6)
     assert [p[1] for p in h.phases] == [3, 2, 3]
@@ -236,13 +238,15 @@ def test_dgx_h100_all_reduce_against_astra_sim_s_measured_hgx_h100() -> None:
     about 10.1 ms on the hardware and 9.45 ms in ASTRA-sim (read from its chart; the page also
     notes 741 GB/s bidirectional achieved, 370.7 GB/s per direction). Our ring estimate uses
     the links' full 450 GB/s: 2 x 7/8 x 2 GiB / 450 GB/s = 8.35 ms, a bus bandwidth of 450 GB/s,
-    below both as an ideal-bandwidth estimate must be; the proven bound (7.33 ms: 450 GB/s of
-    NVLink and 63 GB/s of PCIe into each GPU) is below all three."""
+    below both as an ideal-bandwidth estimate must be. Under the fabric rule the peer traffic of
+    the eight GPUs stays on NVLink (NCCL never splits a GPU-to-GPU transfer with PCIe peer to
+    peer), so the proven bound is the same 8.35 ms (450 GB/s into each GPU, not 513 GB/s with
+    PCIe): the ring is optimal here."""
     t = topodsl.load("topologies/dgx_h100.topo")
     r = collective(t, [t.select("kind:gpu")], "allreduce", 2 * GiB)
     ring = est(r, "ring")
     assert ring.time == pytest.approx(2 * 7 / 8 * 2 * GiB / 450e9, rel=1e-6)
-    assert r.lower_bound == pytest.approx(2 * 7 / 8 * 2 * GiB / 513e9, rel=1e-6)
+    assert r.lower_bound == pytest.approx(2 * 7 / 8 * 2 * GiB / 450e9, rel=1e-6)
     assert r.lower_bound <= ring.time < 9.45e-3 < 10.1e-3
     measured_busbw = bus_factor("allreduce", 8) * 2 * GiB / 10.1e-3
     assert measured_busbw == pytest.approx(372e9, rel=0.01)
@@ -253,11 +257,14 @@ def test_dgx_h100_all_reduce_against_astra_sim_s_measured_hgx_h100() -> None:
 
 
 def random_topology(seed: int):
+    """A few switches and GPUs; GPU-GPU links (NVLink) and, on one seed in three, an NVSwitch
+    make fabric domains, whose peer traffic the fabric rule keeps on their fabric."""
     rng = np.random.default_rng(seed)
     b = TopologyBuilder()
     n_sw, n_gpu = int(rng.integers(1, 4)), int(rng.integers(3, 7))
+    fabric_switch = seed % 3 == 1
     for k in range(n_sw):
-        b.add_node(f"s{k}", "switch")
+        b.add_node(f"s{k}", "nvswitch" if fabric_switch and k == 0 else "switch")
     for i in range(n_gpu):
         b.add_node(f"g{i}", "gpu")
     for i in range(n_gpu):
@@ -277,6 +284,17 @@ def best_concurrent_time(t, step: list[Transfer]) -> float:
     net = flow_network(t)
     arcs = np.flatnonzero(net.capacity > 0)
     na, nv, k = len(arcs), net.num_vertices, len(step)
+    # The fabric rule, per transfer: between two accelerators of one fabric domain, only the
+    # domain's arcs (both ends' components in the domain) may carry it.
+    plan = forwarding_plan(t)
+    member = np.where(plan.member, plan.domain, -1)
+    vdom = plan.domain[net.owner]
+    on_domain = vdom[net.tail[arcs]] == vdom[net.head[arcs]]
+    upper = []
+    for tr in step:
+        d = member[tr.src]
+        legal = on_domain & (vdom[net.tail[arcs]] == d) if d >= 0 and d == member[tr.dst] else None
+        upper.append(np.ones(na) if legal is None else legal.astype(float))
     # Variables: flow of each transfer on each arc, then the rate multiplier lam.
     rows, cols, vals, b_eq = [], [], [], []
     r = 0
@@ -299,8 +317,9 @@ def best_concurrent_time(t, step: list[Transfer]) -> float:
     a_ub = sp.csr_array((np.ones(k * na), (cap_rows, np.arange(k * na))), shape=(na, k * na + 1))
     cost = np.zeros(k * na + 1)
     cost[-1] = -1.0
+    bounds = [(0, None if x else 0) for x in np.concatenate(upper)] + [(0, None)]
     res = linprog(cost, A_ub=a_ub, b_ub=net.capacity[arcs] / 1e9, A_eq=a_eq, b_eq=b_eq,
-                  bounds=(0, None), method="highs")  # fmt: skip
+                  bounds=bounds, method="highs")  # fmt: skip
     assert res.status == 0
     lam = res.x[-1]
     return 1.0 / lam if lam > 0 else math.inf
@@ -328,21 +347,56 @@ def test_bounds_never_beat_an_optimal_schedule_and_estimates_are_feasible(seed: 
             assert r.lower_bound <= e.time * (1 + 1e-9), (seed, op, e.algorithm)
 
 
+def _domains(t) -> list[tuple[int, ...]]:
+    """The fabric domains of ``t`` as sets of member rows (its partition of the GPUs)."""
+    p = forwarding_plan(t)
+    rows = np.flatnonzero(p.member)
+    return sorted(tuple(rows[p.domain[rows] == d].tolist()) for d in np.unique(p.domain[rows]))
+
+
+def _with_link(t, a: int, b: int, bandwidth: float):
+    b_ = TopologyBuilder()
+    for row, node_id in enumerate(t.nodes.ids):
+        b_.add_node(node_id, t.kind_of(row))
+    L = t.links
+    for e in range(t.num_links):
+        b_.add_link(int(L.src[e]), int(L.dst[e]), bandwidth=float(L.bandwidth[e]))
+    b_.add_link(a, b, bandwidth=bandwidth)
+    return b_.build()
+
+
 @pytest.mark.parametrize("seed", range(20))
-def test_adding_a_link_never_raises_the_bound(seed: int) -> None:
+def test_adding_a_link_that_changes_no_fabric_domain_never_raises_the_bound(seed: int) -> None:
+    """The invariant under the fabric rule: a link that leaves every fabric domain as it was
+    (a GPU to a network switch, a switch to a switch, an NVLink inside a domain) only adds
+    paths every transfer may use, so no cut can grow smaller and the bound cannot rise. (A
+    link that joins two domains can raise it, by design: see the next test.)"""
     t, rng = random_topology(seed)
     members = t.select("kind:gpu")
     before = collective(t, [members], "allreduce", 4 * GB).lower_bound
-    b = TopologyBuilder()
-    for row, node_id in enumerate(t.nodes.ids):
-        b.add_node(node_id, t.kind_of(row))
-    L = t.links
-    for e in range(t.num_links):
-        b.add_link(int(L.src[e]), int(L.dst[e]), bandwidth=float(L.bandwidth[e]))
-    i, j = rng.choice(members, size=2, replace=False).tolist()
-    b.add_link(int(i), int(j), bandwidth=40e9)
-    after = collective(b.build(), [members], "allreduce", 4 * GB).lower_bound
+    domains = _domains(t)
+    switches = t.select("kind:switch").tolist()  # network switches, not NVSwitches
+    candidates = [(g, w) for g in members.tolist() for w in switches]
+    candidates += [(v, w) for v in switches for w in switches if v < w]
+    candidates += [(g, h) for d in domains for g in d for h in d if g < h]
+    a, b = candidates[int(rng.integers(0, len(candidates)))]
+    grown = _with_link(t, a, b, 40e9)
+    assert _domains(grown) == domains
+    after = collective(grown, [members], "allreduce", 4 * GB).lower_bound
     assert after <= before * (1 + 1e-9)
+
+
+def test_an_nvlink_that_joins_two_gpus_keeps_their_peer_traffic_on_it() -> None:
+    """Two GPUs on a 100 GB/s switch all-reduce 8 GB in 2 x 1/2 x 8 GB / 100 GB/s = 80 ms. An
+    NVLink of 10 GB/s between them makes them one fabric domain: their peer traffic then takes
+    the NVLink only (as NCCL's P2P over NVLink does), 800 ms, and the bound rises with it."""
+    t = star_of(2)
+    g = gpus(t)
+    before = collective(t, [g], "allreduce", S)
+    assert before.lower_bound == pytest.approx(S / (100 * GB))
+    after = collective(_with_link(t, int(g[0]), int(g[1]), 10 * GB), [g], "allreduce", S)
+    assert after.lower_bound == pytest.approx(S / (10 * GB))
+    assert after.best.time == pytest.approx(S / (10 * GB))
 
 
 def test_a_question_too_large_is_refused_with_advice(monkeypatch) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from networkx.algorithms.flow import build_residual_network, edmonds_karp
 
 import topodsl
 from topodsl.fabrics import (
@@ -46,7 +47,11 @@ def check_simple(plan, num_hosts: int) -> None:
 
 
 def brute_bisection(plan, num_hosts: int, capacity) -> float:
-    """Minimum over every balanced host split of the min cut, by NetworkX (switches free)."""
+    """Minimum over every balanced host split of the min cut, by NetworkX (switches free).
+
+    The network is symmetric, so for an even count host 0 stays in the first half; one residual
+    network serves every split (only the source and sink arcs change).
+    """
     g = nx.DiGraph()
     for a, b, r in zip(plan.a.tolist(), plan.b.tolist(), plan.role.tolist(), strict=True):
         c = capacity(plan.roles[r] if plan.roles else "link")
@@ -54,14 +59,23 @@ def brute_bisection(plan, num_hosts: int, capacity) -> float:
             w = g[u][v]["capacity"] + c if g.has_edge(u, v) else c
             g.add_edge(u, v, capacity=w)
     hosts = list(range(num_hosts))
+    for x in hosts:
+        g.add_edge("S", x, capacity=1.0)
+        g.add_edge(x, "T", capacity=1.0)
+    R = build_residual_network(g, "capacity")
+    big = R.graph["inf"]
     best = math.inf
-    for first in combinations(hosts, num_hosts // 2):
-        h = g.copy()
-        for x in first:
-            h.add_edge("S", x)  # no capacity attribute: unlimited
-        for x in set(hosts) - set(first):
-            h.add_edge(x, "T")
-        best = min(best, nx.minimum_cut_value(h, "S", "T"))
+    lo = num_hosts // 2
+    firsts = (
+        ({0, *rest} for rest in combinations(hosts[1:], lo - 1))
+        if num_hosts % 2 == 0
+        else (set(c) for c in combinations(hosts, lo))
+    )
+    for first in firsts:
+        for x in hosts:
+            R["S"][x]["capacity"] = big if x in first else 0
+            R[x]["T"]["capacity"] = 0 if x in first else big
+        best = min(best, edmonds_karp(g, "S", "T", residual=R).graph["flow_value"])
     return best
 
 
@@ -350,40 +364,126 @@ def test_closed_forms(generator, n, args, exact) -> None:
     assert cf.host_rate > 0
 
 
-@pytest.mark.parametrize(
-    "generator, n, args",
-    [
-        ("ring", 6, {}),
-        ("ring", 7, {}),
-        ("line", 6, {}),
-        ("mesh", 9, {"dims": (3, 3)}),
-        ("mesh", 8, {"dims": (2, 4)}),
-        ("torus", 9, {"dims": (3, 3)}),
-        ("torus", 8, {"dims": (2, 4)}),
-        ("hypercube", 8, {}),
-        ("full_mesh", 5, {}),
-        ("fat_tree", 8, {"k": 4}),
-        ("fat_tree", 10, {"k": 4}),
-        ("leaf_spine", 8, {"leaves": 2, "spines": 3, "oversubscription": 2}),
-        ("leaf_spine", 9, {"leaves": 3, "spines": 2, "oversubscription": 3}),
-        ("clos3", 8, {"pods": 2, "leaves": 2, "spines": 1, "cores": 2, "oversubscription": 2}),
-        ("dragonfly", 8, {"groups": 4, "routers": 2}),
-        ("dragonfly", 6, {"groups": 3, "routers": 2}),
-        ("dragonfly", 8, {"groups": 4, "routers": 2, "global_lanes": 3}),
-    ],
-)
-def test_closed_form_lower_bound_never_exceeds_brute_force(generator, n, args) -> None:
-    plan = plan_fabric(generator, n, args)
-    caps = {"link": 1.0, "host": 1.0, "edge-agg": 1.0, "agg-core": 1.0}
+def role_capacities(plan, ratios: dict[str, float]) -> dict[str, float]:
+    """Each role's link capacity in host-link units: its lanes, times ``ratios`` if given."""
+    caps = {"link": 1.0, "host": 1.0}
     for role in plan.roles:
         if role not in caps:
             lanes = plan.lanes[plan.role == plan.roles.index(role)]
-            caps[role] = float(lanes.min())
+            caps[role] = (float(lanes.min()) if len(lanes) else 1.0) * ratios.get(role, 1.0)
+    return caps
+
+
+def table_exact(generator: str, n: int, params, caps) -> float | None:
+    """The "exact bisection" column of the closed-form table in docs/solvers.md, as code."""
+    c = caps.get("host", 1.0)
+    if generator == "ring":
+        return 1.0 if n == 2 else 2.0
+    if generator == "line":
+        return 1.0
+    if generator in ("mesh", "torus"):
+        dims = tuple(params["dims"])
+        d = max(dims)
+        if generator == "torus" and all(x <= 2 for x in dims):
+            return n / 2
+        if d % 2:
+            return None
+        return 2 * n / d if generator == "torus" and d >= 4 else n / d
+    if generator == "hypercube":
+        return n / 2
+    if generator == "full_mesh":
+        return float((n // 2) * (n - n // 2))
+    if generator == "fat_tree":
+        r = min(c, caps["edge-agg"], caps["agg-core"])
+        full = n == params["k"] ** 3 // 4
+        return (n // 2) * r if full or c <= min(caps["edge-agg"], caps["agg-core"]) else None
+    if generator == "leaf_spine":
+        L, S, h, w = params["leaves"], params["spines"], n / params["leaves"], caps["leaf-spine"]
+        return min(
+            abs(h * la - side) * c + S * w * min(la, L - la)
+            for side in (n // 2, n - n // 2)
+            for la in range(L + 1)
+        )
+    if generator == "clos3":
+        L, S, C, h = (params[k] for k in ("leaves", "spines", "cores", "hosts_per_leaf"))
+        r = min(c, S * caps["leaf-spine"] / h, S * C * caps["spine-core"] / (L * h))
+        return (n // 2) * r if params["pods"] % 2 == 0 and n % 2 == 0 else None
+    if generator == "dragonfly":
+        g, a, p = params["groups"], params["routers"], params["hosts_per_router"]
+        per_router = sorted((g - 1) // a + (i < (g - 1) % a) for i in range(a))
+        binds = caps["global"] / (a * p) ** 2 <= c / (n - 1)
+        if a > 1:
+            binds &= caps["global"] / (a * p) ** 2 <= caps["local"] / (
+                p * p * (1 + a * sum(per_router[-2:]))
+            )
+        return (g // 2) ** 2 * caps["global"] if g % 2 == 0 and binds else None
+    raise AssertionError(generator)
+
+
+TABLE_CASES = [
+    *[("ring", n, {}, {}) for n in (2, 3, 4, 5, 6, 7, 8)],
+    *[("line", n, {}, {}) for n in (2, 3, 6, 7)],
+    *[
+        (gen, int(np.prod(dims)), {"dims": dims}, {})
+        for gen in ("mesh", "torus")
+        for dims in [(2, 2), (2, 3), (3, 3), (2, 4), (3, 4), (4, 2), (2, 2, 2), (1, 4), (2, 5)]
+    ],
+    *[("hypercube", n, {}, {}) for n in (2, 4, 8)],
+    *[("full_mesh", n, {}, {}) for n in (2, 5, 6, 7)],
+    *[
+        ("fat_tree", n, {"k": k}, ratios)
+        for k, n in [(2, 2), (4, 4), (4, 8), (4, 10), (4, 12)]
+        for ratios in ({}, {"edge-agg": 0.5}, {"agg-core": 0.5})
+    ],
+    *[
+        ("leaf_spine", n, {"leaves": L, "spines": S, "oversubscription": o}, ratios)
+        for n, L, S, o in [(8, 2, 2, 1), (12, 3, 2, 2), (9, 3, 2, 1), (10, 2, 3, 2), (12, 4, 2, 3)]
+        for ratios in ({}, {"leaf-spine": 0.5})
+    ],
+    *[
+        (
+            "clos3",
+            n,
+            {"pods": P, "leaves": L, "spines": S, "cores": C, "oversubscription": o},
+            ratios,
+        )
+        for n, P, L, S, C, o in [(8, 2, 2, 1, 1, 1), (8, 2, 2, 1, 2, 2), (12, 3, 2, 1, 1, 1)]
+        for ratios in ({}, {"leaf-spine": 0.5}, {"spine-core": 0.5})
+    ],
+    *[
+        ("dragonfly", g * a * p, {"groups": g, "routers": a, "local_lanes": ll}, ratios)
+        for g, a, p in [(2, 2, 1), (3, 2, 1), (4, 1, 1), (4, 2, 1), (4, 3, 1), (2, 3, 2)]
+        for ll in (1, 2)
+        for ratios in ({}, {"global": 0.5})
+    ],
+]
+
+
+@pytest.mark.parametrize("generator, n, args, ratios", TABLE_CASES)
+def test_closed_forms_and_the_docs_table_against_brute_force(generator, n, args, ratios) -> None:
+    # Every balanced split measured by NetworkX: the certificate never exceeds it, and the
+    # exact figure (the solver's and the docs table's, where they give one) equals it.
+    plan = plan_fabric(generator, n, args)
+    caps = role_capacities(plan, ratios)
     cf = closed_form_bisection(generator, n, plan.params, caps)
     truth = brute_bisection(plan, n, lambda r: caps[r])
     assert cf.lower <= truth + 1e-9
     if cf.exact is not None:
         assert cf.exact == pytest.approx(truth)
+    table = table_exact(generator, n, plan.params, caps)
+    if table is not None:
+        assert table == pytest.approx(truth)
+
+
+def test_dragonfly_with_local_links_as_fast_as_global_ones() -> None:
+    # 4 groups of 2 routers, one host each, every link alike: a split that cuts across the
+    # groups beats half the groups, (4/2)^2 = 4 global links. The bisection is 3 links.
+    plan = plan_fabric("dragonfly", 8, {"groups": 4, "routers": 2})
+    caps = role_capacities(plan, {})
+    assert brute_bisection(plan, 8, lambda r: caps[r]) == 3.0
+    cf = closed_form_bisection("dragonfly", 8, plan.params, caps)
+    assert cf.exact is None and cf.lower == pytest.approx(16 / 7)
+    assert table_exact("dragonfly", 8, plan.params, caps) is None
 
 
 @pytest.mark.parametrize("g", [2, 4, 6, 8])

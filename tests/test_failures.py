@@ -31,6 +31,7 @@ from topodsl.failures.symmetry import Symmetry
 from topodsl.select import SelectorError
 from topodsl.select_links import link_names, select_links
 from topodsl.solvers.flow import build_network, max_flow
+from topodsl.solvers.forwarding import forwarding_plan
 from topodsl.topology import TopologyBuilder
 
 # A two-tier fabric: 4 servers of 2 GPUs (one NIC each) on 2 leaves, 2 spines.
@@ -221,6 +222,11 @@ def _oracle_flow(t, cands, case, sources, sinks, lost_mode, forwarding) -> float
     return max_flow(oracle, src, dst, forwarding=forwarding).value
 
 
+def _brackets(lo: float, hi: float, want: float) -> bool:
+    """Whether ``[lo, hi]`` holds ``want`` (to 1e-9 and a thousandth of a B/s)."""
+    return lo <= want * (1 + 1e-9) + 1e-3 and want <= hi * (1 + 1e-9) + 1e-3
+
+
 @pytest.mark.parametrize("lost", ["keep", "drop"])
 @pytest.mark.parametrize("forwarding", ["hardware", "ideal"])
 def test_every_failure_case_of_a_max_flow_is_the_recomputed_one(lost, forwarding) -> None:
@@ -248,17 +254,128 @@ def test_every_failure_case_of_a_max_flow_is_the_recomputed_one(lost, forwarding
         assert r.cases == len(r.case_list)
         for case, (lo, hi) in zip(r.case_list, r.case_values, strict=True):
             want = _oracle_flow(t, r.candidates, case, sources, sinks, lost, forwarding)
-            assert lo <= want * (1 + 1e-9) + 1e-3 and want <= hi * (1 + 1e-9) + 1e-3, (
-                trial,
-                r.candidates.names(case),
-                lo,
-                hi,
-                want,
-            )
+            assert _brackets(lo, hi, want), (trial, r.candidates.names(case), lo, hi, want)
         pruned += r.pruned
         superset += r.superset
     # Both prunings were exercised, and every pruned case checked.
     assert pruned > 20 and superset > 0
+
+
+def _fabric_topology(rng: random.Random) -> topodsl.Topology:
+    """GPUs with NVLinks between pairs and to an NVSwitch (fabric domains that one failed
+    link can split or leave whole), PCIe switches and a network switch beside them."""
+    b = TopologyBuilder()
+    n_gpu = rng.randrange(3, 6)
+    for i in range(n_gpu):
+        b.add_node(f"g{i}", "gpu")
+    b.add_node("nvs", "nvswitch")
+    b.add_node("p0", "pcie_switch")
+    b.add_node("p1", "pcie_switch")
+    b.add_node("net", "switch")
+    for i in range(n_gpu):
+        if rng.random() < 0.6:
+            b.add_link(f"g{i}", "nvs", rng.choice([50e9, 100e9]), type="nv")
+        b.add_link(f"g{i}", f"p{i % 2}", rng.choice([20e9, 30e9]), type="pcie")
+    for _ in range(rng.randrange(0, 3)):
+        i, j = rng.sample(range(n_gpu), 2)
+        b.add_link(f"g{i}", f"g{j}", rng.choice([25e9, 50e9]), type="nv")
+    b.add_link("p0", "net", 40e9, type="up")
+    b.add_link("p1", "net", 40e9, type="up")
+    return b.build()
+
+
+def test_every_failure_case_under_the_fabric_rule_is_the_rebuilt_topologys() -> None:
+    """The damaged copy builds its own forwarding plan: a failed NVLink can split a fabric
+    domain (its peers then talk over PCIe), and pruning holds only while the path rules stay.
+    Every case of K = 2 over every link, on random NVLink/NVSwitch/PCIe servers with mixed
+    questions (a domain's members among the sources and the sinks, with others), against the
+    max flow of the topology rebuilt from scratch without what failed."""
+    rng = random.Random(2026)
+    split = 0
+    for trial in range(12):
+        t = _fabric_topology(rng)
+        plan = forwarding_plan(t)
+        domains = len(np.unique(plan.domain[plan.member]))
+        gpus = [int(r) for r in t.select("kind:gpu")]
+        ends = rng.sample(gpus, 3)
+        cut = rng.choice([1, 2])  # one source and two sinks, or two sources and one sink
+        sources, sinks = ends[:cut], ends[cut:]
+        r = failure_analysis(
+            t,
+            "flow",
+            {"sources": sources, "sinks": sinks},
+            links="*",
+            k=2,
+            lost="keep",
+            keep_cases=True,
+            jobs=1,
+        )
+        for case, (lo, hi) in zip(r.case_list, r.case_values, strict=True):
+            want = _oracle_flow(t, r.candidates, case, sources, sinks, "keep", "hardware")
+            assert _brackets(lo, hi, want), (trial, r.candidates.names(case), lo, hi, want)
+            oracle = forwarding_plan(rebuilt_without(t, r.candidates.union(case)[1]))
+            split += len(np.unique(oracle.domain[oracle.member])) > domains
+    assert split > 20  # cases that split a domain were among those checked
+
+
+# Three GPUs on one NVSwitch (one NVLink each) and one PCIe switch: one fabric domain.
+NVLINK_DOMAIN = """\
+link nv   { bandwidth = 100 GB/s }
+link pcie { bandwidth = 30 GB/s }
+cluster c {
+    gpu g[3]
+    nvswitch s
+    pcie_switch p
+    connect g[*] -- s via nv
+    connect g[*] -- p via pcie
+}
+"""
+
+
+def test_a_failed_nvlink_that_splits_the_domain_moves_the_peers_to_pcie() -> None:
+    """By hand (docs/solvers.md, "Path rules"): healthy, g0 reads g1 over NVLink only, 100 GB/s
+    (the fabric rule leaves PCIe out). With g0's NVLink failed, g0 is a domain of its own: the
+    rule no longer binds g0 -> g1, which then goes over PCIe, 30 GB/s (not 0, what the
+    original's domains would say). g2's NVLink carries nothing and g2 is no endpoint: pruned.
+    A failed PCIe link carries nothing: pruned too."""
+    t = topodsl.loads(NVLINK_DOMAIN)
+    g0, g1 = t.index("c.g0"), t.index("c.g1")
+    assert max_flow(t, [g0], [g1]).value == pytest.approx(100e9)
+    r = failure_analysis(
+        t, "flow", {"sources": "c.g0", "sinks": "c.g1"}, links="*", k=1, lost="keep",
+        keep_cases=True, jobs=1,
+    )  # fmt: skip
+    got = {
+        r.candidates.names(case)[0]: (lo / 1e9, hi / 1e9)
+        for case, (lo, hi) in zip(r.case_list, r.case_values, strict=True)
+    }
+    assert got == {
+        "c.g0 -- c.s": (30.0, 30.0),
+        "c.g1 -- c.s": (30.0, 30.0),
+        "c.g2 -- c.s": (100.0, 100.0),
+        "c.g0 -- c.p": (100.0, 100.0),
+        "c.g1 -- c.p": (100.0, 100.0),
+        "c.g2 -- c.p": (100.0, 100.0),
+    }
+    assert (r.pruned, r.worst.lower / 1e9) == (4, 30.0)
+    # The same figure from the damaged copy and from the topology rebuilt without the link.
+    d = damaged(t, links=[0])
+    assert d.keeps_network() and not d.keeps_rules()
+    assert d.keeps_rules(endpoints=[t.index("c.g1"), t.index("c.g2")])
+    assert max_flow(d, [g0], [g1]).value == pytest.approx(30e9)
+    assert max_flow(rebuilt_without(t, {0}, set()), [g0], [g1]).value == pytest.approx(30e9)
+    # Two failures: both of g0's links leave nothing; g0's and g1's NVLinks leave PCIe.
+    r2 = failure_analysis(
+        t, "flow", {"sources": "c.g0", "sinks": "c.g1"}, links="*", k=2, lost="keep",
+        keep_cases=True, jobs=1,
+    )  # fmt: skip
+    pairs = {
+        tuple(r2.candidates.names(case)): lo / 1e9
+        for case, (lo, _) in zip(r2.case_list, r2.case_values, strict=True)
+    }
+    assert pairs[("c.g0 -- c.s", "c.g1 -- c.s")] == 30.0
+    assert pairs[("c.g0 -- c.s", "c.g0 -- c.p")] == 0.0
+    assert pairs[("c.g1 -- c.s", "c.g2 -- c.s")] == 30.0
 
 
 CHECKPOINT = FABRIC.replace(

@@ -5,13 +5,11 @@ small graphs with packages, relays, CXL switches, memory, limits and one-way lin
 from __future__ import annotations
 
 import itertools
-import math
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
 import pytest
-from scipy.optimize import linprog
+from path_oracle import brute_force  # noqa: E402
 
 import topodsl
 from topodsl.errors import SolverError
@@ -268,31 +266,42 @@ def test_two_socket_cxl_switch_does_not_route_host_to_host(two_socket) -> None:
     assert CLASSES[plan.klass[t.index("server.sw")]] == "sided"
 
 
-def test_two_socket_cxl_tier(two_socket) -> None:
+def test_two_socket_cxl_tier_is_read_through_the_sockets_own_port(two_socket) -> None:
     t = two_socket
     r = memory_reach(t, "server.cpu0")
     tiers = {TIERS[k]: bw for k, bw in zip(r.tiers.tier, r.tiers.bandwidth, strict=True)}
-    # Both expanders at once: 64 GB/s through the socket's own CXL port, and 64 GB/s more
-    # through socket 1's port and the UPI links. That second path goes device to host at the
-    # switch (which it routes) and then over the socket link (a CPU forwards): it is a remote
-    # NUMA access, not host to host through the switch, so it stays.
-    assert tiers["cxl"] == 128 * GB
-    assert flow(t, "server.exp[*]", "server.cpu0") == 128 * GB
-    # With the UPI links gone only the socket's own port is left: 64 GB/s, and the ideal
-    # ceiling's host-to-host route through the switch gives nothing more (it reaches the
-    # socket over the same port).
-    no_upi = topodsl.loads(TWO_SOCKET_CXL.replace("connect cpu[0] -- cpu[1]  via upi x3", ""))
-    assert flow(no_upi, "server.exp[*]", "server.cpu0") == 64 * GB
-    assert flow(no_upi, "server.exp[*]", "server.cpu0", "ideal") == 64 * GB
-    # Socket 1's DIMMs from socket 0: 96 GB/s over UPI; the path through the switch is not a
-    # path at all.
-    rows = {r.names[m]: (bw, lat) for m, bw, lat in zip(r.memory, r.bandwidth, r.latency,
-                                                          strict=True)}  # fmt: skip
-    assert rows["server.dimm1"][0] == 96 * GB
+    # Issue 10: 128 GB/s, 64 through the socket's own port plus 64 through socket 1's port and
+    # UPI. Each upstream port of a CXL switch has its own virtual switch and a device region is
+    # bound to one of them: socket 0 reads its CXL tier through its own x16, 64 GB/s. What
+    # socket 1's port reaches is socket 1's memory (a remote NUMA access), not socket 0's tier.
+    assert tiers["cxl"] == 64 * GB
+    assert flow(t, "server.exp[*]", "server.cpu0") == 64 * GB
+    assert flow(t, "server.cpu0", "server.exp[*]") == 64 * GB  # writes the same way
+    # Everything behind socket 0 goes through socket 0's port: DIMM 0 from the expanders too.
+    assert flow(t, "server.exp[*]", "server.dimm0") == 64 * GB
+    assert flow(t, "server.dimm1", "server.exp[*]") == 64 * GB
+    # Device to device through one host is a copy by that host: allowed.
+    assert flow(t, "server.exp0", "server.exp1") == 64 * GB
+    # Socket 1's DIMMs from socket 0: 96 GB/s over UPI (no CXL involved).
+    rows = {r.names[m]: bw for m, bw in zip(r.memory, r.bandwidth, strict=True)}
+    assert rows == {"server.dimm0": 307.2 * GB, "server.dimm1": 96 * GB,
+                    "server.exp0": 64 * GB, "server.exp1": 64 * GB}  # fmt: skip
+    # The ideal ceiling lets socket 1 forward: 128 GB/s, relayed through cpu1.
+    r = max_flow(t, t.select("server.exp[*]"), [t.index("server.cpu0")], forwarding="ideal")
+    assert r.value == 128 * GB and r.relay_gain == 64 * GB and r.relays == ("server.cpu1",)
     ideal = memory_reach(t, "server.cpu0", forwarding="ideal")
     got = {ideal.names[m]: x for m, x in zip(ideal.memory, ideal.relayed, strict=True)}
     assert got == {"server.dimm0": False, "server.dimm1": True, "server.exp0": False,
                    "server.exp1": False}  # fmt: skip
+    i_tiers = {TIERS[k]: (bw, x) for k, bw, x in zip(
+        ideal.tiers.tier, ideal.tiers.bandwidth, ideal.tiers.relayed, strict=True)}  # fmt: skip
+    assert i_tiers["cxl"] == (128 * GB, True)
+    # With the UPI links gone only the socket's own port is left either way.
+    no_upi = topodsl.loads(TWO_SOCKET_CXL.replace("connect cpu[0] -- cpu[1]  via upi x3", ""))
+    assert flow(no_upi, "server.exp[*]", "server.cpu0") == 64 * GB
+    assert flow(no_upi, "server.exp[*]", "server.cpu0", "ideal") == 64 * GB
+    plan = forwarding_plan(t)
+    assert CLASSES[plan.klass[t.index("server.cpu0")]] == "gated"
 
 
 def test_cxl_switch_sides_come_from_the_kinds_at_each_end() -> None:
@@ -330,6 +339,291 @@ def test_a_cxl_switch_that_declares_relay_routes_everything() -> None:
     assert flow(t, "v0", "v2") == 10 * GB
 
 
+# -- CXL binding: each CPU reaches a shared CXL domain through its own port ------------------
+
+
+def socket_pair(extra: str = "") -> Topology:
+    """Two sockets on one CXL switch with one expander; ``extra`` adds parts and links."""
+    return topodsl.loads(f"""
+    link l {{ bandwidth = 64 GB/s }}
+    node s {{
+        cpu c[2]
+        cxl_switch sw
+        cxl_memory x {{ capacity = 256 GB, bandwidth = 200 GB/s }}
+        dram d[2] {{ capacity = 64 GB, bandwidth = 300 GB/s }}
+        connect c[i] -- d[i] via l x4
+        connect c[0] -- c[1] via l x2
+        connect c[*] -- sw via l
+        connect sw -- x via l x4
+        {extra}
+    }}
+    """)
+
+
+def test_cxl_binding_hand_worked() -> None:
+    t = socket_pair()
+    assert flow(t, "s.x", "s.c0") == 64 * GB  # its own x16, not 64 more through s.c1 + UPI
+    assert flow(t, "s.x", "s.c[*]") == 128 * GB  # each socket its own port
+    assert flow(t, "s.x", "s.d0") == 64 * GB  # into socket 0's DIMMs: socket 0's port
+    assert flow(t, "s.d1", "s.c0") == 128 * GB  # no CXL: socket 1's DIMMs over the socket link
+    assert flow(t, "s.x", "s.c0", "ideal") == 128 * GB
+    # relay = true on socket 1 lifts the rule for it: it forwards what its port reads.
+    t = relaying_socket()
+    r = max_flow(t, t.select("s.x"), [t.index("s.c0")])
+    assert r.value == 128 * GB and r.relays == ("s.c1",) and r.relay_gain == 64 * GB
+
+
+def relaying_socket() -> Topology:
+    """The socket pair with socket 1 declaring relay = true."""
+    return topodsl.loads("""
+    link l { bandwidth = 64 GB/s }
+    node s {
+        cpu c0
+        cpu c1 { relay = true }
+        cxl_switch sw
+        cxl_memory x { capacity = 256 GB, bandwidth = 200 GB/s }
+        connect c0 -- c1 via l x2
+        connect c0 -- sw via l
+        connect c1 -- sw via l
+        connect sw -- x via l x4
+    }
+    """)
+
+
+def test_cxl_binding_closes_detours_round_a_pcie_switch_and_the_network() -> None:
+    # A turn rule inside the CPU alone would let socket 1 send what its port reads out to its
+    # PCIe switch and take it back in (or round the network through two NICs), then over UPI
+    # to socket 0: the same forbidden route with a detour. The rule is about the path.
+    t = socket_pair("""
+        pcie_switch p[2]
+        nic n[2] { bandwidth = 50 GB/s }
+        switch tor
+        connect c[i] -- p[i] via l
+        connect n[i] -- p[i] via l
+        connect n[*] -- tor via l
+    """)
+    assert flow(t, "s.x", "s.c0") == 64 * GB
+    assert flow(t, "s.x", "s.d0") == 64 * GB
+    # What the detour would add: the ideal ceiling counts it.
+    assert flow(t, "s.x", "s.c0", "ideal") == 128 * GB
+    # Traffic to something behind a socket's PCIe switch goes through that socket's port.
+    assert flow(t, "s.x", "s.n0") == 50 * GB
+    assert flow(t, "s.x", "s.n[*]") == 100 * GB
+    r = max_flow(t, t.select("s.x"), t.select("s.n0"))
+    assert r.exact and r.value == brute_force(t, t.select("s.x").tolist(), [t.index("s.n0")])
+
+
+def test_cxl_binding_with_a_multi_headed_expander_and_a_cpu_limit() -> None:
+    # An expander with a head on each socket (no switch): the same rule, each socket its head.
+    t = topodsl.loads("""
+    link l { bandwidth = 64 GB/s }
+    node s {
+        cpu c[2] { bandwidth = 100 GB/s }
+        cxl_memory x { capacity = 256 GB, bandwidth = 200 GB/s }
+        connect c[0] -- c[1] via l x2
+        connect c[*] -- x via l
+    }
+    """)
+    assert flow(t, "s.x", "s.c0") == 64 * GB
+    assert flow(t, "s.x", "s.c0", "ideal") == 100 * GB  # 64 + 64 through c1, capped at 100
+    assert CLASSES[forwarding_plan(t).klass[t.index("s.c0")]] == "gated"
+
+
+def test_cxl_binding_lets_a_third_socket_use_both_ports() -> None:
+    # Socket 2 is not attached: it reaches the memory through either attached socket.
+    t = socket_pair("""
+        cpu c2
+        connect c2 -- c[0] via l
+        connect c2 -- c[1] via l
+    """)
+    assert flow(t, "s.x", "s.c2") == 128 * GB
+    assert flow(t, "s.x", "s.c0") == 64 * GB  # still not round c1 -> c2 -> c0
+    plan = forwarding_plan(t)
+    assert plan.cxl_cpus[0].tolist() == [t.index("s.c0"), t.index("s.c1")]
+
+
+# -- fabric domains: peer traffic of NVLink-connected GPUs stays on NVLink --------------------
+
+
+def two_gpus(fabric: str = "nvswitch", relay: bool | None = None) -> Topology:
+    """Two GPUs (HBM inside) on one PCIe switch with a NIC, and an NVSwitch or a direct
+    link between them (or none)."""
+    b = TopologyBuilder()
+    b.add_node("n", "node")
+    b.add_node("n.pex", "pcie_switch", parent="n")
+    b.add_node("n.nic", "nic", parent="n", bandwidth=50 * GB)
+    b.add_link("n.nic", "n.pex", bandwidth=63 * GB)
+    if fabric == "nvswitch":
+        b.add_node("n.nvs", "nvswitch", parent="n")
+    for g in range(2):
+        b.add_node(f"n.g{g}", "gpu", parent="n", relay=relay)
+        b.add_node(f"n.g{g}.hbm", "hbm", parent=f"n.g{g}", capacity=80 * GB)
+        b.add_link(f"n.g{g}", f"n.g{g}.hbm", bandwidth=3000 * GB)
+        b.add_link(f"n.g{g}", "n.pex", bandwidth=63 * GB)
+        if fabric == "nvswitch":
+            b.add_link(f"n.g{g}", "n.nvs", bandwidth=450 * GB)
+    if fabric == "direct":
+        b.add_link("n.g0", "n.g1", bandwidth=64 * GB)
+    return b.build()
+
+
+def test_fabric_rule_hand_worked() -> None:
+    t = two_gpus()
+    r = max_flow(t, t.select("n.g1.hbm"), t.select("n.g0"))
+    assert r.value == 450 * GB and r.fabric == ("n",) and r.fabric_excluded == 63 * GB
+    assert flow(t, "n.g1.hbm", "n.g0", "ideal") == 513 * GB
+    # Out of the domain it is PCIe as before: to the NIC, from the NIC.
+    assert flow(t, "n.g[*]", "n.nic") == 50 * GB
+    assert max_flow(t, t.select("n.g[*]"), t.select("n.nic")).fabric == ()
+    # A direct link (Infinity Fabric, ICI) makes a domain just as well.
+    t = two_gpus("direct")
+    assert flow(t, "n.g1.hbm", "n.g0") == 64 * GB
+    assert forwarding_plan(t).domain[[t.index("n.g0"), t.index("n.g1")]].tolist() == [0, 0]
+
+
+def test_gpus_without_a_fabric_keep_pcie_peer_to_peer() -> None:
+    # A PCIe-only server: every GPU is a domain of its own, and GPU to GPU goes over PCIe.
+    t = two_gpus("none")
+    plan = forwarding_plan(t)
+    assert plan.domain[t.index("n.g0")] != plan.domain[t.index("n.g1")]
+    r = max_flow(t, t.select("n.g1.hbm"), t.select("n.g0"))
+    assert r.value == 63 * GB and r.fabric == () and r.fabric_excluded == 0
+
+
+def test_a_mesh_that_joins_a_pair_only_through_a_peer_is_no_domain() -> None:
+    # g0 -- g1 -- g2 over NVLink (a hybrid cube-mesh, DGX-1 style), all three on PCIe. g1
+    # does not relay, so binding g0 and g2 to the fabric would leave them nothing; the
+    # hardware reaches g2 over PCIe. The group is no domain: each GPU is its own, every path
+    # a GPU may start or end counts (the direct NVLink and PCIe peer to peer).
+    b = TopologyBuilder()
+    b.add_node("n", "node")
+    b.add_node("n.pex", "pcie_switch", parent="n")
+    for g in range(3):
+        b.add_node(f"n.g{g}", "gpu", parent="n")
+        b.add_link(f"n.g{g}", "n.pex", bandwidth=32 * GB)
+    b.add_link("n.g0", "n.g1", bandwidth=50 * GB)
+    b.add_link("n.g1", "n.g2", bandwidth=50 * GB)
+    t = b.build()
+    domain = forwarding_plan(t).domain[[t.index(f"n.g{g}") for g in range(3)]].tolist()
+    assert len(set(domain)) == 3
+    assert flow(t, "n.g0", "n.g2") == 32 * GB  # PCIe; under a bound group it was 0
+    assert flow(t, "n.g0", "n.g1") == 82 * GB  # NVLink + PCIe peer to peer
+    assert flow(t, "n.g0", "n.g2") == brute_force(t, [t.index("n.g0")], [t.index("n.g2")])
+    # Closing the triangle joins every pair: a domain again, NVLink only.
+    b.add_link("n.g0", "n.g2", bandwidth=50 * GB)
+    t = b.build()
+    assert len(set(forwarding_plan(t).domain[[t.index(f"n.g{g}") for g in range(3)]])) == 1
+    assert flow(t, "n.g0", "n.g2") == 50 * GB
+    # So does a switch every GPU is linked to, even with a chain beside it.
+    b.add_node("n.nvs", "nvswitch", parent="n")
+    for g in range(3):
+        b.add_link(f"n.g{g}", "n.nvs", bandwidth=100 * GB)
+    t = b.build()
+    assert len(set(forwarding_plan(t).domain[[t.index(f"n.g{g}") for g in range(3)]])) == 1
+
+
+def test_relaying_gpus_keep_their_paths() -> None:
+    # relay = true (NCCL PXN): the GPUs route; they are no accelerators of a domain and every
+    # path counts, PCIe peer to peer included, as before the rule.
+    t = two_gpus(relay=True)
+    assert not forwarding_plan(t).member.any()
+    assert flow(t, "n.g1.hbm", "n.g0") == 513 * GB
+
+
+def test_a_mixed_question_is_exact() -> None:
+    # Two servers: n0.g0 sends to n0.g1 (same domain: NVLink only) and to n1.g0 (over the
+    # NICs) at once. One flow cannot tell the pairs apart; the linear program can. n0.g0's
+    # PCIe link carries the 50 GB/s for the NIC; NVLink the 450 for its peer.
+    b = TopologyBuilder()
+    for s_ in range(2):
+        n = f"n{s_}"
+        b.add_node(n, "node")
+        b.add_node(f"{n}.pex", "pcie_switch", parent=n)
+        b.add_node(f"{n}.nvs", "nvswitch", parent=n)
+        b.add_node(f"{n}.nic", "nic", parent=n, bandwidth=50 * GB)
+        b.add_link(f"{n}.nic", f"{n}.pex", bandwidth=63 * GB)
+        for g in range(2):
+            b.add_node(f"{n}.g{g}", "gpu", parent=n)
+            b.add_link(f"{n}.g{g}", f"{n}.pex", bandwidth=63 * GB)
+            b.add_link(f"{n}.g{g}", f"{n}.nvs", bandwidth=450 * GB)
+    b.add_node("tor", "switch")
+    for s_ in range(2):
+        b.add_link(f"n{s_}.nic", "tor", bandwidth=50 * GB)
+    t = b.build()
+    S, T = t.select("n0.g0"), t.select("n0.g1,n1.g0")
+    r = max_flow(t, S, T)
+    assert r.value == 500 * GB and r.exact and r.fabric == ("n0",)
+    assert r.fabric_excluded == 13 * GB  # the ceiling lets n0.g0's PCIe carry 13 more to n0.g1
+    assert r.value == brute_force(t, S.tolist(), T.tolist())
+    # Both servers mixed: NVLink inside each (450 + 450), and across, the two NICs, whose
+    # limit (50 GB/s) bounds both directions through each: 950.
+    S, T = t.select("n0.g0,n1.g1"), t.select("n0.g1,n1.g0")
+    r = max_flow(t, S, T)
+    assert r.value == 950 * GB and r.exact and r.fabric == ("n0", "n1")
+    assert r.value == brute_force(t, S.tolist(), T.tolist())
+
+
+def test_bisection_of_two_servers_under_the_fabric_rule() -> None:
+    from topodsl.solvers.flow import TerminalCuts
+
+    t = two_gpus_cluster()
+    b = bisection(t)
+    assert b.exact and b.upper_bound == 50 * GB  # one server per half: the network
+    tc = TerminalCuts(t, t.select("kind:gpu"))
+    mixed = np.array([True, False, True, False])  # n0.g0, n1.g0 | n0.g1, n1.g1
+    cut = tc.cut(mixed)
+    assert cut.fabric and cut.value >= tc.flow_value(mixed)
+    # The truth for that split lies between the two: the exact flow (linear program).
+    E = t.select("kind:gpu")
+    truth = max_flow(t, E[mixed], E[~mixed], source_limit=np.inf, sink_limit=np.inf).value
+    assert tc.flow_value(mixed) <= truth * (1 + 1e-9) and truth <= cut.value * (1 + 1e-9)
+    whole = np.array([True, True, False, False])
+    assert not tc.cut(whole).fabric and tc.cut(whole).value == tc.flow_value(whole) == 50 * GB
+
+
+def two_gpus_cluster() -> Topology:
+    b = TopologyBuilder()
+    for s_ in range(2):
+        n = f"n{s_}"
+        b.add_node(n, "node")
+        b.add_node(f"{n}.pex", "pcie_switch", parent=n)
+        b.add_node(f"{n}.nvs", "nvswitch", parent=n)
+        b.add_node(f"{n}.nic", "nic", parent=n, bandwidth=50 * GB)
+        b.add_link(f"{n}.nic", f"{n}.pex", bandwidth=63 * GB)
+        for g in range(2):
+            b.add_node(f"{n}.g{g}", "gpu", parent=n)
+            b.add_link(f"{n}.g{g}", f"{n}.pex", bandwidth=63 * GB)
+            b.add_link(f"{n}.g{g}", f"{n}.nvs", bandwidth=100 * GB)
+    b.add_node("tor", "switch")
+    for s_ in range(2):
+        b.add_link(f"n{s_}.nic", "tor", bandwidth=50 * GB)
+    return b.build()
+
+
+def test_gb200_tray_mates_read_each_other_over_nvlink(gb200) -> None:
+    # Two GPUs on one Grace: their C2C links meet at the CPU, a path out of the NVLink domain.
+    # Peer reads stay on NVLink (18 x 50 GB/s); the Grace's LPDDR is another matter (C2C).
+    t = gb200
+    r = max_flow(t, t.select("nvl72.tray0.gpu1.stack[*]"), [t.index("nvl72.tray0.gpu0")])
+    assert r.value == 900 * GB and r.fabric == ("nvl72",) and r.fabric_excluded == 225 * GB
+    assert flow(t, "nvl72.tray0.lpddr0", "nvl72.tray0.gpu0") == 225 * GB
+
+
+def test_domains_and_their_names(dgx, mi300x) -> None:
+    from topodsl.solvers.forwarding import domain_name
+
+    p = forwarding_plan(dgx)
+    gpus = dgx.select("dgx.gpu[*]")
+    assert set(p.domain[gpus].tolist()) == {0} and p.member[gpus].all()
+    assert p.domain[dgx.select("dgx.nvs[*]")].tolist() == [0] * 4  # the switches, not members
+    assert not p.member[dgx.select("dgx.nvs[*]")].any()
+    assert p.domain[dgx.select("dgx.cpu[*],dgx.pex[*],dgx.nic[*]")].max() == -1
+    assert domain_name(dgx, p.domain, p.member, 0) == "dgx"
+    q = forwarding_plan(mi300x)
+    assert set(q.domain[mi300x.select("server.gpu[*].**")].tolist()) == {0}
+    assert not forwarding_plan(dgx, "ideal").member.any()
+
+
 # -- the issue's figures on the shipped examples -------------------------------------------------
 
 
@@ -343,6 +637,11 @@ def mi300x() -> Topology:
     return topodsl.load(ROOT / "mi300x.topo")
 
 
+@pytest.fixture(scope="module")
+def gb200() -> Topology:
+    return topodsl.load(ROOT / "gb200_nvl72.topo")
+
+
 def test_dgx_gpu_reads_host_dram_at_its_own_pcie_link(dgx) -> None:
     # Issue 10: 252 GB/s by relaying through peer GPUs; its own PCIe Gen5 x16 gives 63 GB/s.
     assert flow(dgx, "dgx.mem[*]", "dgx.gpu0") == 63 * GB
@@ -351,15 +650,17 @@ def test_dgx_gpu_reads_host_dram_at_its_own_pcie_link(dgx) -> None:
     assert set(r.relays) <= {f"dgx.gpu{g}" for g in range(1, 8)} and len(r.relays) == 3
     reach = memory_reach(dgx, "dgx.gpu0")
     tiers = dict(zip((TIERS[k] for k in reach.tiers.tier), reach.tiers.bandwidth, strict=True))
-    assert tiers == {"local": 3350 * GB, "peer": 513 * GB, "host": 63 * GB}
+    assert tiers == {"local": 3350 * GB, "peer": 450 * GB, "host": 63 * GB}
 
 
-def test_dgx_peer_hbm_is_nvlink_plus_pcie_peer_to_peer(dgx) -> None:
-    # 450 GB/s of NVLink (18 x 25 GB/s) and 63 GB/s of PCIe peer to peer: GPU 1 sits on GPU
-    # 0's PCIe switch, and a PCIe switch forwards between its devices (as it must for
-    # GPUDirect RDMA to the NICs). No GPU relays anything: the ideal ceiling gives the same.
+def test_dgx_peer_hbm_is_nvlink_only(dgx) -> None:
+    # Issue 10: 513 GB/s = 450 GB/s of NVLink (18 x 25 GB/s) + 63 GB/s of PCIe peer to peer
+    # through the PCIe switch the two GPUs share. The CUDA driver maps peer access between
+    # NVLink-connected GPUs over NVLink only, so no software gets 513: 450, and the result
+    # says what the fabric rule left out.
     r = max_flow(dgx, dgx.select("dgx.gpu1.stack[*]"), [dgx.index("dgx.gpu0")])
-    assert r.value == 513 * GB and r.relay_gain == 0
+    assert r.value == 450 * GB and r.exact and r.relay_gain == 0
+    assert r.fabric == ("dgx",) and r.fabric_excluded == 63 * GB
     lf = r.link_flow
     L = dgx.links
     nvlink = [e for e in range(dgx.num_links) if dgx.link_type_of(e) == "nvlink4"]
@@ -367,29 +668,52 @@ def test_dgx_peer_hbm_is_nvlink_plus_pcie_peer_to_peer(dgx) -> None:
         lf[e, 1] for e in nvlink if dgx.nodes.ids[L.src[e]] == "dgx.gpu0"
     )
     assert into_gpu0 == pytest.approx(450 * GB)
-    assert flow(dgx, "dgx.gpu1.stack[*]", "dgx.gpu0", "ideal") == 513 * GB
-    # Without the shared PCIe switch (relay = false: ACS redirecting peer traffic), NVLink's
-    # 450 GB/s alone... and peer to peer through the CPU's root complex instead: still 63.
-    assert flow(dgx, "dgx.gpu[1..7].stack[*]", "dgx.gpu0") == 513 * GB
+    # Nothing on PCIe, the CPUs or UPI: only NVLink and the HBM stacks carry it.
+    other = [e for e in range(dgx.num_links) if dgx.link_type_of(e) not in ("nvlink4", "hbm3")]
+    assert lf[other].sum() == 0
+    # The ideal ceiling counts every path, PCIe peer to peer included; no GPU relays in it.
+    ideal = max_flow(dgx, dgx.select("dgx.gpu1.stack[*]"), [dgx.index("dgx.gpu0")],
+                     forwarding="ideal")  # fmt: skip
+    assert ideal.value == 513 * GB and ideal.relay_gain == 0 and ideal.fabric == ()
+    # All seven peers at once: still the 18 NVLink links into gpu0.
+    assert flow(dgx, "dgx.gpu[1..7].stack[*]", "dgx.gpu0") == 450 * GB
+    # Traffic leaving the domain is unaffected: a GPU to the NICs, to host DRAM.
+    assert flow(dgx, "dgx.gpu0", "dgx.nic[*]") == 63 * GB
+    assert max_flow(dgx, dgx.select("dgx.gpu[*]"), dgx.select("dgx.nic[*]")).fabric == ()
 
 
-def test_mi300x_die_reads_a_peer_at_the_direct_link_and_pcie(mi300x) -> None:
+def test_dgx_bisection_is_nvlink_only(dgx) -> None:
+    # 4 GPUs x 18 links x 25 GB/s = 1.8 TB/s (the reference figure); it was 1.926 TB/s with
+    # 126 GB/s of PCIe peer to peer through the CPUs and UPI.
+    b = bisection(dgx)
+    assert b.exact and b.upper_bound == pytest.approx(1.8e12)
+    assert all(c.type == "nvlink4" for c in b.cut)
+    assert bisection(dgx, forwarding="ideal").upper_bound == pytest.approx(1.926e12)
+
+
+def test_mi300x_die_reads_a_peer_at_the_direct_link(mi300x) -> None:
     # Issue 10: 511 GB/s, eight times the direct x16 link, by relaying through six other
-    # packages. Now: the direct Infinity Fabric link (64 GB/s) plus 63 GB/s of PCIe peer to
-    # peer through the shared PCIe switch: 127 GB/s, and no other package relays.
+    # packages; then 127 GB/s with PCIe peer to peer through the shared PCIe switch. ROCm maps
+    # peer access between xGMI-connected GPUs over xGMI: the direct 64 GB/s link.
     t = mi300x
     xcd = t.index("server.gpu0.iod0.xcd0")
     r = max_flow(t, t.select("server.gpu1.**.stack[*]"), [xcd])
-    assert r.value == 127 * GB
+    assert r.value == 64 * GB and r.fabric == ("server",) and r.fabric_excluded == 63 * GB
     L = t.links
-    fabric = [e for e in range(t.num_links) if t.link_type_of(e) == "if_x16"]
     used = {
-        (t.nodes.ids[L.src[e]], t.nodes.ids[L.dst[e]]) for e in fabric if r.link_flow[e].max() > 0
+        (t.nodes.ids[L.src[e]], t.nodes.ids[L.dst[e]])
+        for e in range(t.num_links)
+        if r.link_flow[e].max() > 0 and t.link_type_of(e) == "if_x16"
     }
     assert used == {("server.gpu0.iod0", "server.gpu1.iod3")}  # the direct link only
     ideal = max_flow(t, t.select("server.gpu1.**.stack[*]"), [xcd], forwarding="ideal")
     assert ideal.value == 511 * GB
     assert set(ideal.relays) >= {f"server.gpu{g}" for g in range(2, 8)}
+    # The fabric bisection over the I/O dies: the 16 x16 links between two halves of 4
+    # packages, 1.024 TB/s (it counted 126 GB/s more through the host before).
+    b = bisection(t, "server.gpu[*].iod[*]")
+    assert b.upper_bound == pytest.approx(16 * 64 * GB)
+    assert all(c.type == "if_x16" for c in b.cut)
 
 
 def test_mi300x_package_reach_includes_its_chiplets_memory(mi300x) -> None:
@@ -405,150 +729,7 @@ def test_mi300x_package_reach_includes_its_chiplets_memory(mi300x) -> None:
     assert b.endpoints == 8
 
 
-# -- the brute-force oracle ----------------------------------------------------------------------
-
-
-def _oracle_rules(t: Topology, forwarding: str, strict: bool = False):
-    """Per row: its sealed package (or None), and per CXL switch the host-side neighbours;
-    from the documented rules, without the solver's code. ``strict`` ignores ``relay``."""
-    ids = t.nodes.ids
-    kind = [t.kind_of(r) for r in range(t.num_nodes)]
-    role = [t.role_of(r) for r in range(t.num_nodes)]
-    relay = [None if strict else t.nodes.extra.get(r, {}).get("relay") for r in range(t.num_nodes)]
-    parent = t.nodes.parent.tolist()
-    sealed: dict[int, int] = {}
-    lone: set[int] = set()
-    sided: set[int] = set()
-    if forwarding == "ideal":
-        return sealed, lone, sided, {}
-    for r in range(t.num_nodes):
-        chain_ = [r]
-        while parent[chain_[-1]] >= 0:
-            chain_.append(parent[chain_[-1]])
-        compute = [a for a in chain_ if role[a] == "compute"]
-        if compute:
-            pkg = compute[-1]
-            forwards = relay[pkg] if relay[pkg] is not None else kind[pkg] == "cpu"
-            if not forwards and role[r] not in ("storage",):
-                sealed[r] = pkg
-        elif role[r] == "transit":
-            if relay[r] is False:
-                lone.add(r)
-            elif kind[r] == "cxl_switch" and relay[r] is not True:
-                sided.add(r)
-    L = t.links
-    nbrs: dict[int, set[int]] = {}
-    for a, b in zip(L.src.tolist(), L.dst.tolist(), strict=True):
-        nbrs.setdefault(a, set()).add(b)
-        nbrs.setdefault(b, set()).add(a)
-    for r in range(t.num_nodes):
-        if role[r] == "memory" and r not in sealed:
-            owners = {sealed.get(x) for x in nbrs.get(r, ())}
-            if len(owners) == 1 and None not in owners:
-                sealed[r] = owners.pop()
-    g = nx.Graph()
-    hop = {"cpu", "switch", "pcie_switch", "cxl_switch", "nvswitch", "nic"}
-    g.add_nodes_from(r for r in range(t.num_nodes) if kind[r] in hop)
-    g.add_edges_from((a, b) for a, b in zip(L.src.tolist(), L.dst.tolist(), strict=True)
-                     if kind[a] in hop and kind[b] in hop)  # fmt: skip
-    cpus = [r for r in range(t.num_nodes) if kind[r] == "cpu"]
-    dist = {r: math.inf for r in range(t.num_nodes)}
-    for c in cpus:
-        for r, d in nx.single_source_shortest_path_length(g, c).items():
-            dist[r] = min(dist[r], d)
-    switches = {"switch", "pcie_switch", "cxl_switch", "nvswitch"}
-    host = {s: {x for x in nbrs.get(s, ())
-                if kind[x] == "cpu" or (kind[x] in switches and dist[x] < dist[s])}
-            for s in sided}  # fmt: skip
-    del ids
-    return sealed, lone, sided, host
-
-
-def _allowed(t, path, sealed, lone, sided, host) -> bool:
-    """Whether a path (list of rows) obeys the rules."""
-    roles = [t.role_of(r) for r in path]
-    for k in range(1, len(path) - 1):
-        v = path[k]
-        if roles[k] in ("memory", "storage") or v in lone:
-            return False
-        if v in sided and (path[k - 1] in host[v]) == (path[k + 1] in host[v]):
-            return False
-    for pkg in set(sealed.values()):
-        inside = [sealed.get(r) == pkg for r in path]
-        entered = False
-        for a, b in itertools.pairwise(inside):
-            if not a and b:
-                entered = True
-            if a and not b and entered:
-                return False
-    return True
-
-
-def brute_force(
-    t: Topology, sources, sinks, forwarding: str = "hardware", strict: bool = False
-) -> float:
-    """The max flow over every simple path that obeys the forwarding rules: a linear program
-    with one variable per path and one constraint per link direction, device and endpoint."""
-    sealed, lone, sided, host = _oracle_rules(t, forwarding, strict)
-    L = t.links
-    arcs: dict[int, list[tuple[int, int]]] = {}
-    for e in range(t.num_links):
-        a, b = int(L.src[e]), int(L.dst[e])
-        if a == b:
-            continue
-        arcs.setdefault(a, []).append((b, 2 * e))
-        if not L.simplex[e]:
-            arcs.setdefault(b, []).append((a, 2 * e + 1))
-    paths: list[tuple[list[int], list[int]]] = []
-    sinks_set = set(sinks)
-
-    def walk(path: list[int], used: list[int]) -> None:
-        v = path[-1]
-        if v in sinks_set and len(path) > 1 and _allowed(t, path, sealed, lone, sided, host):
-            paths.append((list(path), list(used)))
-        for w, key in arcs.get(v, ()):
-            if w in path:
-                continue
-            path.append(w)
-            used.append(key)
-            walk(path, used)
-            path.pop()
-            used.pop()
-
-    for s in sources:
-        walk([s], [])
-    if not paths:
-        return 0.0
-    n = t.nodes
-    rows, caps = {}, []
-
-    def row(key, cap):
-        if key not in rows:
-            rows[key] = len(caps)
-            caps.append(cap)
-        return rows[key]
-
-    A = []
-    for path, used in paths:
-        entries = [row(("link", k), float(L.bandwidth[k // 2])) for k in used]
-        for v in path[1:-1]:
-            if math.isfinite(n.bandwidth[v]):
-                entries.append(row(("dev", v), float(n.bandwidth[v])))
-        s, d = path[0], path[-1]
-        entries.append(row(("src", s), float(min(n.bandwidth[s], n.read_bandwidth[s]))))
-        entries.append(row(("snk", d), float(min(n.bandwidth[d], n.write_bandwidth[d]))))
-        A.append(entries)
-    m = np.zeros((len(caps), len(paths)))
-    for j, entries in enumerate(A):
-        for i in entries:
-            m[i, j] += 1.0
-    caps_a = np.array(caps)
-    finite = np.isfinite(caps_a)
-    scale = max(float(caps_a[finite].max()) if finite.any() else 1.0, 1.0)
-    res = linprog(-np.ones(len(paths)), A_ub=m[finite], b_ub=caps_a[finite] / scale,
-                  bounds=(0, None), method="highs")  # fmt: skip
-    assert res.status == 0, res.message
-    return float(-res.fun * scale)
+# -- the brute-force oracle (tests/path_oracle.py) -----------------------------------------------
 
 
 def random_case(seed: int) -> tuple[Topology, list[int], list[int]]:
@@ -608,10 +789,190 @@ def test_random_graphs_match_the_brute_force_oracle(seed: int) -> None:
         expected = brute_force(t, sources, sinks, forwarding)
         assert r.value == pytest.approx(expected, rel=1e-7, abs=1.0), forwarding
         assert r.lower <= r.value * (1 + 1e-9) + 1.0 and r.value <= r.upper * (1 + 1e-9) + 1.0
-        # What relaying adds: against the hardware defaults with every relay attribute ignored.
-        strict = brute_force(t, sources, sinks, "hardware", strict=True)
+        # What relaying adds: against the hardware defaults with every relay attribute ignored
+        # (and the same fabric domains as the figure itself).
+        strict = brute_force(t, sources, sinks, "hardware", strict=True, domains_of=forwarding)
         assert r.relay_gain == pytest.approx(max(expected - strict, 0.0), rel=1e-7, abs=1.0)
         assert bool(r.relays) == (r.relay_gain > 0)
+
+
+def fabric_case(seed: int) -> tuple[Topology, list[int], list[int]]:
+    """Two or three small servers: GPU packages (some with chiplets or HBM, some relaying) on an
+    NVSwitch or linked directly, a PCIe switch or two, a CPU, a NIC; the NICs on one network
+    switch; a few random extra links. Sources and sinks among GPUs, chiplets, HBM, NICs, CPUs."""
+    rng = np.random.default_rng(seed)
+    b = TopologyBuilder()
+    ends: list[str] = []
+    bw = lambda lo, hi: float(rng.integers(lo, hi)) * GB  # noqa: E731
+    b.add_node("net", "switch", bandwidth=bw(20, 200) if rng.random() < 0.3 else None)
+    for s_ in range(int(rng.integers(2, 4))):
+        n = f"n{s_}"
+        b.add_node(n, "node")
+        fabric = rng.choice(["nvswitch", "direct", "none"], p=[0.5, 0.3, 0.2])
+        if fabric == "nvswitch":
+            b.add_node(f"{n}.nvs", "nvswitch", parent=n)
+        pex = [f"{n}.pex{k}" for k in range(int(rng.integers(1, 3)))]
+        for x in pex:
+            b.add_node(x, "pcie_switch", parent=n)
+        b.add_node(f"{n}.cpu", "cpu", parent=n)
+        b.add_node(f"{n}.nic", "nic", parent=n, bandwidth=bw(10, 60))
+        for x in pex:
+            b.add_link(x, f"{n}.cpu", bandwidth=bw(10, 70))
+        b.add_link(f"{n}.nic", str(rng.choice(pex)), bandwidth=bw(10, 70))
+        b.add_link(f"{n}.nic", "net", bandwidth=bw(10, 60))
+        gpus = [f"{n}.g{g}" for g in range(int(rng.integers(1, 4)))]
+        for g in gpus:
+            b.add_node(g, "gpu", parent=n, relay=True if rng.random() < 0.1 else None)
+            port = g
+            if rng.random() < 0.4:  # a chiplet carries the GPU's links
+                port = f"{g}.die"
+                b.add_node(port, "chiplet", parent=g)
+                b.add_link(port, g, bandwidth=bw(50, 500))
+                ends.append(port)
+            if rng.random() < 0.6:
+                b.add_node(f"{g}.hbm", "hbm", parent=g, capacity=GB, bandwidth=bw(50, 300))
+                b.add_link(g, f"{g}.hbm", bandwidth=bw(50, 500))
+                ends.append(f"{g}.hbm")
+            b.add_link(port, str(rng.choice(pex)), bandwidth=bw(10, 70))
+            if fabric == "nvswitch":
+                b.add_link(port, f"{n}.nvs", bandwidth=bw(5, 120))
+            ends.append(g)
+        if fabric == "direct":
+            for a, c in itertools.combinations(gpus, 2):
+                if rng.random() < 0.7:
+                    b.add_link(a, c, bandwidth=bw(5, 120))
+        ends += [f"{n}.nic", f"{n}.cpu"]
+    t = b.build()
+    for _ in range(int(rng.integers(0, 3))):  # a stray link anywhere
+        u, v = rng.choice(t.num_nodes, size=2, replace=False)
+        if t.role_of(int(u)) != "container" and t.role_of(int(v)) != "container":
+            b.add_link(t.nodes.ids[int(u)], t.nodes.ids[int(v)], bandwidth=bw(1, 40))
+    t = b.build()
+    # Most questions stay in one server (its accelerators' traffic among themselves, or with
+    # its NIC), some reach another one too.
+    near = [x for x in ends if x.startswith("n0.")] if rng.random() < 0.6 else ends
+    if rng.random() < 0.6:  # accelerators and their memory only
+        near = [x for x in near if not x.endswith((".nic", ".cpu"))]
+    if len(near) < 2:
+        near = ends
+    far = [x for x in ends if x not in near]
+    perm = [t.index(x) for x in rng.permutation(near)]
+    k = int(rng.integers(1, min(3, len(perm) - 1) + 1))
+    m = int(rng.integers(1, min(3, len(perm) - k) + 1))
+    sinks = perm[k : k + m] + (
+        [t.index(str(rng.choice(far)))] if far and rng.random() < 0.3 else []
+    )
+    return t, sorted(perm[:k]), sorted(sinks)
+
+
+def cxl_case(seed: int) -> tuple[Topology, list[int], list[int]]:
+    """Two to four CPUs, some linked to each other, on one or two CXL switches (cascaded or
+    not) and multi-headed expanders, with DIMMs and a GPU or two."""
+    rng = np.random.default_rng(seed)
+    b = TopologyBuilder()
+    bw = lambda lo, hi: float(rng.integers(lo, hi)) * GB  # noqa: E731
+    cpus = [f"c{i}" for i in range(int(rng.integers(2, 5)))]
+    for c in cpus:
+        b.add_node(c, "cpu", relay=(rng.random() < 0.5) if rng.random() < 0.15 else None,
+                   bandwidth=bw(50, 200) if rng.random() < 0.15 else None)  # fmt: skip
+        b.add_node(f"{c}.dimm", "dram", capacity=GB, bandwidth=bw(50, 300))
+        b.add_link(c, f"{c}.dimm", bandwidth=bw(50, 300))
+    for a, c in itertools.combinations(cpus, 2):
+        if rng.random() < 0.6:
+            b.add_link(a, c, bandwidth=bw(10, 100))
+    sws = [f"sw{i}" for i in range(int(rng.integers(1, 3)))]
+    for x in sws:
+        b.add_node(x, "cxl_switch")
+    if len(sws) == 2 and rng.random() < 0.4:
+        b.add_link(sws[0], sws[1], bandwidth=bw(20, 80))
+    exps = [f"x{i}" for i in range(int(rng.integers(1, 4)))]
+    for x in exps:
+        b.add_node(x, "cxl_memory", capacity=GB, bandwidth=bw(20, 80))
+        for y in rng.choice(sws, size=int(rng.integers(1, len(sws) + 1)), replace=False):
+            b.add_link(str(y), x, bandwidth=bw(20, 80))
+        if rng.random() < 0.3:  # a head straight to a CPU
+            b.add_link(x, str(rng.choice(cpus)), bandwidth=bw(20, 80))
+    for c in cpus:
+        for y in sws:
+            if rng.random() < 0.6:
+                b.add_link(c, y, bandwidth=bw(20, 80))
+    ends = cpus + [f"{c}.dimm" for c in cpus] + exps
+    if rng.random() < 0.6:
+        b.add_node("g", "gpu")
+        b.add_link("g", str(rng.choice(cpus)), bandwidth=bw(20, 70))
+        ends.append("g")
+    t = b.build()
+    rows = [t.index(x) for x in ends]
+    perm = rng.permutation(rows)
+    k = int(rng.integers(1, 3))
+    m = int(rng.integers(1, 3))
+    return t, sorted(perm[:k].tolist()), sorted(perm[k : k + m].tolist())
+
+
+def _check_against_oracle(t: Topology, sources, sinks) -> None:
+    for forwarding in ("hardware", "ideal"):
+        try:
+            r = max_flow(t, sources, sinks, forwarding=forwarding)
+        except SolverError as e:
+            assert "unbounded" in str(e)
+            continue
+        expected = brute_force(t, sources, sinks, forwarding)
+        assert r.value == pytest.approx(expected, rel=1e-7, abs=1.0), forwarding
+        assert r.exact
+        strict = brute_force(t, sources, sinks, "hardware", strict=True, domains_of=forwarding)
+        assert r.relay_gain == pytest.approx(max(expected - strict, 0.0), rel=1e-7, abs=1.0)
+        if forwarding == "hardware":
+            # What the fabric rule took away: the same model with no fabric domains at all.
+            free = brute_force(t, sources, sinks, "hardware", domains_of="ideal")
+            assert r.fabric_excluded == pytest.approx(max(free - expected, 0.0), rel=1e-7, abs=1.0)
+            assert bool(r.fabric) or r.fabric_excluded == 0
+
+
+@pytest.mark.parametrize("seed", range(250))
+def test_fabric_domains_match_the_brute_force_oracle(seed: int) -> None:
+    _check_against_oracle(*fabric_case(seed))
+
+
+@pytest.mark.parametrize("seed", range(250))
+def test_cxl_binding_matches_the_brute_force_oracle(seed: int) -> None:
+    _check_against_oracle(*cxl_case(seed))
+
+
+def test_the_oracle_cases_exercise_the_rules() -> None:
+    # Not vacuous: the rules change the answer on a good share of the random cases.
+    fabric = sum(
+        brute_force(*c) < brute_force(*c, domains_of="ideal") - 1.0
+        for c in map(fabric_case, range(100))
+    )
+    # Some of them mix the pairs of one domain with others: the linear program's case.
+    mixed = sum(
+        max_flow(*c).linear_program and bool(max_flow(*c).fabric)
+        for c in map(fabric_case, range(250))
+    )
+    assert mixed >= 5, mixed
+    cxl = sum(
+        brute_force(t, s, d) < brute_force(t, s, d, "ideal") - 1.0
+        and brute_force(t, s, d) < _without_cxl_rule(t, s, d) - 1.0
+        for t, s, d in map(cxl_case, range(60))
+    )
+    assert fabric >= 10 and cxl >= 5, (fabric, cxl)  # 18 and 12 today
+
+
+def _without_cxl_rule(t: Topology, sources, sinks) -> float:
+    """The oracle with every CPU declared relay = true (which lifts the CXL binding rule only:
+    CPUs forward anyway)."""
+    b = TopologyBuilder()
+    for r in range(t.num_nodes):
+        relay = True if t.kind_of(r) == "cpu" else t.nodes.extra.get(r, {}).get("relay")
+        parent = int(t.nodes.parent[r])
+        up = t.nodes.ids[parent] if parent >= 0 else None
+        bw, cap = float(t.nodes.bandwidth[r]), float(t.nodes.capacity[r])
+        b.add_node(t.nodes.ids[r], t.kind_of(r), parent=up, relay=relay, bandwidth=bw, capacity=cap)
+    L = t.links
+    for e in range(t.num_links):
+        b.add_link(t.nodes.ids[L.src[e]], t.nodes.ids[L.dst[e]], bandwidth=float(L.bandwidth[e]),
+                   simplex=bool(L.simplex[e]))  # fmt: skip
+    return brute_force(b.build(), sources, sinks)
 
 
 def test_relay_survives_the_networkx_json_round_trip() -> None:

@@ -63,9 +63,14 @@ def test_mi300x_mesh_puts_16_x_64_gbps_of_infinity_fabric_across_the_gpu_bisecti
     fabric = [c for c in b.cut if c.type == "xgmi_gfx942"]
     assert len(fabric) == 16
     assert math.fsum(c.bandwidth for c in fabric) == 16 * 64e9
-    # The rest of the cut is the host: the PCIe uplinks of one socket's four switches.
-    host = b.lower_bound - 16 * 64e9
-    assert host == pytest.approx(4 * 63.015e9)
+    # The eight GPUs are one xGMI fabric domain, so peer traffic between them stays on Infinity
+    # Fabric (the fabric rule, docs/solvers.md): the cut is the 16 links and nothing else.
+    assert len(b.cut) == 16 and b.lower_bound == b.upper_bound == 16 * 64e9
+    # The ideal ceiling also counts PCIe peer to peer through the host: the PCIe uplinks of one
+    # socket's four switches, 4 x 63.015 GB/s (the file's PCIe Gen5 x16 at 128b/130b).
+    ideal = topodsl.bisection(t, t.select("server.gpu[*]"), forwarding="ideal")
+    assert ideal.exact
+    assert ideal.lower_bound - 16 * 64e9 == pytest.approx(4 * 63.015e9)
 
 
 def test_xgmi_listed_on_both_sides_counts_once_and_disagreement_is_a_warning():

@@ -149,8 +149,10 @@ def test_mi300x_latency_tiers_for_a_chiplet() -> None:
     peer = rows["srv.gpu1.iod0.hbm0"]
     assert peer["tier"] == "peer"
     assert peer["latency"] == pytest.approx((10 + 20 + 250 + 20 + 100) * NS, rel=1e-12)
-    # 64 GB/s of Infinity Fabric plus the detour through the CPU's two PCIe links (63 GB/s).
-    assert peer["bandwidth"] == 64 * GB + 63 * GB
+    # 64 GB/s of Infinity Fabric. The detour through the CPU's two PCIe links (63 GB/s more)
+    # leaves the two packages' fabric domain: peer traffic between xGMI-connected GPUs stays
+    # on xGMI (the fabric rule).
+    assert peer["bandwidth"] == 64 * GB
     host = rows["srv.dram"]
     assert host["tier"] == "host"
     # xcd0 -> iod0 -> iod1 -> cpu -> dram: 10 + 20 + 30 + 20 + 400 + 0 + 0 + 100 ns.
@@ -164,7 +166,7 @@ def test_mi300x_latency_tiers_for_a_chiplet() -> None:
     assert tiers["local"] == (2, 48 * GB, pytest.approx(130 * NS), 1.2 * TB)
     # The six other stacks at once: the chiplet's own 1.2 TB/s link is the limit, not 6 x 662.
     assert tiers["same-package"] == (6, 144 * GB, pytest.approx(180 * NS), 1.2 * TB)
-    assert tiers["peer"][3] == 127 * GB  # one tier, one flow: not 8 x 127 GB/s
+    assert tiers["peer"][3] == 64 * GB  # one tier, one flow: not 8 x 64 GB/s
 
 
 def test_mi300x_host_memory_with_the_ideal_ceiling_is_relayed_and_says_so() -> None:
@@ -258,10 +260,14 @@ def test_cxl_pool_tiers_latency_and_shared_link() -> None:
     assert pool["tier"] == "cxl" and pool["hops"] == 2
     assert pool["latency"] == pytest.approx(220 * NS, rel=1e-12)
     assert pool["bandwidth"] == 63 * GB  # the CPU's CXL x16, below the expander's 100 GB/s
-    # Both expanders at once: not 2 x 63 GB/s. The CPU's own x16 carries 63 GB/s; the only
-    # other path inside the rack is through the other server's CPU, its NIC, the ToR and this
-    # server's NIC (50 GB/s). A max flow uses it; the latency path does not.
-    assert tiers_of(r, "rack.n0.c")["cxl"] == (2, 2 * TB, pytest.approx(220 * NS), 113 * GB)
+    # Both expanders at once: not 2 x 63 GB/s. The CPU's own x16 carries 63 GB/s. The other
+    # path inside the rack, through the other server's CPU, its NIC, the ToR and this server's
+    # NIC (50 GB/s more), reaches the pool through the other CPU's port: the memory bound to
+    # that CPU, not this one's CXL tier (the CXL binding rule).
+    assert tiers_of(r, "rack.n0.c")["cxl"] == (2, 2 * TB, pytest.approx(220 * NS), 63 * GB)
+    assert tiers_of(memory_reach(t, "rack.n0.c", forwarding="ideal"), "rack.n0.c")["cxl"][3] == (
+        113 * GB
+    )
     # The other server's DRAM is remote: over the network (NIC 50 GB/s) only. The CXL switch
     # does not route one host to another, for bandwidth (it gave 63 GB/s more) or latency
     # (25 + 70 + 25 + 100 ns through it): 25 + 600 + 600 + 25 ns over NICs and ToR, + 100 ns.
@@ -281,9 +287,10 @@ def test_example_files_cxl_pool_and_mi300x() -> None:
     t = topodsl.load(root / "cxl_pool.topo")
     r = memory_reach(t, "pool_rack.host0.cpu0")
     # The pool sits in a server of its own with no compute: still the cxl tier, as the file's
-    # design notes say: 8 x 512 GB at 250 ns, 2 x 63 GB/s (own x16 and the neighbour's).
+    # design notes say: 8 x 512 GB at 250 ns, 63 GB/s through the socket's own x16 (its
+    # neighbour's x16 reaches the memory bound to the neighbour: the CXL binding rule).
     assert tiers_of(r, "pool_rack.host0.cpu0")["cxl"] == (
-        8, 8 * 512 * GB, pytest.approx(250 * NS), 126 * GB,
+        8, 8 * 512 * GB, pytest.approx(250 * NS), 63 * GB,
     )  # fmt: skip
     assert tiers_of(r, "pool_rack.host0.cpu0")["local"][3] == 307.2 * GB
     t = topodsl.load(root / "mi300x.topo")
@@ -473,6 +480,94 @@ def _oracle_packages(t) -> dict[int, int]:
     return out
 
 
+def _oracle_fabric(t) -> dict[int, int]:
+    """Per row of an accelerator (a package above, its chiplets and memory) or NVSwitch outside
+    any compute component: its fabric domain, a connected group of accelerators and NVSwitches
+    over the links between them (docs/solvers.md)."""
+    pkg = _oracle_packages(t)
+    in_compute = {r for r in range(t.num_nodes)
+                  if any(ROLE_OF[t.kind_of(a)] == "compute" for a in _ancestors(t, r))}  # fmt: skip
+    switches = {r for r in range(t.num_nodes)
+                if t.kind_of(r) == "nvswitch" and r not in in_compute}  # fmt: skip
+    g = nx.Graph()
+    g.add_nodes_from(("p", p) for p in set(pkg.values()))
+
+    def vertex(r):
+        return ("p", pkg[r]) if r in pkg else ("s", r) if r in switches else None
+
+    for a, b in zip(t.links.src.tolist(), t.links.dst.tolist(), strict=True):
+        if vertex(a) and vertex(b) and vertex(a) != vertex(b):
+            g.add_edge(vertex(a), vertex(b))
+    label = {v: i for i, c in enumerate(nx.connected_components(g)) for v in c}
+    return {r: label[vertex(r)] for r in set(pkg) | switches if vertex(r) in label}
+
+
+def _same_domain(t, s: int, mems: list[int]) -> tuple[set[int], list[int]] | None:
+    """When ``s`` belongs to an accelerator: the rows of its fabric domain and which of
+    ``mems`` belong to accelerators of that domain (traffic between those and ``s`` stays on
+    the domain's rows); None when none of them does."""
+    dom, pkg = _oracle_fabric(t), _oracle_packages(t)
+    inside = [m for m in mems if m in pkg and s in pkg and dom.get(m) == dom.get(s)]
+    if not inside:
+        return None
+    return {r for r, d in dom.items() if d == dom[s]}, inside
+
+
+def oracle_two_commodities(t, rows, s: int, inside: list[int], outside: list[int], write: bool):
+    """The flow between ``s`` and memories of its own fabric domain (``inside``, on the
+    domain's rows only) and other memories (``outside``, anywhere in ``rows``) at once: two
+    commodities sharing every capacity, one linear program. Memory to element unless
+    ``write``."""
+    from scipy.optimize import linprog
+
+    n = t.nodes
+    domain, _ = _same_domain(t, s, inside)
+    g, vertex = oracle_graph(t, rows, set(inside) | set(outside) | {s})
+    big = float(np.nansum(np.where(np.isfinite(n.bandwidth), n.bandwidth, 0)))
+    big += float(t.links.bandwidth.sum()) + 1.0
+    # A super-source or super-sink per commodity at the memories' end, one shared at the
+    # element's (its own limit is one capacity for both).
+    for k, group in enumerate((inside, outside)):
+        for m in group:
+            if write:
+                cap = min(float(n.bandwidth[m]), float(n.write_bandwidth[m]), big)
+                g.add_edge(vertex(m, "in"), ("end", k), capacity=cap)
+            else:
+                cap = min(float(n.bandwidth[m]), float(n.read_bandwidth[m]), big)
+                g.add_edge(("end", k), vertex(m, "out"), capacity=cap)
+    if write:
+        cap = min(float(n.bandwidth[s]), float(n.read_bandwidth[s]), big)
+        g.add_edge("own", vertex(s, "out"), capacity=cap)
+    else:
+        cap = min(float(n.bandwidth[s]), float(n.write_bandwidth[s]), big)
+        g.add_edge(vertex(s, "in"), "own", capacity=cap)
+    edges = list(g.edges(data="capacity"))
+    verts = sorted({v for e in edges for v in e[:2] if v != "own" and v[0] != "end"}, key=repr)
+    index = {v: i for i, v in enumerate(verts)}
+
+    def allowed(u, v, k):
+        if ("end", 1 - k) in (u, v):
+            return False
+        real = [x[0] for x in (u, v) if x != "own" and x[0] != "end"]
+        return k == 1 or all(r in domain for r in real)  # commodity 0 on the domain's rows
+
+    cols = [(j, k) for j, (u, v, _) in enumerate(edges) for k in range(2) if allowed(u, v, k)]
+    A_eq, A_ub = np.zeros((2 * len(verts), len(cols))), np.zeros((len(edges), len(cols)))
+    c = np.zeros(len(cols))
+    for i, (j, k) in enumerate(cols):
+        u, v, _ = edges[j]
+        A_ub[j, i] = 1.0
+        if u == "own" or (u != "own" and u[0] == "end"):
+            c[i] = -1.0
+        for x, sign in ((u, -1.0), (v, 1.0)):
+            if x in index:
+                A_eq[2 * index[x] + k, i] += sign
+    b_ub = np.array([min(cap, big) for *_, cap in edges]) / big
+    res = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=np.zeros(len(A_eq)), method="highs")
+    assert res.status == 0, res.message
+    return float(-res.fun * big)
+
+
 def oracle_graph(t, rows: set[int], ends: set[int] = frozenset()):
     """The forwarding model as a NetworkX graph of (row, state, side) vertices, written from the
     docs: a row in a sealed package has a native state ("N": traffic that started inside the
@@ -570,26 +665,42 @@ def oracle_bandwidth(t, s: int, mems: list[int], write: bool = False) -> float:
         anc = _ancestors(t, m)
         common = [i for i, r in enumerate(chain) if r in anc]
         idx = max(idx, common[0]) if common else len(chain)
+    fabric = _same_domain(t, s, mems)
     for root in chain[idx:] + [-1]:
         rows = _subtree(t, root)
-        value = oracle_flow(t, rows, [s], mems) if write else oracle_flow(t, rows, mems, [s])
+        if fabric is None:
+            value = oracle_flow(t, rows, [s], mems) if write else oracle_flow(t, rows, mems, [s])
+        elif len(fabric[1]) == len(mems):  # all of the domain: its rows alone carry it
+            rows &= fabric[0]
+            value = oracle_flow(t, rows, [s], mems) if write else oracle_flow(t, rows, mems, [s])
+        else:
+            outside = [m for m in mems if m not in fabric[1]]
+            value = oracle_two_commodities(t, rows, s, fabric[1], outside, write)
         if value > 0 or root < 0:
             return value
     raise AssertionError
 
 
 def oracle_latency(t, s: int) -> dict[int, float]:
-    """Lowest latency from ``s`` to every memory, over the same forwarding model."""
+    """Lowest latency from ``s`` to every memory, over the same forwarding model; to the
+    memory of its own fabric domain over that domain's rows only."""
     everything = set(range(t.num_nodes))
-    g, vertex = oracle_graph(t, everything, everything)
-    start = vertex(s, "out")
-    if start not in g:
-        return {}
-    dist = nx.single_source_dijkstra_path_length(g, start, weight="latency")
     out: dict[int, float] = {}
-    for (r, state, side), d in dist.items():
-        if state == "M" and side == "in":
-            out[r] = min(out.get(r, math.inf), d)
+    pkg = _oracle_packages(t)
+    got = _same_domain(t, s, [s]) if s in pkg else None
+    domain = got[0] if got else None
+    for rows in (everything, domain):
+        if rows is None:
+            continue
+        g, vertex = oracle_graph(t, rows, everything)
+        start = vertex(s, "out")
+        if start not in g:
+            continue
+        dist = nx.single_source_dijkstra_path_length(g, start, weight="latency")
+        mine = {r for r in (domain or ()) if r in pkg}
+        for (r, state, side), d in dist.items():
+            if state == "M" and side == "in" and (rows is domain) == (r in mine):
+                out[r] = min(out.get(r, math.inf), d)
     return out
 
 
@@ -726,9 +837,14 @@ def test_cli_reach_json(cxl_file) -> None:
     lat = [row["latency"] for row in data["rows"]]
     assert lat == sorted(lat)  # nearest first
     assert data["tiers"][1] == {
-        "from": "rack.n0.c", "tier": "cxl", "count": 2, "capacity": 2e12,
-        "latency": pytest.approx(220e-9), "bandwidth": 113e9, "relayed": False,
-    }  # fmt: skip
+        "from": "rack.n0.c",
+        "tier": "cxl",
+        "count": 2,
+        "capacity": 2e12,
+        "latency": pytest.approx(220e-9),
+        "bandwidth": 63e9,
+        "relayed": False,
+    }  # fmt: skip  (the CPU's own x16: the CXL binding rule)
     assert data["within"] is None and data["forwarding"] == "hardware"
     assert not any(row["relayed"] for row in data["rows"])
     # The ideal ceiling routes host to host through the CXL switch: the other server's DRAM

@@ -24,11 +24,13 @@ from topodsl.failures.engine import failure_analysis
 from topodsl.patterns import PatternError, demand_from_csv, make_demand
 from topodsl.solvers.concurrent import concurrent_ceiling
 from topodsl.solvers.flow import ARC_LINK, flow_network, max_flow
+from topodsl.solvers.forwarding import forwarding_plan
 from topodsl.solvers.routing import routed_traffic
 from topodsl.solvers.traffic import traffic
 from topodsl.topology import TopologyBuilder
 
 C = 10e9  # the link bandwidth of the closed forms
+GB = 1e9
 
 
 def ring(n: int, extra: str = "") -> topodsl.Topology:
@@ -168,6 +170,36 @@ def test_no_transit_through_a_gpu_unless_it_relays(relay, forwarding, through_gp
     assert r.rate == pytest.approx(C, rel=1e-12)
 
 
+def test_peer_traffic_of_a_fabric_domain_routes_on_its_fabric_alone() -> None:
+    """Two GPUs on one NVSwitch (5 GB/s each: a fabric domain) and on one network switch
+    (10 GB/s each), a third GPU of another server on that switch (40 GB/s), all to all. Both
+    paths between the peers are 2 hops, but the fabric rule keeps their traffic on NVLink
+    (NCCL's P2P never spreads a peer copy over the network): ECMP routes it there alone, 5
+    GB/s per pair (not 6.67 GB/s with half of it on the network, as without the rule), and
+    the ceiling obeys the same rule (5 GB/s, not 7.5 GB/s with the peers' overflow on the
+    network). The third GPU's pairs take the switch, never a peer GPU."""
+    t = topodsl.loads("""
+link nv { bandwidth = 5 GB/s }
+link net { bandwidth = 10 GB/s }
+link fat { bandwidth = 40 GB/s }
+cluster c {
+    node n { gpu g[2]; nvswitch s; connect g[*] -- s via nv }
+    node m { gpu g }
+    switch leaf
+    connect n.g[*] -- leaf via net
+    connect m.g -- leaf via fat
+}""")
+    r = traffic(t, "all-to-all", "kind:gpu")
+    for g in ("c.n.g0", "c.n.g1"):
+        assert r.routed.link_load[_link(t, g, "c.leaf")].tolist() == [1.0, 1.0]  # m.g's pairs
+        assert r.routed.link_load[_link(t, g, "c.n.s")].tolist() == [1.0, 1.0]  # the peer's
+    assert r.routed.rate == pytest.approx(5 * GB, rel=1e-12)
+    assert r.ceiling.upper == pytest.approx(5 * GB, rel=1e-5)
+    ideal = traffic(t, "all-to-all", "kind:gpu", forwarding="ideal")  # no domains
+    assert ideal.routed.rate == pytest.approx(10 * GB / 1.5, rel=1e-12)
+    assert ideal.ceiling.upper == pytest.approx(7.5 * GB, rel=1e-5)
+
+
 def test_pairs_without_a_route_leave_every_flow_at_zero() -> None:
     t = topodsl.loads("""
 link l { bandwidth = 10 GB/s }
@@ -273,36 +305,24 @@ def _oracle_loads(t, demand, forwarding: str, metric: str):
     """Link and device loads per unit rate by NetworkX: every shortest path of the flow
     network, with the product of equal splits along it."""
     net = flow_network(t, forwarding)
+    everywhere = _oracle_graph(t, net, metric, np.ones(len(net.tail), dtype=bool))
+    # The fabric rule: a pair of one fabric domain's members routes on the domain's arcs.
+    plan = forwarding_plan(t, forwarding)
+    member = np.where(plan.member, plan.domain, -1)
+    vdom = plan.domain[net.owner]
+    on_fabric = (vdom[net.tail] >= 0) & (vdom[net.tail] == vdom[net.head])
+    fabric = _oracle_graph(t, net, metric, on_fabric)
     L = t.links
-    g = nx.DiGraph()
-    mult: dict[tuple[int, int], list[int]] = {}
-    for a in range(len(net.tail)):
-        if net.capacity[a] <= 0:
-            continue
-        u, v = int(net.tail[a]), int(net.head[a])
-        if net.what[a] == ARC_LINK:
-            e = int(net.ref[a])
-            w = (
-                1
-                if metric == "hops"
-                else (round((L.latency[e] + t.nodes.latency[int(net.owner[v])]) * 1e12) * 4096 + 1)
-            )
-        else:
-            w = 0
-        if (u, v) in mult and g[u][v]["weight"] < w:
-            continue
-        if (u, v) in mult and g[u][v]["weight"] == w:
-            mult[(u, v)].append(a)
-            continue
-        g.add_edge(u, v, weight=w)
-        mult[(u, v)] = [a]
     link_load = np.zeros((t.num_links, 2))
     device_load = np.zeros(t.num_nodes)
     for s, k in demand.pairs().tolist():
-        src, dst = int(net.vout[demand.endpoints[s]]), int(net.vin[demand.endpoints[k]])
+        a_row, b_row = int(demand.endpoints[s]), int(demand.endpoints[k])
+        peers = member[a_row] >= 0 and member[a_row] == member[b_row]
+        g, mult = fabric if peers else everywhere
+        src, dst = int(net.vout[a_row]), int(net.vin[b_row])
         try:
             paths = list(nx.all_shortest_paths(g, src, dst, weight="weight"))
-        except nx.NetworkXNoPath:
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
             return None
         fan: dict[int, int] = {}
         for u, v in {(p[i], p[i + 1]) for p in paths for i in range(len(p) - 1)}:
@@ -323,6 +343,35 @@ def _oracle_loads(t, demand, forwarding: str, metric: str):
                     elif net.what[a] == 1:
                         device_load[int(net.ref[a])] += share
     return link_load, device_load
+
+
+def _oracle_graph(t, net, metric: str, allowed: np.ndarray):
+    """The flow network's ``allowed`` arcs as a NetworkX graph weighted by ``metric``, and the
+    parallel arcs behind each of its edges."""
+    L = t.links
+    g = nx.DiGraph()
+    mult: dict[tuple[int, int], list[int]] = {}
+    for a in range(len(net.tail)):
+        if net.capacity[a] <= 0 or not allowed[a]:
+            continue
+        u, v = int(net.tail[a]), int(net.head[a])
+        if net.what[a] == ARC_LINK:
+            e = int(net.ref[a])
+            w = (
+                1
+                if metric == "hops"
+                else (round((L.latency[e] + t.nodes.latency[int(net.owner[v])]) * 1e12) * 4096 + 1)
+            )
+        else:
+            w = 0
+        if (u, v) in mult and g[u][v]["weight"] < w:
+            continue
+        if (u, v) in mult and g[u][v]["weight"] == w:
+            mult[(u, v)].append(a)
+            continue
+        g.add_edge(u, v, weight=w)
+        mult[(u, v)] = [a]
+    return g, mult
 
 
 @pytest.mark.parametrize("metric", ["hops", "latency"])

@@ -400,3 +400,45 @@ def test_a_context_with_workloads_pickles_and_answers_the_same(st) -> None:
     assert run(again, "checkpoint_cycle", workload="train").figures == first.figures
     small = pickle.loads(pickle.dumps(first.without_detail()))
     assert small.figures == first.figures
+
+
+def test_a_tensor_parallel_group_on_nvlink_is_not_flagged_for_an_equal_network_path() -> None:
+    """Each GPU is on its server's NVSwitch and on a shared leaf: between two GPUs of a server
+    both paths are 2 hops. The fabric rule keeps their peer traffic on NVLink (NCCL's P2P
+    never takes the network for a peer in the NVLink domain), so the tensor-parallel rings
+    route there alone and no group talks over the leaf; across servers the rings do."""
+    src = """\
+link nv  { bandwidth = 400 GB/s }
+link net { bandwidth = 50 GB/s }
+cluster c {
+    node n[2] { gpu g[2]; nvswitch s; connect g[*] -- s via nv }
+    switch leaf
+    connect n[*].g[*] -- leaf via net
+    workload w { gpus = n[*].g[*], parallel { tp = 2 } }
+}
+"""
+    r = run(topodsl.loads(src), "placement", workload="w")
+    assert r["tp_scale_out"].lower == 0
+    across = run(topodsl.loads(src.replace("tp = 2 }", 'tp = 2, order = "dp, tp" }')),
+                 "placement", workload="w")  # fmt: skip
+    assert across["tp_scale_out"].lower == 2
+
+
+def test_inference_overflow_into_a_peers_hbm_is_read_over_nvlink_only() -> None:
+    """15 GB of weights on a GPU of 10 GB HBM (1 TB/s), its peer's HBM 10 GB behind a
+    100 GB/s NVLink (an NVSwitch) and a 30 GB/s PCIe switch both share. 5 GB overflow to the
+    peer; under the fabric rule peer reads take NVLink alone: a decode step reads 5 GB at
+    100 GB/s, 50 ms (the own 10 GB at 1 TB/s take 10 ms beside it). Without the rule
+    (``ideal``, no domains) PCIe peer to peer adds 30 GB/s: 5 GB / 130 GB/s = 38.5 ms."""
+    t = topodsl.loads("""
+link nv   { bandwidth = 100 GB/s }
+link pcie { bandwidth = 30 GB/s }
+link hbm  { bandwidth = 1000 GB/s }
+def gpu G { hbm m { capacity = 10 GB, bandwidth = 1000 GB/s }; connect self -- m via hbm }
+cluster c { node n { G g[2]; nvswitch s; pcie_switch p
+                     connect g[*] -- s via nv; connect g[*] -- p via pcie } }
+""")
+    fit = inference_fit(t, "c.n.g0", weights=15 * GB)
+    assert fit.fits and fit.step_time == pytest.approx(5 * GB / (100 * GB), rel=1e-5)
+    ideal = inference_fit(t, "c.n.g0", weights=15 * GB, forwarding="ideal")
+    assert ideal.step_time == pytest.approx(5 * GB / (130 * GB), rel=1e-5)

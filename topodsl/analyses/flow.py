@@ -55,6 +55,22 @@ def relay_notes(gain: float, relays: tuple[str, ...]) -> tuple[str, ...]:
     return (f"{format_quantity(gain, BANDWIDTH)} of it relayed through {shown}",)
 
 
+def fabric_notes(excluded: float, domains: tuple[str, ...]) -> tuple[str, ...]:
+    """A note when the fabric rule took paths away from a figure (traffic between accelerators
+    of one fabric domain kept on their fabric).
+
+    >>> print(fabric_notes(63e9, ("dgx",))[0])
+    fabric rule: peer traffic of dgx kept on its fabric (63 GB/s of other paths left out)
+    """
+    if excluded <= 0:
+        return ()
+    shown = ", ".join(domains)
+    return (
+        f"fabric rule: peer traffic of {shown} kept on its fabric "
+        f"({format_quantity(excluded, BANDWIDTH)} of other paths left out)",
+    )
+
+
 def time_interval(size: float, lo: float, hi: float) -> tuple[float, float]:
     """The time to move ``size`` at a rate in ``[lo, hi]``: ``[size / hi, size / lo]``."""
     return (size / hi if hi > 0 else math.inf), (size / lo if lo > 0 else math.inf)
@@ -68,6 +84,7 @@ def _figures(ctx, args, r) -> dict[str, Figure]:
     lo, hi = flow_interval(r)
     cut = tuple(r.bottleneck)
     notes = tuple(args.notes) + relay_notes(r.relay_gain, r.relays)
+    notes += fabric_notes(r.fabric_excluded, r.fabric)
     out = {"throughput": Figure(lo, hi, BANDWIDTH, cut, notes)}
     if "size" in args:
         t_lo, t_hi = time_interval(args["size"], lo, hi)

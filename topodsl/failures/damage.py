@@ -14,11 +14,20 @@ that remains, a :class:`DamagedTopology`:
 * fabric generators' records are kept only for fabrics the failure did not touch, so no closed
   form is applied to a fabric that is no longer the generator's output.
 
-The flow network of a damaged topology is not rebuilt: the flow core asks it for
-:meth:`DamagedTopology.derived_flow_network`, which takes the original's network (built once)
-and drops the arcs of failed links and components. The forwarding plan is likewise the
-original's (:meth:`DamagedTopology.derived_forwarding_plan`): which side of a CXL switch a port
-is on is wiring, and a failure does not rewire it.
+The forwarding plan of a damaged topology is its own (:meth:`DamagedTopology.
+derived_forwarding_plan`, built afresh, a linear pass): much of it is read from the wiring,
+and a failure changes the wiring. A failed NVLink can split a fabric domain in two (the peers
+on either side then talk over PCIe, as a rebuilt topology says); a failed link can leave a CXL
+domain with one CPU (no longer shared: nothing to gate), a package with no external link (no
+longer sealed) or memory with another owner. Its flow network is usually not rebuilt: when
+every component that is left forwards as it did in the original
+(:meth:`DamagedTopology.keeps_network`), the flow core's
+:meth:`DamagedTopology.derived_flow_network` takes the original's network (built once) and
+drops the arcs of failed links and components; otherwise it builds the damaged topology's own.
+Whether the *path rules* are the original's too (the same fabric domains and shared CXL domains
+among what is left, :meth:`DamagedTopology.keeps_rules`) decides whether failure analysis may
+prune a case by the baseline's load (:mod:`.engine`): a failure that splits a domain loosens the
+fabric rule, and a figure can then rise.
 
 >>> from topodsl.topology import TopologyBuilder
 >>> b = TopologyBuilder()
@@ -102,9 +111,14 @@ class DamagedTopology(Topology):
     failed_links: np.ndarray | None = None
     cache: NetworkCache | None = None
 
-    def derived_flow_network(self, *args: Any, **kwargs: Any):
-        """The flow network: the original's, without the arcs of what failed."""
-        net = self.cache.network(*args, **kwargs)
+    def derived_flow_network(self, forwarding: str = "hardware", *, strict: bool = False):
+        """The flow network: the original's without the arcs of what failed when that is this
+        topology's (:meth:`keeps_network`), else built for the wiring that is left."""
+        if not self.keeps_network(forwarding, strict=strict):
+            from ..solvers.flow import build_network
+
+            return build_network(self, forwarding=forwarding, strict=strict)
+        net = self.cache.network(forwarding, strict=strict)
         link_arc = net.what == 0
         keep = np.empty(len(link_arc), dtype=bool)
         keep[link_arc] = ~self.failed_links[net.ref[link_arc]]
@@ -120,10 +134,75 @@ class DamagedTopology(Topology):
         changes["ref"] = ref
         return replace(net, **changes)
 
-    def derived_forwarding_plan(self, *args: Any, **kwargs: Any):
-        """The forwarding plan: the original's, for the links that are left."""
-        plan = self.cache.plan(*args, **kwargs)
-        return replace(plan, host_end=plan.host_end[self.kept])
+    def derived_forwarding_plan(self, forwarding: str = "hardware", *, strict: bool = False):
+        """The forwarding plan of the wiring that is left (built, not the original's: see the
+        module docstring)."""
+        from ..solvers.forwarding import build_plan
+
+        return build_plan(self, forwarding, strict)
+
+    def keeps_network(self, forwarding: str = "hardware", *, strict: bool = False) -> bool:
+        """Whether the original's flow network without the arcs of what failed is this
+        topology's: every component left has the class and package it had, the links left have
+        the same sides at CXL switches, and the CPU ports and the turns they forbid are the
+        same (numbered alike). Failed components lose every arc, whatever their class."""
+        from ..solvers.forwarding import forwarding_plan
+
+        base = self.cache.plan(forwarding, strict=strict)
+        own = forwarding_plan(self, forwarding, strict=strict)
+        alive = ~self.failed
+        return bool(
+            np.array_equal(base.klass[alive], own.klass[alive])
+            and np.array_equal(base.seal[alive], own.seal[alive])
+            and np.array_equal(base.host_end[self.kept], own.host_end)
+            and np.array_equal(base.port[self.kept], own.port)
+            and np.array_equal(base.port_row, own.port_row)
+            and np.array_equal(base.port_cxl, own.port_cxl)
+            and np.array_equal(base.forbid, own.forbid)
+        )
+
+    def keeps_rules(
+        self, forwarding: str = "hardware", endpoints: np.ndarray | None = None
+    ) -> bool:
+        """Whether the questions among ``endpoints`` (rows; default every row) have the
+        original's path rules here: :meth:`keeps_network`, the endpoints left group into the
+        same fabric domains, and the components left into the same shared CXL domains (with
+        the same CPUs, failed ones apart). Then removing what failed only removes capacity,
+        and a figure can only fall (what pruning by load rests on).
+
+        The fabric rule binds a path by the domains of its two ends alone: a domain split by
+        the failure, with the endpoints all on one side, keeps the paths that side had (the
+        other side's arcs were reachable only through what failed)."""
+        if not self.keeps_network(forwarding):
+            return False
+        from ..solvers.forwarding import forwarding_plan
+
+        base = self.cache.plan(forwarding)
+        own = forwarding_plan(self, forwarding)
+        alive = ~self.failed
+        ends = alive.copy() if endpoints is None else np.zeros_like(alive)
+        if endpoints is not None:
+            ends[np.asarray(endpoints, dtype=np.int64)] = True
+            ends &= alive
+        if not (
+            np.array_equal(base.member[ends], own.member[ends])
+            and _same_groups(base.domain[ends], own.domain[ends])
+            and _same_groups(base.cxl[alive], own.cxl[alive])
+        ):
+            return False
+        kept_cpus = sorted(tuple(c[alive[c]].tolist()) for c in base.cxl_cpus)
+        return kept_cpus == sorted(tuple(c.tolist()) for c in own.cxl_cpus)
+
+
+def _same_groups(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two labellings (-1: in no group) group the same rows together."""
+    if not np.array_equal(a < 0, b < 0):
+        return False
+    a, b = a[a >= 0], b[b >= 0]
+    if len(a) == 0:
+        return True
+    pairs = np.unique(np.stack([a, b], axis=1), axis=0)
+    return len(np.unique(pairs[:, 0])) == len(pairs) == len(np.unique(pairs[:, 1]))
 
 
 def failed_rows(topology: Topology, rows: Sequence[int] | np.ndarray) -> np.ndarray:

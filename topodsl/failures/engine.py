@@ -608,6 +608,12 @@ class _Cases:
     # -- what is proven without a solve -------------------------------------------------------
 
     def _proven(self, cls: _Class) -> tuple[_Outcome, str] | None:
+        if self.base_loads is None and not (len(cls.first) == 2 and self.q.want_loads):
+            return None
+        # Both prunings rest on a failure only taking capacity away. One that changes the path
+        # rules (splits a fabric domain, unshares a CXL domain) can raise a figure: solved.
+        if not self._keeps_rules(self.cands.union(cls.first)):
+            return None
         if self.base_loads is not None:
             for elements in dict.fromkeys([cls.key, self.cands.union(cls.first)]):
                 if not self._carries(elements, *self.base_loads) and not self._loses(elements):
@@ -618,6 +624,8 @@ class _Cases:
                 own = self.cands.union((i,))
                 out = single.outcome if single is not None else None
                 if out is None or out.links is None or single.key != own or out.empty:
+                    continue
+                if not self._keeps_rules(own):
                     continue
                 loads = (
                     np.unpackbits(out.links, count=self.t.num_links).astype(bool),
@@ -631,6 +639,17 @@ class _Cases:
                     continue
                 return out, "superset"
         return None
+
+    def _keeps_rules(self, elements) -> bool:
+        """Whether failing ``elements`` leaves every path rule as it was (see
+        :meth:`~topodsl.failures.damage.DamagedTopology.keeps_rules`)."""
+        comps, links = elements
+        d = damaged(self.t, links, comps, cache=self.q.cache)
+        ends = None  # every row, unless the selections name every endpoint of the question
+        params = [p for p in ANALYSES[self.q.analysis].params if p.kind == SELECTION]
+        if params and all(p.name in self.q.selections for p in params):
+            ends = np.concatenate([self.q.params[s] for s in self.q.selections])
+        return d.keeps_rules(self.q.options.get("forwarding", "hardware"), ends)
 
     def _carries(self, elements, loaded_links: np.ndarray, loaded_nodes: np.ndarray) -> bool:
         """Whether the failure of ``elements`` takes away any of these loads."""

@@ -19,7 +19,8 @@ def bisection_to_dict(
     """JSON-ready form (B/s, per direction, unless a key says ``bidirectional``).
 
     Keys: ``endpoints`` (count), ``unit``, ``lower_bound``, ``upper_bound``, ``exact``,
-    ``lower_method``, ``upper_method``, ``bidirectional`` (``lower_bound``, ``upper_bound``),
+    ``lower_method``, ``upper_method``, ``bidirectional`` (``lower_bound``, ``upper_bound``,
+    ``lower_method``),
     ``cut`` (``{from, to, bandwidth, element, type, group}``, first half to second, group by
     group: the first ``cut_rows`` elements, every one when ``None``), ``cut_total`` (elements
     in the cut), ``cut_groups`` (the first ``cut_rows`` groups, with ``cut_groups_total`` when
@@ -47,6 +48,7 @@ def bisection_to_dict(
         "bidirectional": {
             "lower_bound": result.bidirectional_lower_bound,
             "upper_bound": result.bidirectional_upper_bound,
+            "lower_method": result.bidirectional_lower_method,
         },
         **cut_to_dict(group_cut(result.cut), cut_rows),
     }
@@ -109,13 +111,12 @@ def format_bisection(result: BisectionResult, max_cut_rows: int | None = 20) -> 
         ["lower bound", _bw(r.lower_bound), r.lower_method],
         ["upper bound", _bw(r.upper_bound), r.upper_method],
     ]
-    if r.exact:
+    if r.bidirectional_lower_bound == r.bidirectional_upper_bound:
         both = ["bidirectional (both, summed)", _bw(r.bidirectional_upper_bound)]
         rows.append(both + ["witness cut, both directions"])
     else:
-        rows.append(
-            ["bidirectional lower bound", _bw(r.bidirectional_lower_bound), "2 x lower bound"]
-        )
+        low = _bw(r.bidirectional_lower_bound)
+        rows.append(["bidirectional lower bound", low, r.bidirectional_lower_method])
         rows.append(
             [
                 "bidirectional upper bound",

@@ -79,6 +79,8 @@ def flow_to_dict(
         "forwarding": result.forwarding,
         "relay_gain": result.relay_gain,
         "relays": list(result.relays),
+        "fabric": list(result.fabric),
+        "fabric_excluded": result.fabric_excluded,
         **cut_to_dict(group_cut(result.bottleneck), cut_rows),
         "links": [u.to_dict() for u in usage],
         "links_total": result.usage_count,
@@ -149,6 +151,12 @@ def format_flow(result: DataFlowResult, links: int = 20, cut_rows: int | None = 
             f"time to move {format_quantity(result.size, SIZE)}: {format_time(result.time)}"
         )
     parts += _relay_line(result.relay_gain, result.relays, result.forwarding)
+    if result.fabric_excluded > 0:
+        parts.append(
+            f"fabric rule: traffic between the accelerators of {', '.join(result.fabric)} stays "
+            f"on their fabric; {format_quantity(result.fabric_excluded, BANDWIDTH)} of paths out "
+            "of it and back left out (--forwarding ideal counts them)"
+        )
     if result.throughput <= 0:
         parts.append("nothing can flow: no path with capacity joins the sources to the sinks")
         return "\n".join(parts)

@@ -1,22 +1,26 @@
 """Bisection bandwidth: the cheapest cut that splits the endpoints into two equal halves.
 
 Definition (see ``docs/solvers.md``): over the endpoint set E (default: every GPU), the
-minimum, over splits of E into two halves whose sizes differ by at most one, of the total
-capacity, in one direction, of the links (and device limits) that must be cut to separate the
-halves. Every other component falls on whichever side is cheaper. Units: bytes per second, per
-direction; the bidirectional figures are labelled as such.
+minimum, over every split of E into two halves whose sizes differ by at most one and over both
+directions (either half sending), of the total capacity, in that direction, of the links (and
+device limits) that must be cut to separate the halves. Every other component falls on
+whichever side is cheaper. Units: bytes per second, per direction; the bidirectional figures
+are labelled as such.
 
 Exact minimum bisection is NP-hard, so the solver reports two bounds and says which method
 gave each:
 
 * **upper bound** -- the cheapest of several candidate splits of the endpoints (half the
   containment hierarchy, the fabric generators' own structure, METIS partitions with several
-  seeds, the spectral order), each measured *exactly* by a max flow between its two halves, so
-  the value is a real cut whose links are reported;
-* **lower bound** -- the best of several certificates, each valid for every balanced split:
-  exhaustive search (small n), the closed form of a recognised fabric generator, a star bound
-  for switches that reach most endpoints, a hose-routing flow through hub switches, and a
-  spectral bound.
+  seeds, the spectral order; :mod:`topodsl.solvers.bisection_splits`), each measured *exactly*
+  by a max flow between its two halves, so the value is a real cut whose links are reported;
+* **lower bound** -- the best of several certificates, each valid for every balanced split
+  (:mod:`topodsl.solvers.certificates`): exhaustive search (small n), the closed form of a
+  recognised fabric generator, a star bound for components that reach most endpoints, a
+  hose-routing flow through hub components, and a spectral bound. Past the hose routing's
+  work budget it routes through a sample of the hubs instead, so a lower bound is never
+  silently dropped. Every certificate reads the flow core's network, so it respects the flow
+  core's forwarding model (what may relay traffic).
 
 ``exact`` is True only when the two bounds meet.
 
@@ -42,23 +46,53 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..errors import SolverError
 from ..progress import Progress, report
 from ..topology import Topology
 from ..units import BANDWIDTH, format_quantity
+from . import bisection_splits as splits
+from .certificates import (
+    HoseRouting,
+    HubSet,
+    bfs_levels,
+    certificate_network,
+    cross_domain_matching,
+    csr,
+    domain_classes,
+    fabric_arcs,
+    fabric_bounds,
+    hose_rate,
+    hub_work,
+    least_pair_flow,
+    mirror_arcs,
+    network_is_reversible,
+    network_part,
+    row_transit,
+    sample_hubs,
+    spectral_bound,
+    star_bound,
+    undirected_relaxation,
+    verified_arc_mirrors,
+)
 from .flow import (
     _ARC_LINK,
     CutItem,
+    FlowResult,
     TerminalCuts,
     max_flow,
     prune_for_terminals,
     sorted_unique,
 )
-from .forwarding import TRANSIT, forwarding_plan
+from .forwarding import SIDED, forwarding_plan
 
-__all__ = ["BisectionResult", "Bound", "bisection", "resolve_endpoints", "EXHAUSTIVE_LIMIT"]
+__all__ = [
+    "BisectionResult",
+    "Bound",
+    "bisection",
+    "resolve_endpoints",
+    "EXHAUSTIVE_LIMIT",
+]
 
 #: Exhaustive search over every balanced split runs up to this many endpoints.
 EXHAUSTIVE_LIMIT = 14
@@ -67,18 +101,29 @@ _TOL = 1e-9
 # Work budgets (array elements touched) for the optional certificates.
 _EXHAUSTIVE_WORK = 6e7
 _HOSE_BUDGET = 3e8
+_SAMPLED_HOSE_BUDGET = 6e7
 _SPECTRAL_MAX_ENDPOINTS = 1500
-_SPECTRAL_MAX_WORK = 2e7  # endpoints x other components (a dense block of that many floats)
+_SPECTRAL_MAX_WORK = 2e7  # endpoints x other nodes (a dense block of that many floats)
 _METIS_MAX_SEEDS_LARGE = 2
+# The package certificate: packages of at most this many endpoints, at most this many splits
+# keeping every package whole, and at most this many ways to separate one package's endpoints.
+_PACKAGE_MAX_ENDPOINTS = 12
+_PACKAGE_MAX_WHOLE_SPLITS = 2_000
+_PACKAGE_MAX_SEPARATIONS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
 class Bound:
-    """One bound tried: which method, its value (B/s, per direction), and a note."""
+    """One bound tried: which method, its value (B/s, per direction), and a note.
+
+    For an upper bound, ``sending`` holds the node rows of the half that sends across the
+    measured cut (the other endpoints receive); it is not part of the JSON form.
+    """
 
     method: str
     value: float
     note: str = ""
+    sending: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -110,14 +155,18 @@ class BisectionResult:
     lower_method, upper_method : str
         The method that gave each bound.
     bidirectional_lower_bound, bidirectional_upper_bound : float
-        Both directions added together (B/s): twice the per-direction lower bound, and the
-        witness's cut capacity from the first half to the second plus from the second to the
-        first. Vendors' "aggregate" figures are usually both directions *and* all ports (total
-        injection), which is neither.
+        Bounds on the most both halves can send each other at once, both directions added
+        (B/s): the upper bound is the witness's cuts both ways, a half-duplex link counted
+        once; the lower bound is twice the per-direction lower bound when every link is full
+        duplex (``bidirectional_lower_method`` says what it is otherwise). Vendors'
+        "aggregate" figures are usually both directions *and* all ports (total injection),
+        which is neither.
     lower_bounds, upper_bounds : tuple of Bound
         Every certificate and every candidate split tried, best first.
     seconds : float
         Time taken.
+    bidirectional_lower_method : str
+        How the bidirectional lower bound was obtained.
     """
 
     endpoints: int
@@ -134,6 +183,7 @@ class BisectionResult:
     lower_bounds: tuple[Bound, ...] = ()
     upper_bounds: tuple[Bound, ...] = ()
     seconds: float = field(default=0.0, compare=False)
+    bidirectional_lower_method: str = "2 x lower bound"
 
     @property
     def gap(self) -> float:
@@ -178,12 +228,10 @@ def resolve_endpoints(topology: Topology, endpoints=None) -> np.ndarray:
 
 
 def _endpoint_groups(topology: Topology, E: np.ndarray):
-    """Which endpoint (position in E) each row belongs to, the flow terminals, their group,
-    and each terminal's share of its group's traffic.
+    """Which endpoint (position in E) each row belongs to, the flow terminals and their group.
 
     A row belongs to its nearest endpoint ancestor-or-self (-1 for none). Terminals are the
-    endpoint rows and every member with a link leaving its group; a terminal's share is its
-    part of the group's outside-link capacity.
+    endpoint rows and every member with a link leaving its group.
     """
     n = topology.num_nodes
     parent = topology.nodes.parent.astype(np.int64)
@@ -203,17 +251,9 @@ def _endpoint_groups(topology: Topology, E: np.ndarray):
     src, dst = L.src.astype(np.int64), L.dst.astype(np.int64)
     gs, gd = owner[src], owner[dst]
     leaving = gs != gd
-    ext = np.zeros(n)
-    m = leaving & (gs >= 0)
-    np.add.at(ext, src[m], L.bandwidth[m])
-    m = leaving & (gd >= 0)
-    np.add.at(ext, dst[m], L.bandwidth[m])
-    members = np.flatnonzero((owner >= 0) & (ext > 0))
+    members = sorted_unique(np.concatenate([src[leaving & (gs >= 0)], dst[leaving & (gd >= 0)]]))
     terms = sorted_unique(np.concatenate([E, members]))
-    group = owner[terms]
-    total = np.bincount(group, weights=ext[terms], minlength=len(E))
-    share = np.divide(ext[terms], total[group], out=np.zeros(len(terms)), where=total[group] > 0)
-    return owner, terms, group, share
+    return owner, terms, owner[terms]
 
 
 def bisection(
@@ -249,7 +289,8 @@ def bisection(
     Raises
     ------
     SolverError
-        No endpoints, an unknown backend, or capacities the flow backend cannot represent.
+        No endpoints, an unknown backend or forwarding model, or capacities the flow backend
+        cannot represent.
 
     Examples
     --------
@@ -281,6 +322,8 @@ def bisection(
     solver.cheap_certificates()
     solver.structural_candidates()
     if not solver.done():
+        solver.package_certificate()
+    if not solver.done():
         solver.hose_certificates()
     if not solver.done():
         solver.rail_candidate()
@@ -288,6 +331,8 @@ def bisection(
         solver.partitioner_candidates(seeds)
     if not solver.done():
         solver.spectral()
+    if solver.lower <= 0 and not solver.done():
+        solver.sampled_hose()
     return solver.result(t0)
 
 
@@ -300,7 +345,6 @@ class _Witness:
     first: np.ndarray  # bool over endpoints: the sending half
     cut: object
     method: str
-    reverse: float  # cut capacity from the second half to the first
 
 
 class _Bisector:
@@ -313,33 +357,73 @@ class _Bisector:
         self.lo = self.n // 2
         self.hi = self.n - self.lo
         self.backend = backend
+        self.forwarding = forwarding
         # Each endpoint is a group: its row and everything inside it (a GPU package with its
         # chiplets); the members with links leaving the group are the flow terminals.
-        self.owner, self.terms, self.tgroup, self.share = _endpoint_groups(topology, E)
-        self.keep = prune_for_terminals(topology, self.terms)
-        # The rows an edge-cut certificate (star, spectral) may route through: the endpoints'
-        # members and the components that forward traffic. Memory, storage, GPUs that are not
-        # endpoints, chiplets of other packages and CXL switches (host <-> device only) carry no
-        # transit a cut argument could count; leaving them out only removes paths (sound).
-        klass = forwarding_plan(topology, forwarding).klass
-        self.transit = klass == TRANSIT
-        self.relays = self.keep & ((self.owner >= 0) | self.transit)
+        self.owner, self.terms, self.tgroup = _endpoint_groups(topology, E)
+        self.keep = prune_for_terminals(topology, self.terms, forwarding=forwarding)
         self.tc = TerminalCuts(topology, self.terms, self.keep, self.tgroup, forwarding)
         self.net = self.tc.net
-        self.symmetric = self.tc.symmetric
+        plan = forwarding_plan(topology, forwarding)
+        # Reversible: every cut is as cheap either way round, so one orientation suffices.
+        mirrors = verified_arc_mirrors(self.net)
+        self.symmetric = mirrors is not None or network_is_reversible(self.net)
+        # CXL binding is a rule on whole paths: the network admits paths it forbids (through a
+        # co-attached socket's port). Certificates read the network without the arcs that join
+        # a gated CPU's CXL port to anything but itself, on which every path obeys it; splits
+        # are measured by the flow core, which applies it.
+        through = self.net.through
+        self._cxl_bound = through is not None and bool(through.any())
+        cert_net = _without_arcs(self.net, through) if self._cxl_bound else self.net
+        self.cn = certificate_network(
+            cert_net, self.terms, self.tgroup, self.n, mirrors, package=plan.seal
+        )
+        self._through: tuple[float, str] | None = None
+        self._through_network: tuple[np.ndarray, int, float, str] | None = None
+        self._whole_possible = True
+        self._plan, self._mirrors = plan, mirrors
+        self.mirror = mirror_arcs(self.cn) if self.symmetric else None
+        self._shared_packages = _shared_packages(self.net, plan.seal, self.terms, self.tgroup)
+        # A CXL switch that is not an endpoint can turn traffic round through a host (device ->
+        # switch -> CPU -> switch -> device), using the CPU's link both ways in one direction
+        # of the exchange.
+        sided = (plan.klass == SIDED) & self.keep
+        sided[self.terms] = False
+        self._hairpins = bool(sided.any())
         self.best: _Witness | None = None
         self.lower = 0.0
-        self.lower_method = "none"
+        self.lower_method = "no certificate"
         self.lowers: list[Bound] = []
         self.uppers: list[Bound] = []
         self._seen: set[bytes] = set()
         self._order: np.ndarray | None = None
         self._from_e: np.ndarray | None = None
+        self._relaxation = None
+        self._over_budget: list[HubSet] = []
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
-    def add_lower(self, method: str, value: float, note: str = "") -> None:
+    def add_lower(self, method: str, value: float, note: str = "", whole: bool = True) -> None:
+        """Record a lower bound. Unless ``whole`` is False (a bound measured split by split
+        under the path rules), it was proven on a network that lets peer traffic of a fabric
+        domain leave the domain and come back, which holds for the splits keeping every
+        domain's endpoints on one side; the splits separating a domain's endpoints are
+        bounded apart (:meth:`through_domains`), and the bound is the smaller of the two
+        (named ``"<method> / domains split"`` when the second is the smaller)."""
         value = max(0.0, float(value))
+        if whole and self.tc._fabric is not None:
+            through, through_note = self.through_domains(value)
+            if not self._whole_possible:
+                # Every balanced split runs through a domain: the whole-domain bound is void.
+                method, value = "domains split", through
+                note = f"no balanced split keeps every fabric domain whole; {through_note}"
+                if any(b.method == method for b in self.lowers):
+                    return
+            elif through < value:
+                kept = format_quantity(value, BANDWIDTH)
+                note = f"{note}; {kept} for splits keeping every fabric domain whole"
+                method, value = f"{method} / domains split", through
+            note = f"{note}; {through_note}" if note else through_note
         self.lowers.append(Bound(method, value, note))
         if value > self.lower:
             self.lower, self.lower_method = value, method
@@ -347,23 +431,166 @@ class _Bisector:
     def done(self) -> bool:
         return self.best is not None and self.best.value <= self.lower * (1 + _TOL)
 
-    def measure(self, first: np.ndarray) -> tuple[float, object]:
-        """Exact min cut from the ``first`` endpoints to the others."""
-        if self.backend == "networkx":
-            r = max_flow(
-                self.t,
-                self.terms[first[self.tgroup]],
-                self.terms[~first[self.tgroup]],
-                backend="networkx",
-                source_limit=np.inf,
-                sink_limit=np.inf,
+    def through_domains(self, needed: float = math.inf) -> tuple[float, str]:
+        """The additive domain certificate (:mod:`topodsl.solvers.certificates.domains`): a
+        lower bound on every balanced split that puts endpoints of one fabric domain on both
+        sides, ``r * min(floor(n/2), n - k_max) + f_min``: the hose rate r of the network
+        without fabric arcs (no relaying through endpoints) times the cross-domain matching,
+        plus the least fabric flow between two endpoints of a domain. The network share is
+        computed once; the fabric share (a max flow per class of domains) only when the
+        network share alone is below ``needed``, the whole-domain bound it is to cap (the
+        fabric share only adds, so the certificate is then at least ``needed`` already)."""
+        if self._through_network is None:
+            f = self.tc._fabric
+            width = np.int64(self.n + 1)
+            pairs = sorted_unique(
+                f.domain.astype(np.int64) * width + self.tgroup[f.terminals].astype(np.int64)
             )
-            return r.cut_capacity, r
+            domains, sizes = np.unique(pairs // width, return_counts=True)
+            self._whole_possible = _sizes_reach(sizes.tolist(), self.n - int(sizes.sum()), self.lo)
+            matched = cross_domain_matching(self.n, int(sizes.max()))
+            rate, hubs = self.network_rate() if matched else (0.0, "")
+            self._through_network = (domains, matched, rate, hubs)
+        domains, matched, rate, hubs = self._through_network
+        how = (
+            f"{format_quantity(rate, BANDWIDTH)} per endpoint via {hubs} (network, no fabric "
+            f"arcs) x {matched} cross-domain pairs"
+            if rate > 0
+            else "no network share proven"
+        )
+        network = rate * matched
+        if self._through is None and network >= needed and self._whole_possible:
+            note = (
+                f"splits separating a fabric domain's endpoints carry at least "
+                f"{format_quantity(network, BANDWIDTH)}: {how} (their fabric share, on "
+                f"{len(domains)} domains, comes on top)"
+            )
+            return network, note
+        if self._through is None:
+            f_min, classes = self.fabric_floor(domains)
+            value = network + f_min if f_min < math.inf else math.inf
+            note = (
+                f"splits separating a fabric domain's endpoints carry at least "
+                f"{format_quantity(value, BANDWIDTH)}: {how}, + "
+                f"{format_quantity(f_min, BANDWIDTH)} on one domain's fabric "
+                f"({len(domains)} domains, {classes} distinct)"
+            )
+            self._through = (value, note)
+        return self._through
+
+    def fabric_floor(self, domains: np.ndarray) -> tuple[float, int]:
+        """The least max flow between two endpoints of one of ``domains`` on its fabric arcs
+        (B/s), and how many distinct domain networks were measured. Identical domains (the
+        copies of one template) are measured once. Where a package holds several endpoints
+        whose layers compete (the linear program decides) or the backend is NetworkX, the
+        flow core measures each pair, else a max flow on the domain's own few arcs."""
+        net, plan = self.net, self._plan
+        vdom = plan.domain[net.owner]
+        inside = (vdom[net.tail] >= 0) & (vdom[net.tail] == vdom[net.head])
+        term_domain = np.where(plan.member[self.terms], plan.domain[self.terms], -1)
+        classes = domain_classes(
+            net, plan.domain, inside, self.terms, self.tgroup, term_domain, domains
+        )
+        fast = self._shared_packages is None and self.backend == "scipy"
+        floor = math.inf
+        for c in classes:
+            if fast:
+                floor = min(floor, least_pair_flow(c, self.symmetric))
+                continue
+            ends = np.arange(self.n)
+            first, others = c.endpoints[0], c.endpoints[1:]
+            for other in others:
+                pairs = ((first, other),) if self.symmetric else ((first, other), (other, first))
+                for a, b in pairs:
+                    floor = min(floor, _feasible(self._flow(ends == a, ends == b)))
+        return floor, len(classes)
+
+    def network_rate(self) -> tuple[float, str]:
+        """The hose rate (B/s) every endpoint can send and receive at once over the network
+        without fabric arcs, no path relaying through an endpoint, and the hubs that gave it
+        (:func:`~topodsl.solvers.certificates.domains.network_part`): the best over the hub
+        sets that one pass can route, else hub by hub within the hose budget."""
+        drop = fabric_arcs(self.net, self._plan.domain, self.owner)
+        if self._cxl_bound:
+            drop |= self.net.through
+        cn = network_part(
+            self.net, drop, self.terms, self.tgroup, self.n, self._mirrors, self._plan.seal
+        )
+        n = self.n
+        receivers = np.arange(n) + (cn.num_vertices - n)
+        rows = np.flatnonzero((self.owner < 0) & self.keep)
+        rows = rows[(cn.vertex_in[rows] >= n) & (cn.vertex_out[rows] >= n)]
+        from_e = bfs_levels(csr(cn), np.arange(n))
+        mirror = mirror_arcs(cn) if self.symmetric else None
+        sets = [h for h in _hub_sets(self.t, cn, rows, from_e) if np.all(h.vout >= n)]
+        best, name = 0.0, ""
+        for slow in (False, True):
+            for hubs in sets:
+                routing = hose_rate(
+                    cn, hubs, mirror, from_e, slow, _HOSE_BUDGET, receivers=receivers
+                )
+                if routing is not None and routing.rate > best:
+                    best, name = routing.rate, f"{len(hubs)} {hubs.name}"
+            if best > 0:
+                break
+        return best, name
+
+    def rules_bind(self, first: np.ndarray) -> bool:
+        """Whether the split is one the repeated cuts cannot measure exactly: through a
+        package whose layers compete, mixing a fabric domain, or under CXL binding."""
+        return (
+            self.backend == "networkx"
+            or self._cxl_bound
+            or len(self.tc._mixed(first)) > 0
+            or self.splits_a_package(first)
+        )
+
+    def splits_a_package(self, first: np.ndarray) -> bool:
+        """Whether the split puts endpoints of one package with shared capacities in both
+        halves: then both layers of the package may carry traffic at once, and the max flow
+        of the layered network (which counts each layer's copy of a link in full) is only an
+        upper bound on the hardware figure."""
+        if self._shared_packages is None:
+            return False
+        label, position = self._shared_packages
+        sending = np.bincount(label, weights=first[self.tgroup[position]])
+        total = np.bincount(label)
+        return bool(np.any((sending > 0) & (sending < total)))
+
+    def _flow(self, first: np.ndarray, second: np.ndarray | None = None):
+        """The max flow from the ``first`` endpoints to the ``second`` ones (by default every
+        other) by the flow core itself, which applies the path rules (the linear program
+        where two layers of a package compete)."""
+        second = ~first if second is None else second
+        return max_flow(
+            self.t,
+            self.terms[first[self.tgroup]],
+            self.terms[second[self.tgroup]],
+            backend=self.backend,
+            source_limit=np.inf,
+            sink_limit=np.inf,
+            forwarding=self.forwarding,
+        )
+
+    def measure(self, first: np.ndarray) -> tuple[float, object]:
+        """Min cut from the ``first`` endpoints to the others (exact; for a split through a
+        package whose layers compete, the linear program's optimum: an upper bound on that
+        split's figure, equal to it to the solver's tolerance)."""
+        if self.rules_bind(first):
+            r = self._flow(first)
+            return (r.upper if math.isfinite(r.upper) else r.cut_capacity), r
         c = self.tc.cut(first)
         return c.value, c
 
+    def flow_value(self, first: np.ndarray) -> float:
+        """A feasible flow's value from the ``first`` endpoints to the others (B/s): at most
+        the split's figure, equal to it when the integer unit is exact."""
+        if self.rules_bind(first):
+            return _feasible(self._flow(first))
+        return self.tc.flow_value(first)
+
     def try_split(self, first: np.ndarray, method: str) -> float:
-        """Measure a candidate split (both directions when the network is not symmetric)."""
+        """Measure a candidate split (both directions when the network is not reversible)."""
         first = np.asarray(first, dtype=bool)
         key = np.packbits(first).tobytes()
         if key in self._seen:
@@ -371,13 +598,14 @@ class _Bisector:
         self._seen.add(key)
         self._seen.add(np.packbits(~first).tobytes())
         value, cut = self.measure(first)
-        back, back_cut = (value, None) if self.symmetric else self.measure(~first)
-        if not self.symmetric and back < value:
-            value, back, cut, first = back, value, back_cut, ~first
-        self.uppers.append(Bound(method, value))
+        if not self.symmetric:
+            back, back_cut = self.measure(~first)
+            if back < value:
+                value, cut, first = back, back_cut, ~first
+        self.uppers.append(Bound(method, value, sending=self.E[first]))
         report(self.progress, "bisection: candidate splits", len(self.uppers))
         if self.best is None or value < self.best.value:
-            self.best = _Witness(value, first.copy(), cut, method, back)
+            self.best = _Witness(value, first.copy(), cut, method)
         return value
 
     def split_by_order(self, order: np.ndarray) -> np.ndarray:
@@ -391,20 +619,21 @@ class _Bisector:
     def trivial(self, t0: float) -> BisectionResult:
         self.add_lower("single endpoint", 0.0)
         first = np.zeros(1, dtype=bool)
-        self.best = _Witness(0.0, first, None, "single endpoint", 0.0)
+        self.best = _Witness(0.0, first, None, "single endpoint")
         return self.result(t0)
 
     def small_enough_for_exhaustive(self) -> bool:
         n = self.n
-        splits = (
+        splits_ = (
             math.comb(n - 1, self.lo - 1)
             if self.symmetric and n % 2 == 0
             else math.comb(n, self.lo)
         )
         size = self.net.num_vertices + len(self.net.tail)
-        return splits * size * (1 if self.symmetric else 2) <= _EXHAUSTIVE_WORK
+        return splits_ * size * (1 if self.symmetric else 2) <= _EXHAUSTIVE_WORK
 
     def exhaustive(self) -> None:
+        """Every balanced split, each way round unless the network is reversible."""
         n, lo = self.n, self.lo
         count = 0
         if self.symmetric and n % 2 == 0:
@@ -419,8 +648,7 @@ class _Bisector:
             first = np.zeros(n, dtype=bool)
             first[list(subset)] = True
             for f in (first,) if self.symmetric else (first, ~first):
-                nx_ = self.backend == "networkx"
-                v = self.measure(f)[0] if nx_ else self.tc.flow_value(f)
+                v = self.flow_value(f)
                 count += 1
                 report(self.progress, "bisection: every balanced split", count, total)
                 if v < best_value:
@@ -428,23 +656,109 @@ class _Bisector:
         assert best_first is not None
         self.try_split(best_first, "exhaustive")
         # Each max flow is at most its split's cut, so the smallest is a valid lower bound.
-        self.add_lower("exhaustive", best_value, f"all {count} balanced splits measured")
+        self.add_lower(
+            "exhaustive", best_value, f"all {count} balanced splits measured", whole=False
+        )
+
+    # -- lower bound: packages whole or separated ----------------------------------------------
+
+    def package_certificate(self) -> None:
+        """A bound for endpoints that share a package (the I/O dies of an MI300X).
+
+        Every balanced split either keeps each such package whole or separates the endpoints
+        of at least one. Over the splits that keep packages whole the exact figure is the
+        least max flow among them (no package has endpoints on both sides, so one max flow
+        measures each exactly); a split that separates the endpoints of package P into X and
+        the rest carries at least the max flow from X to the rest of P alone (fewer sources
+        and sinks never add flow), measured by the flow core for every such X. The bisection
+        is at least the smaller of the two minima.
+        """
+        found = self._packages_with_endpoints()
+        if found is None:
+            return
+        cluster, members = found
+        whole = list(self._whole_splits(cluster))
+        separations = sum(2 ** len(m) - 2 for m in members) // (2 if self.symmetric else 1)
+        if len(whole) > _PACKAGE_MAX_WHOLE_SPLITS or separations > _PACKAGE_MAX_SEPARATIONS:
+            return
+        best_value, best_first = math.inf, None
+        for first in whole:
+            v = self.flow_value(first)
+            if v < best_value:
+                best_value, best_first = v, first
+        if best_first is not None:
+            self.try_split(best_first, "packages whole")
+        apart = math.inf
+        for m in members:
+            for x in self._separations(len(m)):
+                send = np.zeros(self.n, dtype=bool)
+                send[m[x]] = True
+                take = np.zeros(self.n, dtype=bool)
+                take[m[~x]] = True
+                apart = min(apart, _feasible(self._flow(send, take)))
+        note = (
+            f"all {len(whole)} balanced splits keeping the {len(members)} packages with several "
+            f"endpoints whole measured; separating a package's endpoints carries at least "
+            f"{format_quantity(apart, BANDWIDTH)} ({separations} ways measured)"
+        )
+        self.add_lower("packages whole or separated", min(best_value, apart), note, whole=False)
+
+    def _packages_with_endpoints(self):
+        """Per endpoint, its cluster (a package holding several endpoints, or the endpoint
+        alone), and the endpoints of each package with several; None when there is none or
+        one is too large."""
+        package = forwarding_plan(self.t, self.forwarding).seal[self.E]
+        key = np.where(package >= 0, package, -1 - np.arange(self.n))
+        _, cluster = sorted_unique(key, return_inverse=True)
+        size = np.bincount(cluster)
+        if size.max() < 2 or size.max() > _PACKAGE_MAX_ENDPOINTS:
+            return None
+        members = [np.flatnonzero(cluster == c) for c in np.flatnonzero(size >= 2)]
+        return cluster, members
+
+    def _whole_splits(self, cluster: np.ndarray):
+        """The sending halves (bool over endpoints) of the balanced splits that keep every
+        cluster whole, each way round unless the network is reversible."""
+        weight = np.bincount(cluster).tolist()
+        sizes = {self.lo} if self.symmetric else {self.lo, self.hi}
+        # With a reversible network and an even count, fixing the first cluster's side halves
+        # the work, as in the exhaustive search.
+        fixed = self.symmetric and self.n % 2 == 0
+        for size in sorted(sizes):
+            for chosen in _subsets_of_weight(weight, size, include_first=fixed):
+                yield np.isin(cluster, chosen)
+
+    def _separations(self, k: int):
+        """The sending sides (bool over k endpoints) of every way to separate k endpoints
+        (each pair once when the network is reversible)."""
+        for bits in range(1, 2**k - 1):
+            x = (bits >> np.arange(k)) & 1 == 1
+            if self.symmetric and not x[0]:
+                continue
+            yield x
 
     # -- lower bounds: cheap certificates -------------------------------------------------------
 
+    def transit_rows(self) -> np.ndarray:
+        """Rows that are not endpoints or inside one and are in the certificate network."""
+        rows = np.flatnonzero((self.owner < 0) & self.keep)
+        return rows[(self.cn.vertex_in[rows] >= self.n) & (self.cn.vertex_out[rows] >= self.n)]
+
     def cheap_certificates(self) -> None:
-        for bound in _fabric_certificates(self.t, self.E, self.owner):
-            self.add_lower(bound.method, bound.value, bound.note)
-        value, note = _star_bound(self.t, self.net, self.owner, self.n, self.lo, self.transit)
+        if self.t.fabrics:
+            transit = row_transit(self.net)
+            for method, value, note in fabric_bounds(self.t, self.E, self.owner, self.net, transit):
+                self.add_lower(method, value, note)
+        value, used = star_bound(self.cn, self.transit_rows())
         if value > 0:
-            self.add_lower("star", value, note)
+            self.add_lower("star", value, f"{used} component(s) linked to most endpoints")
 
     # -- upper bounds: structural candidates ----------------------------------------------------
 
     def dfs_order(self) -> np.ndarray:
         """Endpoints in containment order (pods, then racks, then nodes...), as positions."""
         if self._order is None:
-            self._order = _containment_order(self.t, self.E)
+            self._order = splits.containment_order(self.t, self.E)
         return self._order
 
     def structural_candidates(self) -> None:
@@ -461,7 +775,7 @@ class _Bisector:
                 labels = natural_split(info.generator, len(info.hosts), info.params)
             except (ValueError, KeyError):
                 continue
-            projected = _project_labels(self.t, self.E, info.hosts, labels)
+            projected = splits.project_labels(self.t, self.E, info.hosts, labels)
             if projected is None:
                 continue
             rank = np.empty(self.n, dtype=np.int64)
@@ -474,7 +788,7 @@ class _Bisector:
     def rail_candidate(self) -> None:
         """Split every parent's endpoints in half (the first GPUs of each node on one side)."""
         order = self.dfs_order()
-        position = _sibling_position(self.t, self.E)
+        position = splits.sibling_position(self.t, self.E)
         rank = np.empty(self.n, dtype=np.int64)
         rank[order] = np.arange(self.n)
         self.try_split(self.split_by_order(np.lexsort((rank, position))), "hierarchy (rails)")
@@ -482,60 +796,84 @@ class _Bisector:
     # -- lower bound: hose routing through hubs -------------------------------------------------
 
     def from_endpoints(self) -> np.ndarray:
-        """Hop distance of every network vertex from the nearest endpoint."""
+        """Hop distance of every certificate-network vertex from the nearest endpoint."""
         if self._from_e is None:
-            self._from_e = _bfs(
-                _csr(self.net, reverse=False), self.net.vout[self.terms], self.net.num_vertices
-            )
+            self._from_e = bfs_levels(csr(self.cn), np.arange(self.n))
         return self._from_e
 
+    def hose_rate(self, hubs: HubSet, slow: bool, max_work: float | None = None):
+        budget = _HOSE_BUDGET if max_work is None else max_work
+        return hose_rate(self.cn, hubs, self.mirror, self.from_endpoints(), slow, budget)
+
     def hose_certificates(self) -> None:
-        sends = np.bincount(self.tgroup, weights=self.share, minlength=self.n)
-        if np.any(sends <= 0):
-            return  # an endpoint with no link out of itself: nothing to certify
-        sets = list(_hub_sets(self.t, self.net, self.owner, self.keep, self.from_endpoints()))
+        sets = list(_hub_sets(self.t, self.cn, self.transit_rows(), self.from_endpoints()))
         # First every hub set that one pass can route (cheap), then hub by hub, smallest first.
         slow = []
-        for name, hubs in sets:
-            rate = _hose_rate(
-                self.net, self.terms, self.share, hubs, self.symmetric, self.from_endpoints(), False
-            )
-            if rate is None:
-                slow.append((name, hubs))
+        for hubs in sets:
+            routing = self.hose_rate(hubs, slow=False)
+            if routing is None:
+                slow.append(hubs)
                 continue
-            self._add_hose(rate, name, hubs)
+            self._add_hose("hose", routing, hubs)
             if self.done():
                 return
-        for name, hubs in sorted(slow, key=lambda x: len(x[1])):
-            rate = _hose_rate(
-                self.net, self.terms, self.share, hubs, self.symmetric, self.from_endpoints(), True
-            )
-            if rate is not None:
-                self._add_hose(rate, name, hubs)
+        over = []
+        for hubs in sorted(slow, key=len):
+            routing = self.hose_rate(hubs, slow=True)
+            if routing is None:
+                over.append(hubs)
+                continue
+            self._add_hose("hose", routing, hubs)
             if self.done():
+                return
+        self._over_budget = [h for h in sets if any(h is o for o in over)]
+
+    def sampled_hose(self) -> None:
+        """When no certificate gave a positive bound because the hose routing's hub sets were
+        over budget: route through a sample of each such set instead (any hub set proves a
+        bound), farthest tier first, until one is positive."""
+        for hubs in self._over_budget:
+            per_hub = hub_work(self.cn, hubs, self.mirror is not None) / len(hubs)
+            sample = sample_hubs(hubs, max(1, int(_SAMPLED_HOSE_BUDGET // max(per_hub, 1.0))))
+            routing = self.hose_rate(sample, slow=True, max_work=math.inf)
+            assert routing is not None  # no budget, no one-pass requirement
+            self._add_hose("hose (sampled hubs)", routing, sample)
+            if self.lower > 0:
                 return
 
-    def _add_hose(self, rate: float, name: str, hubs: np.ndarray) -> None:
+    def _add_hose(self, method: str, routing: HoseRouting, hubs: HubSet) -> None:
+        rate = routing.rate
         if rate > 0:
             self.add_lower(
-                "hose",
+                method,
                 self.lo * rate,
                 f"every endpoint can send and receive {format_quantity(rate, BANDWIDTH)} at once "
-                "via "
-                f"{len(hubs)} {name}",
+                f"via {len(hubs)} {hubs.name}",
+            )
+        if routing.all_pairs:
+            pair = format_quantity(routing.all_pairs, BANDWIDTH)
+            self.add_lower(
+                "uniform",
+                self.lo * self.hi * routing.all_pairs,
+                f"every ordered pair of endpoints can exchange {pair} at once (shortest paths)",
             )
 
     # -- upper bound: graph partitioner ---------------------------------------------------------
 
+    def relaxation(self):
+        if self._relaxation is None:
+            self._relaxation = undirected_relaxation(self.cn)
+        return self._relaxation
+
     def partitioner_candidates(self, seeds: Sequence[int]) -> None:
-        graph = _metis_graph(self.t, self.keep, self.E, self.owner)
+        graph = splits.metis_graph(self.relaxation(), self.n)
         if graph is None:
             return
         seeds = list(seeds)
         if self.net.num_vertices > 200_000:
             seeds = seeds[:_METIS_MAX_SEEDS_LARGE]
         for seed in seeds:
-            first = _metis_split(graph, seed, self.lo)
+            first = splits.metis_split(graph, seed, self.lo)
             if first is None:
                 continue
             self.try_split(first, f"metis (seed {seed})")
@@ -545,10 +883,11 @@ class _Bisector:
     # -- spectral bound and order ---------------------------------------------------------------
 
     def spectral(self) -> None:
-        others = int(self.relays.sum()) - self.n
+        rel = self.relaxation()
+        others = rel.num_nodes - self.n
         if self.n > _SPECTRAL_MAX_ENDPOINTS or self.n * others > _SPECTRAL_MAX_WORK:
             return
-        got = _spectral(self.t, self.relays, self.E, self.owner)
+        got = spectral_bound(rel, self.n)
         if got is None:
             return
         mu2, fiedler = got
@@ -562,6 +901,73 @@ class _Bisector:
             self.try_split(self.split_by_order(np.argsort(fiedler, kind="stable")), "spectral")
 
     # -- the answer -----------------------------------------------------------------------------
+
+    def cut_items(self, cut) -> tuple[CutItem, ...]:
+        if cut is None:
+            return ()
+        if isinstance(cut, FlowResult):
+            return tuple(cut.cut)
+        return self.tc.cut_items(cut)
+
+    def bidirectional_upper(self, w: _Witness, cut: tuple[CutItem, ...]) -> float:
+        """The witness cut in both directions, a half-duplex link counted once: no exchange
+        between the halves can send more (see ``docs/solvers.md``)."""
+        if w.cut is None:
+            return 0.0
+        if isinstance(w.cut, FlowResult) and w.cut.linear_program:
+            # A linear program's optimum is no cut to count links in: each direction is at
+            # most its own optimum.
+            back = w.value if self.symmetric else self.measure(~w.first)[0]
+            return w.value + back
+        half = self.t.links.half_duplex
+        if self.symmetric:
+            # The reverse cut mirrors this one: each half-duplex link in it is in both.
+            shared = sum(c.bandwidth for c in cut if c.element == "link" and half[c.row])
+            return 2.0 * w.value - shared
+        back = self.cut_items(self.measure(~w.first)[1])
+        links: dict[tuple, float] = {}
+        devices = 0.0
+        for c in (*cut, *back):
+            if c.element != "link":
+                devices += c.bandwidth
+            elif half[c.row]:
+                links[(c.row,)] = c.bandwidth
+            else:
+                links[(c.row, c.source, c.target)] = c.bandwidth
+        return devices + math.fsum(links.values())
+
+    def bidirectional_lower(self, lower: float) -> tuple[float, str]:
+        """A lower bound on the exchange both ways, from the per-direction ``lower``.
+
+        Reversing a flow from A to B gives one from B to A on the mirror arcs; together they
+        fit when every link is full duplex and the flow uses no link both ways. A max flow
+        can always be chosen so (opposite flows on a link cancel) except where the two
+        directions of a link meet different vertices of a component that is not an endpoint:
+        a CXL switch turning traffic round through a host, or the two layers of a package
+        whose endpoints the split separates (then the certificate network divides the
+        package's capacities, see ``CertificateNetwork.divided``); there the exchange is
+        only bounded by one way. Without the one-way links (capacity S) and with half-duplex
+        links at half capacity (H in all), every cut loses at most S + H / 2, so both ways
+        carry at least 2 (lower - S) - H; and one way alone carries ``lower``.
+        """
+        if self._hairpins or self.cn.divided:
+            return lower, "lower bound (one way only: traffic may turn round inside a component)"
+        net, L = self.net, self.t.links
+        link = np.flatnonzero(net.what == _ARC_LINK)
+        simplex = np.zeros(len(net.tail), dtype=bool)
+        simplex[link[L.simplex[net.ref[link]]]] = True
+        one_way = float(net.capacity[simplex].sum())
+        rows = sorted_unique(net.ref[link[L.half_duplex[net.ref[link]]]])
+        half = float(L.bandwidth[rows].sum())
+        if one_way == 0 and half == 0:
+            if self.symmetric:
+                return 2.0 * lower, "2 x lower bound"
+            return lower, "lower bound (one way only)"
+        if network_is_reversible(_without_arcs(net, simplex)):
+            both = 2.0 * (lower - one_way) - half
+            if both > lower:
+                return both, "2 x lower bound, less one-way and half-duplex capacity"
+        return lower, "lower bound (one way only: half-duplex or one-way links)"
 
     def result(self, t0: float) -> BisectionResult:
         w = self.best
@@ -577,12 +983,9 @@ class _Bisector:
         exact = upper <= lower * (1 + _TOL)
         if exact:
             lower = upper
-        if w.cut is None:
-            cut: tuple[CutItem, ...] = ()
-        elif self.backend == "networkx":
-            cut = tuple(w.cut.cut)
-        else:
-            cut = self.tc.cut_items(w.cut)
+        cut = self.cut_items(w.cut)
+        both_lower, both_how = self.bidirectional_lower(lower)
+        both_upper = max(self.bidirectional_upper(w, cut), both_lower)
         first_rows = self.E[w.first]
         second_rows = self.E[~w.first]
         ids = self.t.nodes.ids
@@ -596,303 +999,139 @@ class _Bisector:
             half_rows=(first_rows, second_rows),
             lower_method=self.lower_method if upper > 0 else "a cut of zero needs no proof",
             upper_method=w.method,
-            bidirectional_lower_bound=2.0 * float(lower),
-            bidirectional_upper_bound=float(upper + w.reverse),
+            bidirectional_lower_bound=float(both_lower),
+            bidirectional_upper_bound=float(both_upper),
             lower_bounds=tuple(sorted(self.lowers, key=lambda b: (-b.value, b.method))),
             upper_bounds=tuple(sorted(self.uppers, key=lambda b: (b.value, b.method))),
             seconds=time.perf_counter() - t0,
+            bidirectional_lower_method=both_how,
         )
 
 
-# -- containment helpers -------------------------------------------------------------------------
+def _feasible(r: FlowResult) -> float:
+    """The value of a feasible flow in ``r`` (B/s): at most the true max flow."""
+    return r.lower if math.isfinite(r.lower) else r.value
 
 
-def _ancestor_columns(topology: Topology, rows: np.ndarray) -> list[np.ndarray]:
-    """For each depth d (0 = top), the ancestor of each row at that depth (or the row)."""
-    parent = topology.nodes.parent
-    chain = [rows]
-    cur = rows
-    while True:
-        up = parent[cur]
-        if not np.any(up >= 0):
-            break
-        cur = np.where(up >= 0, up, cur)
-        chain.append(cur)
-    # chain[k] is k levels up (clamped at the top); reverse so column 0 is the top.
-    return chain[::-1]
-
-
-def _containment_order(topology: Topology, E: np.ndarray) -> np.ndarray:
-    """Positions of E sorted by their ancestor chain (pods, racks, nodes...), then by row."""
-    cols = _ancestor_columns(topology, E)
-    # np.lexsort sorts by the last key first.
-    return np.lexsort((E, *cols[::-1])) if len(cols) > 1 else np.argsort(E, kind="stable")
-
-
-def _sibling_position(topology: Topology, E: np.ndarray) -> np.ndarray:
-    """Index of each endpoint among the endpoints sharing its parent, as a fraction."""
-    parent = topology.nodes.parent[E].astype(np.int64)
-    order = np.lexsort((E, parent))
-    pos = np.empty(len(E))
-    sp_ = parent[order]
-    starts = np.r_[0, np.flatnonzero(sp_[1:] != sp_[:-1]) + 1]
-    sizes = np.diff(np.r_[starts, len(E)])
-    group_start = np.repeat(starts, sizes)
-    group_size = np.repeat(sizes, sizes)
-    pos[order] = (np.arange(len(E)) - group_start) / np.maximum(group_size, 1)
-    return pos
-
-
-def _project_labels(topology: Topology, E: np.ndarray, hosts: np.ndarray, labels: np.ndarray):
-    """Carry 0/1 labels of fabric hosts to the endpoints: own label, else the mean label of
-    directly linked hosts, else that of the nearest container holding labelled hosts."""
-    n = topology.num_nodes
-    hosts = np.asarray(hosts, dtype=np.int64)
-    total = np.zeros(n)
-    count = np.zeros(n)
-    np.add.at(total, hosts, labels)
-    np.add.at(count, hosts, 1.0)
-    out = np.full(len(E), np.nan)
-    own = count[E] > 0
-    out[own] = total[E][own] / count[E][own]
-    if np.all(own):
-        return out
-    # Linked hosts.
-    L = topology.links
-    is_host = count > 0
-    src, dst = L.src.astype(np.int64), L.dst.astype(np.int64)
-    lt = np.zeros(n)
-    lc = np.zeros(n)
-    m = is_host[dst]
-    np.add.at(lt, src[m], total[dst[m]] / count[dst[m]])
-    np.add.at(lc, src[m], 1.0)
-    m = is_host[src]
-    np.add.at(lt, dst[m], total[src[m]] / count[src[m]])
-    np.add.at(lc, dst[m], 1.0)
-    linked = np.isnan(out) & (lc[E] > 0)
-    out[linked] = lt[E][linked] / lc[E][linked]
-    if not np.any(np.isnan(out)):
-        return out
-    # Containers: accumulate host labels upwards.
-    parent = topology.nodes.parent
-    up_t, up_c = total.copy(), count.copy()
-    cur = hosts
-    vals, cnts = total[hosts], count[hosts]
-    while len(cur):
-        par = parent[cur]
-        ok = par >= 0
-        cur, vals, cnts = par[ok], vals[ok], cnts[ok]
-        np.add.at(up_t, cur, vals)
-        np.add.at(up_c, cur, cnts)
-    missing = np.flatnonzero(np.isnan(out))
-    cur = E[missing].copy()
-    for _ in range(64):
-        if len(missing) == 0:
-            break
-        cur = parent[cur]
-        ok = cur >= 0
-        missing, cur = missing[ok], cur[ok]
-        found = up_c[cur] > 0
-        out[missing[found]] = up_t[cur[found]] / up_c[cur[found]]
-        missing, cur = missing[~found], cur[~found]
-    if np.all(np.isnan(out)):
+def _shared_packages(net, package: np.ndarray, terms: np.ndarray, group: np.ndarray):
+    """The terminals (positions into ``terms``) in packages that have shared capacities and
+    hold endpoints of more than one group, with a dense label per package; None when no
+    split can separate the endpoints of such a package."""
+    if not net.shared:
         return None
-    return np.where(np.isnan(out), 0.5, out)
-
-
-# -- certificates ----------------------------------------------------------------------------
-
-
-def _fabric_certificates(topology: Topology, E: np.ndarray, owner: np.ndarray) -> list[Bound]:
-    """Closed-form bounds for fabrics that are exactly a generator's output."""
-    from ..fabrics import GENERATORS, closed_form_bisection, plan_fabric
-
-    out: list[Bound] = []
-    E_set = np.sort(E)
-    L = topology.links
-    bw = topology.nodes.bandwidth
-    for info in topology.fabrics:
-        hosts = np.asarray(info.hosts, dtype=np.int64)
-        H = len(hosts)
-        if H < 2 or info.generator not in GENERATORS:
-            continue
-        args = {k: v for k, v in info.params.items() if k in GENERATORS[info.generator].args}
-        try:
-            plan = plan_fabric(info.generator, H, args)
-        except ValueError:
-            continue
-        switches = np.asarray(info.switches, dtype=np.int64)
-        links = np.asarray(info.links, dtype=np.int64)
-        if len(switches) != plan.num_switches or len(links) != plan.num_links:
-            continue
-        space = np.concatenate([hosts, switches])
-        n_all = topology.num_nodes
-        pa, pb = space[plan.a], space[plan.b]
-        want = np.minimum(pa, pb) * n_all + np.maximum(pa, pb)
-        ls, ld = L.src[links].astype(np.int64), L.dst[links].astype(np.int64)
-        have = np.minimum(ls, ld) * n_all + np.maximum(ls, ld)
-        w_order, h_order = np.argsort(want, kind="stable"), np.argsort(have, kind="stable")
-        if not np.array_equal(want[w_order], have[h_order]):
-            continue
-        if np.any(L.simplex[links]):
-            continue
-        role_of_link = np.empty(len(links), dtype=np.int64)
-        role_of_link[h_order] = plan.role[w_order]
-        link_bw = L.bandwidth[links]
-        capacity = {}
-        for r, name in enumerate(plan.roles):
-            sel = role_of_link == r
-            if np.any(sel):
-                capacity[name] = float(link_bw[sel].min())
-        cf = closed_form_bisection(info.generator, H, plan.params, capacity)
-        if cf.lower <= 0:
-            continue
-        # Device limits: scale the certifying flow down where a fabric node could not pass it.
-        through = np.zeros(n_all)
-        np.add.at(through, ls, link_bw)
-        np.add.at(through, ld, link_bw)
-        nodes = sorted_unique(space)
-        limited = np.isfinite(bw[nodes]) & (through[nodes] > 0)
-        scale = 1.0
-        if np.any(limited):
-            scale = min(1.0, float(np.min(bw[nodes][limited] / through[nodes][limited])))
-        label = f"fabric {info.name} ({info.generator})"
-        if np.array_equal(np.sort(hosts), E_set):
-            note = cf.method + (f", scaled by {scale:.6g} for device limits" if scale < 1 else "")
-            out.append(Bound(label, cf.lower * scale, note))
-            continue
-        if len(E) != H or np.any(owner[hosts] >= 0):
-            continue
-        private = _private_links(topology, owner, len(E), hosts, set(links.tolist()))
-        if private is None:
-            continue
-        factor = min(scale, private / cf.host_rate) if cf.host_rate > 0 else scale
-        note = (
-            f"{cf.method}; each endpoint reaches its own host over a private link of at "
-            f"least {format_quantity(private, BANDWIDTH)}"
-        )
-        out.append(Bound(label, cf.lower * min(1.0, factor), note))
-    return out
-
-
-def _private_links(topology: Topology, owner, n_groups, hosts, fabric_links: set[int]):
-    """Smallest capacity of a one-to-one pairing of endpoints with hosts by direct links that
-    are not fabric links (from any member of the endpoint), or None when there is none."""
-    L = topology.links
-    n = topology.num_nodes
-    is_h = np.zeros(n, dtype=bool)
-    is_h[hosts] = True
-    src, dst = L.src.astype(np.int64), L.dst.astype(np.int64)
-    e_src, e_dst = owner[src], owner[dst]
-    cand = ((e_src >= 0) & is_h[dst]) | (is_h[src] & (e_dst >= 0))
-    cand &= ~L.simplex
-    rows = np.flatnonzero(cand)
-    rows = np.array([r for r in rows.tolist() if r not in fabric_links], dtype=np.int64)
-    if len(rows) == 0:
+    size = np.bincount(net.bundle)
+    rows = net.owner[net.tail[size[net.bundle] > 1]]
+    shared = sorted_unique(package[rows][package[rows] >= 0])
+    pk = package[terms]
+    position = np.flatnonzero(np.isin(pk, shared))
+    if len(position) == 0:
         return None
-    from_e = e_src[rows] >= 0
-    e = np.where(from_e, e_src[rows], e_dst[rows])
-    h = np.where(from_e, dst[rows], src[rows])
-    key = e * n + h
-    uniq, inv = sorted_unique(key, return_inverse=True)
-    cap = np.bincount(inv, weights=L.bandwidth[rows])
-    pe, ph = uniq // n, uniq % n
-    # Each endpoint's best host; the pairing must be one-to-one and cover every endpoint.
-    order = np.lexsort((-cap, pe))
-    first = np.r_[True, pe[order][1:] != pe[order][:-1]]
-    pick = order[first]
-    if len(pick) != n_groups or len(sorted_unique(ph[pick])) != n_groups:
+    labels, label = sorted_unique(pk[position], return_inverse=True)
+    lo = np.full(len(labels), np.iinfo(np.int64).max)
+    hi = np.full(len(labels), -1)
+    np.minimum.at(lo, label, group[position])
+    np.maximum.at(hi, label, group[position])
+    mixed = (hi > lo)[label]
+    if not mixed.any():
         return None
-    return float(cap[pick].min())
+    _, label = sorted_unique(label[mixed], return_inverse=True)
+    return label, position[mixed]
 
 
-def _star_bound(
-    topology: Topology, net, owner: np.ndarray, n: int, lo: int, transit: np.ndarray
-) -> tuple[float, str]:
-    """Sum over forwarding components (``transit``) linked to most endpoints of their cheapest
-    balanced share (a pooled CXL expander linked to every GPU is no switch).
+def _sizes_reach(sizes: list[int], singles: int, total: int) -> bool:
+    """Whether some of the groups of these ``sizes``, with up to ``singles`` lone items, hold
+    exactly ``total`` items (a balanced split keeping every fabric domain whole exists).
 
-    A switch joined to endpoints by links (c_1 <= c_2 <= ...) is cut for at least the
-    ``floor(n/2)`` smallest of those capacities (counting 0 for endpoints it does not reach)
-    in every balanced split, or its own limit if smaller. The links of different switches are
-    disjoint, so the shares add up.
+    >>> _sizes_reach([7], 3, 5), _sizes_reach([4, 4], 1, 4), _sizes_reach([4, 4], 1, 5)
+    (False, True, True)
     """
-    nv = net.num_vertices
-    vert_row = np.full(nv, -1, dtype=np.int64)
-    rows = np.flatnonzero(net.vin >= 0)
-    vert_row[net.vin[rows]] = rows
-    vert_row[net.vout[rows]] = rows
-    links = net.what == _ARC_LINK
-    tg, hg = owner[vert_row[net.tail]], owner[vert_row[net.head]]
-    # Arcs from a non-endpoint j to an endpoint (out) and from an endpoint to j (in).
-    out_m = links & (tg < 0) & (hg >= 0)
-    in_m = links & (tg >= 0) & (hg < 0)
-    tr, hr = vert_row[net.tail], vert_row[net.head]
-    pairs = sorted_unique(tr[out_m] * n + hg[out_m])
-    reach = np.bincount(pairs // n, minlength=topology.num_nodes)
-    candidates = np.flatnonzero((reach > n - lo) & transit)
-    total = 0.0
-    used = 0
-    for j in candidates.tolist():
-        shares = []
-        for mask, own, other in ((out_m, tr, hg), (in_m, hr, tg)):
-            sel = mask & (own == j)
-            per_e = np.bincount(other[sel], weights=net.capacity[sel], minlength=n)
-            shares.append(float(np.sort(per_e)[:lo].sum()))
-        share = min(shares)
-        if np.isfinite(topology.nodes.bandwidth[j]):
-            share = min(share, float(topology.nodes.bandwidth[j]))
-        if share > 0:
-            total += share
-            used += 1
-    return total, f"{used} switch(es) linked to more than half of the endpoints"
+    reach = 1  # bit x set: some groups hold x items in all
+    for k in sizes:
+        reach |= reach << k
+    window = (1 << (total + 1)) - 1  # sums 0 .. total
+    low = max(0, total - singles)
+    return bool((reach & window) >> low)
 
 
-def _hub_sets(topology: Topology, net, owner: np.ndarray, keep: np.ndarray, from_e: np.ndarray):
+def _without_arcs(net, drop: np.ndarray):
+    """``net`` with the arcs where ``drop`` is True removed (capacity 0)."""
+    from dataclasses import replace
+
+    return replace(net, capacity=np.where(drop, 0.0, net.capacity))
+
+
+def _subsets_of_weight(weight: list[int], total: int, include_first: bool = False):
+    """Index lists of the subsets of items with these weights that add up to ``total`` (those
+    holding item 0 only, with ``include_first``), in lexicographic order.
+
+    >>> list(_subsets_of_weight([2, 1, 1, 2], 3))
+    [[0, 1], [0, 2], [1, 3], [2, 3]]
+    """
+    suffix = np.cumsum(weight[::-1])[::-1].tolist() + [0]
+
+    def extend(start: int, left: int, chosen: list[int]):
+        if left == 0:
+            yield list(chosen)
+            return
+        for i in range(start, len(weight)):
+            if suffix[i] < left:
+                return
+            if weight[i] <= left:
+                chosen.append(i)
+                yield from extend(i + 1, left - weight[i], chosen)
+                chosen.pop()
+            if include_first and not chosen:
+                return
+
+    yield from extend(0, total, [])
+
+
+# -- hub sets for the hose certificate -------------------------------------------------------------
+
+
+def _hub_sets(topology: Topology, cn, rows: np.ndarray, from_e: np.ndarray):
     """Candidate hub sets for the hose certificate, most promising first.
 
-    For each hop distance from the endpoints, farthest first, the components there whose link
-    capacity is at least half the largest at that distance (spines, cores, the switch chips of
-    a rack...); then the top switch group of each fabric generator; last, the endpoints
-    themselves (Valiant routing, good for rings and tori).
+    For each hop distance from the endpoints, farthest first, the transit components ``rows``
+    there whose capacity in is at least half the largest at that distance (spines, cores, the
+    switch chips of a rack...); then the top switch group of each fabric generator; last, the
+    endpoints themselves (Valiant routing, good for rings and tori).
     """
-    rows = np.flatnonzero(keep & (owner < 0) & (net.vin >= 0))
-    sets: list[tuple[float, str, np.ndarray]] = []
+    n = cn.n
+    out: list[HubSet] = []
     if len(rows):
-        links = net.what == _ARC_LINK
-        incident = np.bincount(
-            net.head[links], weights=net.capacity[links], minlength=net.num_vertices
-        )
-        cap = incident[net.vin[rows]]
-        dist = from_e[net.vin[rows]]
-        for d in sorted_unique(dist[(dist > 0) & (cap > 0)]).tolist():
+        incident = np.bincount(cn.head, weights=cn.capacity, minlength=cn.num_vertices)
+        vin, vout = cn.vertex_in[rows], cn.vertex_out[rows]
+        cap = incident[vin]
+        dist = from_e[vin]
+        for d in sorted_unique(dist[(dist > 0) & (cap > 0)]).tolist()[::-1]:
             at = dist == d
             top = at & (cap >= 0.5 * cap[at].max())
-            sets.append((-d, f"switches {d} hops out", rows[top]))
-    sets.sort(key=lambda x: x[0])
-    ordered = [(name, hubs) for _, name, hubs in sets]
+            out.append(HubSet(f"switches {d} hops out", vin[top], vout[top]))
     from ..fabrics import GENERATORS
 
     for info in topology.fabrics:
         if info.generator in GENERATORS and GENERATORS[info.generator].creates_switches:
-            sw = np.asarray(info.switches, dtype=np.int64)
-            if len(sw) and np.all(keep[sw]):
-                last = _last_group(info)
-                if last is not None and len(last):
-                    ordered.append((f"{info.name} top switches", last))
-    heads = np.flatnonzero(owner >= 0)
-    heads = heads[keep[heads]]
-    ordered.append(("endpoints (Valiant routing)", heads))
+            last = _last_group(info)
+            if last is None or len(last) == 0:
+                continue
+            vin, vout = cn.vertex_in[last], cn.vertex_out[last]
+            if np.all(vin >= n) and np.all(vout >= n):
+                out.append(HubSet(f"{info.name} top switches", vin, vout))
+    everyone = np.arange(n)
+    out.append(HubSet("endpoints (Valiant routing)", everyone, everyone))
     seen: set[bytes] = set()
-    for name, hubs in ordered:
-        key = np.sort(hubs).tobytes()
+    for hubs in out:
+        order = np.argsort(hubs.vout, kind="stable")
+        key = hubs.vout[order].tobytes()
         if key in seen:
             continue
         seen.add(key)
-        yield name, np.sort(hubs)
+        yield HubSet(hubs.name, hubs.vin[order], hubs.vout[order])
 
 
 def _last_group(info) -> np.ndarray | None:
+    """The rows of a fabric generator's top switch tier (None when its plan has no tiers)."""
     from ..fabrics import GENERATORS, plan_fabric
 
     args = {k: v for k, v in info.params.items() if k in GENERATORS[info.generator].args}
@@ -904,362 +1143,3 @@ def _last_group(info) -> np.ndarray | None:
         return None
     size = plan.groups[-1][1]
     return np.asarray(info.switches, dtype=np.int64)[-size:]
-
-
-def _csr(net, reverse: bool, mask: np.ndarray | None = None) -> sp.csr_array:
-    t, h = (net.head, net.tail) if reverse else (net.tail, net.head)
-    keep = net.capacity > 0 if mask is None else mask & (net.capacity > 0)
-    nv = net.num_vertices
-    return sp.csr_array(
-        (np.ones(int(keep.sum()), dtype=np.int8), (t[keep], h[keep])), shape=(nv, nv)
-    )
-
-
-def _bfs(graph: sp.csr_array, starts: np.ndarray, n: int) -> np.ndarray:
-    """Hop distance from the nearest of ``starts`` (-1 when unreachable), level by level."""
-    indptr, indices = graph.indptr.astype(np.int64), graph.indices.astype(np.int64)
-    dist = np.full(n, -1, dtype=np.int64)
-    frontier = sorted_unique(np.asarray(starts, dtype=np.int64))
-    dist[frontier] = 0
-    d = 0
-    while len(frontier):
-        d += 1
-        begin, end = indptr[frontier], indptr[frontier + 1]
-        counts = end - begin
-        total = int(counts.sum())
-        if total == 0:
-            break
-        offs = np.repeat(begin - np.cumsum(counts) + counts, counts) + np.arange(total)
-        nb = indices[offs]
-        nb = nb[dist[nb] < 0]
-        dist[nb] = d
-        frontier = sorted_unique(nb)
-    return dist
-
-
-def _hop_distances(graph: sp.csr_array, targets: np.ndarray, n: int):
-    """Hop distances from each of ``targets`` (rows) to every vertex, -1 when unreachable;
-    yielded in chunks so that memory stays bounded."""
-    from scipy.sparse.csgraph import shortest_path
-
-    chunk = max(1, int(2e7 // max(n, 1)))
-    for start in range(0, len(targets), chunk):
-        part = targets[start : start + chunk]
-        D = shortest_path(graph, method="D", unweighted=True, indices=part)
-        D = np.atleast_2d(D)
-        D[~np.isfinite(D)] = -1
-        yield from D.astype(np.int32)
-
-
-def _gather(net, tail, head, cap, dist, src_v, amount) -> np.ndarray | None:
-    """Arc loads when every vertex in ``src_v`` sends ``amount`` to the vertex at distance 0
-    of ``dist`` along shortest paths, split at each vertex in proportion to capacity.
-
-    Returns None when some sending vertex cannot reach the target.
-    """
-    nv = net.num_vertices
-    if np.any(dist[src_v] < 0):
-        return None
-    dt, dh = dist[tail], dist[head]
-    dag = (dh >= 0) & (dt == dh + 1) & (cap > 0)
-    load, _ = _push_down_levels(tail, head, cap, dag, dt, src_v, amount, nv)
-    return load
-
-
-def _push_down_levels(tail, head, cap, dag, level_of, src_v, amount, nv):
-    """Send ``amount`` from each of ``src_v`` down the arcs of ``dag``, level by level from the
-    farthest (``level_of`` is each arc's tail distance), each vertex splitting what reaches it
-    over its DAG arcs in proportion to capacity. Returns the arc loads and the flow that
-    reached every vertex."""
-    arcs = np.flatnonzero(dag)
-    level = level_of[arcs]
-    # Levels are small integers: a stable sort on int16 is a radix sort.
-    small = np.int16 if len(level) == 0 or level.max() < 32_000 else np.int32
-    order = np.argsort((-level).astype(small), kind="stable")
-    arcs, level = arcs[order], level[order]
-    out_cap = np.bincount(tail[arcs], weights=cap[arcs], minlength=nv)
-    f = np.zeros(nv)
-    np.add.at(f, src_v, amount)
-    load = np.zeros(len(tail))
-    bounds = np.flatnonzero(np.r_[True, level[1:] != level[:-1], True]) if len(arcs) else []
-    for s, e in zip(bounds[:-1], bounds[1:], strict=True):
-        a = arcs[s:e]
-        ta = tail[a]
-        x = f[ta] * cap[a] / out_cap[ta]
-        load[a] = x
-        f += np.bincount(head[a], weights=x, minlength=nv)
-    return load, f
-
-
-def _hose_rate(
-    net, terms, share, hubs: np.ndarray, symmetric: bool, from_e: np.ndarray, slow: bool = True
-) -> float | None:
-    """Largest rate r such that every endpoint can send r and receive r at once through the
-    hubs (two-phase routing, each endpoint's traffic spread over the hubs in fixed shares).
-
-    Then any balanced split admits a flow of floor(n/2) * r between its halves. An endpoint's
-    traffic leaves from its terminals in proportion to ``share``. A hub's share is the
-    capacity of its links towards the endpoints (``from_e`` is the hop distance from the
-    endpoints); equal shares when no hub has such links (the endpoints themselves). None when
-    one pass cannot route all hubs and ``slow`` is False, or routing hub by hub would exceed
-    the work budget.
-    """
-    tail, head, cap = net.tail, net.head, net.capacity
-    links = net.what == _ARC_LINK
-    hv = net.vin[hubs]
-    toward = links & (from_e[tail] >= 0) & (from_e[tail] < from_e[head])
-    incident = np.bincount(head[toward], weights=cap[toward], minlength=net.num_vertices)
-    weight = incident[hv]
-    if not np.all(weight > 0):
-        weight = np.ones(len(hubs))
-    weight = weight / weight.sum()
-    G = np.zeros(len(tail))
-    S = np.zeros(len(tail))
-    sending = share > 0
-    e_out, e_in, amount = net.vout[terms[sending]], net.vin[terms[sending]], share[sending]
-    used = 0.0
-    targets = net.vout[hubs]
-    fast = _equidistant_gather(net, e_out, amount, targets, weight) if symmetric else None
-    if fast is not None:
-        return _rate_from_loads(net, fast, fast, symmetric=True)
-    if not slow:
-        return None
-    if len(hubs) * (len(tail) + net.num_vertices) * (1 if symmetric else 2) > _HOSE_BUDGET:
-        return None
-    rev = _csr(net, reverse=True)
-    back = _hop_distances(_csr(net, reverse=False), targets, net.num_vertices)
-    for w, dist in zip(
-        weight.tolist(), _hop_distances(rev, targets, net.num_vertices), strict=True
-    ):
-        g = _gather(net, tail, head, cap, dist, e_out, w * amount)
-        if not symmetric:
-            # Scatter from the hub = gather on the reversed network, arriving at in-vertices.
-            s = _gather(net, head, tail, cap, next(back), e_in, w * amount)
-            if g is None or s is None:
-                continue
-            S += s
-        if g is None:
-            continue
-        G += g
-        used += w
-    if used <= 0:
-        return 0.0
-    return _rate_from_loads(net, G / used, S / used, symmetric)
-
-
-def _rate_from_loads(net, G, S, symmetric: bool) -> float:
-    """The rate the loads allow: per arc, what sending endpoints put on it (G) plus what
-    receiving endpoints draw through it (S; the reverse arc's G when the network is
-    symmetric); a device carries max(G, S) (an endpoint sends or receives, not both)."""
-    links = net.what == _ARC_LINK
-    if symmetric:
-        twin = _twin_arcs(net)
-        M = np.where(links, G + np.where(twin >= 0, G[np.maximum(twin, 0)], 0.0), G)
-    else:
-        M = G + S
-    busy = M > 1e-15
-    if not np.any(busy):
-        return 0.0
-    return float(np.min(net.capacity[busy] / M[busy]))
-
-
-def _equidistant_gather(net, src_v, amount, targets, weight) -> np.ndarray | None:
-    """All hubs' gathers in one pass, when that gives the same loads as one pass per hub.
-
-    Let D be the hop distance to the nearest hub, and route all traffic down the DAG of
-    D-shortest paths. If every vertex this flow reaches next to a hub is next to *every* hub,
-    then by induction each reached vertex's distance to any one hub is D and its shortest-path
-    arcs towards that hub are its DAG arcs; so each per-hub routing carries that hub's share of
-    the same flow down to the last hop, which alone differs (into that hub). Returns the summed
-    loads, or None when the condition fails (the caller then routes hub by hub).
-    """
-    tail, head, cap = net.tail, net.head, net.capacity
-    nv = net.num_vertices
-    is_hub = np.zeros(nv, dtype=bool)
-    is_hub[targets] = True
-    if np.any(is_hub[src_v]):
-        return None
-    D = _bfs(_csr(net, reverse=True), targets, nv)
-    if np.any(D[src_v] < 0):
-        return None
-    hub_of = np.full(nv, -1, dtype=np.int64)
-    hub_of[targets] = np.arange(len(targets))
-    last = (cap > 0) & is_hub[head] & ~is_hub[tail] & (D[tail] == 1)
-    pairs = sorted_unique(tail[last] * len(targets) + hub_of[head[last]])
-    per_vertex = np.bincount(pairs // len(targets), minlength=nv)
-    dt, dh = D[tail], D[head]
-    inner = (cap > 0) & (dh >= 1) & (dt == dh + 1)
-    load, f = _push_down_levels(tail, head, cap, inner, dt, src_v, amount, nv)
-    # Every vertex the flow reaches next to a hub must be next to all of them.
-    ring1 = np.flatnonzero((D == 1) & ~is_hub & (f > 0))
-    if np.any(per_vertex[ring1] != len(targets)):
-        return None
-    # Last hop: a vertex sends each hub its share, over its arcs into that hub by capacity.
-    a = np.flatnonzero(last)
-    z = hub_of[head[a]]
-    key = tail[a] * len(targets) + z
-    uniq, inv = sorted_unique(key, return_inverse=True)
-    into = np.bincount(inv, weights=cap[a])
-    load[a] = f[tail[a]] * weight[z] * cap[a] / into[inv]
-    return load
-
-
-def _twin_arcs(net) -> np.ndarray:
-    """For each link arc, the arc of the same link in the other direction (-1 if none)."""
-    links = np.flatnonzero(net.what == _ARC_LINK)
-    key = net.ref[links] * 2 + net.forward[links].astype(np.int64)
-    order = np.argsort(key)
-    sk = key[order]
-    twin = np.full(len(net.tail), -1, dtype=np.int64)
-    want = key ^ 1
-    pos = np.minimum(np.searchsorted(sk, want), len(sk) - 1)
-    hit = sk[pos] == want
-    twin[links[hit]] = links[order[pos[hit]]]
-    return twin
-
-
-# -- partitioner -----------------------------------------------------------------------------
-
-
-def _contracted_index(topology: Topology, keep: np.ndarray, E: np.ndarray, owner: np.ndarray):
-    """Vertex of every kept row once each endpoint's members are merged into the endpoint;
-    endpoints come first (vertex i is endpoint i). -1 for rows left out."""
-    rows = np.flatnonzero(keep & (owner < 0))
-    index = np.full(topology.num_nodes, -1, dtype=np.int64)
-    index[rows] = len(E) + np.arange(len(rows))
-    member = keep & (owner >= 0)
-    index[member] = owner[member]
-    index[E] = np.arange(len(E))
-    return index, len(E) + len(rows)
-
-
-def _contracted_edges(topology: Topology, keep, E, owner):
-    index, nv = _contracted_index(topology, keep, E, owner)
-    L = topology.links
-    src, dst = L.src.astype(np.int64), L.dst.astype(np.int64)
-    m = keep[src] & keep[dst]
-    src, dst = src[m], dst[m]
-    w = np.where(L.simplex[m], 0.0, L.bandwidth[m])
-    a, b = index[src], index[dst]
-    ok = (a != b) & (w > 0)
-    return a[ok], b[ok], w[ok], src[ok], dst[ok], nv
-
-
-def _metis_graph(topology: Topology, keep: np.ndarray, E: np.ndarray, owner: np.ndarray):
-    a, b, w, src, dst, nv = _contracted_edges(topology, keep, E, owner)
-    # A device limit caps every link through it, for the partitioner's purposes.
-    lim = topology.nodes.bandwidth
-    w = np.minimum(w, np.minimum(lim[src], lim[dst]))
-    if len(a) == 0:
-        return None
-    scale = min(1e5 / w.max(), 2**29 / w.sum())
-    wi = np.maximum(1, np.round(w * scale)).astype(np.int64)
-    adj = sp.coo_array((np.r_[wi, wi], (np.r_[a, b], np.r_[b, a])), shape=(nv, nv)).tocsr()
-    adj.sum_duplicates()
-    adj.sort_indices()
-    vw = np.zeros(nv, dtype=np.int64)
-    vw[: len(E)] = 1
-    return adj, vw, np.arange(len(E))
-
-
-def _metis_split(graph, seed: int, lo: int) -> np.ndarray | None:
-    import pymetis
-
-    adj, vw, e_index = graph
-    try:
-        part = pymetis.part_graph(
-            2,
-            pymetis.CSRAdjacency(adj.indptr.astype(np.int64), adj.indices.astype(np.int64)),
-            vweights=vw,
-            eweights=np.asarray(adj.data, dtype=np.int64),
-            options=pymetis.Options(seed=int(seed)),
-        ).vertex_part
-    except Exception:  # METIS can refuse odd inputs; the other candidates still stand
-        return None
-    part = np.asarray(part, dtype=np.int64)
-    side = part[e_index] == 0
-    return _rebalance(adj, part, e_index, side, lo)
-
-
-def _rebalance(adj, part, e_index, side, lo) -> np.ndarray:
-    """Move the endpoints that gain most until the first side holds exactly ``lo``."""
-    count = int(side.sum())
-    if count == lo:
-        return side
-    ind = (part == 0).astype(np.float64)
-    to0 = adj @ ind
-    to1 = adj @ (1.0 - ind)
-    w0, w1 = to0[e_index], to1[e_index]
-    if count > lo:
-        # Move from side 0 to side 1: prefer those pulled most towards side 1.
-        cand = np.flatnonzero(side)
-        gain = w1[cand] - w0[cand]
-        move = cand[np.argsort(-gain, kind="stable")[: count - lo]]
-        side = side.copy()
-        side[move] = False
-    else:
-        cand = np.flatnonzero(~side)
-        gain = w0[cand] - w1[cand]
-        move = cand[np.argsort(-gain, kind="stable")[: lo - count]]
-        side = side.copy()
-        side[move] = True
-    return side
-
-
-# -- spectral --------------------------------------------------------------------------------
-
-
-def _spectral(topology: Topology, keep: np.ndarray, E: np.ndarray, owner: np.ndarray):
-    """Second eigenvalue of the Laplacian reduced (Schur complement) to the endpoints, with a
-    Fiedler vector. Weights: capacity both directions share, relaxed at limited devices (see
-    ``docs/solvers.md``); each endpoint's members merged into it."""
-    from scipy.linalg import eigh
-    from scipy.sparse.csgraph import connected_components
-    from scipy.sparse.linalg import splu
-
-    a, b, w, src, dst, nv = _contracted_edges(topology, keep, E, owner)
-    # Relax device limits: scale a limited device's links so that cutting all of them costs at
-    # most its limit (a member of an endpoint is never cut, so only non-members count).
-    n_rows = topology.num_nodes
-    strength = np.bincount(src, weights=w, minlength=n_rows) + np.bincount(
-        dst, weights=w, minlength=n_rows
-    )
-    lim = topology.nodes.bandwidth
-    ratio = np.ones(n_rows)
-    finite = np.isfinite(lim) & (strength > 0) & (owner < 0)
-    ratio[finite] = np.minimum(1.0, lim[finite] / strength[finite])
-    w = w * np.minimum(ratio[src], ratio[dst])
-    pos = w > 0
-    a, b, w = a[pos], b[pos], w[pos]
-    n = len(E)
-    W = sp.coo_array((np.r_[w, w], (np.r_[a, b], np.r_[b, a])), shape=(nv, nv)).tocsr()
-    W.sum_duplicates()
-    deg = np.asarray(W.sum(axis=1)).ravel()
-    Lap = sp.csr_array(sp.diags_array(deg) - W)
-    e_idx = np.arange(n)
-    others = np.arange(n, nv)
-    L_EE = Lap[e_idx][:, e_idx].toarray()
-    if len(others):
-        # Other components with no weighted path to an endpoint carry nothing: drop them.
-        _, comp = connected_components(W, directed=False)
-        live = np.isin(comp, sorted_unique(comp[e_idx]))
-        others = others[live[others]]
-    if len(others):
-        L_NN = Lap[others][:, others].tocsc()
-        L_NE = Lap[others][:, e_idx].toarray()
-        try:
-            lu = splu(L_NN)
-        except RuntimeError:
-            return None
-        S = L_EE - L_NE.T @ lu.solve(L_NE)
-    else:
-        S = L_EE
-    S = (S + S.T) / 2
-    scale = float(np.abs(S).max()) or 1.0
-    vals, vecs = eigh(S / scale)
-    if len(vals) < 2:
-        return None
-    # Guard against rounding in the solve and the eigensolver (both backward stable: errors of
-    # a few ulps of the largest entry).
-    mu2 = max(0.0, float(vals[1]) * scale - 1e-12 * len(vals) * scale)
-    return mu2, vecs[:, 1]

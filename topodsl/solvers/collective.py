@@ -24,7 +24,8 @@ Lower bound (a proof)
       ``k S / n`` for an all-gather, ``(n - k) S / n`` for a reduce-scatter, ``k (n - k) S / n``
       for an all-to-all, ``S`` per consecutive pair split for a send/recv; summed over every
       group that runs at once, over the capacity of a real cut (from the flow core, honouring
-      the forwarding model). The splits tried: each group's first half of ranks against the
+      the forwarding model and the path rules: a group inside one fabric domain counts its
+      fabric alone). The splits tried: each group's first half of ranks against the
       second, the same over all groups together, and the bisection solver's cut of all members.
 
 Estimates (labelled as such)
@@ -32,10 +33,12 @@ Estimates (labelled as such)
     scatter in each server, all-reduce across servers, all-gather in each server), direct and
     send/recv algorithms on the actual links. Each step's transfers are routed over the
     shortest paths between their members in the flow network (so GPUs never relay unless the
-    model lets them), split as a max flow on those paths would split them; all transfers of a
-    step, in every group, run at once, and the step takes the largest bytes-over-capacity of
-    any link or limited device (its bottleneck). Its latency is the largest, over the step's
-    transfers, of the links' latency plus the latency of every component entered on the way.
+    model lets them; a transfer between two GPUs of one fabric domain on the domain's arcs
+    alone, as the fabric rule says), split as a max flow on those paths would split them; all
+    transfers of a step, in every group, run at once, and the step takes the largest
+    bytes-over-capacity of any link or limited device (its bottleneck). Its latency is the
+    largest, over the step's transfers, of the links' latency plus the latency of every
+    component entered on the way.
     ``overhead`` adds a fixed time per step (software). The best algorithm's time is the
     estimate; its bandwidth term alone is reported too.
 
@@ -74,6 +77,7 @@ from .flow import (
     max_flow,
     prune_for_terminals,
 )
+from .forwarding import forwarding_plan
 
 __all__ = [
     "OPS",
@@ -735,6 +739,13 @@ class _Router:
         self.first_arc = np.full(self.n_bundles, -1, dtype=np.int64)
         self.first_arc[self.bundle[::-1]] = np.arange(len(self.bundle))[::-1]
         self.latency = self._arc_latency()
+        # The fabric rule: a transfer between two accelerators of one fabric domain stays on
+        # the domain's arcs (an NVLink peer copy never takes PCIe or the network), so its
+        # paths are searched there alone; ``domain`` per member row, ``vdom`` per vertex.
+        plan = forwarding_plan(topology, forwarding)
+        self.domain = np.where(plan.member, plan.domain, -1)
+        self.vdom = plan.domain[self.owner] if plan.has_domains else None
+        self._fabric: dict[int, tuple[np.ndarray, sp.csr_array]] = {}
         self._paths: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, float, float]] = {}
         self._searches: OrderedDict[int, np.ndarray] = OrderedDict()
         self._near: tuple[int, np.ndarray] | None = None
@@ -764,6 +775,27 @@ class _Router:
                 self._near = (s, ds)
                 return ds
         return self._whole(s)
+
+    def _fabric_distances(self, domain: int, s: int) -> np.ndarray:
+        """Hop distances from vertex ``s`` over the arcs of fabric ``domain`` alone (``inf``
+        elsewhere): the only paths the fabric rule leaves a transfer between two of its
+        accelerators. The domain's graph is built once, on its own vertices."""
+        hit = self._fabric.get(domain)
+        if hit is None:
+            net = self.net
+            verts = np.flatnonzero(self.vdom == domain)
+            local = np.full(net.num_vertices, -1, dtype=np.int64)
+            local[verts] = np.arange(len(verts))
+            arcs = np.flatnonzero(net.capacity > 0)
+            lt, lh = local[net.tail[arcs]], local[net.head[arcs]]
+            on = (lt >= 0) & (lh >= 0)
+            graph = sp.csr_array((np.ones(int(on.sum())), (lt[on], lh[on])),
+                                 shape=(len(verts), len(verts)))  # fmt: skip
+            hit = self._fabric[domain] = (verts, graph)
+        verts, graph = hit
+        ds = np.full(self.net.num_vertices, np.inf)
+        ds[verts] = dijkstra(graph, directed=True, indices=int(np.searchsorted(verts, s)))
+        return ds
 
     def _dag(self, ds: np.ndarray, d: int) -> np.ndarray:
         """The arcs of every shortest path to ``d``: back from ``d``, level by level, the arcs
@@ -801,7 +833,11 @@ class _Router:
             return hit
         net = self.net
         s, d = int(net.vout[src]), int(net.vin[dst])
-        ds = self.distances(s, d)
+        inside = int(self.domain[src])
+        if inside >= 0 and inside == self.domain[dst]:
+            ds = self._fabric_distances(inside, s)
+        else:
+            ds = self.distances(s, d)
         if not np.isfinite(ds[d]):
             hit = (np.zeros(0, dtype=np.int64), np.zeros(0), 0.0, math.inf)
         else:

@@ -9,7 +9,9 @@ How it is computed (:func:`concurrent_ceiling`)
 -----------------------------------------------
 * **Exactly, by a linear program**, when ``sinks x arcs`` is small (``LP_LIMIT``): one
   commodity per sink (traffic to one sink from all its sources; aggregating commodities by
-  sink loses nothing for a concurrent flow), flow conservation at every vertex of the
+  sink loses nothing for a concurrent flow; under the fabric rule the senders in the sink's
+  fabric domain are a commodity of their own, on the domain's arcs alone), flow conservation
+  at every vertex of the
   forwarding model's network, one constraint per capacity (a link direction, a half-duplex
   link, a device with both its layers), the endpoints' own limits on ``lam``; solved with
   HiGHS (:func:`scipy.optimize.linprog`). The optimum is exact to the solver's tolerance,
@@ -115,21 +117,23 @@ def _linear_program(rn: RoutingNetwork, demand: Demand) -> float:
     from scipy.optimize import linprog
 
     t = rn.topology
-    sinks = demand.sinks()
-    T, A, V = len(sinks), len(rn.tail), rn.num_vertices
+    commodities = _commodities(rn, demand)
+    T, A, V = len(commodities), len(rn.tail), rn.num_vertices
     finite = rn.group_cap[np.isfinite(rn.group_cap)]
     scale = float(finite.max()) if len(finite) else 1.0
     src_vert = rn.vout[demand.endpoints]
-    # Equalities: per sink and vertex, out - in - lam * (supply - demand) = 0.
+    # Equalities: per commodity and vertex, out - in - lam * (supply - demand) = 0.
     rows, cols, vals = [], [], []
     arcs = np.arange(A)
     b_rows, b_vals = [], []
-    for k, s_idx in enumerate(sinks.tolist()):
+    closed = []  # per commodity, the arcs the fabric rule closes to it
+    for k, (s_idx, srcs, w, on_fabric) in enumerate(commodities):
         base = k * V
         rows += [base + rn.tail, base + rn.head]
         cols += [k * A + arcs, k * A + arcs]
         vals += [np.ones(A), -np.ones(A)]
-        srcs, w = demand.senders_to(s_idx)
+        if on_fabric is not None:
+            closed.append(k * A + np.flatnonzero(~on_fabric))
         supply = np.zeros(V)
         np.add.at(supply, src_vert[srcs], w)
         supply[rn.vin[demand.endpoints[s_idx]]] -= w.sum()
@@ -163,6 +167,9 @@ def _linear_program(rn: RoutingNetwork, demand: Demand) -> float:
         )
     lam_max = float(caps.min()) / scale
     bounds = [(0, None)] * (T * A) + [(0, lam_max if math.isfinite(lam_max) else None)]
+    for x in closed:
+        for v in x.tolist():
+            bounds[v] = (0, 0)
     c = np.zeros(T * A + 1)
     c[lam] = -1.0
     res = linprog(
@@ -180,6 +187,26 @@ def _linear_program(rn: RoutingNetwork, demand: Demand) -> float:
     if res.status != 0:  # pragma: no cover - HiGHS solves every such program
         raise SolverError(f"the concurrent-flow linear program failed: {res.message}")
     return float(-res.fun) * scale
+
+
+def _commodities(rn: RoutingNetwork, demand: Demand):
+    """The linear program's commodities: per sink, the traffic to it from its senders, as
+    ``(sink, senders, weights, arcs)``; ``arcs`` is None (every arc) or, under the fabric
+    rule, the arcs inside the sink's fabric domain, which alone carry the traffic of the
+    senders in that domain (a commodity of their own)."""
+    out = []
+    E = demand.endpoints
+    for s_idx in demand.sinks().tolist():
+        srcs, w = demand.senders_to(s_idx)
+        peer = np.zeros(len(srcs), dtype=bool)
+        if rn.domain is not None:
+            d = rn.domain[E]
+            peer = (d[srcs] >= 0) & (d[srcs] == d[s_idx])
+        if (~peer).any():
+            out.append((s_idx, srcs[~peer], w[~peer], None))
+        if peer.any():
+            out.append((s_idx, srcs[peer], w[peer], rn.fabric_arc))
+    return out
 
 
 def _cut_bound(topology: Topology, demand: Demand, forwarding: str):

@@ -175,6 +175,11 @@ class DataFlowResult:
         hardware defaults (``relay = true``, or GPUs with ``"ideal"``); 0 when it does not
         depend on relaying.
     relays : the components the flow relays through (ids; empty when ``relay_gain`` is 0).
+    fabric : the fabric domains whose rule shaped the figure (traffic between their members
+        kept on their fabric); empty when the rule did not apply.
+    fabric_excluded : float
+        B/s the fabric rule took away (PCIe peer to peer between NVLink-connected GPUs, for
+        instance); 0 when nothing was excluded.
     """
 
     throughput: float
@@ -189,6 +194,8 @@ class DataFlowResult:
     forwarding: str = "hardware"
     relay_gain: float = 0.0
     relays: tuple[str, ...] = ()
+    fabric: tuple[str, ...] = ()
+    fabric_excluded: float = 0.0
 
     def usage(self, limit: int | None = None) -> tuple[LinkUse, ...]:
         """Every link direction and limited device carrying flow, busiest first.
@@ -343,6 +350,8 @@ def _result(topology, r: FlowResult, S, T, size, skip: frozenset[int] = frozense
         forwarding=r.forwarding,
         relay_gain=r.relay_gain,
         relays=r.relays,
+        fabric=r.fabric,
+        fabric_excluded=r.fabric_excluded,
     )
 
 

@@ -115,13 +115,16 @@ from ..topology import Topology
 from ..units import REL_TOL
 from .forwarding import (
     ENDPOINT,
+    GATED,
     SEALED,
     SIDED,
     TRANSIT,
     ForwardingPlan,
     check_forwarding,
+    domain_name,
     forwarding_plan,
 )
+from .pathrules import automaton, restrictions, rules_for, states_of
 
 __all__ = [
     "FlowNetwork",
@@ -134,6 +137,7 @@ __all__ = [
     "egress_limit",
     "ingress_limit",
     "prune_for_terminals",
+    "mirror_vertices",
     "sorted_unique",
     "figures_agree",
     "INT_LIMIT",
@@ -184,7 +188,11 @@ class FlowNetwork:
     in order). Arcs with the same ``bundle`` draw on one physical capacity (the two layers of
     a package's internal link, or of a limited device): a feasible flow keeps their sum within
     ``capacity``; ``shared`` says whether any two arcs do. ``forwarding`` is the model it was
-    built for.
+    built for. ``mirror[v]`` is the vertex that plays ``v``'s part when every arc is reversed
+    (see :func:`mirror_vertices`; -1 where the builder knows none). ``through[a]`` marks the
+    arcs inside a gated CPU that carry traffic between its port to a CXL domain and anything
+    but the CPU itself, what never forwards on it and a CXL port: without them every path
+    obeys the CXL binding rule (see :func:`max_flow`).
     """
 
     num_vertices: int
@@ -200,6 +208,8 @@ class FlowNetwork:
     bundle: np.ndarray
     forwarding: str = "hardware"
     shared: bool = False
+    mirror: np.ndarray | None = None
+    through: np.ndarray | None = None
 
     @property
     def symmetric(self) -> bool:
@@ -277,8 +287,19 @@ class FlowResult:
     relays : tuple of str
         The components the reported flow relays through (empty when ``relay_gain`` is 0).
     linear_program : bool
-        True when two layers of a package competed for a capacity and the value comes from
-        the linear program rather than a max flow.
+        True when two layers of a package competed for a capacity, or sources and sinks of
+        one fabric domain were mixed with others, and the value comes from a linear program
+        rather than a max flow.
+    fabric : tuple of str
+        The fabric domains whose rule shaped the figure (their names, see
+        :func:`~topodsl.solvers.forwarding.domain_name`): those holding both a source and a
+        sink, whose traffic between each other stays on their fabric. Empty when the rule did
+        not apply.
+    fabric_excluded : float
+        B/s the fabric rule took away: the max flow with paths leaving a domain's fabric
+        counted too, minus :attr:`value` (PCIe peer to peer between NVLink-connected GPUs, for
+        instance). Measured for :func:`max_flow` and data-path flows; 0 when nothing was
+        excluded.
     """
 
     value: float
@@ -294,6 +315,8 @@ class FlowResult:
     relay_gain: float = 0.0
     relays: tuple[str, ...] = ()
     linear_program: bool = False
+    fabric: tuple[str, ...] = ()
+    fabric_excluded: float = 0.0
 
     @property
     def cut_capacity(self) -> float:
@@ -419,12 +442,13 @@ class _Builder:
         self.both = ~L.simplex[self.link_rows]
         self.cap = L.bandwidth[self.link_rows].astype(np.float64)
         self.host = plan.host_end[self.link_rows]
+        self.port = plan.port[self.link_rows]
 
     def network(self) -> FlowNetwork:
         t, plan, n = self.t, self.plan, self.n
         klass = np.where(self.kept, plan.klass, 255)
         bw = t.nodes.bandwidth
-        limited = np.isfinite(bw) & np.isin(klass, [TRANSIT, SIDED, SEALED])
+        limited = np.isfinite(bw) & np.isin(klass, [TRANSIT, SIDED, SEALED, GATED])
         # Directions of links: tail row, head row, link index, forward or backward.
         d_tail = np.concatenate([self.src, self.dst[self.both]])
         d_head = np.concatenate([self.dst, self.src[self.both]])
@@ -455,7 +479,14 @@ class _Builder:
         present[:, 2] = (limited & sided) | (limited & (klass == SEALED) & nat_in)
         present[:, 3] = np.isin(klass, [SIDED, SEALED])
         present[:, 4] = present[:, 5] = sided
-        count = present.sum(axis=1)
+        # A gated CPU (see _gadget): slot 0 takes the links from what forwards; five more
+        # vertices, then an arrival and a departure vertex per port.
+        gated = klass == GATED
+        port_row = plan.port_row
+        live_port = self.kept[port_row] if len(port_row) else np.zeros(0, bool)
+        ports_of = np.bincount(port_row[live_port], minlength=n) if len(port_row) else 0
+        extra = np.where(gated, len(_GADGET) + 2 * ports_of, 0)
+        count = present.sum(axis=1) + extra
         start = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(count, out=start[1:])
         slot = np.full((n, 6), -1, dtype=np.int64)
@@ -463,13 +494,25 @@ class _Builder:
         for k in range(6):
             slot[present[:, k], k] = at[present[:, k]]
             at += present[:, k]
+        gadget = {name: at + i for i, name in enumerate(_GADGET)}  # valid on gated rows
         a_in = slot[:, 0]
+        gadget["in"] = a_in
         a_out = np.where(present[:, 1], slot[:, 1], np.where(limited & (klass == SEALED), -1, a_in))
+        a_out = np.where(gated, gadget["out"], a_out)
         b_out = slot[:, 3]
         b_in = np.where(present[:, 2], slot[:, 2], np.where(limited, -1, b_out))
-        vin = np.where(sided, slot[:, 5], a_in)
+        vin = np.where(sided, slot[:, 5], np.where(gated, gadget["sink"], a_in))
         vout = np.where(sided, slot[:, 4], np.where(klass == SEALED, b_out, a_out))
+        vout = np.where(gated, gadget["source"], vout)
         owner = np.repeat(np.arange(n), count)
+        # Port p of a gated row: arrival vertex p_in[p], departure vertex p_out[p].
+        p_in = np.full(len(port_row), -1, dtype=np.int64)
+        p_out = np.full(len(port_row), -1, dtype=np.int64)
+        if live_port.any():
+            idx = np.flatnonzero(live_port)
+            rank = np.arange(len(idx)) - np.searchsorted(port_row[idx], port_row[idx])
+            p_in[idx] = gadget["out"][port_row[idx]] + len(_GADGET) - 3 + 2 * rank
+            p_out[idx] = p_in[idx] + 1
 
         tails, heads, caps, whats, refs, fwds, bundles = [], [], [], [], [], [], []
 
@@ -477,7 +520,7 @@ class _Builder:
             tails.append(tl)
             heads.append(hd)
             caps.append(np.asarray(cap, dtype=np.float64))
-            whats.append(np.full(len(tl), what, np.int8))
+            whats.append(np.broadcast_to(np.asarray(what, np.int8), (len(tl),)))
             refs.append(ref)
             fwds.append(np.asarray(fwd, dtype=bool))
             bundles.append(bundle)
@@ -496,6 +539,21 @@ class _Builder:
         if len(at):
             host = self.host[d_link[at], np.where(d_fwd[at], 0, 1)]  # the tail is host side
             hd[at] = np.where(host, a_in[d_head[at]], b_in[d_head[at]])
+        # At a gated CPU a link of a port leaves from the port's departure vertex and arrives at
+        # its arrival vertex; a link to a component that never forwards (its DIMMs, a GPU on
+        # it) leaves from and arrives at vertices of their own.
+        if len(port_row):
+            pt = self.port[d_link, np.where(d_fwd, 0, 1)]  # the port at the tail
+            ph = self.port[d_link, np.where(d_fwd, 1, 0)]  # the port at the head
+            quiet = np.isin(klass, [ENDPOINT, SEALED]) & ~_bound_cpus(plan, n)
+            at = np.flatnonzero((ct == GATED) & (pt < 0) & quiet[d_head])
+            tl[at] = gadget["quiet_out"][d_tail[at]]
+            at = np.flatnonzero((ch == GATED) & (ph < 0) & quiet[d_tail])
+            hd[at] = gadget["quiet_in"][d_head[at]]
+            at = np.flatnonzero(pt >= 0)
+            tl[at] = p_out[pt[at]]
+            at = np.flatnonzero(ph >= 0)
+            hd[at] = p_in[ph[at]]
         # Inside a sealed package: a native copy into every sealed row, an inbound copy out of
         # every sealed row (memory inside has the one copy it needs). Every direction has its
         # arc (the native copy where there are two); the inbound copies between two sealed
@@ -516,7 +574,7 @@ class _Builder:
         # Device limits: one arc per side or layer present, all of one row in one bundle.
         dev_base = 2 * max(len(self.src), 1)
         for lo, hi in ((a_in, a_out), (b_in, b_out)):
-            rows = np.flatnonzero(limited & (lo >= 0) & (hi >= 0) & (lo != hi))
+            rows = np.flatnonzero(limited & (lo >= 0) & (hi >= 0) & (lo != hi) & ~gated)
             one = np.ones(len(rows), bool)
             add(lo[rows], hi[rows], bw[rows], _ARC_DEVICE, rows, one, dev_base + rows)
         # Delivery: native traffic may drop into the inbound layer, at each side of the limit.
@@ -540,6 +598,22 @@ class _Builder:
         for tl, hd in ((vout, a_out), (vout, b_out), (a_in, vin), (b_in, vin)):
             add(tl[rows], hd[rows], inf, _ARC_DELIVER, rows, one, solo)
 
+        through_at = len(tails)
+        if len(port_row):
+            gt, gh, gr, through = _gadget(gated & self.kept, gadget, port_row, live_port,
+                                          plan.port_cxl, plan.forbid, p_in, p_out)  # fmt: skip
+            # Its limit bounds what passes through it; what it sends or takes in itself is
+            # bounded on the super-source's and super-sink's arcs, as for any component.
+            own = (gt == gadget["source"][gr]) | (gh == gadget["sink"][gr])
+            lim = limited[gr] & ~own
+            cap = np.where(lim, bw[gr], np.inf)
+            add(gt, gh, cap, np.where(lim, _ARC_DEVICE, _ARC_DELIVER), gr, np.ones(len(gr), bool),
+                np.where(lim, dev_base + gr, -1))  # fmt: skip
+        through_arcs = np.zeros(sum(len(x) for x in tails), dtype=bool)
+        if len(port_row):
+            first = sum(len(x) for x in tails[:through_at])
+            through_arcs[first : first + len(through)] = through
+
         tail = np.concatenate(tails).astype(np.int64, copy=False)
         bundle = np.concatenate(bundles).astype(np.int64, copy=False)
         solo = bundle < 0
@@ -549,8 +623,12 @@ class _Builder:
         shared = bool(
             (nat & inb).any()
             or (limited & (a_in != a_out) & (b_in != b_out) & (a_out >= 0) & (b_in >= 0)).any()
+            or (limited & gated & self.kept).any()
         )
         nv = int(start[-1])
+        mirror = mirror_vertices(present, slot, nv)
+        # A gated CPU's ports have no mirror the builder knows: never taken to be reversible.
+        mirror[a_in[gated & self.kept]] = -1
         vin = np.where(self.kept, vin, -1)
         vout = np.where(self.kept, vout, -1)
         return FlowNetwork(
@@ -567,16 +645,168 @@ class _Builder:
             bundle=bundle,
             forwarding=plan.mode,
             shared=shared,
+            mirror=mirror,
+            through=through_arcs,
         )
 
 
-def prune_for_terminals(topology: Topology, terminals: np.ndarray, max_rounds: int = 64):
+def mirror_vertices(present: np.ndarray, slot: np.ndarray, num_vertices: int) -> np.ndarray:
+    """Each vertex's mirror: the vertex that plays its part when every arc is reversed.
+
+    ``present``/``slot`` are the builder's vertex slots per row (columns: ``a_in``, ``a_out``,
+    ``b_in``, ``b_out``, and a CXL switch's own sending and receiving vertices). Reversing
+    every arc turns a flow from X to Y into one from Y to X when each vertex is replaced by
+    its mirror:
+
+    * one vertex: itself; an *in* and an *out* vertex (memory, a device split by its limit):
+      each other's;
+    * a sealed row: its inbound and native layers swap (external links arrive in the inbound
+      layer and leave from the native one, so the reverse of an arrival is a departure; the
+      inbound copy of an internal link is the reverse of the other direction's native copy;
+      the delivery arc native -> inbound is its own reverse): ``a_in`` <-> ``b_out`` and, with
+      a limit, ``a_out`` <-> ``b_in``;
+    * a CXL switch: its host and device sides swap in the same way (host-side links arrive at
+      ``a_in`` and leave from ``b_out``), and its sending and receiving vertices.
+
+    A vertex the rules above do not cover is -1, and a network with one is never taken to be
+    reversible. This is only the vertex map: whether every arc has its reversed twin (same
+    capacity, same bundle structure) is checked arc by arc by
+    :func:`topodsl.solvers.certificates.network.verified_arc_mirrors`.
+
+    >>> present = np.array([[True, True, False, False, False, False]])
+    >>> mirror_vertices(present, np.array([[0, 1, -1, -1, -1, -1]]), 2).tolist()
+    [1, 0]
+    """
+    mirror = np.full(num_vertices, -1, dtype=np.int64)
+    layered = present[:, 3]
+    single = present[:, 0] & ~present[:, 1] & ~layered
+    mirror[slot[single, 0]] = slot[single, 0]
+    for rows, i, j in ((~layered, 0, 1), (layered, 0, 3), (layered, 1, 2), (layered, 4, 5)):
+        both = rows & present[:, i] & present[:, j]
+        mirror[slot[both, i]] = slot[both, j]
+        mirror[slot[both, j]] = slot[both, i]
+    return mirror
+
+
+def _one_domain(topology: Topology, rows: np.ndarray, forwarding: str) -> int | None:
+    """The fabric domain every one of ``rows`` belongs to, if there is one."""
+    fabric = _fabric_of(topology, forwarding)
+    if fabric is None or len(rows) == 0:
+        return None
+    domain, member = fabric
+    d = int(domain[rows[0]])
+    ok = d >= 0 and bool(np.all(member[rows])) and bool(np.all(domain[rows] == d))
+    return d if ok else None
+
+
+# The vertices of a gated CPU after its slot 0 (where links from what forwards arrive): its own
+# source, where links from what never forwards arrive, its own sink, where links to what
+# forwards leave, where links to what never forwards leave; then its ports.
+_GADGET = ("source", "quiet_in", "sink", "out", "quiet_out")
+
+
+def _bound_cpus(plan: ForwardingPlan, n: int) -> np.ndarray:
+    """Rows of the CPUs the CXL binding rule applies to."""
+    out = np.zeros(n, dtype=bool)
+    for rows in plan.cxl_cpus:
+        out[rows] = True
+    return out
+
+
+def _gadget(rows, v, port_row, live, port_cxl, forbid, p_in, p_out):
+    """The inside of every gated CPU (``rows``; ``v`` its vertices by name, ``p_in``/``p_out``
+    its ports'): an arc from every place traffic arrives to every place it leaves, but its own
+    source to its own sink and the forbidden pairs of ports. Every unit of flow passing
+    through the CPU crosses exactly one of the arcs that neither start at its source nor end
+    at its sink, so its limit is one bundle over those.
+
+    Returns tails, heads, the CPU of each arc, and which arcs carry traffic between a CXL port
+    and anything but the CPU itself, what never forwards on it and a CXL port (*through*
+    arcs: a network without them obeys the binding rule on every path)."""
+    r = np.flatnonzero(rows)
+    fixed_in = [("source", False), ("in", True), ("quiet_in", False)]
+    fixed_out = [("sink", False), ("out", True), ("quiet_out", False)]
+    where = v
+    tails, heads, owner, through = [], [], [], []
+    for a, _ in fixed_in:
+        for b, _ in fixed_out:
+            if (a, b) == ("source", "sink"):
+                continue
+            tails.append(where[a][r])
+            heads.append(where[b][r])
+            owner.append(r)
+            through.append(np.zeros(len(r), bool))
+    lp = np.flatnonzero(live)
+    rows_p = port_row[lp]
+    for a, wide in fixed_in:  # into a port from inside the CPU
+        tails.append(where[a][rows_p])
+        heads.append(p_out[lp])
+        owner.append(rows_p)
+        through.append(port_cxl[lp] & wide)
+    for b, wide in fixed_out:  # from a port into the CPU
+        tails.append(p_in[lp])
+        heads.append(where[b][rows_p])
+        owner.append(rows_p)
+        through.append(port_cxl[lp] & wide)
+    pa, pb = _port_pairs(port_row, forbid, live)
+    tails.append(p_in[pa])
+    heads.append(p_out[pb])
+    owner.append(port_row[pa])
+    through.append(port_cxl[pa] != port_cxl[pb])
+    return (
+        np.concatenate(tails),
+        np.concatenate(heads),
+        np.concatenate(owner),
+        np.concatenate(through),
+    )
+
+
+def _port_pairs(port_row: np.ndarray, forbid: np.ndarray, live: np.ndarray):
+    """Every ordered pair of ports (arrival, departure) of one gated CPU it forwards between:
+    all pairs of its ports (a port to itself too: a device back to its own CXL domain, through
+    the host) but the forbidden ones."""
+    idx = np.flatnonzero(live)
+    row = port_row[idx]
+    first = np.searchsorted(row, row)
+    size = np.searchsorted(row, row, side="right") - first
+    pa = np.repeat(idx, size)
+    pb = idx[_ranges_of(first, first + size)]
+    if len(forbid):
+        bad = np.concatenate([forbid[:, 0] * len(port_row) + forbid[:, 1],
+                              forbid[:, 1] * len(port_row) + forbid[:, 0]])  # fmt: skip
+        ok = ~np.isin(pa * len(port_row) + pb, bad)
+        pa, pb = pa[ok], pb[ok]
+    return pa, pb
+
+
+def _ranges_of(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(starts[i], ends[i])`` for all i."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return offsets + np.arange(total)
+
+
+def prune_for_terminals(
+    topology: Topology,
+    terminals: np.ndarray,
+    max_rounds: int = 64,
+    forwarding: str = "hardware",
+):
     """Rows that can matter to a flow between any two sets of ``terminals``.
 
     Drops components not connected to any terminal and, repeatedly, non-terminal dead ends
     (rows with links to at most one other row: HBM stacks, DIMMs, drives). Flow entering a dead
-    end can only come back out the way it came, so no max flow or min cut between terminals
-    changes. Returns a boolean mask over rows.
+    end can only come back out the way it came, into the vertex it left (a cycle, which no max
+    flow needs), so no max flow or min cut between terminals changes. A row linked to a CXL
+    switch (``sided`` under ``forwarding``) is never a dead end: the switch's host and device
+    sides are different vertices, so a CPU hanging off the switch alone can turn traffic
+    round (device -> switch -> CPU -> switch -> device, a peer transfer through the host's
+    root port). Under the fabric rule (``forwarding="hardware"``), when every terminal belongs
+    to one fabric domain, only that domain's rows can carry traffic between them: the rest is
+    dropped too. Returns a boolean mask over rows.
 
     >>> from topodsl.topology import TopologyBuilder
     >>> b = TopologyBuilder()
@@ -588,21 +818,33 @@ def prune_for_terminals(topology: Topology, terminals: np.ndarray, max_rounds: i
     [True, True, True, False]
     """
     n = topology.num_nodes
+    terminals = np.asarray(terminals, dtype=np.int64)
     term = np.zeros(n, dtype=bool)
-    term[np.asarray(terminals, dtype=np.int64)] = True
+    term[terminals] = True
     src = topology.links.src.astype(np.int64)
     dst = topology.links.dst.astype(np.int64)
     ok = src != dst
+    d = _one_domain(topology, terminals, forwarding)
+    if d is not None:
+        inside = forwarding_plan(topology, forwarding).domain == d
+        ok &= inside[src] & inside[dst]
     lo, hi = np.minimum(src[ok], dst[ok]), np.maximum(src[ok], dst[ok])
     pairs = sorted_unique(lo * n + hi)
     pa, pb = pairs // n, pairs % n
     graph = sp.csr_array((np.ones(len(pa), dtype=np.int8), (pa, pb)), shape=(n, n))
     _, label = connected_components(graph, directed=False)
     alive = np.isin(label, sorted_unique(label[term]))
+    if d is not None:
+        alive &= inside
     pair_alive = alive[pa] & alive[pb]
+    anchored = term.copy()
+    sided = forwarding_plan(topology, forwarding).klass == SIDED
+    if sided.any():
+        anchored[pa[sided[pb]]] = True
+        anchored[pb[sided[pa]]] = True
     for _ in range(max_rounds):
         deg = np.bincount(pa[pair_alive], minlength=n) + np.bincount(pb[pair_alive], minlength=n)
-        dead = alive & ~term & (deg <= 1)
+        dead = alive & ~anchored & (deg <= 1)
         if not dead.any():
             break
         alive &= ~dead
@@ -769,9 +1011,14 @@ class _Query:
     source_limit: np.ndarray | None
     sink_limit: np.ndarray | None
     link_capacity: np.ndarray | None
+    # Fabric domains per row (domain, member), when they come from a larger topology than the
+    # one asked about (a reach scope); None: the topology's own.
+    fabric: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
-    def make(cls, topology, sources, sinks, source_limit, sink_limit, link_capacity) -> _Query:
+    def make(
+        cls, topology, sources, sinks, source_limit, sink_limit, link_capacity, fabric=None
+    ) -> _Query:
         sources = sorted_unique(np.asarray(sources, dtype=np.int64).ravel())
         sinks = sorted_unique(np.asarray(sinks, dtype=np.int64).ravel())
         if len(sources) == 0:
@@ -789,7 +1036,7 @@ class _Query:
         s_cap = np.broadcast_to(np.asarray(s_cap, dtype=np.float64), sources.shape)
         t_cap = np.broadcast_to(np.asarray(t_cap, dtype=np.float64), sinks.shape)
         lc = None if link_capacity is None else np.asarray(link_capacity, dtype=np.float64)
-        return cls(topology, sources, sinks, s_cap, t_cap, lc)
+        return cls(topology, sources, sinks, s_cap, t_cap, lc, fabric)
 
 
 def _max_flow(
@@ -802,13 +1049,21 @@ def _max_flow(
         raise SolverError(f"unknown max-flow backend {backend!r} (use 'scipy' or 'networkx')")
     check_forwarding(forwarding)
     t = query.topology
-    result = _solve(query, flow_network(t, forwarding, strict=strict), backend)
+    # The fabric domains are those of the model asked about, also for the strict comparison:
+    # relaying is measured against the same domains, the fabric rule on its own.
+    fabric = query.fabric if query.fabric is not None else _fabric_of(t, forwarding)
+    net = flow_network(t, forwarding, strict=strict)
+    own = forwarding_plan(t, forwarding, strict=strict)
+    result = _solve_fabric(query, net, backend, fabric, measure_excluded=relays, plan=own)
     if not relays or strict:
         return result
     plan = forwarding_plan(t, forwarding)
     if not plan.beyond.any():
         return result
-    strict = _solve(query, flow_network(t, "hardware", strict=True), backend)
+    base = forwarding_plan(t, "hardware", strict=True)
+    strict = _solve_fabric(
+        query, flow_network(t, "hardware", strict=True), backend, fabric, plan=base
+    )
     gain = result.value - strict.value
     if gain <= REL_TOL * max(abs(result.value), 1.0):
         # The figure holds without relaying: report the strict flow (it is a max flow here too)
@@ -822,8 +1077,141 @@ def _max_flow(
     return replace(result, relay_gain=float(gain), relays=_relayed_through(t, plan, result))
 
 
-def _solve(query: _Query, net: FlowNetwork, backend: str) -> FlowResult:
+def _fabric_of(t: Topology, forwarding: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The fabric domains of ``t`` under ``forwarding`` (None when there are none)."""
+    plan = forwarding_plan(t, forwarding)
+    return (plan.domain, plan.member) if plan.has_domains else None
+
+
+def _solve_fabric(
+    query: _Query,
+    net: FlowNetwork,
+    backend: str,
+    fabric: tuple[np.ndarray, np.ndarray] | None,
+    measure_excluded: bool = False,
+    plan: ForwardingPlan | None = None,
+) -> FlowResult:
+    """The max flow of ``query`` on ``net`` (built from ``plan``) under the path rules: the
+    fabric rule (``fabric`` the domains per row, None for none) and the CXL binding rule (see
+    :mod:`topodsl.solvers.pathrules`).
+
+    * no rule can bind: one max flow on ``net``;
+    * every source and sink belongs to one fabric domain: one max flow on that domain's arcs;
+    * otherwise the max flow on ``net`` is an upper bound (``net`` admits every path the rules
+      allow) and one on a restriction of it a lower bound (every path it admits obeys them).
+      When they meet the figure is exact; else a linear program over the product of the
+      network and the rules' automaton gives it, or, past :data:`_LP_ARC_LIMIT` variables,
+      the bracket between the two.
+    """
     t = query.topology
+    plan = forwarding_plan(t, net.forwarding) if plan is None else plan
+    rules = rules_for(t, plan, fabric, query.sources, query.sinks)
+    if not rules.active:
+        return _solve(query, net, backend)
+    names = _domain_names(t, fabric, rules.fabric) if len(rules.fabric) else ()
+    vdom = None if fabric is None else fabric[0][net.owner]
+    if rules.inside is not None:
+        inside = (vdom[net.tail] == rules.inside) & (vdom[net.head] == rules.inside)
+        r = replace(_solve(query, _sub_network(net, inside), backend), fabric=names)
+        if not measure_excluded:
+            return r
+        free = _solve_fabric(query, net, backend, None, plan=plan)
+        return replace(r, fabric_excluded=_excess(free.value, r.value))
+
+    ceiling = _solve(query, net, backend)
+    masks = restrictions(rules, plan, t, net.owner, net.tail, net.head, net.through, vdom)
+    low = max((_solve(query, _sub_network(net, k), backend) for k in masks), key=_lower)
+    if ceiling.upper - low.lower <= REL_TOL * abs(ceiling.upper):
+        # A flow that obeys the rules reaches a cut of the network that admits them all.
+        r = replace(
+            low,
+            value=ceiling.upper,
+            upper=ceiling.upper,
+            cut=ceiling.cut,
+            source_side=ceiling.source_side,
+        )
+    else:
+        r = _solve_rules_lp(query, net, plan, fabric, rules, low, ceiling)
+    if not len(rules.fabric):
+        return r
+    free = ceiling if not rules.cxl else _solve_fabric(query, net, backend, None, plan=plan)
+    return replace(r, fabric=names, fabric_excluded=_excess(free.value, r.value))
+
+
+def _lower(r: FlowResult) -> float:
+    return r.lower
+
+
+def _solve_rules_lp(query, net, plan, fabric, rules, low: FlowResult, ceiling: FlowResult):
+    """The exact max flow under the path rules as a linear program over the product of the
+    network and the rules' automaton; on a network too large for it, the bracket between the
+    restricted flow ``low`` and the unrestricted cut ``ceiling``."""
+    a = _arcs(query, net)
+    q = states_of(rules, plan)
+    if len(a.tail) * q > _LP_ARC_LIMIT:
+        return replace(
+            low,
+            value=low.lower,
+            upper=ceiling.upper,
+            cut=ceiling.cut,
+            source_side=ceiling.source_side,
+        )
+    is_link = np.concatenate([net.what == _ARC_LINK, np.zeros(len(a.tail) - len(net.tail), bool)])
+    delta = automaton(
+        rules,
+        plan,
+        fabric,
+        (a.tail, a.head, is_link),
+        net.owner,
+        net.num_vertices,
+        query.sources,
+        query.sinks,
+    )
+    return _linear_program(
+        query.topology, net, a.tail, a.head, a.capacity, a.S, a.T, a.bound, delta
+    )
+
+
+def _excess(ceiling: float, value: float) -> float:
+    gap = ceiling - value
+    return float(gap) if gap > REL_TOL * max(abs(ceiling), 1.0) else 0.0
+
+
+def _domain_names(t: Topology, fabric, domains: np.ndarray) -> tuple[str, ...]:
+    """Names of fabric domains (the smallest component holding each one's accelerators)."""
+    return tuple(sorted(domain_name(t, fabric[0], fabric[1], int(d)) for d in domains.tolist()))
+
+
+def _sub_network(net: FlowNetwork, keep: np.ndarray) -> FlowNetwork:
+    """``net`` with only the arcs where ``keep`` is True (the vertices all stay)."""
+    return replace(
+        net,
+        tail=net.tail[keep],
+        head=net.head[keep],
+        capacity=net.capacity[keep],
+        what=net.what[keep],
+        ref=net.ref[keep],
+        forward=net.forward[keep],
+        bundle=net.bundle[keep],
+        through=None if net.through is None else net.through[keep],
+    )
+
+
+@dataclass(frozen=True)
+class _Arcs:
+    """The arcs of one question on a network: the network's, then one from the super-source
+    ``S`` to each source, then one from each sink to the super-sink ``T``."""
+
+    tail: np.ndarray
+    head: np.ndarray
+    capacity: np.ndarray
+    cap: np.ndarray  # the network's own arcs' capacities (link_capacity applied)
+    S: int
+    T: int
+    bound: float  # no cut is larger
+
+
+def _arcs(query: _Query, net: FlowNetwork) -> _Arcs:
     sources, sinks = query.sources, query.sinks
     cap = net.capacity
     if query.link_capacity is not None:
@@ -847,6 +1235,15 @@ def _solve(query: _Query, net: FlowNetwork, backend: str) -> FlowResult:
     )
     if not np.isfinite(bound):
         raise SolverError("the flow is unbounded: no finite capacity separates sources and sinks")
+    return _Arcs(tail, head, capacity, cap, S, T, bound)
+
+
+def _solve(query: _Query, net: FlowNetwork, backend: str) -> FlowResult:
+    t = query.topology
+    a = _arcs(query, net)
+    tail, head, capacity, cap, S, T, bound = (
+        a.tail, a.head, a.capacity, a.cap, a.S, a.T, a.bound
+    )  # fmt: skip
     n_all = net.num_vertices + 2
     if backend == "networkx":
         used = np.minimum(capacity, 2 * bound + 1.0)
@@ -939,13 +1336,10 @@ def _solve_lp(t, net, tail, head, capacity, cap, flows, S, T, bound) -> FlowResu
     """The max flow when the two layers of a package compete for a capacity: a linear
     program with one constraint per shared capacity (HiGHS), or, on a network too large for
     it, the bracket between the relaxed flow scaled down to feasibility and the relaxation."""
-    from scipy.optimize import linprog
-
     m, n_base = len(tail), len(net.tail)
     bundle = np.concatenate([net.bundle, int(net.bundle.max()) + 1 + np.arange(m - n_base)])
     limit = np.zeros(int(bundle.max()) + 1)
     limit[bundle] = np.minimum(capacity, 2 * bound)
-    size = np.bincount(bundle)
     into_t = head == T
     relaxed = float(flows[into_t].sum())
     if m > _LP_ARC_LIMIT:
@@ -963,46 +1357,91 @@ def _solve_lp(t, net, tail, head, capacity, cap, flows, S, T, bound) -> FlowResu
             forwarding=net.forwarding,
             linear_program=True,
         )
+    return _linear_program(t, net, tail, head, capacity, S, T, bound)
+
+
+def _linear_program(t, net, tail, head, capacity, S, T, bound, delta=None) -> FlowResult:
+    """The max flow as a linear program (HiGHS), exact to the solver's tolerance: one
+    constraint per shared capacity, and, with ``delta`` (see
+    :func:`~topodsl.solvers.pathrules.automaton`), one flow variable per state and arc, the
+    states following the path rules: a unit in state ``s`` entering arc ``a`` leaves it in
+    state ``delta[s, a]``, and not at all where that is -1."""
+    from scipy.optimize import linprog
+
+    m, n_base = len(tail), len(net.tail)
+    bundle = np.concatenate(
+        [net.bundle, int(net.bundle.max(initial=-1)) + 1 + np.arange(m - n_base)]
+    )
+    limit = np.zeros(int(bundle.max()) + 1)
+    limit[bundle] = np.minimum(capacity, 2 * bound)
+    size = np.bincount(bundle)
     unit = max(bound, 1e-300)
     nv = net.num_vertices
     inner = (tail < nv) | (head < nv)
-    rows = np.concatenate([tail, head])
-    cols = np.concatenate([np.arange(m), np.arange(m)])
-    vals = np.concatenate([-np.ones(m), np.ones(m)])
-    keep = rows < nv
-    A_eq = sp.csr_array((vals[keep], (rows[keep], cols[keep])), shape=(nv, m))
-    shared = np.flatnonzero(size[bundle] > 1)
+    if delta is None:
+        delta = np.zeros((1, m), dtype=np.int64)
+    q = delta.shape[0]
+    # One variable per allowed (state, arc); its arc is arc[var].
+    state, arc = np.nonzero(delta >= 0)
+    after = delta[state, arc]
+    n_var = len(arc)
+    # Conservation of every state at every vertex but S and T.
+    t_real, h_real = tail[arc] < nv, head[arc] < nv
+    rows = np.concatenate(
+        [state[t_real] * nv + tail[arc][t_real], after[h_real] * nv + head[arc][h_real]]
+    )
+    cols = np.concatenate([np.flatnonzero(t_real), np.flatnonzero(h_real)])
+    vals = np.concatenate([-np.ones(int(t_real.sum())), np.ones(int(h_real.sum()))])
+    A_eq = sp.csr_array((vals, (rows, cols)), shape=(q * nv, n_var))
+    # Capacities: every state of an arc together, and every arc of a bundle together. With a
+    # single state an arc's own capacity is the variable's bound.
+    one = size[bundle] == 1
+    shared = np.flatnonzero(~one) if q == 1 else np.arange(m)
     ub_rows, inv = sorted_unique(bundle[shared], return_inverse=True)
-    A_ub = sp.csr_array((np.ones(len(shared)), (inv, shared)), shape=(len(ub_rows), m))
+    var_row = np.full(m, -1, dtype=np.int64)
+    var_row[shared] = inv
+    hit = var_row[arc] >= 0
+    A_ub = sp.csr_array(
+        (np.ones(int(hit.sum())), (var_row[arc][hit], np.flatnonzero(hit))),
+        shape=(len(ub_rows), n_var),
+    )
     b_ub = limit[ub_rows] / unit
-    bounds = np.column_stack([np.zeros(m), np.minimum(capacity, 2 * bound) / unit])
-    c = -(tail == S).astype(np.float64)
+    bounds = np.column_stack([np.zeros(n_var), np.minimum(capacity[arc], 2 * bound) / unit])
+    c = -(tail[arc] == S).astype(np.float64)
     res = linprog(
         c,
         A_ub=A_ub if len(ub_rows) else None,
         b_ub=b_ub if len(ub_rows) else None,
         A_eq=A_eq,
-        b_eq=np.zeros(nv),
+        b_eq=np.zeros(q * nv),
         bounds=bounds,
         method="highs",
         options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
     )
     if res.status != 0:  # pragma: no cover - HiGHS solves every such program
         raise SolverError(f"the linear program of the forwarding model failed: {res.message}")
-    x = np.clip(res.x, 0.0, None) * unit
+    y = np.clip(res.x, 0.0, None) * unit
+    x = np.bincount(arc, weights=y, minlength=m)
     value = float(-res.fun * unit)
-    # The elements that limit the optimum: capacities with a shadow price.
-    binding = np.zeros(m, dtype=bool)
+    # The elements that limit the optimum: capacities with a shadow price, on the shared row
+    # or on a copy's own bound (the solver may put it on either when one layer carries it
+    # all), each listed once (both layers' copies of a link are one element).
+    hot = np.zeros(len(limit), dtype=bool)
     if len(ub_rows):
-        hot = np.abs(res.ineqlin.marginals) > 1e-9
-        first = np.full(len(ub_rows), -1)
-        np.maximum.at(first, inv, shared)
-        binding[first[hot]] = True
-    binding[(np.abs(res.upper.marginals) > 1e-9) & (size[bundle] == 1)] = True
+        hot[ub_rows[np.abs(res.ineqlin.marginals) > 1e-9]] = True
+    hot[bundle[arc[np.abs(res.upper.marginals) > 1e-9]]] = True
+    representative = np.full(len(limit), -1)
+    np.maximum.at(representative, bundle, np.arange(m))
+    binding = np.zeros(m, dtype=bool)
+    binding[representative[hot]] = True
     load = np.bincount(bundle, weights=x, minlength=len(limit))
     room = load[bundle] < limit[bundle] * (1 - 1e-9)
     side = _reachable(nv + 2, tail, head, room & inner | (head == T) & room, x > 1e-12 * unit, S)
     r = _interpret(t, net, tail, head, capacity, x, side, S, cut_arcs=np.flatnonzero(binding))
+    # When the limiting elements add up to the optimum (to the solver's tolerance), the figure
+    # is their capacity: a sum of real link and device capacities, not the solver's float.
+    if figures_agree(r.cut_capacity, value):
+        value = r.cut_capacity
     return replace(
         r, value=value, lower=value, upper=value, forwarding=net.forwarding, linear_program=True
     )
@@ -1038,9 +1477,44 @@ def _relayed_through(t: Topology, plan: ForwardingPlan, r: FlowResult) -> tuple[
         relayed[sided] = np.maximum(arrive[sided, 0] - leave[sided, 1], 0) + np.maximum(
             arrive[sided, 1] - leave[sided, 0], 0
         )
+    for c, amount in _forbidden_turns(strict, lf, src, dst, r.sink_flow).items():
+        relayed[c] = amount
     hit = sorted_unique(group[np.flatnonzero(plan.beyond)])
     hit = hit[relayed[hit] > 1e-6 * max(float(r.value), 1e-300)]
     return tuple(sorted((t.nodes.ids[int(g)] for g in hit), key=natural_key))
+
+
+def _forbidden_turns(strict: ForwardingPlan, lf, src, dst, sink_flow) -> dict[int, float]:
+    """For every gated CPU of the strict plan, the least flow the link flows ``lf`` must send
+    across a pair of its ports it does not forward between: what arrives at a port beyond
+    what the ports it may go to, its other links and its own sink take."""
+    out: dict[int, float] = {}
+    if not len(strict.port_row):
+        return out
+    k = len(strict.port_row)
+    arrive, leave = np.zeros(k), np.zeros(k)
+    free_leave: dict[int, float] = {}
+    for end, (near, into, away) in enumerate(
+        ((src, lf[:, 1], lf[:, 0]), (dst, lf[:, 0], lf[:, 1]))
+    ):
+        p = strict.port[:, end]
+        at = p >= 0
+        np.add.at(arrive, p[at], into[at])
+        np.add.at(leave, p[at], away[at])
+        gated = np.isin(near, strict.port_row) & ~at
+        for c, x in zip(near[gated].tolist(), away[gated].tolist(), strict=True):
+            free_leave[c] = free_leave.get(c, 0.0) + x
+    bad = {(int(a), int(b)) for a, b in strict.forbid.tolist()}
+    bad |= {(b, a) for a, b in bad}
+    for c in sorted_unique(strict.port_row).tolist():
+        mine = np.flatnonzero(strict.port_row == c).tolist()
+        total = 0.0
+        for p in mine:
+            allowed = sum(leave[q] for q in mine if (p, q) not in bad)
+            spare = allowed + free_leave.get(c, 0.0) + float(sink_flow[c])
+            total += max(arrive[p] - spare, 0.0)
+        out[c] = total
+    return out
 
 
 def _reachable(n, tail, head, room, back, S) -> np.ndarray:
@@ -1135,18 +1609,57 @@ def _interpret(topology, net, tail, head, capacity, arc_flow, side, S, cut_arcs=
 
 
 @dataclass(frozen=True)
+class _TerminalFabric:
+    """Fabric domains of the terminals that may be mixed by a split: ``terminals`` (positions
+    into the terminal list) and their ``domain``; per network arc, the domain whose vertices it
+    enters (``entering``) or leaves (``leaving``) from outside, -1 for none."""
+
+    terminals: np.ndarray
+    domain: np.ndarray
+    entering: np.ndarray
+    leaving: np.ndarray
+
+
+def _terminal_fabric(topology: Topology, net: FlowNetwork, terminals: np.ndarray, forwarding):
+    """The network for repeated cuts between ``terminals`` under the fabric rule, and what a
+    split needs to know about the domains it may mix (None when no split mixes any)."""
+    fabric = _fabric_of(topology, forwarding)
+    if fabric is None:
+        return net, None
+    domain, member = fabric
+    td = np.where(member[terminals], domain[terminals], -1)
+    vdom = domain[net.owner]
+    dt, dh = vdom[net.tail], vdom[net.head]
+    if len(td) and td[0] >= 0 and np.all(td == td[0]):
+        return _sub_network(net, (dt == td[0]) & (dh == td[0])), None
+    counts = np.bincount(td[td >= 0], minlength=1)
+    shared = np.flatnonzero(counts > 1)
+    if not len(shared):
+        return net, None
+    where = np.flatnonzero(np.isin(td, shared))
+    crossing = dt != dh
+    entering = np.where(crossing & np.isin(dh, shared), dh, -1)
+    leaving = np.where(crossing & np.isin(dt, shared), dt, -1)
+    return net, _TerminalFabric(where, td[where], entering, leaving)
+
+
+@dataclass(frozen=True)
 class TerminalCut:
     """A minimum cut separating terminals marked ``True`` (first half) from the rest.
 
     ``value`` is the cut's capacity measured with the true capacities (B/s); ``flow`` the max
     flow the integer backend found (equal when exact, never above ``value``). ``arcs`` are the
     network arcs crossing the cut, ``side`` marks the network vertices on the first half's side.
+    ``fabric`` is True when a fabric domain has terminals on both sides: then the cut is one
+    of the network without the fabric rule, a real cut under it too (an upper bound on the
+    split's figure) but not necessarily a minimum one.
     """
 
     value: float
     flow: float
     arcs: np.ndarray
     side: np.ndarray
+    fabric: bool = False
 
 
 class TerminalCuts:
@@ -1156,6 +1669,13 @@ class TerminalCuts:
     the ``forwarding`` model) and its int32 CSR form are built once; a query only switches the
     super-source and super-sink arcs. Terminals send and receive without limit: their own device
     limits still cap flow that passes *through* them. Used by bisection; other solvers may reuse it.
+
+    The fabric rule (:func:`max_flow`): when every terminal belongs to one fabric domain, the
+    network is that domain's arcs alone and every cut is exact under the rule. Otherwise a split
+    that puts terminals of one domain on both sides is *mixed*: :meth:`cut` gives a real cut of
+    the unrestricted network (an upper bound) and :meth:`flow_value` a flow that obeys the rule
+    (the better of two max flows, one without the arcs entering the mixed domains, one without
+    those leaving them: a lower bound).
 
     >>> from topodsl.topology import TopologyBuilder
     >>> b = TopologyBuilder()
@@ -1182,7 +1702,14 @@ class TerminalCuts:
         # Terminals may come in groups that always stay together (a GPU package and the
         # chiplets that carry its links); queries then choose sides per group.
         self.group = np.arange(n_t) if group is None else np.asarray(group, dtype=np.int64)
-        self.net = net = build_network(topology, keep, forwarding)
+        if keep is not None:
+            # Whatever the caller pruned, keep every row this model can route through.
+            keep = np.asarray(keep, dtype=bool) | prune_for_terminals(
+                topology, self.terminals, forwarding=forwarding
+            )
+        net = build_network(topology, keep, forwarding)
+        net, self._fabric = _terminal_fabric(topology, net, self.terminals, forwarding)
+        self.net = net
         if np.any(net.vin[self.terminals] < 0):
             raise SolverError("a terminal was left out of the network")
         cap = net.capacity
@@ -1226,14 +1753,37 @@ class TerminalCuts:
         ivalue, _, side = self._int.solve(self.S, self.T)
         arcs = np.flatnonzero(side[self._tail] & ~side[self._head])
         value = float(math.fsum(self.net.capacity[arcs].tolist()))
-        return TerminalCut(value, ivalue * self.unit, arcs, side[: self.net.num_vertices])
+        mixed = len(self._mixed(first)) > 0
+        return TerminalCut(value, ivalue * self.unit, arcs, side[: self.net.num_vertices], mixed)
 
     def flow_value(self, first: np.ndarray) -> float:
         """Only the max flow (B/s) from the ``first`` terminals to the others: a lower bound on
-        every cut between them, equal to the minimum cut when the unit is exact."""
+        every cut between them, equal to the minimum cut when the unit is exact. For a mixed
+        split (see the class), a flow that obeys the fabric rule: a lower bound still."""
         self._switch(first)
-        res = maximum_flow(self._int.graph, self.S, self.T, method="dinic")
-        return int(res.flow_value) * self.unit
+        mixed = self._mixed(first)
+        if not len(mixed):
+            res = maximum_flow(self._int.graph, self.S, self.T, method="dinic")
+            return int(res.flow_value) * self.unit
+        data = self._int.graph.data
+        best = 0
+        for arc_domain in (self._fabric.entering, self._fabric.leaving):
+            pos = self._int.entry[np.flatnonzero(np.isin(arc_domain, mixed))]
+            saved = data[pos].copy()
+            data[pos] = 0
+            res = maximum_flow(self._int.graph, self.S, self.T, method="dinic")
+            best = max(best, int(res.flow_value))
+            data[pos] = saved
+        return best * self.unit
+
+    def _mixed(self, first: np.ndarray) -> np.ndarray:
+        """The fabric domains with terminals on both sides of the split ``first``."""
+        f = self._fabric
+        if f is None:
+            return np.zeros(0, dtype=np.int64)
+        side = np.asarray(first, dtype=bool)[self.group][f.terminals]
+        a, b = f.domain[side], f.domain[~side]
+        return np.intersect1d(a, b) if len(a) and len(b) else np.zeros(0, dtype=np.int64)
 
     def cut_items(self, cut: TerminalCut) -> tuple[CutItem, ...]:
         """The links and devices of ``cut``, mapped back to the topology, sorted."""

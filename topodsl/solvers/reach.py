@@ -20,8 +20,10 @@ element (HBM, DRAM, CXL memory; SSD and HDD too with ``storage=True``) it can re
     does. So a GPU's own HBM is measured inside the GPU, a peer's HBM and host DRAM inside the
     server, a sibling die's HBM inside the package, memory in another server across the whole
     topology. Paths that leave the scope and come back (out through one NIC, a switch, and in
-    through another NIC) are not counted; every path inside it is, peer GPUs relaying
-    included, as in any max flow.
+    through another NIC) are not counted; every path inside it that the forwarding model
+    allows is, as in any max flow. The memory of an element's own fabric domain (a peer's HBM
+    over NVLink) is reached over that domain's fabric only, for latency too, with the domains
+    of the whole topology (a scope may hold only part of one).
 ``capacity`` (bytes), ``hops`` and ``tier``
     ``hops`` counts the links of the lowest-latency path (the fewest among equally fast paths).
     The tier is one of :data:`TIERS`, decided from the containment tree (see :func:`tier_of`).
@@ -362,9 +364,11 @@ def memory_reach(
     )
     if not forwarding_plan(topology, forwarding).beyond.any():
         return result
-    base = _ReachSolver(topology, budget, storage, direction, "hardware", strict=True).run(
-        rows, progress, "reach: elements, without relaying"
-    )
+    # Relaying is measured against the strict hardware defaults with the same fabric domains
+    # (none for the ideal ceiling), as for max_flow.
+    base = _ReachSolver(
+        topology, budget, storage, direction, "hardware", strict=True, fabric_of=forwarding
+    ).run(rows, progress, "reach: elements, without relaying")
     return _mark_relayed(result, base)
 
 
@@ -435,7 +439,12 @@ class _Structure:
     """Per-topology arrays the reach needs: containment facts and the latency arcs."""
 
     def __init__(
-        self, topology: Topology, storage: bool, forwarding: str = "hardware", strict: bool = False
+        self,
+        topology: Topology,
+        storage: bool,
+        forwarding: str = "hardware",
+        strict: bool = False,
+        fabric_of: str | None = None,
     ):
         self.t = topology
         n = self.n = topology.num_nodes
@@ -483,6 +492,11 @@ class _Structure:
         # Built here, not cached: of the network only the vertices of each row are kept.
         net = build_network(topology, forwarding=forwarding, strict=strict)
         self.plan = forwarding_plan(topology, forwarding, strict=strict)
+        # Fabric domains are those of the model itself, also for the strict comparison (see
+        # max_flow): per row, and per vertex for the fabric-only latency paths.
+        fab = forwarding_plan(topology, fabric_of or forwarding)
+        self.domain, self.member = fab.domain, fab.member
+        self.vdomain = fab.domain[net.owner]
         self.nv = net.num_vertices
         self.vptr = np.searchsorted(net.owner, np.arange(n + 1))
         self.vin, self.vout = net.vin, net.vout
@@ -679,11 +693,12 @@ class _ReachSolver:
         direction: str,
         forwarding: str,
         strict: bool = False,
+        fabric_of: str | None = None,
     ):
         self.t = topology
         self.forwarding = forwarding
         self.strict = strict
-        self.s = _Structure(topology, storage, forwarding, strict)
+        self.s = _Structure(topology, storage, forwarding, strict, fabric_of)
         self.groups: dict[int, np.ndarray] = {}
         self.budget = budget
         self.limit = budget * (1 + _BUDGET_REL) if np.isfinite(budget) else np.inf
@@ -691,6 +706,7 @@ class _ReachSolver:
         self.read = direction == "read"
         self.direction = direction
         self.contexts: dict[int, _Context] = {}
+        self.fabric_csr: dict[tuple[int, int], tuple[np.ndarray, sp.csr_array]] = {}
         self.scopes: dict[int, _Scope] = {}
         self.pair_value: dict[tuple[int, int], float] = {}
         self.pair_cut: dict[tuple[int, int], tuple] = {}
@@ -955,7 +971,24 @@ class _ReachSolver:
             par = S.parent[rows_d]
             safe = np.maximum(par, 0)
             prank = np.where((par >= 0) & (labn[safe] == lab_d), rk[safe], -1)
-            row_feat = np.column_stack([prank.astype(np.float64), node_cols[rows_d]])
+            # Which rows share a fabric domain: per row the rank of the domain's first row in
+            # the subtree (-1 outside every domain), and whether it is an accelerator's.
+            dom = S.domain[rows_d]
+            same = np.full(len(rows_d), -1, dtype=np.int64)
+            have = np.flatnonzero(dom >= 0)
+            if len(have):
+                keys = lab_d[have] * (int(dom.max()) + 1) + dom[have]
+                _, first_at, inv = np.unique(keys, return_index=True, return_inverse=True)
+                same[have] = rk[rows_d[have[first_at[inv]]]]
+            row_feat = np.column_stack(
+                [
+                    prank.astype(np.float64),
+                    node_cols[rows_d],
+                    same.astype(np.float64),
+                    S.member[rows_d].astype(np.float64),
+                ]
+            )
+            gates = self._gate_digests(labn, rk)
 
             ls, ld = labn[src], labn[dst]
             inner = (ls >= 0) & (ls == ld)
@@ -1010,11 +1043,42 @@ class _ReachSolver:
                 h.update(f_in[i_start[j] : i_end[j]].tobytes())
                 h.update(b"|")
                 h.update(f_b[b_start[j] : b_end[j]].tobytes())
+                h.update(gates.get(int(sel[j]), b""))
                 digests[int(sel[j])] = h.digest()
         members = np.concatenate(all_m)
         mroot = np.concatenate(all_r)
         o = np.lexsort((members, mroot))
         return members[o], mroot[o], digests
+
+    def _gate_digests(self, labn, rk) -> dict[int, bytes]:
+        """Per root (label) of a fingerprint pass: the ports of its gated CPUs and the pairs
+        they do not forward between, each port told by what its links reach (a row's rank in
+        the subtree, or the kind of a row outside it)."""
+        plan = self.s.plan
+        if not len(plan.port_row):
+            return {}
+        L = self.t.links
+        kind = self.t.nodes.kind
+        out: dict[int, list] = {}
+        src, dst = L.src.astype(np.int64), L.dst.astype(np.int64)
+        far_of: dict[int, list] = {}
+        for end, far in ((0, dst), (1, src)):
+            for e in np.flatnonzero(plan.port[:, end] >= 0).tolist():
+                f = int(far[e])
+                near = int(src[e] if end == 0 else dst[e])
+                inside = labn[f] >= 0 and labn[f] == labn[near]
+                far_of.setdefault(int(plan.port[e, end]), []).append(
+                    int(rk[f]) if inside else -2 - int(kind[f])
+                )
+        desc = {p: tuple(sorted(v)) for p, v in far_of.items()}
+        for p, q in plan.forbid.tolist():
+            c = int(plan.port_row[p])
+            lab = int(labn[c])
+            if lab < 0:
+                continue
+            pair = tuple(sorted((desc.get(p, ()), desc.get(q, ()))))
+            out.setdefault(lab, []).append((int(rk[c]), pair))
+        return {lab: repr(sorted(v)).encode() for lab, v in out.items()}
 
     # ---- one element in one context --------------------------------------------------------
 
@@ -1071,16 +1135,21 @@ class _ReachSolver:
                 exits_near = True
         # A memory is reached where data written to it arrives: its in vertex.
         at = np.searchsorted(c.vertices, S.vin[D])
-        ranks = np.flatnonzero(np.isfinite(dist[at]) & S.target[D])
-        latency = dist[at[ranks]]
-        # Hops: the fewest links over the arcs that lie on some lowest-latency path.
-        dt, dh = dist[c.arc_tail], dist[c.arc_head]
-        tight = np.isfinite(dt) & (dt + c.arc_w <= dh + _REL * np.abs(dh))
-        g = sp.csr_array(
-            (c.arc_hop[tight], (c.arc_tail[tight], c.arc_head[tight])),
-            shape=(len(c.vertices), len(c.vertices)),
-        )
-        hops = dijkstra(g, indices=ls, min_only=True)[at[ranks]]
+        hops_to = self._hops(c, ls, dist)
+        # The memory of the element's own fabric domain is reached over its fabric only.
+        d = int(S.domain[s]) if S.member[s] else -1
+        if d >= 0 and np.any(S.member[D] & (S.domain[D] == d) & S.target[D]):
+            ok, csr = self._fabric_arcs(root, c, d)
+            dist_f = dijkstra(csr, indices=ls, limit=self.limit, min_only=True)
+            hops_f = self._hops(c, ls, dist_f, ok)
+            mine = S.member[D] & (S.domain[D] == d)
+            reach = np.where(mine, dist_f[at], dist[at])
+            hop_all = np.where(mine, hops_f[at], hops_to[at])
+        else:
+            reach, hop_all = dist[at], hops_to[at]
+        ranks = np.flatnonzero(np.isfinite(reach) & S.target[D])
+        latency = reach[ranks]
+        hops = hop_all[ranks]
         mem = D[ranks]
         far = S.server[mem]
         far = np.unique(far[far != S.server[s]])
@@ -1126,6 +1195,34 @@ class _ReachSolver:
             dist if exits_near else None,
             exits_near,
         )
+
+    def _hops(self, c: _Context, ls, dist, ok: np.ndarray | None = None) -> np.ndarray:
+        """Per context vertex: the fewest links over the arcs that lie on some lowest-latency
+        path (from the element's vertices ``ls``; only the arcs where ``ok`` when given)."""
+        t, h, w, hop = c.arc_tail, c.arc_head, c.arc_w, c.arc_hop
+        if ok is not None:
+            t, h, w, hop = t[ok], h[ok], w[ok], hop[ok]
+        dt, dh = dist[t], dist[h]
+        tight = np.isfinite(dt) & (dt + w <= dh + _REL * np.abs(dh))
+        g = sp.csr_array(
+            (hop[tight], (t[tight], h[tight])), shape=(len(c.vertices), len(c.vertices))
+        )
+        return dijkstra(g, indices=ls, min_only=True)
+
+    def _fabric_arcs(self, root: int, c: _Context, d: int):
+        """Which of the context's latency arcs join two vertices of fabric domain ``d``, and
+        those arcs as a graph."""
+        key = (root, d)
+        hit = self.fabric_csr.get(key)
+        if hit is None:
+            vd = self.s.vdomain[c.vertices]
+            ok = (vd[c.arc_tail] == d) & (vd[c.arc_head] == d)
+            n = len(c.vertices)
+            csr = sp.csr_array((c.arc_w[ok], (c.arc_tail[ok], c.arc_head[ok])), shape=(n, n))
+            if len(self.fabric_csr) > 64:
+                self.fabric_csr.clear()
+            hit = self.fabric_csr[key] = (ok, csr)
+        return hit
 
     def _to_nearest_target(self) -> np.ndarray:
         """Latency from every vertex to the nearest memory (searched backwards from all
@@ -1479,7 +1576,11 @@ class _ReachSolver:
         blk = sc.blocked & ~is_end
         cap = np.where(blk[sc.lsrc] | blk[sc.ldst], 0.0, sc.bandwidth)
         a, b = (fl, sl) if self.read else (sl, fl)
-        query = _Query.make(sc.topo, a, b, None, None, cap)
+        # The fabric domains of the whole topology: a domain may reach past the scope (a tray's
+        # GPUs joined by NVLink switches outside it), and paths leaving it still do not count.
+        S = self.s
+        fabric = (S.domain[sc.rows], S.member[sc.rows])
+        query = _Query.make(sc.topo, a, b, None, None, cap, fabric)
         # Whether a figure depends on relaying is decided once for the whole reach.
         return _max_flow(query, "scipy", self.forwarding, relays=False, strict=self.strict)
 

@@ -12,6 +12,10 @@ Model
   components that forward (no transit through GPUs unless ``relay = true``, chiplets only
   inside their package, CXL switches host to device only), memory and storage only start or
   end it. A route is a path of arcs with capacity.
+* **The fabric rule** (:mod:`topodsl.solvers.pathrules`): traffic between two members of one
+  fabric domain (GPUs on one NVLink fabric) routes on the domain's arcs alone, as NVLink peer
+  to peer does; it is never spread over the network or PCIe. Traffic between domains routes
+  on the whole network (through no GPU).
 * **Cost** of a path (``metric``): ``"hops"`` counts links; ``"latency"`` adds each link's
   latency and the latency of each component entered, rounded to the picosecond, and among
   paths of equal latency prefers fewer links (so that links of zero latency form no loops).
@@ -63,6 +67,7 @@ from .flow import (
     ingress_limit,
     prune_for_terminals,
 )
+from .forwarding import forwarding_plan
 
 __all__ = [
     "RoutingNetwork",
@@ -90,7 +95,10 @@ class RoutingNetwork:
     Vertices are renumbered ``0..V-1``; ``arc`` maps each routing arc to its flow-network arc.
     ``cost`` is each arc's integer cost; ``group`` the capacity it draws on (a link direction,
     a half-duplex link, a device), ``group_cap`` that capacity (B/s, ``inf`` for none).
-    ``vin``/``vout`` map node rows to vertices (-1 outside).
+    ``vin``/``vout`` map node rows to vertices (-1 outside). The fabric rule: ``domain`` is
+    the fabric domain of every node row that is a member of one (-1 else, None when the
+    design has no domains), and ``fabric_reverse`` the reversed arcs inside the domains alone,
+    the only ones traffic between two members of one domain may take.
     """
 
     topology: Topology
@@ -110,6 +118,9 @@ class RoutingNetwork:
     vout: np.ndarray
     zdepth: np.ndarray
     reverse: sp.csr_array = field(repr=False)
+    domain: np.ndarray | None = field(default=None, repr=False)
+    fabric_arc: np.ndarray | None = field(default=None, repr=False)
+    fabric_reverse: sp.csr_array | None = field(default=None, repr=False)
 
 
 def _network(topology: Topology, forwarding: str):
@@ -170,12 +181,15 @@ def routing_network(
     g_ref = np.where(uniq >= 2 * t.num_links, uniq - 2 * t.num_links, uniq // 2)
     g_fwd = (uniq % 2) == 0
     zdepth = _zero_depth(V, tail, head, cost)
-    # Distances to a destination run backwards: a CSR of the reversed arcs, parallel arcs
-    # merged at their smallest cost (scipy would add them).
-    order = np.lexsort((cost, tail, head))
-    h, tl, c = head[order], tail[order], cost[order]
-    first = np.r_[True, (h[1:] != h[:-1]) | (tl[1:] != tl[:-1])] if len(h) else np.zeros(0, bool)
-    reverse = sp.csr_array((c[first].astype(np.float64), (h[first], tl[first])), shape=(V, V))
+    reverse = _reversed(V, tail, head, cost)
+    # The fabric rule: peer traffic of a fabric domain routes on the domain's arcs alone.
+    plan = forwarding_plan(t, forwarding)
+    domain = inside = fabric_reverse = None
+    if plan.has_domains:
+        domain = np.where(plan.member, plan.domain, -1)
+        vdom = plan.domain[owner[verts]]
+        inside = (vdom[tail] >= 0) & (vdom[tail] == vdom[head])
+        fabric_reverse = _reversed(V, tail[inside], head[inside], cost[inside])
     vin = np.where(net.vin >= 0, renumber[np.maximum(net.vin, 0)], -1)
     vout = np.where(net.vout >= 0, renumber[np.maximum(net.vout, 0)], -1)
     return RoutingNetwork(
@@ -196,7 +210,19 @@ def routing_network(
         vout,
         zdepth,
         reverse,
+        domain,
+        inside,
+        fabric_reverse,
     )
+
+
+def _reversed(V: int, tail: np.ndarray, head: np.ndarray, cost: np.ndarray) -> sp.csr_array:
+    """Distances to a destination run backwards: a CSR of the reversed arcs, parallel arcs
+    merged at their smallest cost (scipy would add them)."""
+    order = np.lexsort((cost, tail, head))
+    h, tl, c = head[order], tail[order], cost[order]
+    first = np.r_[True, (h[1:] != h[:-1]) | (tl[1:] != tl[:-1])] if len(h) else np.zeros(0, bool)
+    return sp.csr_array((c[first].astype(np.float64), (h[first], tl[first])), shape=(V, V))
 
 
 def _owner(net, n: int) -> np.ndarray:
@@ -357,12 +383,28 @@ def routed_traffic(
 
 
 def _destinations(rn: RoutingNetwork, demand: Demand, sinks: np.ndarray | None = None):
-    """Chunks of sinks (endpoint indices) with their distance rows."""
+    """Chunks of sinks (endpoint indices) with their distance rows, and a function that gives
+    the distance row a sender ``s`` (endpoint index) to the chunk's ``b``-th sink routes on:
+    over the fabric domain's arcs alone when both are members of one domain, else the
+    whole network's."""
     sinks = demand.sinks() if sinks is None else sinks
+    E = demand.endpoints
     for lo in range(0, len(sinks), _CHUNK):
         chunk = sinks[lo : lo + _CHUNK]
-        verts = rn.vin[demand.endpoints[chunk]]
-        yield chunk, dijkstra(rn.reverse, directed=True, indices=verts)
+        verts = rn.vin[E[chunk]]
+        dist = dijkstra(rn.reverse, directed=True, indices=verts)
+        fabric = None
+        if rn.domain is not None and np.any(rn.domain[E[chunk]] >= 0):
+            fabric = dijkstra(rn.fabric_reverse, directed=True, indices=verts)
+        yield chunk, dist, fabric
+
+
+def _peers(rn: RoutingNetwork, demand: Demand, srcs: np.ndarray, sink: int) -> np.ndarray:
+    """Which senders ``srcs`` (endpoint indices) share ``sink``'s fabric domain."""
+    if rn.domain is None:
+        return np.zeros(len(srcs), dtype=bool)
+    d = rn.domain[demand.endpoints]
+    return (d[srcs] >= 0) & (d[srcs] == d[sink])
 
 
 def _route(rn: RoutingNetwork, demand: Demand) -> tuple[np.ndarray, int]:
@@ -387,18 +429,22 @@ def _route_sinks(state: tuple[RoutingNetwork, Demand], sinks: np.ndarray):
     arc_load = np.zeros(len(rn.tail))
     unrouted = 0
     src_vert = rn.vout[demand.endpoints]
-    for chunk, dist in _destinations(rn, demand, sinks):
+    for chunk, dist, fabric in _destinations(rn, demand, sinks):
         for b, t in enumerate(chunk.tolist()):
             srcs, w = demand.senders_to(t)
-            d = dist[b]
-            far = ~np.isfinite(d[src_vert[srcs]])
-            unrouted += int(far.sum())
-            if far.all():
-                continue
-            inject = np.zeros(rn.num_vertices)
-            np.add.at(inject, src_vert[srcs[~far]], w[~far])
-            arcs, share = _push(rn, d, inject)
-            arc_load += np.bincount(arcs, weights=share, minlength=len(arc_load))
+            peer = _peers(rn, demand, srcs, t)
+            for d, mine in ((dist[b], ~peer), (None if fabric is None else fabric[b], peer)):
+                if not mine.any():
+                    continue
+                far = ~np.isfinite(d[src_vert[srcs]]) & mine
+                unrouted += int(far.sum())
+                go = mine & ~far
+                if not go.any():
+                    continue
+                inject = np.zeros(rn.num_vertices)
+                np.add.at(inject, src_vert[srcs[go]], w[go])
+                arcs, share = _push(rn, d, inject)
+                arc_load += np.bincount(arcs, weights=share, minlength=len(arc_load))
     return arc_load, unrouted
 
 
@@ -495,15 +541,17 @@ def _pair_loads(rn: RoutingNetwork, demand: Demand) -> tuple[sp.csr_array, np.nd
     cols, rows, vals = [], [], []
     index = {(int(s), int(t)): p for p, (s, t) in enumerate(pairs.tolist())}
     work = 0
-    for chunk, dist in _destinations(rn, demand):
+    for chunk, dist, fabric in _destinations(rn, demand):
         for b, t in enumerate(chunk.tolist()):
             srcs, _ = demand.senders_to(t)
-            for s in srcs.tolist():
+            peer = _peers(rn, demand, srcs, t)
+            for s, on_fabric in zip(srcs.tolist(), peer.tolist(), strict=True):
+                d = fabric[b] if on_fabric else dist[b]
                 inject = np.zeros(rn.num_vertices)
-                if not np.isfinite(dist[b][src_vert[s]]):
+                if not np.isfinite(d[src_vert[s]]):
                     continue
                 inject[src_vert[s]] = 1.0
-                arcs, share = _push(rn, dist[b], inject)
+                arcs, share = _push(rn, d, inject)
                 g = rn.group[arcs]
                 work += len(arcs)
                 if work > FAIR_WORK_LIMIT:
