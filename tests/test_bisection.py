@@ -987,35 +987,13 @@ def test_cli_missing_file_and_no_gpus(tmp_path: Path) -> None:
 # -- memory does not relay in any certificate ----------------------------------------------------
 
 
-def _ring_with_expanders(order: list[int], pooled: bool = False) -> Topology:
-    """A ring of GPUs (10 GB/s links, in ``order``) with CXL expanders of 64 GB/s per head:
-    two-headed ones joining GPUs half the ring apart, or one pooled expander on all."""
-    b = TopologyBuilder()
-    n = len(order)
-    for i in range(n):
-        b.add_node(f"g{i}", "gpu")
-    ring = [f"g{i}" for i in order]
-    for k in range(n):
-        b.add_link(ring[k], ring[(k + 1) % n], bandwidth=C)
-    if pooled:
-        b.add_node("pool", "cxl_memory")
-        for g in ring:
-            b.add_link("pool", g, bandwidth=64 * GB)
-        return b.build()
-    for j in range(n // 2):
-        b.add_node(f"m{j}", "cxl_memory")
-        b.add_link(f"m{j}", ring[2 * j], bandwidth=64 * GB)
-        b.add_link(f"m{j}", ring[(2 * j + n // 2) % n], bandwidth=64 * GB)
-    return b.build()
-
-
 @pytest.mark.parametrize("pooled", [False, True])
 def test_no_certificate_routes_through_memory(pooled: bool) -> None:
     # Memory carries no transit, so the bisection is the ring's: two links, 20 GB/s. The
     # spectral bound used to prove 27.5 GB/s on the two-headed expanders (its Laplacian let the
     # expanders carry current) and the star bound 512 GB/s on the pooled one ("bounds contradict").
     n = 16 if pooled else 15
-    t = _ring_with_expanders(list(np.random.default_rng(0).permutation(n)), pooled=pooled)
+    t = ring_with_expanders(list(np.random.default_rng(0).permutation(n)), pooled=pooled)
     r = bisection(t, exhaustive_limit=0)
     check_result(t, r)
     assert r.upper_bound == pytest.approx(2 * C)

@@ -99,6 +99,9 @@ from .flow import (
     egress_limit,
     ingress_limit,
 )
+from .flow import (
+    _ranges_of as _ranges,
+)
 from .forwarding import TRANSIT, check_forwarding, forwarding_plan, relay_attribute
 
 __all__ = [
@@ -621,16 +624,6 @@ class _Context:
     exit_tail: np.ndarray
     exit_w: np.ndarray
     exit_head: np.ndarray
-
-
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(starts[i], ends[i])`` for all i."""
-    lengths = ends - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return offsets + np.arange(total)
 
 
 @dataclass
